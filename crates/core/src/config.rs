@@ -1,0 +1,389 @@
+//! The one configuration file. Every key is optional and has an embedded
+//! default; an unknown key or a bad value is an error naming the key and the
+//! file, so a typo never silently falls back to a default.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {file}: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: `{key}`: {message}")]
+    Value {
+        file: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the store, blobs and the self-signed certificate live.
+    pub data_dir: PathBuf,
+    /// Our name in SMTP greetings and `Received:` headers.
+    pub hostname: String,
+    /// Absent: every listener on its default. Present: only the listed ones.
+    pub listen: Option<Listen>,
+    /// Absent: a self-signed certificate is made once and kept in the data dir.
+    pub tls: Option<Tls>,
+    pub dns: Dns,
+    pub limits: Limits,
+    pub auth: Auth,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            hostname: "localhost".to_owned(),
+            listen: None,
+            tls: None,
+            dns: Dns::default(),
+            limits: Limits::default(),
+            auth: Auth::default(),
+        }
+    }
+}
+
+/// One address per service; a service without an address is not started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    pub smtp: Option<SocketAddr>,
+    pub submission: Option<SocketAddr>,
+    pub submissions: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
+}
+
+impl Listen {
+    /// The unprivileged loopback ports of the zero-config server.
+    pub fn defaults() -> Self {
+        let at = |port: u16| Some(SocketAddr::from(([127, 0, 0, 1], port)));
+        Listen {
+            smtp: at(2525),
+            submission: at(2587),
+            submissions: at(2465),
+            imap: at(1143),
+            imaps: at(1993),
+            pop3: at(1110),
+            pop3s: at(1995),
+            http: at(8080),
+        }
+    }
+
+    /// Every listener on port 0 of loopback: the kernel picks free ports.
+    pub fn ephemeral() -> Self {
+        let any = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+        Listen {
+            smtp: any,
+            submission: any,
+            submissions: any,
+            imap: any,
+            imaps: any,
+            pop3: any,
+            pop3s: any,
+            http: any,
+        }
+    }
+
+    /// The enabled listeners with their service.
+    pub fn enabled(&self) -> Vec<(Service, SocketAddr)> {
+        [
+            (Service::Smtp, self.smtp),
+            (Service::Submission, self.submission),
+            (Service::Submissions, self.submissions),
+            (Service::Imap, self.imap),
+            (Service::Imaps, self.imaps),
+            (Service::Pop3, self.pop3),
+            (Service::Pop3s, self.pop3s),
+            (Service::Http, self.http),
+        ]
+        .into_iter()
+        .filter_map(|(service, addr)| addr.map(|addr| (service, addr)))
+        .collect()
+    }
+}
+
+/// The services a listener can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    Smtp,
+    Submission,
+    Submissions,
+    Imap,
+    Imaps,
+    Pop3,
+    Pop3s,
+    Http,
+}
+
+impl Service {
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Smtp => "smtp",
+            Service::Submission => "submission",
+            Service::Submissions => "submissions",
+            Service::Imap => "imap",
+            Service::Imaps => "imaps",
+            Service::Pop3 => "pop3",
+            Service::Pop3s => "pop3s",
+            Service::Http => "http",
+        }
+    }
+
+    /// Services that speak TLS from the first byte (RFC 8314).
+    pub fn implicit_tls(self) -> bool {
+        matches!(self, Service::Submissions | Service::Imaps | Service::Pop3s)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dns {
+    /// Nameservers as "ADDR:PORT"; empty means the system resolver.
+    pub nameservers: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Simultaneous connections from one client IP, across all listeners.
+    pub connections_per_ip: u32,
+    /// Simultaneous connections in all.
+    pub max_connections: u32,
+    /// A connection that sends nothing for this long is closed.
+    #[serde(with = "crate::duration::serde_text")]
+    pub idle_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long in-flight sessions get to finish.
+    #[serde(with = "crate::duration::serde_text")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections_per_ip: 20,
+            max_connections: 4096,
+            idle_timeout: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Failed logins, per client IP and per account, that lock it out...
+    pub max_failures: u32,
+    /// ...when they happen within this window...
+    #[serde(with = "crate::duration::serde_text")]
+    pub failure_window: Duration,
+    /// ...for this long.
+    #[serde(with = "crate::duration::serde_text")]
+    pub lockout: Duration,
+    /// Accept passwords on connections without TLS. Never do this in production.
+    pub allow_plaintext: bool,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            max_failures: 10,
+            failure_window: Duration::from_secs(300),
+            lockout: Duration::from_secs(300),
+            allow_plaintext: false,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, file)
+    }
+
+    /// Parses config text; `file` only names the source in errors.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|error| ConfigError::Syntax {
+            file: file.to_owned(),
+            message: error.message().trim().to_owned(),
+        })?;
+        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|error| value_error(file, error))?;
+        config.check(file)?;
+        Ok(config)
+    }
+
+    /// The listeners in force: the defaults when `[listen]` is absent.
+    pub fn listeners(&self) -> Listen {
+        self.listen.clone().unwrap_or_else(Listen::defaults)
+    }
+
+    /// Rules serde cannot express.
+    fn check(&self, file: &Path) -> Result<(), ConfigError> {
+        let fail = |key: &str, message: &str| {
+            Err(ConfigError::Value {
+                file: file.to_owned(),
+                key: key.to_owned(),
+                message: message.to_owned(),
+            })
+        };
+        if self.hostname.is_empty() || self.hostname.contains(char::is_whitespace) {
+            return fail("hostname", "must be a host name without spaces");
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return fail("data_dir", "must not be empty");
+        }
+        if self.limits.connections_per_ip == 0 {
+            return fail("limits.connections_per_ip", "must be at least 1");
+        }
+        if self.limits.max_connections == 0 {
+            return fail("limits.max_connections", "must be at least 1");
+        }
+        if self.limits.idle_timeout.is_zero() {
+            return fail("limits.idle_timeout", "must be longer than zero");
+        }
+        if self.auth.max_failures == 0 {
+            return fail("auth.max_failures", "must be at least 1");
+        }
+        let mut seen = std::collections::HashMap::new();
+        for (service, addr) in self.listeners().enabled() {
+            if addr.port() == 0 {
+                continue;
+            }
+            if let Some(other) = seen.insert(addr, service) {
+                return fail(
+                    &format!("listen.{}", service.name()),
+                    &format!("{addr} is already used by listen.{}", other.name()),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+fn value_error(file: &Path, error: serde_path_to_error::Error<toml::de::Error>) -> ConfigError {
+    let path = error.path().to_string();
+    let message = error.inner().message().trim().to_owned();
+    // Depending on where serde notices an unknown key, the path ends at the
+    // key or at its parent table; name the key itself either way.
+    let key = match unknown_field(&message) {
+        Some(field) if path == "." => field.to_owned(),
+        Some(field) if path != field && !path.ends_with(&format!(".{field}")) => format!("{path}.{field}"),
+        _ => path,
+    };
+    ConfigError::Value {
+        file: file.to_owned(),
+        key,
+        message,
+    }
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.listeners(), Listen::defaults());
+        assert_eq!(config.listeners().enabled().len(), 8);
+    }
+
+    #[test]
+    fn listen_table_enables_only_what_it_lists() {
+        let config = parse("[listen]\nsmtp = \"127.0.0.1:25\"\n").unwrap();
+        let enabled = config.listeners().enabled();
+        assert_eq!(enabled, vec![(Service::Smtp, "127.0.0.1:25".parse().unwrap())]);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let error = parse("hostnme = \"x\"\n").unwrap_err().to_string();
+        assert!(error.contains("test.toml"), "{error}");
+        assert!(error.contains("`hostnme`"), "{error}");
+        let error = parse("[listen]\nsmpt = \"127.0.0.1:25\"\n").unwrap_err().to_string();
+        assert!(error.contains("`listen.smpt`"), "{error}");
+    }
+
+    #[test]
+    fn bad_address_names_key() {
+        let error = parse("[listen]\nsmtp = \"localhost:twenty-five\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`listen.smtp`"), "{error}");
+        assert!(error.contains("test.toml"), "{error}");
+    }
+
+    #[test]
+    fn bad_duration_and_type_name_key() {
+        let error = parse("[limits]\nidle_timeout = \"5 weeks\"\n").unwrap_err().to_string();
+        assert!(error.contains("`limits.idle_timeout`"), "{error}");
+        let error = parse("[auth]\nmax_failures = \"ten\"\n").unwrap_err().to_string();
+        assert!(error.contains("`auth.max_failures`"), "{error}");
+    }
+
+    #[test]
+    fn rules_beyond_types() {
+        let error = parse("hostname = \"a b\"\n").unwrap_err().to_string();
+        assert!(error.contains("`hostname`"), "{error}");
+        let error = parse("[listen]\nsmtp = \"127.0.0.1:25\"\nimap = \"127.0.0.1:25\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`listen.imap`") && error.contains("listen.smtp"), "{error}");
+        let error = parse("[tls]\ncert = \"/x.pem\"\n").unwrap_err().to_string();
+        assert!(error.contains("`tls.key`") || error.contains("key"), "{error}");
+    }
+
+    #[test]
+    fn syntax_error_names_file() {
+        let error = parse("data_dir = \n").unwrap_err().to_string();
+        assert!(error.starts_with("test.toml"), "{error}");
+    }
+
+    #[test]
+    fn example_file_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../estafeta.example.toml");
+        let config = Config::load(&path).unwrap();
+        let mut expected = Config::default();
+        expected.listen = Some(Listen::defaults());
+        assert_eq!(config, expected, "estafeta.example.toml must show the defaults");
+    }
+}
