@@ -1,0 +1,103 @@
+//! Estafeta's storage.
+//!
+//! [`Store`] is the one interface the protocols use: typed operations shaped
+//! for IMAP (UIDs, MODSEQs, flags, expunge) plus the directory (domains,
+//! accounts, aliases) and the outbound queue. Protocol crates never see SQL.
+//! Every allocation that must be unique or ordered (UID, MODSEQ,
+//! UIDVALIDITY) is made inside a database transaction, never by an
+//! in-memory counter, so a second backend or a second node can share it.
+
+pub mod blob;
+mod error;
+pub mod sqlite;
+mod types;
+
+use async_trait::async_trait;
+use estafeta_core::bus::ChangeBus;
+use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId};
+use estafeta_core::Address;
+use std::sync::Arc;
+
+pub use blob::BlobId;
+pub use error::{Result, StoreError};
+pub use types::*;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    // --- Directory -------------------------------------------------------
+
+    async fn domain_add(&self, name: &str) -> Result<Domain>;
+    async fn domain_list(&self) -> Result<Vec<Domain>>;
+    /// Refused while accounts or aliases of the domain exist.
+    async fn domain_remove(&self, name: &str) -> Result<()>;
+    /// Whether we host this domain (mail to it is ours, not relayed).
+    async fn domain_is_local(&self, name: &str) -> Result<bool>;
+
+    /// Creates the account and its default mailboxes in one transaction.
+    /// The domain must exist; the address must not be an account or alias.
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<Account>;
+    async fn account_get(&self, address: &str) -> Result<Option<Account>>;
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
+    async fn account_list(&self) -> Result<Vec<Account>>;
+    async fn account_set_password(&self, address: &str, password_hash: &str) -> Result<()>;
+    /// Removes the account, its mailboxes and messages, and aliases to it.
+    async fn account_remove(&self, address: &str) -> Result<()>;
+
+    /// `alias` must be in a local domain and not an account; a local target
+    /// must be an existing account.
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<Alias>;
+    async fn alias_get(&self, address: &str) -> Result<Option<Alias>>;
+    async fn alias_list(&self) -> Result<Vec<Alias>>;
+    async fn alias_remove(&self, address: &str) -> Result<()>;
+
+    // --- Mailboxes -------------------------------------------------------
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>>;
+    /// `INBOX` matches case-insensitively (RFC 9051 5.1); other names exactly.
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>>;
+    async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>>;
+    async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>>;
+    async fn mailbox_create(&self, account: AccountId, name: &str) -> Result<Mailbox>;
+
+    // --- Messages --------------------------------------------------------
+
+    /// Stores `message` once (durably) and adds it to every target mailbox
+    /// in one transaction; returns when that transaction is durable.
+    async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>>;
+    /// Messages of a mailbox in UID order.
+    async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>>;
+    /// Changes flags of `uids`; each changed message gets a new MODSEQ.
+    /// With `unchanged_since` (RFC 7162 3.1.3) a message whose MODSEQ is
+    /// greater is left alone and not in the result.
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        operation: FlagOperation,
+        flags: &estafeta_core::model::Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<FlagChange>>;
+    /// Removes the messages among `uids` (all when `None`) that carry
+    /// `\Deleted`; returns the UIDs removed. Blobs nobody refers to any
+    /// more are deleted.
+    async fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>>;
+
+    // --- Outbound queue --------------------------------------------------
+
+    async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId>;
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+
+    // --- Operations ------------------------------------------------------
+
+    /// Checks blobs, reference counts and mailbox counters; with `repair`,
+    /// fixes what can be fixed without guessing (counts, orphans).
+    async fn verify(&self, repair: bool) -> Result<VerifyReport>;
+    /// The bus on which this store publishes every committed change.
+    fn changes(&self) -> &ChangeBus;
+}
+
+/// Opens the embedded store under `data_dir`.
+pub async fn open_sqlite(data_dir: &std::path::Path) -> Result<Arc<dyn Store>> {
+    Ok(Arc::new(sqlite::SqliteStore::open(data_dir).await?))
+}

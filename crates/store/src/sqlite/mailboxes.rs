@@ -1,0 +1,108 @@
+//! Mailboxes and their counters.
+
+use crate::error::{Result, StoreError};
+use crate::types::Mailbox;
+use estafeta_core::model::{AccountId, MailboxId, MailboxRole};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+const COLUMNS: &str = "id, account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed";
+
+fn from_row(row: &Row) -> rusqlite::Result<Mailbox> {
+    let role: Option<String> = row.get(3)?;
+    Ok(Mailbox {
+        id: MailboxId(row.get(0)?),
+        account: AccountId(row.get(1)?),
+        name: row.get(2)?,
+        role: role.as_deref().and_then(MailboxRole::from_str_opt),
+        uid_validity: row.get(4)?,
+        uid_next: row.get(5)?,
+        highest_modseq: row.get(6)?,
+        subscribed: row.get(7)?,
+    })
+}
+
+pub fn list(conn: &Connection, account: AccountId) -> Result<Vec<Mailbox>> {
+    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 ORDER BY id"))?;
+    let rows = statement.query_map([account.0], from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get(conn: &Connection, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+    // RFC 9051 5.1: INBOX is case-insensitive; every other name is exact.
+    let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"))?
+        .query_row(params![account.0, name], from_row)
+        .optional()?)
+}
+
+pub fn by_role(conn: &Connection, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND role = ?2"))?
+        .query_row(params![account.0, role.as_str()], from_row)
+        .optional()?)
+}
+
+pub fn by_id(conn: &Connection, id: MailboxId) -> Result<Option<Mailbox>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE id = ?1"))?
+        .query_row([id.0], from_row)
+        .optional()?)
+}
+
+/// RFC 9051 2.3.1.1: UIDVALIDITY must change whenever a name is reused for
+/// a new mailbox. Seconds since the epoch, but strictly above every value
+/// handed out before (kept in `meta`), so two mailboxes made in the same
+/// second, or after a clock step back, still differ.
+fn next_uid_validity(conn: &Connection) -> Result<u32> {
+    let last: u32 = conn
+        .query_row("SELECT value FROM meta WHERE key = 'last_uidvalidity'", [], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let now = u32::try_from(super::now()).unwrap_or(u32::MAX - 1);
+    let next = now.max(last.saturating_add(1)).max(1);
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('last_uidvalidity', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [next],
+    )?;
+    Ok(next)
+}
+
+pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<MailboxRole>) -> Result<Mailbox> {
+    let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+    if name.is_empty() {
+        return Err(StoreError::Invalid("mailbox name must not be empty".into()));
+    }
+    if get(conn, account, name)?.is_some() {
+        return Err(StoreError::exists(format!("mailbox {name}")));
+    }
+    let uid_validity = next_uid_validity(conn)?;
+    conn.execute(
+        "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
+         VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
+        params![account.0, name, role.map(MailboxRole::as_str), uid_validity],
+    )?;
+    Ok(Mailbox {
+        id: MailboxId(conn.last_insert_rowid()),
+        account,
+        name: name.to_owned(),
+        role,
+        uid_validity,
+        uid_next: 1,
+        highest_modseq: 1,
+        subscribed: true,
+    })
+}
+
+/// Allocates `uids` new UIDs and one new MODSEQ in the mailbox, inside the
+/// caller's transaction. Returns (account, first UID, MODSEQ).
+pub fn allocate(conn: &Connection, mailbox: MailboxId, uids: u32) -> Result<(AccountId, u32, u64)> {
+    conn.prepare_cached(
+        "UPDATE mailboxes SET uidnext = uidnext + ?2, highest_modseq = highest_modseq + 1
+         WHERE id = ?1 RETURNING account_id, uidnext - ?2, highest_modseq",
+    )?
+    .query_row(params![mailbox.0, uids], |row| Ok((AccountId(row.get(0)?), row.get(1)?, row.get(2)?)))
+    .optional()?
+    .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox}")))
+}

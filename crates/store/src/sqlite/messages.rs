@@ -1,0 +1,241 @@
+//! Messages in mailboxes, and the reference counts of their blobs.
+
+use super::{mailboxes, Effects};
+use crate::blob::{BlobId, FileBlobStore};
+use crate::error::{Result, StoreError};
+use crate::types::{Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
+use estafeta_core::bus::Change;
+use estafeta_core::model::{Flags, MailboxId, SystemFlags};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::BTreeMap;
+
+/// Adds `references` to a blob's count, creating its row if this is the
+/// first. A new row is only made if the file is really there: a concurrent
+/// removal of the last reference may have unlinked it since it was written,
+/// and then the caller must write it again (`BlobMissing`).
+pub fn reference_blob(conn: &Connection, files: &FileBlobStore, blob: &BlobId, size: u64, references: u64) -> Result<()> {
+    let updated = conn
+        .prepare_cached("UPDATE blobs SET refcount = refcount + ?2 WHERE id = ?1")?
+        .execute(params![blob.as_str(), references])?;
+    if updated == 0 {
+        if !files.exists(blob) {
+            return Err(StoreError::BlobMissing(blob.to_string()));
+        }
+        conn.prepare_cached("INSERT INTO blobs (id, size, refcount) VALUES (?1, ?2, ?3)")?
+            .execute(params![blob.as_str(), size, references])?;
+    }
+    Ok(())
+}
+
+/// Takes references away; blobs left with none lose their row and their
+/// file is removed after the commit.
+pub fn release_blobs(conn: &Connection, effects: &mut Effects, released: BTreeMap<BlobId, u64>) -> Result<()> {
+    for (blob, count) in released {
+        let remaining: i64 = conn
+            .prepare_cached("UPDATE blobs SET refcount = refcount - ?2 WHERE id = ?1 AND refcount > ?2 RETURNING refcount")?
+            .query_row(params![blob.as_str(), count], |row| row.get(0))
+            .optional()?
+            .unwrap_or(0);
+        if remaining == 0 {
+            conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?.execute([blob.as_str()])?;
+            effects.unreferenced.push(blob);
+        }
+    }
+    Ok(())
+}
+
+pub fn deliver(
+    conn: &Connection,
+    effects: &mut Effects,
+    files: &FileBlobStore,
+    blob: &BlobId,
+    size: u64,
+    internal_date: i64,
+    targets: &[DeliveryTarget],
+) -> Result<Vec<Delivered>> {
+    if targets.is_empty() {
+        return Err(StoreError::Invalid("a delivery needs at least one mailbox".into()));
+    }
+    reference_blob(conn, files, blob, size, targets.len() as u64)?;
+    let mut delivered = Vec::with_capacity(targets.len());
+    for target in targets {
+        let (account, uid, modseq) = mailboxes::allocate(conn, target.mailbox, 1)?;
+        conn.prepare_cached(
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            target.mailbox.0,
+            uid,
+            modseq,
+            blob.as_str(),
+            size,
+            internal_date,
+            target.flags.system.0,
+            target.flags.keywords.join(" "),
+        ])?;
+        effects.changes.push(Change::Mailbox {
+            account,
+            mailbox: target.mailbox,
+            highest_modseq: modseq,
+        });
+        delivered.push(Delivered {
+            mailbox: target.mailbox,
+            uid,
+            modseq,
+        });
+    }
+    Ok(delivered)
+}
+
+fn keywords(text: String) -> Vec<String> {
+    text.split(' ').filter(|k| !k.is_empty()).map(str::to_owned).collect()
+}
+
+pub fn list(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords
+         FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+    )?;
+    let rows = statement.query_map([mailbox.0], |row| {
+        let blob: String = row.get(2)?;
+        Ok(MessageMeta {
+            mailbox,
+            uid: row.get(0)?,
+            modseq: row.get(1)?,
+            blob: BlobId::parse(&blob).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, "bad blob id".into())
+            })?,
+            size: row.get(3)?,
+            internal_date: row.get(4)?,
+            flags: Flags {
+                system: SystemFlags(row.get(5)?),
+                keywords: keywords(row.get(6)?),
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn apply(current: &Flags, operation: FlagOperation, change: &Flags) -> Flags {
+    match operation {
+        FlagOperation::Replace => Flags::new(change.system, change.keywords.iter().cloned()),
+        FlagOperation::Add => Flags::new(
+            current.system.union(change.system),
+            current.keywords.iter().chain(&change.keywords).cloned(),
+        ),
+        FlagOperation::Remove => Flags::new(
+            current.system.difference(change.system),
+            current.keywords.iter().filter(|k| !change.keywords.contains(k)).cloned(),
+        ),
+    }
+}
+
+pub fn store_flags(
+    conn: &Connection,
+    effects: &mut Effects,
+    mailbox: MailboxId,
+    uids: &[u32],
+    operation: FlagOperation,
+    change: &Flags,
+    unchanged_since: Option<u64>,
+) -> Result<Vec<FlagChange>> {
+    let mut select = conn.prepare_cached("SELECT modseq, flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut pending = Vec::new();
+    for &uid in uids {
+        let Some((modseq, system, words)) = select
+            .query_row(params![mailbox.0, uid], |row| {
+                Ok((row.get::<_, u64>(0)?, SystemFlags(row.get(1)?), row.get::<_, String>(2)?))
+            })
+            .optional()?
+        else {
+            continue;
+        };
+        // RFC 7162 3.1.3: a message changed after UNCHANGEDSINCE is skipped.
+        if unchanged_since.is_some_and(|since| modseq > since) {
+            continue;
+        }
+        let current = Flags {
+            system,
+            keywords: keywords(words),
+        };
+        let updated = apply(&current, operation, change);
+        if updated != current {
+            pending.push((uid, updated));
+        }
+    }
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    // One MODSEQ for everything this command changed (RFC 7162 3.1.1 allows it).
+    let (account, _, modseq) = mailboxes::allocate(conn, mailbox, 0)?;
+    let mut update =
+        conn.prepare_cached("UPDATE messages SET modseq = ?3, flags = ?4, keywords = ?5 WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut changes = Vec::with_capacity(pending.len());
+    for (uid, flags) in pending {
+        update.execute(params![mailbox.0, uid, modseq, flags.system.0, flags.keywords.join(" ")])?;
+        changes.push(FlagChange { uid, modseq, flags });
+    }
+    effects.changes.push(Change::Mailbox {
+        account,
+        mailbox,
+        highest_modseq: modseq,
+    });
+    Ok(changes)
+}
+
+pub fn expunge(conn: &Connection, effects: &mut Effects, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+    let deleted = SystemFlags::DELETED.0;
+    let mut doomed: Vec<(u32, BlobId)> = Vec::new();
+    {
+        let mut select =
+            conn.prepare_cached("SELECT uid, blob_id FROM messages WHERE mailbox_id = ?1 AND (flags & ?2) != 0 ORDER BY uid")?;
+        let rows = select.query_map(params![mailbox.0, deleted], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (uid, blob) = row?;
+            if uids.is_none_or(|wanted| wanted.contains(&uid)) {
+                doomed.push((uid, BlobId::parse(&blob).ok_or_else(|| StoreError::Database("bad blob id".into()))?));
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (account, _, modseq) = mailboxes::allocate(conn, mailbox, 0)?;
+    let mut released = BTreeMap::new();
+    let mut delete = conn.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut remember = conn.prepare_cached(
+        "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
+    )?;
+    let mut removed = Vec::with_capacity(doomed.len());
+    for (uid, blob) in doomed {
+        delete.execute(params![mailbox.0, uid])?;
+        remember.execute(params![mailbox.0, uid, modseq])?;
+        *released.entry(blob).or_insert(0) += 1;
+        removed.push(uid);
+    }
+    release_blobs(conn, effects, released)?;
+    effects.changes.push(Change::Mailbox {
+        account,
+        mailbox,
+        highest_modseq: modseq,
+    });
+    Ok(removed)
+}
+
+/// Drops every message of a mailbox (mailbox or account removal).
+pub fn remove_all(conn: &Connection, effects: &mut Effects, mailbox: MailboxId) -> Result<()> {
+    let mut released = BTreeMap::new();
+    {
+        let mut select = conn.prepare_cached("SELECT blob_id, COUNT(*) FROM messages WHERE mailbox_id = ?1 GROUP BY blob_id")?;
+        let rows = select.query_map([mailbox.0], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)))?;
+        for row in rows {
+            let (blob, count) = row?;
+            let blob = BlobId::parse(&blob).ok_or_else(|| StoreError::Database("bad blob id".into()))?;
+            released.insert(blob, count);
+        }
+    }
+    conn.execute("DELETE FROM messages WHERE mailbox_id = ?1", [mailbox.0])?;
+    release_blobs(conn, effects, released)
+}

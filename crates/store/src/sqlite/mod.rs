@@ -1,0 +1,343 @@
+//! The embedded backend: SQLite in WAL mode beside a directory of blob files.
+
+mod directory;
+mod mailboxes;
+mod messages;
+mod pool;
+mod queue;
+pub mod schema;
+mod verify;
+
+use crate::blob::{BlobId, FileBlobStore};
+use crate::error::{Result, StoreError};
+use crate::types::*;
+use crate::Store;
+use async_trait::async_trait;
+use estafeta_core::bus::{Change, ChangeBus};
+use estafeta_core::metrics::Metrics;
+use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
+use estafeta_core::Address;
+use pool::{Readers, Writer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a write leaves to do once its transaction is durable.
+#[derive(Default)]
+pub struct Effects {
+    changes: Vec<Change>,
+    unreferenced: Vec<BlobId>,
+}
+
+impl Effects {
+    fn absorb(&mut self, other: Effects) {
+        self.changes.extend(other.changes);
+        self.unreferenced.extend(other.unreferenced);
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+    blobs: Arc<FileBlobStore>,
+    bus: ChangeBus,
+    metrics: Arc<Metrics>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if need be) the store in `data_dir`, applying every
+    /// pending migration.
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore> {
+        SqliteStore::open_with(data_dir, Metrics::new()).await
+    }
+
+    pub async fn open_with(data_dir: &Path, metrics: Arc<Metrics>) -> Result<SqliteStore> {
+        let data_dir = data_dir.to_owned();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(&data_dir, metrics))
+            .await
+            .map_err(|error| StoreError::Io(error.to_string()))?
+    }
+
+    fn open_blocking(data_dir: &Path, metrics: Arc<Metrics>) -> Result<SqliteStore> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|error| StoreError::Io(format!("cannot create {}: {error}", data_dir.display())))?;
+        let path = data_dir.join("estafeta.db");
+        let blobs = Arc::new(FileBlobStore::open(&data_dir.join("blobs"))?);
+        let mut conn = pool::open_connection(&path)?;
+        schema::migrate_to(&mut conn, schema::latest())?;
+        let bus = ChangeBus::default();
+        let writer = Writer::start(conn, Arc::clone(&blobs), bus.clone(), &metrics);
+        let readers = Readers::open(&path)?;
+        Ok(SqliteStore {
+            writer,
+            readers,
+            blobs,
+            bus,
+            metrics,
+            path,
+        })
+    }
+
+    pub fn database_path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes blob temporaries a crash left behind (older than `age`).
+    pub fn clear_temporaries(&self, age: std::time::Duration) -> Result<usize> {
+        self.blobs.clear_temporaries(age)
+    }
+
+    /// Lets queued writes finish and stops the writer thread.
+    pub fn shutdown(&self) {
+        self.writer.shutdown();
+    }
+
+    fn count(&self, operation: &'static str) {
+        self.metrics
+            .counter("estafeta_store_operations_total", "Store operations by kind.", &[("op", operation)])
+            .inc();
+    }
+
+    async fn read<F, R>(&self, operation: &'static str, work: F) -> Result<R>
+    where
+        F: FnOnce(&rusqlite::Connection) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.count(operation);
+        self.readers.run(work).await
+    }
+
+    async fn write<F, R>(&self, operation: &'static str, work: F) -> Result<R>
+    where
+        F: FnOnce(&rusqlite::Connection, &mut Effects) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        self.count(operation);
+        self.writer.run(work).await
+    }
+
+    async fn put_blob(&self, message: &[u8]) -> Result<BlobId> {
+        let files = Arc::clone(&self.blobs);
+        let data = message.to_vec();
+        tokio::task::spawn_blocking(move || files.put(&data))
+            .await
+            .map_err(|error| StoreError::Io(error.to_string()))?
+    }
+
+    /// Writes the blob, then runs `work` referencing it. If the file was
+    /// removed in between (its last reference went away concurrently), the
+    /// write reports `BlobMissing`; writing the blob again settles it.
+    async fn with_blob<F, R>(&self, operation: &'static str, message: &[u8], work: F) -> Result<R>
+    where
+        F: Fn(&rusqlite::Connection, &mut Effects, &FileBlobStore, &BlobId) -> Result<R> + Send + Sync + 'static,
+        R: Send + 'static,
+    {
+        let work = Arc::new(work);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let blob = self.put_blob(message).await?;
+            let (files, work) = (Arc::clone(&self.blobs), Arc::clone(&work));
+            match self.write(operation, move |conn, effects| work(conn, effects, &files, &blob)).await {
+                Err(StoreError::BlobMissing(_)) if attempts < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+fn owned(text: &str) -> String {
+    text.to_owned()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn domain_add(&self, name: &str) -> Result<Domain> {
+        let name = estafeta_core::address::normalise_domain(name)
+            .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a valid domain name")))?;
+        self.write("domain_add", move |conn, _| directory::domain_add(conn, &name)).await
+    }
+
+    async fn domain_list(&self) -> Result<Vec<Domain>> {
+        self.read("domain_list", directory::domain_list).await
+    }
+
+    async fn domain_remove(&self, name: &str) -> Result<()> {
+        let name = name.to_ascii_lowercase();
+        self.write("domain_remove", move |conn, _| directory::domain_remove(conn, &name)).await
+    }
+
+    async fn domain_is_local(&self, name: &str) -> Result<bool> {
+        let name = owned(name);
+        self.read("domain_is_local", move |conn| directory::domain_is_local(conn, &name)).await
+    }
+
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<Account> {
+        let (address, hash) = (address.clone(), owned(password_hash));
+        self.write("account_add", move |conn, _| directory::account_add(conn, &address, &hash)).await
+    }
+
+    async fn account_get(&self, address: &str) -> Result<Option<Account>> {
+        let address = owned(address);
+        self.read("account_get", move |conn| directory::account_get(conn, &address)).await
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+        self.read("account_get", move |conn| directory::account_by_id(conn, id)).await
+    }
+
+    async fn account_list(&self) -> Result<Vec<Account>> {
+        self.read("account_list", directory::account_list).await
+    }
+
+    async fn account_set_password(&self, address: &str, password_hash: &str) -> Result<()> {
+        let (address, hash) = (owned(address), owned(password_hash));
+        self.write("account_set_password", move |conn, effects| {
+            directory::account_set_password(conn, effects, &address, &hash)
+        })
+        .await
+    }
+
+    async fn account_remove(&self, address: &str) -> Result<()> {
+        let address = owned(address);
+        self.write("account_remove", move |conn, effects| directory::account_remove(conn, effects, &address))
+            .await
+    }
+
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<Alias> {
+        let (alias, target) = (alias.clone(), target.clone());
+        self.write("alias_add", move |conn, _| directory::alias_add(conn, &alias, &target)).await
+    }
+
+    async fn alias_get(&self, address: &str) -> Result<Option<Alias>> {
+        let address = owned(address);
+        self.read("alias_get", move |conn| directory::alias_get(conn, &address)).await
+    }
+
+    async fn alias_list(&self) -> Result<Vec<Alias>> {
+        self.read("alias_list", directory::alias_list).await
+    }
+
+    async fn alias_remove(&self, address: &str) -> Result<()> {
+        let address = owned(address);
+        self.write("alias_remove", move |conn, _| directory::alias_remove(conn, &address)).await
+    }
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        self.read("mailbox_list", move |conn| mailboxes::list(conn, account)).await
+    }
+
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        let name = owned(name);
+        self.read("mailbox_get", move |conn| mailboxes::get(conn, account, &name)).await
+    }
+
+    async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
+        self.read("mailbox_get", move |conn| mailboxes::by_role(conn, account, role)).await
+    }
+
+    async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
+        self.read("mailbox_get", move |conn| mailboxes::by_id(conn, id)).await
+    }
+
+    async fn mailbox_create(&self, account: AccountId, name: &str) -> Result<Mailbox> {
+        let name = owned(name);
+        self.write("mailbox_create", move |conn, effects| {
+            let mailbox = mailboxes::create(conn, account, &name, None)?;
+            effects.changes.push(Change::MailboxList { account });
+            Ok(mailbox)
+        })
+        .await
+    }
+
+    async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
+        let targets = targets.to_vec();
+        let size = message.len() as u64;
+        self.with_blob("deliver", message, move |conn, effects, files, blob| {
+            messages::deliver(conn, effects, files, blob, size, internal_date, &targets)
+        })
+        .await
+    }
+
+    async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        self.read("messages", move |conn| messages::list(conn, mailbox)).await
+    }
+
+    async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>> {
+        self.count("message_content");
+        let (files, blob) = (Arc::clone(&self.blobs), blob.clone());
+        tokio::task::spawn_blocking(move || files.get(&blob))
+            .await
+            .map_err(|error| StoreError::Io(error.to_string()))?
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        operation: FlagOperation,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<FlagChange>> {
+        let (uids, flags) = (uids.to_vec(), flags.clone());
+        self.write("store_flags", move |conn, effects| {
+            messages::store_flags(conn, effects, mailbox, &uids, operation, &flags, unchanged_since)
+        })
+        .await
+    }
+
+    async fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        let uids = uids.map(<[u32]>::to_vec);
+        self.write("expunge", move |conn, effects| messages::expunge(conn, effects, mailbox, uids.as_deref()))
+            .await
+    }
+
+    async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {
+        let entry = entry.clone();
+        let size = message.len() as u64;
+        self.with_blob("queue_insert", message, move |conn, _, files, blob| {
+            queue::insert(conn, files, blob, size, &entry)
+        })
+        .await
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        self.read("queue_list", queue::list).await
+    }
+
+    async fn verify(&self, repair: bool) -> Result<VerifyReport> {
+        let files = Arc::clone(&self.blobs);
+        let mut report = self
+            .read("verify", move |conn| {
+                let mut report = VerifyReport::default();
+                verify::check_files(conn, &files, &mut report)?;
+                Ok(report)
+            })
+            .await?;
+        let files = Arc::clone(&self.blobs);
+        let rows = self
+            .write("verify", move |conn, _| {
+                let mut rows = VerifyReport::default();
+                verify::check_rows(conn, &files, repair, &mut rows)?;
+                Ok(rows)
+            })
+            .await?;
+        report.messages_checked = rows.messages_checked;
+        report.refcount_mismatches = rows.refcount_mismatches;
+        report.counter_errors = rows.counter_errors;
+        report.orphan_files = rows.orphan_files;
+        report.repaired = rows.repaired;
+        Ok(report)
+    }
+
+    fn changes(&self) -> &ChangeBus {
+        &self.bus
+    }
+}

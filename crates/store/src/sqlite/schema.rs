@@ -1,0 +1,151 @@
+//! Numbered schema migrations, applied in order at open, each in its own
+//! transaction. A migration is never edited once released: changes go in a
+//! new one, so every older database upgrades along the same path.
+
+use crate::error::{Result, StoreError};
+use rusqlite::{params, Connection};
+
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1)];
+
+const V1: &str = r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE domains (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE accounts (
+    id            INTEGER PRIMARY KEY,
+    address       TEXT NOT NULL UNIQUE,
+    domain_id     INTEGER NOT NULL REFERENCES domains(id),
+    password_hash TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain_id);
+
+CREATE TABLE aliases (
+    id         INTEGER PRIMARY KEY,
+    address    TEXT NOT NULL UNIQUE,
+    domain_id  INTEGER NOT NULL REFERENCES domains(id),
+    target     TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain_id);
+CREATE INDEX aliases_target ON aliases(target);
+
+CREATE TABLE mailboxes (
+    id             INTEGER PRIMARY KEY,
+    account_id     INTEGER NOT NULL REFERENCES accounts(id),
+    name           TEXT NOT NULL,
+    role           TEXT,
+    uidvalidity    INTEGER NOT NULL,
+    uidnext        INTEGER NOT NULL,
+    highest_modseq INTEGER NOT NULL,
+    subscribed     INTEGER NOT NULL,
+    UNIQUE (account_id, name)
+);
+
+-- One row per distinct content; refcount counts messages and queue entries.
+CREATE TABLE blobs (
+    id       TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    refcount INTEGER NOT NULL CHECK (refcount > 0)
+) WITHOUT ROWID;
+
+CREATE TABLE messages (
+    mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id),
+    uid           INTEGER NOT NULL,
+    modseq        INTEGER NOT NULL,
+    blob_id       TEXT NOT NULL REFERENCES blobs(id),
+    size          INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    flags         INTEGER NOT NULL,
+    keywords      TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id);
+
+-- RFC 7162 3.2.10: what was expunged when, for QRESYNC VANISHED.
+CREATE TABLE expunged (
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+    uid        INTEGER NOT NULL,
+    modseq     INTEGER NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+
+CREATE TABLE queue (
+    id           INTEGER PRIMARY KEY,
+    blob_id      TEXT NOT NULL REFERENCES blobs(id),
+    size         INTEGER NOT NULL,
+    sender       TEXT NOT NULL,
+    envid        TEXT,
+    ret          TEXT,
+    created_at   INTEGER NOT NULL,
+    next_attempt INTEGER NOT NULL,
+    lease_owner  TEXT,
+    lease_until  INTEGER
+);
+CREATE INDEX queue_due ON queue(next_attempt);
+CREATE INDEX queue_blob ON queue(blob_id);
+
+CREATE TABLE queue_recipients (
+    queue_id   INTEGER NOT NULL REFERENCES queue(id),
+    address    TEXT NOT NULL,
+    orcpt      TEXT,
+    notify     TEXT,
+    status     TEXT NOT NULL,
+    attempts   INTEGER NOT NULL,
+    last_reply TEXT,
+    PRIMARY KEY (queue_id, address)
+);
+"#;
+
+/// The newest schema this build knows.
+pub fn latest() -> u32 {
+    MIGRATIONS.last().map(|(version, _)| *version).unwrap_or(0)
+}
+
+pub fn current_version(conn: &Connection) -> Result<u32> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at INTEGER NOT NULL
+         )",
+    )?;
+    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?)
+}
+
+/// Applies every migration newer than the database, up to `target`.
+pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
+    let current = current_version(conn)?;
+    if current > latest() {
+        return Err(StoreError::Invalid(format!(
+            "the database is at schema version {current}, newer than this build of estafeta knows ({}); \
+             run a newer estafeta",
+            latest()
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current && *v <= target) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let now_current: u32 =
+            tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?;
+        if now_current >= *version {
+            continue;
+        }
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, super::now()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied store migration");
+    }
+    current_version(conn)
+}

@@ -1,0 +1,113 @@
+//! `estafeta verify-data`: is everything the rows promise really there?
+
+use crate::blob::{BlobId, FileBlobStore};
+use crate::error::Result;
+use crate::types::VerifyReport;
+use rusqlite::{params, Connection};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Blob rows as (id, refcount), read on a snapshot.
+pub fn blob_rows(conn: &Connection) -> Result<BTreeMap<String, i64>> {
+    let mut statement = conn.prepare("SELECT id, refcount FROM blobs")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Checks every blob row against the files: present, and hashing to its
+/// name. Runs on a reader (hashing is slow) so deliveries go on meanwhile.
+pub fn check_files(conn: &Connection, files: &FileBlobStore, report: &mut VerifyReport) -> Result<()> {
+    let rows = blob_rows(conn)?;
+    for id in rows.keys() {
+        report.blobs_checked += 1;
+        let Some(blob) = BlobId::parse(id) else {
+            report.corrupt_blobs.push(id.clone());
+            continue;
+        };
+        match files.get(&blob) {
+            Ok(content) if BlobId::of(&content) == blob => {}
+            Ok(_) => report.corrupt_blobs.push(id.clone()),
+            Err(_) => report.missing_blobs.push(id.clone()),
+        }
+    }
+    Ok(())
+}
+
+/// Reference counts, mailbox counters and orphan files; runs in the writer
+/// so that it sees a stable state and can repair it.
+pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report: &mut VerifyReport) -> Result<()> {
+    report.messages_checked = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
+
+    let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+    {
+        let mut statement = conn.prepare(
+            "SELECT blob_id, COUNT(*) FROM (SELECT blob_id FROM messages UNION ALL SELECT blob_id FROM queue)
+             GROUP BY blob_id",
+        )?;
+        for row in statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))? {
+            let (id, count) = row?;
+            expected.insert(id, count);
+        }
+    }
+    for (id, actual) in blob_rows(conn)? {
+        let wanted = expected.get(&id).copied().unwrap_or(0);
+        if wanted != actual {
+            report.refcount_mismatches.push(format!("{id}: refcount {actual}, referenced {wanted} times"));
+            if repair {
+                if wanted == 0 {
+                    conn.execute("DELETE FROM blobs WHERE id = ?1", [&id])?;
+                } else {
+                    conn.execute("UPDATE blobs SET refcount = ?2 WHERE id = ?1", params![id, wanted])?;
+                }
+                report.repaired += 1;
+            }
+        }
+    }
+
+    let mut statement = conn.prepare(
+        "SELECT b.id, b.name, b.uidnext, b.highest_modseq, MAX(m.uid), MAX(m.modseq), MAX(e.uid), MAX(e.modseq)
+         FROM mailboxes b
+         LEFT JOIN messages m ON m.mailbox_id = b.id
+         LEFT JOIN expunged e ON e.mailbox_id = b.id
+         GROUP BY b.id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, i64>(2)?,
+            row.get::<_, i64>(3)?,
+            row.get::<_, Option<i64>>(4)?.unwrap_or(0).max(row.get::<_, Option<i64>>(6)?.unwrap_or(0)),
+            row.get::<_, Option<i64>>(5)?.unwrap_or(0).max(row.get::<_, Option<i64>>(7)?.unwrap_or(0)),
+        ))
+    })?;
+    for row in rows {
+        let (id, name, uid_next, highest_modseq, max_uid, max_modseq) = row?;
+        if uid_next <= max_uid || highest_modseq < max_modseq {
+            report.counter_errors.push(format!(
+                "mailbox {id} ({name}): UIDNEXT {uid_next} / HIGHESTMODSEQ {highest_modseq}, \
+                 but UID {max_uid} / MODSEQ {max_modseq} exist"
+            ));
+            if repair {
+                conn.execute(
+                    "UPDATE mailboxes SET uidnext = MAX(uidnext, ?2 + 1), highest_modseq = MAX(highest_modseq, ?3)
+                     WHERE id = ?1",
+                    params![id, max_uid, max_modseq],
+                )?;
+                report.repaired += 1;
+            }
+        }
+    }
+
+    let known: BTreeSet<String> = blob_rows(conn)?.into_keys().collect();
+    for id in files.list()? {
+        if !known.contains(id.as_str()) {
+            report.orphan_files.push(id.to_string());
+            // Safe while we hold the write lock: a writer about to reference
+            // this content finds it gone and writes it again.
+            if repair && files.remove(&id).is_ok() {
+                report.repaired += 1;
+            }
+        }
+    }
+    Ok(())
+}

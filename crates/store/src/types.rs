@@ -1,0 +1,155 @@
+//! The typed records the store hands out and takes in.
+
+use crate::blob::BlobId;
+use estafeta_core::model::{AccountId, DomainId, Flags, MailboxId, MailboxRole, QueueId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    pub id: DomainId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    /// Normalised `local@domain`.
+    pub address: String,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub address: String,
+    /// An address: one of our accounts, or a remote one to forward to.
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub id: MailboxId,
+    pub account: AccountId,
+    pub name: String,
+    pub role: Option<MailboxRole>,
+    /// RFC 9051 2.3.1.1: never reused for a different mailbox of this name.
+    pub uid_validity: u32,
+    pub uid_next: u32,
+    /// RFC 7162 3.1.1: the largest MODSEQ of the mailbox so far.
+    pub highest_modseq: u64,
+    pub subscribed: bool,
+}
+
+/// One message in one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub mailbox: MailboxId,
+    pub uid: u32,
+    pub modseq: u64,
+    pub blob: BlobId,
+    pub size: u64,
+    /// Seconds since the epoch (RFC 9051 2.3.3).
+    pub internal_date: i64,
+    pub flags: Flags,
+}
+
+/// Where one delivery puts a copy, and with which flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryTarget {
+    pub mailbox: MailboxId,
+    pub flags: Flags,
+}
+
+/// What a delivery allocated in one mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub mailbox: MailboxId,
+    pub uid: u32,
+    pub modseq: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagOperation {
+    Add,
+    Remove,
+    Replace,
+}
+
+/// A flag change that was applied, with the message's new state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagChange {
+    pub uid: u32,
+    pub modseq: u64,
+    pub flags: Flags,
+}
+
+/// RFC 3461 per-recipient DSN parameters, kept for the outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueRecipient {
+    pub address: String,
+    /// ORCPT: `addr-type;xtext` as received.
+    pub orcpt: Option<String>,
+    /// NOTIFY: `NEVER` or a comma list of SUCCESS, FAILURE, DELAY.
+    pub notify: Option<String>,
+}
+
+/// A message handed to the outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewQueuedMessage {
+    /// Envelope sender; empty for the null reverse-path.
+    pub sender: String,
+    pub recipients: Vec<QueueRecipient>,
+    /// RFC 3461 ENVID and RET (`FULL` or `HDRS`).
+    pub envid: Option<String>,
+    pub ret: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    pub id: QueueId,
+    pub blob: BlobId,
+    pub size: u64,
+    pub sender: String,
+    pub recipients: Vec<QueuedRecipient>,
+    pub envid: Option<String>,
+    pub ret: Option<String>,
+    pub created_at: i64,
+    pub next_attempt: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedRecipient {
+    pub recipient: QueueRecipient,
+    pub status: String,
+    pub attempts: u32,
+    pub last_reply: Option<String>,
+}
+
+/// What `verify` found; empty lists mean a consistent store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub messages_checked: u64,
+    pub blobs_checked: u64,
+    /// Blobs referenced by rows but absent on disk (data loss).
+    pub missing_blobs: Vec<String>,
+    /// Blobs whose content no longer hashes to their name (corruption).
+    pub corrupt_blobs: Vec<String>,
+    /// Blob rows whose reference count disagrees with the references.
+    pub refcount_mismatches: Vec<String>,
+    /// Mailboxes whose UIDNEXT or HIGHESTMODSEQ lags their messages.
+    pub counter_errors: Vec<String>,
+    /// Blob files no row refers to (left by a crash; safe to remove).
+    pub orphan_files: Vec<String>,
+    /// How many of the problems above `repair` fixed.
+    pub repaired: u64,
+}
+
+impl VerifyReport {
+    /// True when nothing is lost or inconsistent; orphans alone are harmless.
+    pub fn is_healthy(&self) -> bool {
+        self.missing_blobs.is_empty()
+            && self.corrupt_blobs.is_empty()
+            && self.refcount_mismatches.is_empty()
+            && self.counter_errors.is_empty()
+    }
+}
