@@ -1,0 +1,15 @@
+//! Estafeta's networking, shared by every protocol: listeners, TLS (implicit
+//! and STARTTLS), connection limits and idle timeouts. A protocol crate
+//! implements [`Handler`] and receives a ready [`Connection`].
+
+mod connection;
+mod limits;
+mod listener;
+pub mod tls;
+
+pub use connection::Connection;
+pub use limits::{ConnectionLimiter, ConnectionPermit, Refusal};
+pub use listener::{Handler, Listener, ListenerContext, NetError};
+pub use tls::{TlsError, TlsSetup};
+pub use tokio_util::sync::CancellationToken;
+pub use tokio_util::task::TaskTracker;
