@@ -71,6 +71,11 @@ impl Listener {
         self.addr
     }
 
+    /// For services with their own server loop (HTTP via axum).
+    pub fn into_tokio(self) -> TcpListener {
+        self.socket
+    }
+
     /// Runs the accept loop until `context.shutdown` is cancelled.
     pub fn spawn(self, handler: Arc<dyn Handler>, context: ListenerContext) {
         let tracker = context.tracker.clone();

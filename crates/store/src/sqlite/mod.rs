@@ -66,7 +66,12 @@ impl SqliteStore {
     }
 
     fn open_blocking(data_dir: &Path, metrics: Arc<Metrics>) -> Result<SqliteStore> {
-        std::fs::create_dir_all(data_dir)
+        // Mail is personal data: the data dir is the owner's alone.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)
             .map_err(|error| StoreError::Io(format!("cannot create {}: {error}", data_dir.display())))?;
         let path = data_dir.join("estafeta.db");
         let blobs = Arc::new(FileBlobStore::open(&data_dir.join("blobs"))?);

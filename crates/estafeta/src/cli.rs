@@ -1,0 +1,89 @@
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Estafeta: receives, stores, serves and sends mail.
+#[derive(Debug, Parser)]
+#[command(name = "estafeta", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); every key has a default. See estafeta.example.toml.
+    #[arg(long, global = true, value_name = "FILE", env = "ESTAFETA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory; overrides `data_dir` from the config.
+    #[arg(long, global = true, value_name = "DIR", env = "ESTAFETA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// The server logs its work; admin commands only their errors.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Serve => "info",
+            _ => "warn",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server until SIGINT or SIGTERM.
+    Serve,
+    /// Domains we receive mail for.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Mail accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Extra addresses that deliver to an account (or forward elsewhere).
+    #[command(subcommand)]
+    Alias(AliasCommand),
+    /// Check the store: every blob present and whole, counters consistent.
+    VerifyData {
+        /// Fix what can be fixed safely (reference counts, counters, orphan files).
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Start hosting a domain.
+    Add { domain: String },
+    /// List hosted domains.
+    List,
+    /// Stop hosting a domain (it must have no accounts or aliases left).
+    Remove { domain: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; without --password-stdin a strong password is generated and printed once.
+    Add {
+        address: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Set a new password, read from standard input.
+    Passwd {
+        address: String,
+        /// Read the password from the first line of standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Delete an account with all its mail.
+    Remove { address: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AliasCommand {
+    /// Deliver mail for ALIAS to TARGET.
+    Add { alias: String, target: String },
+    /// List aliases.
+    List,
+    /// Remove an alias.
+    Remove { alias: String },
+}

@@ -1,0 +1,144 @@
+//! Admin commands over the same store the server uses. They work while the
+//! server runs: SQLite in WAL mode takes writes from both processes, and
+//! the server caches nothing from the directory, so it sees each change at
+//! its next lookup.
+
+use crate::cli::{AccountCommand, AliasCommand, DomainCommand};
+use anyhow::{bail, Context};
+use estafeta_core::auth::{generate_password, hash_password};
+use estafeta_core::{Address, Config};
+use estafeta_store::sqlite::SqliteStore;
+use estafeta_store::Store;
+use std::io::BufRead;
+
+async fn open(config: &Config) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))
+}
+
+fn address(text: &str) -> anyhow::Result<Address> {
+    Ok(Address::parse(text)?)
+}
+
+/// First line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+async fn hash(password: String) -> anyhow::Result<String> {
+    Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await??)
+}
+
+pub async fn domain(config: &Config, command: DomainCommand) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    match command {
+        DomainCommand::Add { domain } => {
+            let added = store.domain_add(&domain).await?;
+            println!("added domain {}", added.name);
+        }
+        DomainCommand::List => {
+            for domain in store.domain_list().await? {
+                println!("{}", domain.name);
+            }
+        }
+        DomainCommand::Remove { domain } => {
+            store.domain_remove(&domain).await?;
+            println!("removed domain {}", domain.to_ascii_lowercase());
+        }
+    }
+    Ok(())
+}
+
+pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
+    match command {
+        AccountCommand::Add { address: text, password_stdin } => {
+            let address = address(&text)?;
+            let (password, generated) = match password_stdin {
+                true => (password_from_stdin()?, false),
+                false => (generate_password(), true),
+            };
+            let store = open(config).await?;
+            let account = store.account_add(&address, &hash(password.clone()).await?).await?;
+            println!("added account {}", account.address);
+            if generated {
+                // Shown once: only its hash is kept.
+                println!("password: {password}");
+            }
+        }
+        AccountCommand::List => {
+            for account in open(config).await?.account_list().await? {
+                println!("{}", account.address);
+            }
+        }
+        AccountCommand::Passwd { address: text, .. } => {
+            let address = address(&text)?;
+            let password = password_from_stdin()?;
+            let store = open(config).await?;
+            store.account_set_password(&address.to_string(), &hash(password).await?).await?;
+            println!("changed password of {address}");
+        }
+        AccountCommand::Remove { address: text } => {
+            let address = address(&text)?;
+            open(config).await?.account_remove(&address.to_string()).await?;
+            println!("removed account {address} and its mail");
+        }
+    }
+    Ok(())
+}
+
+pub async fn alias(config: &Config, command: AliasCommand) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    match command {
+        AliasCommand::Add { alias, target } => {
+            let added = store.alias_add(&address(&alias)?, &address(&target)?).await?;
+            println!("added alias {} -> {}", added.address, added.target);
+        }
+        AliasCommand::List => {
+            for alias in store.alias_list().await? {
+                println!("{} -> {}", alias.address, alias.target);
+            }
+        }
+        AliasCommand::Remove { alias } => {
+            let alias = address(&alias)?;
+            store.alias_remove(&alias.to_string()).await?;
+            println!("removed alias {alias}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn verify_data(config: &Config, repair: bool) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let report = store.verify(repair).await?;
+    println!("checked {} messages and {} blobs", report.messages_checked, report.blobs_checked);
+    let sections = [
+        ("missing blob", &report.missing_blobs),
+        ("corrupt blob", &report.corrupt_blobs),
+        ("reference count", &report.refcount_mismatches),
+        ("mailbox counter", &report.counter_errors),
+        ("orphan file", &report.orphan_files),
+    ];
+    for (what, items) in sections {
+        for item in items {
+            println!("{what}: {item}");
+        }
+    }
+    if repair {
+        println!("repaired {}", report.repaired);
+    }
+    if !report.is_healthy() && !repair {
+        bail!("the store has problems (see above); `estafeta verify-data --repair` fixes counts and counters");
+    }
+    if !report.missing_blobs.is_empty() || !report.corrupt_blobs.is_empty() {
+        bail!("message content is missing or damaged; restore those blobs from a backup");
+    }
+    println!("ok");
+    Ok(())
+}

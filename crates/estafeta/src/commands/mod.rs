@@ -1,0 +1,30 @@
+mod admin;
+mod serve;
+
+use crate::cli::{Cli, Command};
+use anyhow::Context;
+use estafeta_core::Config;
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command {
+        Command::Serve => serve::run(config).await,
+        Command::Domain(command) => admin::domain(&config, command).await,
+        Command::Account(command) => admin::account(&config, command).await,
+        Command::Alias(command) => admin::alias(&config, command).await,
+        Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
+    }
+}
+
+/// The config file if given (errors name the key and file), else the
+/// embedded defaults; then `--data-dir` on top.
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = match &cli.config {
+        Some(path) => Config::load(path).context("invalid configuration")?,
+        None => Config::default(),
+    };
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}

@@ -1,0 +1,49 @@
+//! The HTTP listener: health and metrics now; admin API, JMAP and DAV later.
+
+use crate::Shared;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use estafeta_net::{CancellationToken, Listener, TaskTracker};
+use std::sync::Arc;
+
+pub fn spawn(listener: Listener, shared: Arc<Shared>, shutdown: &CancellationToken, tracker: &TaskTracker) {
+    let app = router(shared);
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        let socket = listener.into_tokio();
+        if let Err(error) = axum::serve(socket, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+            tracing::error!(%error, "http listener failed");
+        }
+    });
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+/// 200 when the store answers a read, 503 otherwise: a load balancer should
+/// stop sending users to a node that cannot reach its mail.
+async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    match shared.store.domain_list().await {
+        Ok(_) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "error": error.to_string()})),
+        ),
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render())
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not found"})))
+}

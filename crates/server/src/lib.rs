@@ -1,0 +1,164 @@
+//! Wiring: from a [`Config`] to a running server. The binary calls this for
+//! `estafeta serve`; testkit calls it to start servers in tests.
+
+mod http;
+mod placeholder;
+
+use estafeta_core::auth::LoginLimiter;
+use estafeta_core::config::{Config, Service};
+use estafeta_core::metrics::Metrics;
+use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
+use estafeta_store::sqlite::SqliteStore;
+use estafeta_store::Store;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot use data dir {path}: {message}")]
+    DataDir { path: PathBuf, message: String },
+    #[error("another estafeta is already serving {0} (its lock file is held)")]
+    AlreadyRunning(PathBuf),
+    #[error("store: {0}")]
+    Store(#[from] estafeta_store::StoreError),
+    #[error(transparent)]
+    Tls(#[from] estafeta_net::TlsError),
+    #[error(transparent)]
+    Listen(#[from] estafeta_net::NetError),
+}
+
+pub const AUTH_FAILURES: &str = "estafeta_auth_failures_total";
+pub const AUTH_FAILURES_HELP: &str = "Failed logins, per protocol.";
+
+/// A data dir that others can read is tightened to owner-only, loudly.
+fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data dir was open to others; setting it to 700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// What the protocol services share.
+pub struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub logins: Arc<LoginLimiter>,
+    pub tls: TlsSetup,
+}
+
+pub struct RunningServer {
+    pub shared: Arc<Shared>,
+    addrs: BTreeMap<Service, SocketAddr>,
+    sqlite: Arc<SqliteStore>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+    _lock: File,
+}
+
+impl RunningServer {
+    /// Opens the store, sets up TLS, binds every listener (all or nothing,
+    /// so a taken port stops the start before anything serves) and starts
+    /// serving.
+    pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
+        let data_dir = config.data_dir.clone();
+        let dir_error = |message: String| ServerError::DataDir { path: data_dir.clone(), message };
+        // Mail is personal data: the data dir is the owner's alone.
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&data_dir).map_err(|e| dir_error(e.to_string()))?;
+        make_private(&data_dir).map_err(|e| dir_error(e.to_string()))?;
+        let lock = File::create(data_dir.join("estafeta.lock")).map_err(|e| dir_error(e.to_string()))?;
+        // One server per data dir; the CLI may still use the store beside it.
+        if lock.try_lock().is_err() {
+            return Err(ServerError::AlreadyRunning(data_dir.clone()));
+        }
+
+        let metrics = Metrics::new();
+        // Present (at zero) from the start, so dashboards and alerts can
+        // rely on the series; each protocol counts into its own.
+        for protocol in ["smtp", "imap", "pop3"] {
+            metrics.counter(AUTH_FAILURES, AUTH_FAILURES_HELP, &[("protocol", protocol)]);
+        }
+        let sqlite = Arc::new(SqliteStore::open_with(&data_dir, Arc::clone(&metrics)).await?);
+        let cleared = sqlite.clear_temporaries(Duration::from_secs(3600))?;
+        if cleared > 0 {
+            tracing::info!(cleared, "removed blob temporaries left by a crash");
+        }
+        let tls = TlsSetup::load(config.tls.as_ref(), &data_dir, &config.hostname)?;
+
+        let mut listeners = Vec::new();
+        for (service, addr) in config.listeners().enabled() {
+            listeners.push(Listener::bind(service, addr).await?);
+        }
+
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let store: Arc<dyn Store> = sqlite.clone();
+        let shared = Arc::new(Shared {
+            logins: Arc::new(LoginLimiter::from_config(&config.auth)),
+            store,
+            metrics: Arc::clone(&metrics),
+            tls: tls.clone(),
+            config,
+        });
+        let context = ListenerContext {
+            limiter: ConnectionLimiter::new(shared.config.limits.connections_per_ip, shared.config.limits.max_connections),
+            metrics,
+            shutdown: shutdown.clone(),
+            tracker: tracker.clone(),
+            idle_timeout: shared.config.limits.idle_timeout,
+            tls: Some(tls.acceptor.clone()),
+        };
+        let mut addrs = BTreeMap::new();
+        for listener in listeners {
+            let service = listener.service();
+            addrs.insert(service, listener.local_addr());
+            match service {
+                Service::Http => http::spawn(listener, Arc::clone(&shared), &shutdown, &tracker),
+                _ => listener.spawn(placeholder::for_service(service, &shared.config.hostname), context.clone()),
+            }
+        }
+        Ok(RunningServer { shared, addrs, sqlite, shutdown, tracker, _lock: lock })
+    }
+
+    /// The bound address of each enabled service.
+    pub fn addrs(&self) -> &BTreeMap<Service, SocketAddr> {
+        &self.addrs
+    }
+
+    pub fn addr(&self, service: Service) -> Option<SocketAddr> {
+        self.addrs.get(&service).copied()
+    }
+
+    /// One line naming every endpoint, for the log.
+    pub fn banner(&self) -> String {
+        let endpoints: Vec<String> = self.addrs.iter().map(|(service, addr)| format!("{}={addr}", service.name())).collect();
+        let tls = if self.shared.tls.self_signed { "self-signed" } else { "configured" };
+        format!(
+            "estafeta {} serving {} (data {}, tls {tls} {})",
+            env!("CARGO_PKG_VERSION"),
+            endpoints.join(" "),
+            self.shared.config.data_dir.display(),
+            self.shared.tls.cert_path.display(),
+        )
+    }
+
+    /// Stops accepting, gives sessions in flight up to `grace` to finish,
+    /// then lets the store finish its queued writes. True if every session
+    /// ended within the grace period.
+    pub async fn shutdown(self, grace: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tracker.close();
+        let clean = tokio::time::timeout(grace, self.tracker.wait()).await.is_ok();
+        let sqlite = Arc::clone(&self.sqlite);
+        let _ = tokio::task::spawn_blocking(move || sqlite.shutdown()).await;
+        clean
+    }
+}

@@ -1,0 +1,106 @@
+//! A whole server started through testkit, probed over real sockets.
+
+use estafeta_core::config::Service;
+use estafeta_store::Store;
+use estafeta_testkit::TestServer;
+use rustls::pki_types::ServerName;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpStream;
+
+async fn read_all<S: AsyncRead + Unpin>(mut stream: S) -> String {
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await.expect("server closed");
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[tokio::test]
+async fn health_metrics_and_not_found() {
+    let server = TestServer::start().await;
+    let (status, body) = server.http_get("/health").await;
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+
+    TcpStream::connect(server.addr(Service::Smtp)).await.unwrap();
+    let mut seen = false;
+    for _ in 0..100 {
+        let (status, body) = server.http_get("/metrics").await;
+        assert_eq!(status, 200);
+        assert!(body.contains("# TYPE estafeta_auth_failures_total counter"), "{body}");
+        assert!(body.contains("estafeta_auth_failures_total{protocol=\"imap\"} 0"), "{body}");
+        assert!(body.contains("estafeta_store_operations_total{op=\"domain_list\"}"), "{body}");
+        if body.contains("estafeta_connections_total{listener=\"smtp\"} 1") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the smtp connection was counted");
+
+    let (status, body) = server.http_get("/no/such/page").await;
+    assert_eq!(status, 404);
+    assert!(body.contains("not found"), "{body}");
+}
+
+#[tokio::test]
+async fn every_listener_answers_in_its_protocol() {
+    let server = TestServer::start().await;
+    let plain = [
+        (Service::Smtp, "421 4.3.2 mx.test "),
+        (Service::Submission, "421 4.3.2 mx.test "),
+        (Service::Imap, "* BYE "),
+        (Service::Pop3, "-ERR "),
+    ];
+    for (service, greeting) in plain {
+        let text = read_all(TcpStream::connect(server.addr(service)).await.unwrap()).await;
+        assert!(text.starts_with(greeting) && text.ends_with("\r\n"), "{}: {text:?}", service.name());
+    }
+    let implicit = [(Service::Submissions, "421 4.3.2 "), (Service::Imaps, "* BYE "), (Service::Pop3s, "-ERR ")];
+    for (service, greeting) in implicit {
+        let tcp = TcpStream::connect(server.addr(service)).await.unwrap();
+        let tls = server.tls_connector().connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let text = read_all(tls).await;
+        assert!(text.starts_with(greeting), "{}: {text:?}", service.name());
+    }
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_is_refused() {
+    let first = TestServer::start().await;
+    let mut config = first.server().shared.config.clone();
+    config.listen = Some(estafeta_core::config::Listen::ephemeral());
+    let error = estafeta_server::RunningServer::start(config).await.err().unwrap().to_string();
+    assert!(error.contains("already serving"), "{error}");
+}
+
+#[tokio::test]
+async fn a_taken_port_stops_the_start_naming_the_listener() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = estafeta_core::Config {
+        data_dir: dir.path().to_owned(),
+        listen: Some(estafeta_core::config::Listen { smtp: Some("127.0.0.1:0".parse().unwrap()), pop3: Some(port), ..Default::default() }),
+        ..Default::default()
+    };
+    let error = estafeta_server::RunningServer::start(config).await.err().unwrap().to_string();
+    assert!(error.contains("pop3") && error.contains(&port.to_string()), "{error}");
+}
+
+#[tokio::test]
+async fn data_dir_is_private_and_the_store_is_ready() {
+    let server = TestServer::start().await;
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(server.dir.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "data dir mode {mode:o}");
+    let account = server.add_account("user@example.com", "secret").await;
+    let inbox = server.store().mailbox_get(account.id, "INBOX").await.unwrap();
+    assert!(inbox.is_some());
+}
+
+#[tokio::test]
+async fn shutdown_is_graceful() {
+    let server = TestServer::start().await;
+    let addr = server.addr(Service::Smtp);
+    assert!(server.stop(Duration::from_secs(5)).await, "no session left hanging");
+    assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
+}

@@ -1,0 +1,103 @@
+//! Starts a whole Estafeta server in-process, on ephemeral loopback ports
+//! in a temporary data dir, for integration tests of every crate.
+
+use estafeta_core::auth::hash_password;
+use estafeta_core::config::{Config, Listen, Service};
+use estafeta_core::Address;
+use estafeta_server::RunningServer;
+use estafeta_store::{Account, Store};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct TestServer {
+    server: Option<RunningServer>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// A server with every listener on an ephemeral port.
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Same, after `adjust` has changed the config (limits, listeners...).
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            hostname: "mx.test".to_owned(),
+            listen: Some(Listen::ephemeral()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = RunningServer::start(config).await.expect("start test server");
+        TestServer { server: Some(server), dir }
+    }
+
+    fn running(&self) -> &RunningServer {
+        self.server.as_ref().expect("server running")
+    }
+
+    pub fn addr(&self, service: Service) -> SocketAddr {
+        self.running().addr(service).unwrap_or_else(|| panic!("{} is not enabled", service.name()))
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.running().shared.store)
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.running()
+    }
+
+    /// Creates the domain if needed and an account with this password.
+    pub async fn add_account(&self, address: &str, password: &str) -> Account {
+        let address = Address::parse(address).expect("test address");
+        let store = self.store();
+        if !store.domain_is_local(address.domain()).await.unwrap() {
+            store.domain_add(address.domain()).await.unwrap();
+        }
+        let hash = hash_password(password).unwrap();
+        store.account_add(&address, &hash).await.unwrap()
+    }
+
+    /// A TLS client that trusts this server's certificate.
+    pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in estafeta_net::tls::read_certs(&self.running().shared.tls.cert_path).unwrap() {
+            roots.add(cert).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+
+    /// `GET path` on the http listener: (status, body).
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        http_get(self.addr(Service::Http), path).await
+    }
+
+    /// Graceful stop; true when every session ended within `grace`.
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        self.server.take().expect("server running").shutdown(grace).await
+    }
+}
+
+/// A minimal HTTP/1.1 GET, so tests need no HTTP client crate.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect http");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await.expect("http timeout").unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status line");
+    (status, body.to_owned())
+}
