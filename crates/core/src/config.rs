@@ -235,8 +235,8 @@ impl Config {
             file: file.to_owned(),
             message: error.message().trim().to_owned(),
         })?;
-        let config: Config = serde_path_to_error::deserialize(toml::Value::Table(table))
-            .map_err(|error| value_error(file, error))?;
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|error| value_error(file, error))?;
         config.check(file)?;
         Ok(config)
     }
@@ -367,7 +367,10 @@ mod tests {
         let error = parse("[listen]\nsmtp = \"127.0.0.1:25\"\nimap = \"127.0.0.1:25\"\n")
             .unwrap_err()
             .to_string();
-        assert!(error.contains("`listen.imap`") && error.contains("listen.smtp"), "{error}");
+        assert!(
+            error.contains("`listen.imap`") && error.contains("listen.smtp"),
+            "{error}"
+        );
         let error = parse("[tls]\ncert = \"/x.pem\"\n").unwrap_err().to_string();
         assert!(error.contains("`tls.key`") || error.contains("key"), "{error}");
     }
@@ -382,8 +385,10 @@ mod tests {
     fn example_file_is_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../estafeta.example.toml");
         let config = Config::load(&path).unwrap();
-        let mut expected = Config::default();
-        expected.listen = Some(Listen::defaults());
+        let expected = Config {
+            listen: Some(Listen::defaults()),
+            ..Config::default()
+        };
         assert_eq!(config, expected, "estafeta.example.toml must show the defaults");
     }
 }

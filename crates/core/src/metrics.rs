@@ -120,8 +120,16 @@ mod tests {
     #[test]
     fn renders_families_with_labels() {
         let metrics = Metrics::new();
-        let smtp = metrics.counter("estafeta_connections_total", "Accepted connections.", &[("listener", "smtp")]);
-        let imap = metrics.counter("estafeta_connections_total", "Accepted connections.", &[("listener", "imap")]);
+        let smtp = metrics.counter(
+            "estafeta_connections_total",
+            "Accepted connections.",
+            &[("listener", "smtp")],
+        );
+        let imap = metrics.counter(
+            "estafeta_connections_total",
+            "Accepted connections.",
+            &[("listener", "imap")],
+        );
         smtp.inc();
         smtp.inc();
         imap.add(5);
@@ -129,8 +137,14 @@ mod tests {
         open.inc();
         let text = metrics.render();
         assert!(text.contains("# TYPE estafeta_connections_total counter\n"), "{text}");
-        assert!(text.contains("estafeta_connections_total{listener=\"smtp\"} 2\n"), "{text}");
-        assert!(text.contains("estafeta_connections_total{listener=\"imap\"} 5\n"), "{text}");
+        assert!(
+            text.contains("estafeta_connections_total{listener=\"smtp\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("estafeta_connections_total{listener=\"imap\"} 5\n"),
+            "{text}"
+        );
         assert!(text.contains("estafeta_connections_open 1\n"), "{text}");
     }
 

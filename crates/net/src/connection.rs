@@ -6,13 +6,13 @@ use estafeta_core::config::Service;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 enum Stream {
@@ -109,7 +109,10 @@ impl Connection {
     }
 
     fn timed_out(direction: &str) -> io::Error {
-        io::Error::new(io::ErrorKind::TimedOut, format!("connection idle too long ({direction})"))
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connection idle too long ({direction})"),
+        )
     }
 }
 

@@ -39,7 +39,11 @@ pub struct ConnectionPermit {
 
 impl ConnectionLimiter {
     pub fn new(per_ip: u32, total: u32) -> Arc<ConnectionLimiter> {
-        Arc::new(ConnectionLimiter { per_ip, total, counts: Mutex::new(Counts::default()) })
+        Arc::new(ConnectionLimiter {
+            per_ip,
+            total,
+            counts: Mutex::new(Counts::default()),
+        })
     }
 
     /// Takes a slot for a connection from `ip`, if one is free. IPv6 clients
@@ -55,7 +59,10 @@ impl ConnectionLimiter {
         }
         *from_ip += 1;
         counts.total += 1;
-        Ok(ConnectionPermit { limiter: Arc::clone(self), ip })
+        Ok(ConnectionPermit {
+            limiter: Arc::clone(self),
+            ip,
+        })
     }
 
     pub fn open(&self) -> u32 {

@@ -5,7 +5,7 @@ use crate::connection::Connection;
 use crate::limits::{ConnectionLimiter, Refusal};
 use async_trait::async_trait;
 use estafeta_core::config::Service;
-use estafeta_core::metrics::Metrics;
+use estafeta_core::metrics::{Gauge, Metrics};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,7 +56,11 @@ pub struct Listener {
 
 impl Listener {
     pub async fn bind(service: Service, addr: SocketAddr) -> Result<Listener, NetError> {
-        let bind_error = |source| NetError::Bind { service: service.name(), addr, source };
+        let bind_error = |source| NetError::Bind {
+            service: service.name(),
+            addr,
+            source,
+        };
         let socket = TcpListener::bind(addr).await.map_err(bind_error)?;
         let addr = socket.local_addr().map_err(bind_error)?;
         Ok(Listener { service, socket, addr })
@@ -89,7 +93,11 @@ impl Listener {
             "Connections accepted, per listener.",
             &[("listener", name)],
         );
-        let open = context.metrics.gauge("estafeta_connections_open", "Connections open now, per listener.", &[("listener", name)]);
+        let open = context.metrics.gauge(
+            "estafeta_connections_open",
+            "Connections open now, per listener.",
+            &[("listener", name)],
+        );
         loop {
             let (stream, peer) = tokio::select! {
                 _ = context.shutdown.cancelled() => break,
@@ -107,7 +115,11 @@ impl Listener {
             let peer = canonical(peer);
             let permit = context.limiter.acquire(peer.ip());
             // Implicit-TLS listeners need it at once; the others for STARTTLS.
-            let tls = if self.service == Service::Http { None } else { context.tls.clone() };
+            let tls = if self.service == Service::Http {
+                None
+            } else {
+                context.tls.clone()
+            };
             let mut connection = Connection::new(
                 stream,
                 self.service,
@@ -117,12 +129,18 @@ impl Listener {
                 context.idle_timeout,
                 context.shutdown.child_token(),
             );
-            let (handler, open, metrics) = (Arc::clone(&handler), open.clone(), Arc::clone(&context.metrics));
+            let handler = Arc::clone(&handler);
             let implicit = self.service.implicit_tls();
             match permit {
                 Err(why) => {
-                    metrics
-                        .counter("estafeta_connections_refused_total", "Connections refused by limits.", &[("listener", name), ("reason", why.label())])
+                    let labels = [("listener", name), ("reason", why.label())];
+                    context
+                        .metrics
+                        .counter(
+                            "estafeta_connections_refused_total",
+                            "Connections refused by limits.",
+                            &labels,
+                        )
                         .inc();
                     tracing::info!(listener = name, %peer, reason = why.label(), "connection refused");
                     context.tracker.spawn(async move {
@@ -134,22 +152,35 @@ impl Listener {
                 }
                 Ok(permit) => {
                     connection.hold(permit);
-                    open.inc();
+                    let open = OpenGuard::new(open.clone());
                     context.tracker.spawn(async move {
-                        if implicit {
-                            if let Err(error) = connection.accept_implicit_tls().await {
-                                tracing::debug!(listener = name, %peer, %error, "TLS handshake failed");
-                                open.dec();
-                                return;
-                            }
+                        let _open = open;
+                        if implicit && let Err(error) = connection.accept_implicit_tls().await {
+                            tracing::debug!(listener = name, %peer, %error, "TLS handshake failed");
+                            return;
                         }
                         handler.handle(connection).await;
-                        open.dec();
                     });
                 }
             }
         }
         tracing::debug!(listener = name, "stopped accepting");
+    }
+}
+
+/// Counts a connection as open for as long as it lives.
+struct OpenGuard(Gauge);
+
+impl OpenGuard {
+    fn new(gauge: Gauge) -> OpenGuard {
+        gauge.inc();
+        OpenGuard(gauge)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -38,7 +38,11 @@ pub struct TlsSetup {
 
 impl TlsSetup {
     /// From the `[tls]` table when given, else the kept self-signed pair.
-    pub fn load(config: Option<&estafeta_core::config::Tls>, data_dir: &Path, hostname: &str) -> Result<TlsSetup, TlsError> {
+    pub fn load(
+        config: Option<&estafeta_core::config::Tls>,
+        data_dir: &Path,
+        hostname: &str,
+    ) -> Result<TlsSetup, TlsError> {
         match config {
             Some(tls) => Ok(TlsSetup {
                 acceptor: acceptor(&tls.cert, &tls.key)?,
@@ -62,21 +66,39 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read = |source| TlsError::Read { key: "tls.cert", path: path.to_owned(), source };
+    let read = |source| TlsError::Read {
+        key: "tls.cert",
+        path: path.to_owned(),
+        source,
+    };
     let pem = std::fs::read(path).map_err(read)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice()).collect::<Result<_, _>>().map_err(read)?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_slice())
+        .collect::<Result<_, _>>()
+        .map_err(read)?;
     if certs.is_empty() {
-        return Err(TlsError::Empty { key: "tls.cert", path: path.to_owned(), what: "PEM certificate" });
+        return Err(TlsError::Empty {
+            key: "tls.cert",
+            path: path.to_owned(),
+            what: "PEM certificate",
+        });
     }
     Ok(certs)
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let read = |source| TlsError::Read { key: "tls.key", path: path.to_owned(), source };
+    let read = |source| TlsError::Read {
+        key: "tls.key",
+        path: path.to_owned(),
+        source,
+    };
     let pem = std::fs::read(path).map_err(read)?;
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(read)?
-        .ok_or_else(|| TlsError::Empty { key: "tls.key", path: path.to_owned(), what: "PEM private key" })
+        .ok_or_else(|| TlsError::Empty {
+            key: "tls.key",
+            path: path.to_owned(),
+            what: "PEM private key",
+        })
 }
 
 /// A TLS 1.2/1.3 acceptor (RFC 8996 retired older versions; RFC 8314 4.1).
@@ -99,7 +121,10 @@ pub fn self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tls
     if cert_path.exists() && key_path.exists() {
         return Ok((cert_path, key_path));
     }
-    let fail = |message: String| TlsError::SelfSigned { path: dir.to_owned(), message };
+    let fail = |message: String| TlsError::SelfSigned {
+        path: dir.to_owned(),
+        message,
+    };
     let mut names = vec![hostname.to_owned()];
     if hostname != "localhost" {
         names.push("localhost".to_owned());
@@ -115,7 +140,12 @@ pub fn self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tls
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(data)?;
     file.sync_all()
 }
@@ -133,22 +163,37 @@ mod tests {
         let again = TlsSetup::load(None, dir.path(), "mail.example.com").unwrap();
         assert_eq!(std::fs::read(&again.cert_path).unwrap(), pem, "kept, not remade");
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("tls/key.pem")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("tls/key.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "key readable by owner only");
     }
 
     #[test]
     fn configured_files_must_exist_and_hold_pem() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = estafeta_core::config::Tls { cert: dir.path().join("nope.pem"), key: dir.path().join("key.pem") };
-        let error = TlsSetup::load(Some(&missing), dir.path(), "x").err().unwrap().to_string();
+        let missing = estafeta_core::config::Tls {
+            cert: dir.path().join("nope.pem"),
+            key: dir.path().join("key.pem"),
+        };
+        let error = TlsSetup::load(Some(&missing), dir.path(), "x")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(error.contains("`tls.cert`") && error.contains("nope.pem"), "{error}");
 
         let (cert, key) = self_signed(&dir.path().join("made"), "x").unwrap();
         let garbage = dir.path().join("garbage.pem");
         std::fs::write(&garbage, "not pem").unwrap();
-        let bad_key = estafeta_core::config::Tls { cert: cert.clone(), key: garbage.clone() };
-        let error = TlsSetup::load(Some(&bad_key), dir.path(), "x").err().unwrap().to_string();
+        let bad_key = estafeta_core::config::Tls {
+            cert: cert.clone(),
+            key: garbage.clone(),
+        };
+        let error = TlsSetup::load(Some(&bad_key), dir.path(), "x")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(error.contains("`tls.key`"), "{error}");
         let good = estafeta_core::config::Tls { cert, key };
         assert!(!TlsSetup::load(Some(&good), dir.path(), "x").unwrap().self_signed);

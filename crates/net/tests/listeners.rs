@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use estafeta_core::config::Service;
 use estafeta_core::metrics::Metrics;
-use estafeta_net::{CancellationToken, Connection, ConnectionLimiter, Handler, Listener, ListenerContext, Refusal, TaskTracker, TlsSetup};
+use estafeta_net::{
+    CancellationToken, Connection, ConnectionLimiter, Handler, Listener, ListenerContext, Refusal, TaskTracker,
+    TlsSetup,
+};
 use rustls::pki_types::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,7 +51,9 @@ impl Handler for LineProtocol {
     }
 
     async fn refuse(&self, mut connection: Connection, why: Refusal) {
-        let _ = connection.write_all(format!("421 busy {}\r\n", why.label()).as_bytes()).await;
+        let _ = connection
+            .write_all(format!("421 busy {}\r\n", why.label()).as_bytes())
+            .await;
     }
 }
 
@@ -69,7 +74,11 @@ fn fixture(per_ip: u32, idle: Duration) -> Fixture {
         idle_timeout: idle,
         tls: Some(tls.acceptor.clone()),
     };
-    Fixture { _dir: dir, tls, context }
+    Fixture {
+        _dir: dir,
+        tls,
+        context,
+    }
 }
 
 async fn start(fixture: &Fixture, service: Service) -> std::net::SocketAddr {
@@ -94,12 +103,19 @@ fn connector(fixture: &Fixture) -> tokio_rustls::TlsConnector {
 
 async fn line<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> String {
     let mut text = String::new();
-    tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut text)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), reader.read_line(&mut text))
+        .await
+        .unwrap()
+        .unwrap();
     text
 }
 
 async fn say<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut BufReader<S>, command: &str) -> String {
-    reader.get_mut().write_all(format!("{command}\r\n").as_bytes()).await.unwrap();
+    reader
+        .get_mut()
+        .write_all(format!("{command}\r\n").as_bytes())
+        .await
+        .unwrap();
     line(reader).await
 }
 
@@ -112,7 +128,10 @@ async fn starttls_upgrades_the_same_connection() {
     assert_eq!(say(&mut plain, "HELLO").await, "250 tls=false\r\n");
     assert_eq!(say(&mut plain, "STARTTLS").await, "220 go ahead\r\n");
     let tcp = plain.into_inner();
-    let tls = connector(&fixture).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let tls = connector(&fixture)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
     let mut secure = BufReader::new(tls);
     assert_eq!(say(&mut secure, "HELLO").await, "250 tls=true\r\n");
 }
@@ -122,7 +141,10 @@ async fn implicit_tls_listener_handshakes_first() {
     let fixture = fixture(10, Duration::from_secs(30));
     let addr = start(&fixture, Service::Imaps).await;
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let tls = connector(&fixture).connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    let tls = connector(&fixture)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
     let mut secure = BufReader::new(tls);
     assert_eq!(line(&mut secure).await, "220 ready\r\n");
     assert_eq!(say(&mut secure, "HELLO").await, "250 tls=true\r\n");
@@ -141,8 +163,14 @@ async fn connections_over_the_per_ip_limit_are_refused() {
     let mut third = BufReader::new(TcpStream::connect(addr).await.unwrap());
     assert_eq!(line(&mut third).await, "421 busy per_ip\r\n");
     let text = fixture.context.metrics.render();
-    assert!(text.contains("estafeta_connections_refused_total{listener=\"smtp\",reason=\"per_ip\"} 1"), "{text}");
-    assert!(text.contains("estafeta_connections_open{listener=\"smtp\"} 2"), "{text}");
+    assert!(
+        text.contains("estafeta_connections_refused_total{listener=\"smtp\",reason=\"per_ip\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("estafeta_connections_open{listener=\"smtp\"} 2"),
+        "{text}"
+    );
     drop(held.pop());
     // The slot comes back once the server sees the close.
     let mut tries = 0;
@@ -177,16 +205,31 @@ async fn shutdown_stops_accepting_and_waits_for_sessions() {
     fixture.context.tracker.close();
     // In flight: the session still answers...
     assert_eq!(say(&mut client, "HELLO").await, "250 tls=false\r\n");
-    assert!(tokio::time::timeout(Duration::from_millis(200), fixture.context.tracker.wait()).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), fixture.context.tracker.wait())
+            .await
+            .is_err()
+    );
     // ...and the tracker completes once it ends.
     drop(client);
-    tokio::time::timeout(Duration::from_secs(10), fixture.context.tracker.wait()).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), fixture.context.tracker.wait())
+        .await
+        .unwrap();
     assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
 }
 
 #[tokio::test]
 async fn a_taken_port_is_an_error_naming_the_listener() {
-    let first = Listener::bind(Service::Imap, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let error = Listener::bind(Service::Imap, first.local_addr()).await.err().unwrap().to_string();
-    assert!(error.contains("imap") && error.contains(&first.local_addr().to_string()), "{error}");
+    let first = Listener::bind(Service::Imap, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let error = Listener::bind(Service::Imap, first.local_addr())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("imap") && error.contains(&first.local_addr().to_string()),
+        "{error}"
+    );
 }

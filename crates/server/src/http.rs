@@ -1,11 +1,11 @@
 //! The HTTP listener: health and metrics now; admin API, JMAP and DAV later.
 
 use crate::Shared;
+use axum::Router;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use estafeta_net::{CancellationToken, Listener, TaskTracker};
 use std::sync::Arc;
 
@@ -14,7 +14,10 @@ pub fn spawn(listener: Listener, shared: Arc<Shared>, shutdown: &CancellationTok
     let stop = shutdown.clone();
     tracker.spawn(async move {
         let socket = listener.into_tokio();
-        if let Err(error) = axum::serve(socket, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+        if let Err(error) = axum::serve(socket, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
             tracing::error!(%error, "http listener failed");
         }
     });
@@ -41,9 +44,15 @@ async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        shared.metrics.render(),
+    )
 }
 
 async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"error": "not found"})))
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not found"})),
+    )
 }

@@ -8,8 +8,8 @@ use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Config, Service};
 use estafeta_core::metrics::Metrics;
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
-use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::Store;
+use estafeta_store::sqlite::SqliteStore;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::SocketAddr;
@@ -69,10 +69,17 @@ impl RunningServer {
     /// serving.
     pub async fn start(config: Config) -> Result<RunningServer, ServerError> {
         let data_dir = config.data_dir.clone();
-        let dir_error = |message: String| ServerError::DataDir { path: data_dir.clone(), message };
+        let dir_error = |message: String| ServerError::DataDir {
+            path: data_dir.clone(),
+            message,
+        };
         // Mail is personal data: the data dir is the owner's alone.
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&data_dir).map_err(|e| dir_error(e.to_string()))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .map_err(|e| dir_error(e.to_string()))?;
         make_private(&data_dir).map_err(|e| dir_error(e.to_string()))?;
         let lock = File::create(data_dir.join("estafeta.lock")).map_err(|e| dir_error(e.to_string()))?;
         // One server per data dir; the CLI may still use the store beside it.
@@ -109,7 +116,10 @@ impl RunningServer {
             config,
         });
         let context = ListenerContext {
-            limiter: ConnectionLimiter::new(shared.config.limits.connections_per_ip, shared.config.limits.max_connections),
+            limiter: ConnectionLimiter::new(
+                shared.config.limits.connections_per_ip,
+                shared.config.limits.max_connections,
+            ),
             metrics,
             shutdown: shutdown.clone(),
             tracker: tracker.clone(),
@@ -122,10 +132,20 @@ impl RunningServer {
             addrs.insert(service, listener.local_addr());
             match service {
                 Service::Http => http::spawn(listener, Arc::clone(&shared), &shutdown, &tracker),
-                _ => listener.spawn(placeholder::for_service(service, &shared.config.hostname), context.clone()),
+                _ => listener.spawn(
+                    placeholder::for_service(service, &shared.config.hostname),
+                    context.clone(),
+                ),
             }
         }
-        Ok(RunningServer { shared, addrs, sqlite, shutdown, tracker, _lock: lock })
+        Ok(RunningServer {
+            shared,
+            addrs,
+            sqlite,
+            shutdown,
+            tracker,
+            _lock: lock,
+        })
     }
 
     /// The bound address of each enabled service.
@@ -139,8 +159,16 @@ impl RunningServer {
 
     /// One line naming every endpoint, for the log.
     pub fn banner(&self) -> String {
-        let endpoints: Vec<String> = self.addrs.iter().map(|(service, addr)| format!("{}={addr}", service.name())).collect();
-        let tls = if self.shared.tls.self_signed { "self-signed" } else { "configured" };
+        let endpoints: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|(service, addr)| format!("{}={addr}", service.name()))
+            .collect();
+        let tls = if self.shared.tls.self_signed {
+            "self-signed"
+        } else {
+            "configured"
+        };
         format!(
             "estafeta {} serving {} (data {}, tls {tls} {})",
             env!("CARGO_PKG_VERSION"),

@@ -1,7 +1,6 @@
 //! A whole server started through testkit, probed over real sockets.
 
 use estafeta_core::config::Service;
-use estafeta_store::Store;
 use estafeta_testkit::TestServer;
 use rustls::pki_types::ServerName;
 use std::time::Duration;
@@ -10,7 +9,9 @@ use tokio::net::TcpStream;
 
 async fn read_all<S: AsyncRead + Unpin>(mut stream: S) -> String {
     let mut raw = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await.expect("server closed");
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .expect("server closed");
     String::from_utf8_lossy(&raw).into_owned()
 }
 
@@ -26,8 +27,14 @@ async fn health_metrics_and_not_found() {
         let (status, body) = server.http_get("/metrics").await;
         assert_eq!(status, 200);
         assert!(body.contains("# TYPE estafeta_auth_failures_total counter"), "{body}");
-        assert!(body.contains("estafeta_auth_failures_total{protocol=\"imap\"} 0"), "{body}");
-        assert!(body.contains("estafeta_store_operations_total{op=\"domain_list\"}"), "{body}");
+        assert!(
+            body.contains("estafeta_auth_failures_total{protocol=\"imap\"} 0"),
+            "{body}"
+        );
+        assert!(
+            body.contains("estafeta_store_operations_total{op=\"domain_list\"}"),
+            "{body}"
+        );
         if body.contains("estafeta_connections_total{listener=\"smtp\"} 1") {
             seen = true;
             break;
@@ -52,12 +59,24 @@ async fn every_listener_answers_in_its_protocol() {
     ];
     for (service, greeting) in plain {
         let text = read_all(TcpStream::connect(server.addr(service)).await.unwrap()).await;
-        assert!(text.starts_with(greeting) && text.ends_with("\r\n"), "{}: {text:?}", service.name());
+        assert!(
+            text.starts_with(greeting) && text.ends_with("\r\n"),
+            "{}: {text:?}",
+            service.name()
+        );
     }
-    let implicit = [(Service::Submissions, "421 4.3.2 "), (Service::Imaps, "* BYE "), (Service::Pop3s, "-ERR ")];
+    let implicit = [
+        (Service::Submissions, "421 4.3.2 "),
+        (Service::Imaps, "* BYE "),
+        (Service::Pop3s, "-ERR "),
+    ];
     for (service, greeting) in implicit {
         let tcp = TcpStream::connect(server.addr(service)).await.unwrap();
-        let tls = server.tls_connector().connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+        let tls = server
+            .tls_connector()
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
         let text = read_all(tls).await;
         assert!(text.starts_with(greeting), "{}: {text:?}", service.name());
     }
@@ -68,7 +87,11 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
     let first = TestServer::start().await;
     let mut config = first.server().shared.config.clone();
     config.listen = Some(estafeta_core::config::Listen::ephemeral());
-    let error = estafeta_server::RunningServer::start(config).await.err().unwrap().to_string();
+    let error = estafeta_server::RunningServer::start(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("already serving"), "{error}");
 }
 
@@ -79,10 +102,18 @@ async fn a_taken_port_stops_the_start_naming_the_listener() {
     let dir = tempfile::tempdir().unwrap();
     let config = estafeta_core::Config {
         data_dir: dir.path().to_owned(),
-        listen: Some(estafeta_core::config::Listen { smtp: Some("127.0.0.1:0".parse().unwrap()), pop3: Some(port), ..Default::default() }),
+        listen: Some(estafeta_core::config::Listen {
+            smtp: Some("127.0.0.1:0".parse().unwrap()),
+            pop3: Some(port),
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    let error = estafeta_server::RunningServer::start(config).await.err().unwrap().to_string();
+    let error = estafeta_server::RunningServer::start(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(error.contains("pop3") && error.contains(&port.to_string()), "{error}");
 }
 

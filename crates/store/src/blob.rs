@@ -165,7 +165,10 @@ mod tests {
         let a = store.put(b"hello").unwrap();
         let b = store.put(b"hello").unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.as_str(), "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            a.as_str(),
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(store.get(&a).unwrap(), b"hello");
         assert_eq!(store.list().unwrap(), vec![a.clone()]);
         store.remove(&a).unwrap();
@@ -185,7 +188,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileBlobStore::open(dir.path()).unwrap();
         fs::write(dir.path().join("tmp/half-written"), b"partial").unwrap();
-        assert_eq!(store.clear_temporaries(std::time::Duration::from_secs(3600)).unwrap(), 0);
+        assert_eq!(
+            store.clear_temporaries(std::time::Duration::from_secs(3600)).unwrap(),
+            0
+        );
         assert_eq!(store.clear_temporaries(std::time::Duration::ZERO).unwrap(), 1);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
     }

@@ -13,9 +13,9 @@ pub mod sqlite;
 mod types;
 
 use async_trait::async_trait;
+use estafeta_core::Address;
 use estafeta_core::bus::ChangeBus;
 use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId};
-use estafeta_core::Address;
 use std::sync::Arc;
 
 pub use blob::BlobId;

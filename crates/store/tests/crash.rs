@@ -16,10 +16,14 @@ use std::sync::Arc;
 const CHILD_ENV: &str = "ESTAFETA_CRASH_CHILD";
 
 fn crash_message(task: usize, n: usize) -> Vec<u8> {
-    // Some shared content (n % 5 == 0) so blobs are also re-referenced, and
+    // Some shared content (n.is_multiple_of(5)) so blobs are also re-referenced, and
     // some large enough to take several writes.
-    let size = if n % 7 == 0 { 200_000 } else { 2_000 };
-    let body = if n % 5 == 0 { "shared".repeat(size / 6) } else { format!("{task}-{n}-").repeat(size / 12) };
+    let size = if n.is_multiple_of(7) { 200_000 } else { 2_000 };
+    let body = if n.is_multiple_of(5) {
+        "shared".repeat(size / 6)
+    } else {
+        format!("{task}-{n}-").repeat(size / 12)
+    };
     format!("Subject: {task}/{n}\r\n\r\n{body}\r\n").into_bytes()
 }
 
@@ -27,17 +31,35 @@ fn crash_message(task: usize, n: usize) -> Vec<u8> {
 #[ignore = "child process of sigkill_loses_no_acknowledged_write"]
 fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else { return };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
         let store = Arc::new(SqliteStore::open(std::path::Path::new(&dir)).await.unwrap());
         let account = store.account_get("crash@example.com").await.unwrap().unwrap();
-        let inbox = store.mailbox_by_role(account.id, MailboxRole::Inbox).await.unwrap().unwrap();
-        let archive = store.mailbox_by_role(account.id, MailboxRole::Archive).await.unwrap().unwrap();
+        let inbox = store
+            .mailbox_by_role(account.id, MailboxRole::Inbox)
+            .await
+            .unwrap()
+            .unwrap();
+        let archive = store
+            .mailbox_by_role(account.id, MailboxRole::Archive)
+            .await
+            .unwrap()
+            .unwrap();
         let stdout = Arc::new(std::sync::Mutex::new(std::io::stdout()));
         let tasks: Vec<_> = (0..8)
             .map(|task| {
                 let (store, stdout) = (Arc::clone(&store), Arc::clone(&stdout));
-                let targets = vec![to(&inbox), DeliveryTarget { mailbox: archive.id, flags: Default::default() }];
+                let targets = vec![
+                    to(&inbox),
+                    DeliveryTarget {
+                        mailbox: archive.id,
+                        flags: Default::default(),
+                    },
+                ];
                 tokio::spawn(async move {
                     for n in 0.. {
                         let content = crash_message(task, n);
@@ -106,7 +128,9 @@ async fn sigkill_loses_no_acknowledged_write() {
         let mailbox = MailboxId(parts.next().unwrap().parse().unwrap());
         let uid: u32 = parts.next().unwrap().parse().unwrap();
         let blob = parts.next().unwrap();
-        let message = listed.get(&(mailbox, uid)).unwrap_or_else(|| panic!("acknowledged {ack} is lost"));
+        let message = listed
+            .get(&(mailbox, uid))
+            .unwrap_or_else(|| panic!("acknowledged {ack} is lost"));
         assert_eq!(message.blob.as_str(), blob, "{ack}");
         let content = store.message_content(&message.blob).await.unwrap();
         assert_eq!(BlobId::of(&content).as_str(), blob, "{ack}: content damaged");
@@ -124,11 +148,24 @@ async fn sigkill_loses_no_acknowledged_write() {
         for file in std::fs::read_dir(shard.path()).unwrap() {
             let file = file.unwrap();
             let content = std::fs::read(file.path()).unwrap();
-            assert_eq!(BlobId::of(&content).as_str(), file.file_name().to_str().unwrap(), "torn blob file");
+            assert_eq!(
+                BlobId::of(&content).as_str(),
+                file.file_name().to_str().unwrap(),
+                "torn blob file"
+            );
         }
     }
     // Counters still allocate past everything that exists.
-    let inbox = store.mailbox_by_role(account.id, MailboxRole::Inbox).await.unwrap().unwrap();
-    let max_uid = listed.keys().filter(|(m, _)| *m == inbox.id).map(|(_, uid)| *uid).max().unwrap();
+    let inbox = store
+        .mailbox_by_role(account.id, MailboxRole::Inbox)
+        .await
+        .unwrap()
+        .unwrap();
+    let max_uid = listed
+        .keys()
+        .filter(|(m, _)| *m == inbox.id)
+        .map(|(_, uid)| *uid)
+        .max()
+        .unwrap();
     assert!(inbox.uid_next > max_uid);
 }

@@ -19,7 +19,10 @@ async fn concurrent_deliveries_get_unique_increasing_uids_and_modseqs() {
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 for n in 0..20 {
-                    let delivered = store.deliver(&message(task * 100 + n), 1_700_000_000, &[target.clone()]).await.unwrap();
+                    let delivered = store
+                        .deliver(&message(task * 100 + n), 1_700_000_000, std::slice::from_ref(&target))
+                        .await
+                        .unwrap();
                     got.push(delivered[0]);
                 }
                 got
@@ -35,11 +38,18 @@ async fn concurrent_deliveries_get_unique_increasing_uids_and_modseqs() {
     }
     let uids: BTreeSet<u32> = all.iter().map(|d| d.uid).collect();
     assert_eq!(uids.len(), 1000, "every UID unique");
-    assert_eq!(uids, (1..=1000).collect(), "no gaps: each transaction took exactly its UIDs");
+    assert_eq!(
+        uids,
+        (1..=1000).collect(),
+        "no gaps: each transaction took exactly its UIDs"
+    );
     let modseqs: BTreeSet<u64> = all.iter().map(|d| d.modseq).collect();
     assert_eq!(modseqs.len(), 1000, "every MODSEQ unique");
     all.sort_by_key(|d| d.uid);
-    assert!(all.windows(2).all(|w| w[0].modseq < w[1].modseq), "MODSEQ follows UID order");
+    assert!(
+        all.windows(2).all(|w| w[0].modseq < w[1].modseq),
+        "MODSEQ follows UID order"
+    );
 
     let mailbox = store.mailbox_by_id(inbox.id).await.unwrap().unwrap();
     assert_eq!(mailbox.uid_next, 1001);
@@ -73,19 +83,31 @@ async fn expunging_the_last_reference_removes_the_blob() {
     let bob = account(&store, "bob@example.com").await;
     let carol = account(&store, "carol@example.com").await;
     let (bob_inbox, carol_inbox) = (inbox(&store, &bob).await, inbox(&store, &carol).await);
-    store.deliver(&message(7), 0, &[to(&bob_inbox), to(&carol_inbox)]).await.unwrap();
+    store
+        .deliver(&message(7), 0, &[to(&bob_inbox), to(&carol_inbox)])
+        .await
+        .unwrap();
     let blob = store.messages(bob_inbox.id).await.unwrap()[0].blob.clone();
     let deleted = Flags::new(SystemFlags::DELETED, []);
 
-    store.store_flags(bob_inbox.id, &[1], FlagOperation::Add, &deleted, None).await.unwrap();
+    store
+        .store_flags(bob_inbox.id, &[1], FlagOperation::Add, &deleted, None)
+        .await
+        .unwrap();
     assert_eq!(store.expunge(bob_inbox.id, None).await.unwrap(), vec![1]);
     assert_eq!(blob_files(dir.path()), 1, "carol still refers to it");
     assert!(store.message_content(&blob).await.is_ok());
 
-    store.store_flags(carol_inbox.id, &[1], FlagOperation::Add, &deleted, None).await.unwrap();
+    store
+        .store_flags(carol_inbox.id, &[1], FlagOperation::Add, &deleted, None)
+        .await
+        .unwrap();
     assert_eq!(store.expunge(carol_inbox.id, Some(&[1])).await.unwrap(), vec![1]);
     assert_eq!(blob_files(dir.path()), 0, "last reference gone, file gone");
-    assert!(matches!(store.message_content(&blob).await, Err(StoreError::BlobMissing(_))));
+    assert!(matches!(
+        store.message_content(&blob).await,
+        Err(StoreError::BlobMissing(_))
+    ));
 
     // The same content delivered again is written again.
     store.deliver(&message(7), 0, &[to(&bob_inbox)]).await.unwrap();
@@ -102,7 +124,10 @@ async fn expunge_takes_only_deleted_messages_in_the_set() {
         store.deliver(&message(n), 0, &[to(&inbox)]).await.unwrap();
     }
     let deleted = Flags::new(SystemFlags::DELETED, []);
-    store.store_flags(inbox.id, &[1, 2, 3], FlagOperation::Add, &deleted, None).await.unwrap();
+    store
+        .store_flags(inbox.id, &[1, 2, 3], FlagOperation::Add, &deleted, None)
+        .await
+        .unwrap();
     // RFC 4315 UID EXPUNGE: only the given UIDs, and only if \Deleted.
     assert_eq!(store.expunge(inbox.id, Some(&[2, 4])).await.unwrap(), vec![2]);
     assert_eq!(store.expunge(inbox.id, None).await.unwrap(), vec![1, 3]);
@@ -119,13 +144,23 @@ async fn flags_add_remove_replace_and_unchangedsince() {
     let erin = account(&store, "erin@example.com").await;
     let inbox = inbox(&store, &erin).await;
     let delivered = store
-        .deliver(&message(1), 0, &[DeliveryTarget { mailbox: inbox.id, flags: Flags::seen() }])
+        .deliver(
+            &message(1),
+            0,
+            &[DeliveryTarget {
+                mailbox: inbox.id,
+                flags: Flags::seen(),
+            }],
+        )
         .await
         .unwrap();
     let start = delivered[0].modseq;
 
     let flagged = Flags::new(SystemFlags::FLAGGED, ["$Work".to_owned()]);
-    let changes = store.store_flags(inbox.id, &[1], FlagOperation::Add, &flagged, None).await.unwrap();
+    let changes = store
+        .store_flags(inbox.id, &[1], FlagOperation::Add, &flagged, None)
+        .await
+        .unwrap();
     assert_eq!(changes.len(), 1);
     assert!(changes[0].modseq > start);
     assert!(changes[0].flags.system.contains(SystemFlags::SEEN));
@@ -133,13 +168,25 @@ async fn flags_add_remove_replace_and_unchangedsince() {
     assert_eq!(changes[0].flags.keywords, vec!["$Work"]);
 
     // Adding what is already there changes nothing and takes no MODSEQ.
-    assert!(store.store_flags(inbox.id, &[1], FlagOperation::Add, &flagged, None).await.unwrap().is_empty());
+    assert!(
+        store
+            .store_flags(inbox.id, &[1], FlagOperation::Add, &flagged, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // RFC 7162 3.1.3: modified since `start`, so UNCHANGEDSINCE start skips it.
-    let none = store.store_flags(inbox.id, &[1], FlagOperation::Remove, &flagged, Some(start)).await.unwrap();
+    let none = store
+        .store_flags(inbox.id, &[1], FlagOperation::Remove, &flagged, Some(start))
+        .await
+        .unwrap();
     assert!(none.is_empty());
 
-    let replaced = store.store_flags(inbox.id, &[1], FlagOperation::Replace, &Flags::default(), None).await.unwrap();
+    let replaced = store
+        .store_flags(inbox.id, &[1], FlagOperation::Replace, &Flags::default(), None)
+        .await
+        .unwrap();
     assert_eq!(replaced[0].flags, Flags::default());
     let stored = &store.messages(inbox.id).await.unwrap()[0];
     assert_eq!(stored.flags, Flags::default());
@@ -170,18 +217,26 @@ async fn a_failed_write_does_not_spoil_its_batch() {
     let gina = account(&store, "gina@example.com").await;
     let inbox = inbox(&store, &gina).await;
     let store = Arc::new(store);
-    let bogus = DeliveryTarget { mailbox: estafeta_core::model::MailboxId(999_999), flags: Flags::default() };
+    let bogus = DeliveryTarget {
+        mailbox: estafeta_core::model::MailboxId(999_999),
+        flags: Flags::default(),
+    };
     let mut tasks = Vec::new();
-    for n in 0..40 {
+    for n in 0..40usize {
         let store = Arc::clone(&store);
-        let target = if n % 4 == 0 { bogus.clone() } else { to(&inbox) };
-        tasks.push(tokio::spawn(async move { store.deliver(&message(n), 0, &[target]).await }));
+        let target = if n.is_multiple_of(4) { bogus.clone() } else { to(&inbox) };
+        tasks.push(tokio::spawn(
+            async move { store.deliver(&message(n), 0, &[target]).await },
+        ));
     }
     let mut ok = 0;
     for (n, task) in tasks.into_iter().enumerate() {
         match task.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(error) => assert!(n % 4 == 0 && matches!(error, StoreError::NotFound(_)), "{n}: {error}"),
+            Err(error) => assert!(
+                n.is_multiple_of(4) && matches!(error, StoreError::NotFound(_)),
+                "{n}: {error}"
+            ),
         }
     }
     assert_eq!(ok, 30);
@@ -201,7 +256,10 @@ async fn queue_keeps_envelope_and_dsn_parameters() {
                 orcpt: Some("rfc822;x@remote.test".into()),
                 notify: Some("SUCCESS,FAILURE".into()),
             },
-            estafeta_store::QueueRecipient { address: "y@remote.test".into(), ..Default::default() },
+            estafeta_store::QueueRecipient {
+                address: "y@remote.test".into(),
+                ..Default::default()
+            },
         ],
         envid: Some("QQ314159".into()),
         ret: Some("HDRS".into()),
@@ -217,9 +275,21 @@ async fn queue_keeps_envelope_and_dsn_parameters() {
     assert_eq!(store.message_content(&queued[0].blob).await.unwrap(), message(1));
     assert_eq!(blob_files(dir.path()), 1);
 
-    let twice = estafeta_store::NewQueuedMessage { recipients: vec![entry.recipients[1].clone(); 2], ..entry.clone() };
-    assert!(matches!(store.queue_insert(&message(2), &twice).await, Err(StoreError::Invalid(_))));
-    let empty = estafeta_store::NewQueuedMessage { recipients: vec![], ..entry };
-    assert!(matches!(store.queue_insert(&message(3), &empty).await, Err(StoreError::Invalid(_))));
+    let twice = estafeta_store::NewQueuedMessage {
+        recipients: vec![entry.recipients[1].clone(); 2],
+        ..entry.clone()
+    };
+    assert!(matches!(
+        store.queue_insert(&message(2), &twice).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let empty = estafeta_store::NewQueuedMessage {
+        recipients: vec![],
+        ..entry
+    };
+    assert!(matches!(
+        store.queue_insert(&message(3), &empty).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(store.queue_list().await.unwrap().len(), 1);
 }

@@ -1,8 +1,8 @@
 mod common;
 
 use common::*;
-use estafeta_store::sqlite::{schema, SqliteStore};
 use estafeta_store::Store;
+use estafeta_store::sqlite::{SqliteStore, schema};
 
 #[tokio::test]
 async fn verify_finds_and_repairs_damage() {
@@ -28,8 +28,13 @@ async fn verify_finds_and_repairs_damage() {
     let db = dir.path().join("estafeta.db");
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute("UPDATE mailboxes SET uidnext = 1 WHERE id = ?1", [inbox.id.0]).unwrap();
-        conn.execute("UPDATE blobs SET refcount = 5 WHERE id = ?1", [messages[0].blob.as_str()]).unwrap();
+        conn.execute("UPDATE mailboxes SET uidnext = 1 WHERE id = ?1", [inbox.id.0])
+            .unwrap();
+        conn.execute(
+            "UPDATE blobs SET refcount = 5 WHERE id = ?1",
+            [messages[0].blob.as_str()],
+        )
+        .unwrap();
     }
 
     let report = store.verify(false).await.unwrap();
@@ -61,13 +66,22 @@ async fn migrations_apply_once_and_refuse_a_newer_schema() {
     assert!(store.account_get("a@example.com").await.unwrap().is_some());
     let conn = rusqlite::Connection::open(store.database_path()).unwrap();
     assert_eq!(schema::current_version(&conn).unwrap(), schema::latest());
-    let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, schema::MIGRATIONS.len() as i64);
     drop(store);
 
-    conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)", []).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)",
+        [],
+    )
+    .unwrap();
     let error = SqliteStore::open(dir.path()).await.err().unwrap().to_string();
-    assert!(error.contains("schema version 999") && error.contains("newer"), "{error}");
+    assert!(
+        error.contains("schema version 999") && error.contains("newer"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -82,6 +96,10 @@ async fn every_earlier_schema_upgrades_to_the_latest() {
         let store = SqliteStore::open(dir.path()).await.unwrap();
         account(&store, "a@example.com").await;
         let conn = rusqlite::Connection::open(&path).unwrap();
-        assert_eq!(schema::current_version(&conn).unwrap(), schema::latest(), "from version {start}");
+        assert_eq!(
+            schema::current_version(&conn).unwrap(),
+            schema::latest(),
+            "from version {start}"
+        );
     }
 }

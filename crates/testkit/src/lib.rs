@@ -1,9 +1,9 @@
 //! Starts a whole Estafeta server in-process, on ephemeral loopback ports
 //! in a temporary data dir, for integration tests of every crate.
 
+use estafeta_core::Address;
 use estafeta_core::auth::hash_password;
 use estafeta_core::config::{Config, Listen, Service};
-use estafeta_core::Address;
 use estafeta_server::RunningServer;
 use estafeta_store::{Account, Store};
 use std::net::SocketAddr;
@@ -34,7 +34,10 @@ impl TestServer {
         };
         adjust(&mut config);
         let server = RunningServer::start(config).await.expect("start test server");
-        TestServer { server: Some(server), dir }
+        TestServer {
+            server: Some(server),
+            dir,
+        }
     }
 
     fn running(&self) -> &RunningServer {
@@ -42,7 +45,9 @@ impl TestServer {
     }
 
     pub fn addr(&self, service: Service) -> SocketAddr {
-        self.running().addr(service).unwrap_or_else(|| panic!("{} is not enabled", service.name()))
+        self.running()
+            .addr(service)
+            .unwrap_or_else(|| panic!("{} is not enabled", service.name()))
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -95,9 +100,16 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw)).await.expect("http timeout").unwrap();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .expect("http timeout")
+        .unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("status line");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status line");
     (status, body.to_owned())
 }

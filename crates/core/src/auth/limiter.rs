@@ -89,7 +89,11 @@ impl LoginLimiter {
         }
         for key in [Key::Ip(ip), account_key(account)] {
             let entry = entries.entry(key).or_default();
-            while entry.failures.front().is_some_and(|at| now.duration_since(*at) > self.window) {
+            while entry
+                .failures
+                .front()
+                .is_some_and(|at| now.duration_since(*at) > self.window)
+            {
                 entry.failures.pop_front();
             }
             entry.failures.push_back(now);
@@ -103,7 +107,13 @@ impl LoginLimiter {
     fn evict_stale(&self, entries: &mut HashMap<Key, Entry>, now: Instant) {
         let horizon = self.window.max(self.lockout);
         entries.retain(|_, entry| {
-            let last = entry.failures.back().copied().into_iter().chain(entry.locked_until).max();
+            let last = entry
+                .failures
+                .back()
+                .copied()
+                .into_iter()
+                .chain(entry.locked_until)
+                .max();
             last.is_some_and(|at| at + horizon > now)
         });
         // Still full: every entry is fresh; drop the oldest half.

@@ -5,6 +5,6 @@ pub mod limiter;
 pub mod password;
 pub mod sasl;
 
-pub use limiter::{LoginLimiter, Lockout};
-pub use password::{generate_password, hash_password, verify_password, PasswordError};
+pub use limiter::{Lockout, LoginLimiter};
+pub use password::{PasswordError, generate_password, hash_password, verify_password};
 pub use sasl::{Credentials, LoginExchange, LoginStep, SaslError, SaslMechanism};

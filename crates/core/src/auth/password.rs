@@ -1,7 +1,7 @@
 //! Password hashing with Argon2id (RFC 9106), PHC string format.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use rand::Rng;
 
 #[derive(Debug, thiserror::Error)]

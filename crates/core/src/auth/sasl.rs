@@ -2,8 +2,8 @@
 //! The protocol sessions carry the base64 lines; this turns them into
 //! credentials and enforces the mechanisms' own rules.
 
-use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SaslMechanism {
@@ -204,7 +204,10 @@ mod tests {
         let LoginStep::Done(credentials) = exchange.step(&b64(b"secret")).unwrap() else {
             panic!("expected credentials");
         };
-        assert_eq!((credentials.authcid.as_str(), credentials.password.as_str()), ("tim", "secret"));
+        assert_eq!(
+            (credentials.authcid.as_str(), credentials.password.as_str()),
+            ("tim", "secret")
+        );
     }
 
     #[test]

@@ -4,11 +4,11 @@
 //! its next lookup.
 
 use crate::cli::{AccountCommand, AliasCommand, DomainCommand};
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use estafeta_core::auth::{generate_password, hash_password};
 use estafeta_core::{Address, Config};
-use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::Store;
+use estafeta_store::sqlite::SqliteStore;
 use std::io::BufRead;
 
 async fn open(config: &Config) -> anyhow::Result<SqliteStore> {
@@ -24,7 +24,10 @@ fn address(text: &str) -> anyhow::Result<Address> {
 /// First line of standard input, without its line ending.
 fn password_from_stdin() -> anyhow::Result<String> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
         bail!("no password on standard input");
@@ -58,7 +61,10 @@ pub async fn domain(config: &Config, command: DomainCommand) -> anyhow::Result<(
 
 pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
     match command {
-        AccountCommand::Add { address: text, password_stdin } => {
+        AccountCommand::Add {
+            address: text,
+            password_stdin,
+        } => {
             let address = address(&text)?;
             let (password, generated) = match password_stdin {
                 true => (password_from_stdin()?, false),
@@ -81,7 +87,9 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
             let address = address(&text)?;
             let password = password_from_stdin()?;
             let store = open(config).await?;
-            store.account_set_password(&address.to_string(), &hash(password).await?).await?;
+            store
+                .account_set_password(&address.to_string(), &hash(password).await?)
+                .await?;
             println!("changed password of {address}");
         }
         AccountCommand::Remove { address: text } => {
@@ -117,7 +125,10 @@ pub async fn alias(config: &Config, command: AliasCommand) -> anyhow::Result<()>
 pub async fn verify_data(config: &Config, repair: bool) -> anyhow::Result<()> {
     let store = open(config).await?;
     let report = store.verify(repair).await?;
-    println!("checked {} messages and {} blobs", report.messages_checked, report.blobs_checked);
+    println!(
+        "checked {} messages and {} blobs",
+        report.messages_checked, report.blobs_checked
+    );
     let sections = [
         ("missing blob", &report.missing_blobs),
         ("corrupt blob", &report.corrupt_blobs),

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use estafeta_core::Config;
 use estafeta_server::RunningServer;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let grace = config.limits.shutdown_grace;

@@ -1,12 +1,12 @@
 //! Domains, accounts and aliases.
 
-use super::{mailboxes, messages, Effects};
+use super::{Effects, mailboxes, messages};
 use crate::error::{Result, StoreError};
 use crate::types::{Account, Alias, Domain};
+use estafeta_core::Address;
 use estafeta_core::bus::Change;
 use estafeta_core::model::{AccountId, DomainId, MailboxRole};
-use estafeta_core::Address;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 fn domain_id(conn: &Connection, name: &str) -> Result<Option<DomainId>> {
     Ok(conn
@@ -16,9 +16,8 @@ fn domain_id(conn: &Connection, name: &str) -> Result<Option<DomainId>> {
 }
 
 fn local_domain(conn: &Connection, name: &str) -> Result<DomainId> {
-    domain_id(conn, name)?.ok_or_else(|| {
-        StoreError::NotFound(format!("domain {name} (add it first: estafeta domain add {name})"))
-    })
+    domain_id(conn, name)?
+        .ok_or_else(|| StoreError::NotFound(format!("domain {name} (add it first: estafeta domain add {name})")))
 }
 
 pub fn domain_add(conn: &Connection, name: &str) -> Result<Domain> {
@@ -26,7 +25,10 @@ pub fn domain_add(conn: &Connection, name: &str) -> Result<Domain> {
         return Err(StoreError::exists(format!("domain {name}")));
     }
     let created_at = super::now();
-    conn.execute("INSERT INTO domains (name, created_at) VALUES (?1, ?2)", params![name, created_at])?;
+    conn.execute(
+        "INSERT INTO domains (name, created_at) VALUES (?1, ?2)",
+        params![name, created_at],
+    )?;
     Ok(Domain {
         id: DomainId(conn.last_insert_rowid()),
         name: name.to_owned(),
@@ -53,9 +55,11 @@ pub fn domain_is_local(conn: &Connection, name: &str) -> Result<bool> {
 pub fn domain_remove(conn: &Connection, name: &str) -> Result<()> {
     let id = domain_id(conn, name)?.ok_or_else(|| StoreError::not_found(format!("domain {name}")))?;
     let count = |table: &str| -> Result<i64> {
-        Ok(conn.query_row(&format!("SELECT COUNT(*) FROM {table} WHERE domain_id = ?1"), [id.0], |row| {
-            row.get(0)
-        })?)
+        Ok(conn.query_row(
+            &format!("SELECT COUNT(*) FROM {table} WHERE domain_id = ?1"),
+            [id.0],
+            |row| row.get(0),
+        )?)
     };
     let (accounts, aliases) = (count("accounts")?, count("aliases")?);
     if accounts > 0 || aliases > 0 {
@@ -105,7 +109,7 @@ pub fn account_add(conn: &Connection, address: &Address, password_hash: &str) ->
         return Err(StoreError::exists(format!("account {text}")));
     }
     if alias_get(conn, &text)?.is_some() {
-        return Err(StoreError::exists(format!("alias {text} (an account cannot share its address)")));
+        return Err(StoreError::exists(format!("alias {text}")));
     }
     let created_at = super::now();
     conn.execute(
@@ -126,7 +130,10 @@ pub fn account_add(conn: &Connection, address: &Address, password_hash: &str) ->
 
 pub fn account_set_password(conn: &Connection, effects: &mut Effects, address: &str, hash: &str) -> Result<()> {
     let account = account_get(conn, address)?.ok_or_else(|| StoreError::not_found(format!("account {address}")))?;
-    conn.execute("UPDATE accounts SET password_hash = ?1 WHERE id = ?2", params![hash, account.id.0])?;
+    conn.execute(
+        "UPDATE accounts SET password_hash = ?1 WHERE id = ?2",
+        params![hash, account.id.0],
+    )?;
     effects.changes.push(Change::Account { account: account.id });
     Ok(())
 }
@@ -171,13 +178,15 @@ pub fn alias_add(conn: &Connection, alias: &Address, target: &Address) -> Result
     let domain = local_domain(conn, alias.domain())?;
     let (alias_text, target_text) = (alias.to_string(), target.to_string());
     if alias_text == target_text {
-        return Err(StoreError::Invalid(format!("alias {alias_text} cannot point to itself")));
+        return Err(StoreError::Invalid(format!(
+            "alias {alias_text} cannot point to itself"
+        )));
     }
     if alias_get(conn, &alias_text)?.is_some() {
         return Err(StoreError::exists(format!("alias {alias_text}")));
     }
     if account_get(conn, &alias_text)?.is_some() {
-        return Err(StoreError::exists(format!("account {alias_text} (an alias cannot shadow it)")));
+        return Err(StoreError::exists(format!("account {alias_text}")));
     }
     // A target in one of our domains must be an account we have: an alias
     // to a missing local user would bounce every message sent to it.

@@ -3,7 +3,7 @@
 use crate::error::{Result, StoreError};
 use crate::types::Mailbox;
 use estafeta_core::model::{AccountId, MailboxId, MailboxRole};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed";
 
@@ -22,23 +22,33 @@ fn from_row(row: &Row) -> rusqlite::Result<Mailbox> {
 }
 
 pub fn list(conn: &Connection, account: AccountId) -> Result<Vec<Mailbox>> {
-    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 ORDER BY id"))?;
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 ORDER BY id"
+    ))?;
     let rows = statement.query_map([account.0], from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn get(conn: &Connection, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
     // RFC 9051 5.1: INBOX is case-insensitive; every other name is exact.
-    let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+    let name = if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX"
+    } else {
+        name
+    };
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND name = ?2"
+        ))?
         .query_row(params![account.0, name], from_row)
         .optional()?)
 }
 
 pub fn by_role(conn: &Connection, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND role = ?2"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM mailboxes WHERE account_id = ?1 AND role = ?2"
+        ))?
         .query_row(params![account.0, role.as_str()], from_row)
         .optional()?)
 }
@@ -56,7 +66,9 @@ pub fn by_id(conn: &Connection, id: MailboxId) -> Result<Option<Mailbox>> {
 /// second, or after a clock step back, still differ.
 fn next_uid_validity(conn: &Connection) -> Result<u32> {
     let last: u32 = conn
-        .query_row("SELECT value FROM meta WHERE key = 'last_uidvalidity'", [], |row| row.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'last_uidvalidity'", [], |row| {
+            row.get(0)
+        })
         .optional()?
         .unwrap_or(0);
     let now = u32::try_from(super::now()).unwrap_or(u32::MAX - 1);
@@ -70,7 +82,11 @@ fn next_uid_validity(conn: &Connection) -> Result<u32> {
 }
 
 pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<MailboxRole>) -> Result<Mailbox> {
-    let name = if name.eq_ignore_ascii_case("INBOX") { "INBOX" } else { name };
+    let name = if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX"
+    } else {
+        name
+    };
     if name.is_empty() {
         return Err(StoreError::Invalid("mailbox name must not be empty".into()));
     }
@@ -102,7 +118,9 @@ pub fn allocate(conn: &Connection, mailbox: MailboxId, uids: u32) -> Result<(Acc
         "UPDATE mailboxes SET uidnext = uidnext + ?2, highest_modseq = highest_modseq + 1
          WHERE id = ?1 RETURNING account_id, uidnext - ?2, highest_modseq",
     )?
-    .query_row(params![mailbox.0, uids], |row| Ok((AccountId(row.get(0)?), row.get(1)?, row.get(2)?)))
+    .query_row(params![mailbox.0, uids], |row| {
+        Ok((AccountId(row.get(0)?), row.get(1)?, row.get(2)?))
+    })
     .optional()?
     .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox}")))
 }

@@ -1,19 +1,25 @@
 //! Messages in mailboxes, and the reference counts of their blobs.
 
-use super::{mailboxes, Effects};
+use super::{Effects, mailboxes};
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::{Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
 use estafeta_core::bus::Change;
 use estafeta_core::model::{Flags, MailboxId, SystemFlags};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
 /// Adds `references` to a blob's count, creating its row if this is the
 /// first. A new row is only made if the file is really there: a concurrent
 /// removal of the last reference may have unlinked it since it was written,
 /// and then the caller must write it again (`BlobMissing`).
-pub fn reference_blob(conn: &Connection, files: &FileBlobStore, blob: &BlobId, size: u64, references: u64) -> Result<()> {
+pub fn reference_blob(
+    conn: &Connection,
+    files: &FileBlobStore,
+    blob: &BlobId,
+    size: u64,
+    references: u64,
+) -> Result<()> {
     let updated = conn
         .prepare_cached("UPDATE blobs SET refcount = refcount + ?2 WHERE id = ?1")?
         .execute(params![blob.as_str(), references])?;
@@ -32,12 +38,15 @@ pub fn reference_blob(conn: &Connection, files: &FileBlobStore, blob: &BlobId, s
 pub fn release_blobs(conn: &Connection, effects: &mut Effects, released: BTreeMap<BlobId, u64>) -> Result<()> {
     for (blob, count) in released {
         let remaining: i64 = conn
-            .prepare_cached("UPDATE blobs SET refcount = refcount - ?2 WHERE id = ?1 AND refcount > ?2 RETURNING refcount")?
+            .prepare_cached(
+                "UPDATE blobs SET refcount = refcount - ?2 WHERE id = ?1 AND refcount > ?2 RETURNING refcount",
+            )?
             .query_row(params![blob.as_str(), count], |row| row.get(0))
             .optional()?
             .unwrap_or(0);
         if remaining == 0 {
-            conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?.execute([blob.as_str()])?;
+            conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?
+                .execute([blob.as_str()])?;
             effects.unreferenced.push(blob);
         }
     }
@@ -126,7 +135,11 @@ fn apply(current: &Flags, operation: FlagOperation, change: &Flags) -> Flags {
         ),
         FlagOperation::Remove => Flags::new(
             current.system.difference(change.system),
-            current.keywords.iter().filter(|k| !change.keywords.contains(k)).cloned(),
+            current
+                .keywords
+                .iter()
+                .filter(|k| !change.keywords.contains(k))
+                .cloned(),
         ),
     }
 }
@@ -140,12 +153,17 @@ pub fn store_flags(
     change: &Flags,
     unchanged_since: Option<u64>,
 ) -> Result<Vec<FlagChange>> {
-    let mut select = conn.prepare_cached("SELECT modseq, flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut select =
+        conn.prepare_cached("SELECT modseq, flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
     let mut pending = Vec::new();
     for &uid in uids {
         let Some((modseq, system, words)) = select
             .query_row(params![mailbox.0, uid], |row| {
-                Ok((row.get::<_, u64>(0)?, SystemFlags(row.get(1)?), row.get::<_, String>(2)?))
+                Ok((
+                    row.get::<_, u64>(0)?,
+                    SystemFlags(row.get(1)?),
+                    row.get::<_, String>(2)?,
+                ))
             })
             .optional()?
         else {
@@ -169,11 +187,18 @@ pub fn store_flags(
     }
     // One MODSEQ for everything this command changed (RFC 7162 3.1.1 allows it).
     let (account, _, modseq) = mailboxes::allocate(conn, mailbox, 0)?;
-    let mut update =
-        conn.prepare_cached("UPDATE messages SET modseq = ?3, flags = ?4, keywords = ?5 WHERE mailbox_id = ?1 AND uid = ?2")?;
+    let mut update = conn.prepare_cached(
+        "UPDATE messages SET modseq = ?3, flags = ?4, keywords = ?5 WHERE mailbox_id = ?1 AND uid = ?2",
+    )?;
     let mut changes = Vec::with_capacity(pending.len());
     for (uid, flags) in pending {
-        update.execute(params![mailbox.0, uid, modseq, flags.system.0, flags.keywords.join(" ")])?;
+        update.execute(params![
+            mailbox.0,
+            uid,
+            modseq,
+            flags.system.0,
+            flags.keywords.join(" ")
+        ])?;
         changes.push(FlagChange { uid, modseq, flags });
     }
     effects.changes.push(Change::Mailbox {
@@ -188,13 +213,19 @@ pub fn expunge(conn: &Connection, effects: &mut Effects, mailbox: MailboxId, uid
     let deleted = SystemFlags::DELETED.0;
     let mut doomed: Vec<(u32, BlobId)> = Vec::new();
     {
-        let mut select =
-            conn.prepare_cached("SELECT uid, blob_id FROM messages WHERE mailbox_id = ?1 AND (flags & ?2) != 0 ORDER BY uid")?;
-        let rows = select.query_map(params![mailbox.0, deleted], |row| Ok((row.get::<_, u32>(0)?, row.get::<_, String>(1)?)))?;
+        let mut select = conn.prepare_cached(
+            "SELECT uid, blob_id FROM messages WHERE mailbox_id = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+        )?;
+        let rows = select.query_map(params![mailbox.0, deleted], |row| {
+            Ok((row.get::<_, u32>(0)?, row.get::<_, String>(1)?))
+        })?;
         for row in rows {
             let (uid, blob) = row?;
             if uids.is_none_or(|wanted| wanted.contains(&uid)) {
-                doomed.push((uid, BlobId::parse(&blob).ok_or_else(|| StoreError::Database("bad blob id".into()))?));
+                doomed.push((
+                    uid,
+                    BlobId::parse(&blob).ok_or_else(|| StoreError::Database("bad blob id".into()))?,
+                ));
             }
         }
     }
@@ -228,7 +259,8 @@ pub fn expunge(conn: &Connection, effects: &mut Effects, mailbox: MailboxId, uid
 pub fn remove_all(conn: &Connection, effects: &mut Effects, mailbox: MailboxId) -> Result<()> {
     let mut released = BTreeMap::new();
     {
-        let mut select = conn.prepare_cached("SELECT blob_id, COUNT(*) FROM messages WHERE mailbox_id = ?1 GROUP BY blob_id")?;
+        let mut select =
+            conn.prepare_cached("SELECT blob_id, COUNT(*) FROM messages WHERE mailbox_id = ?1 GROUP BY blob_id")?;
         let rows = select.query_map([mailbox.0], |row| Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?)))?;
         for row in rows {
             let (blob, count) = row?;

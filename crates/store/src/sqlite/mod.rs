@@ -8,15 +8,15 @@ mod queue;
 pub mod schema;
 mod verify;
 
+use crate::Store;
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::*;
-use crate::Store;
 use async_trait::async_trait;
+use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
 use estafeta_core::metrics::Metrics;
 use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
-use estafeta_core::Address;
 use pool::{Readers, Writer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -106,7 +106,11 @@ impl SqliteStore {
 
     fn count(&self, operation: &'static str) {
         self.metrics
-            .counter("estafeta_store_operations_total", "Store operations by kind.", &[("op", operation)])
+            .counter(
+                "estafeta_store_operations_total",
+                "Store operations by kind.",
+                &[("op", operation)],
+            )
             .inc();
     }
 
@@ -150,7 +154,10 @@ impl SqliteStore {
             attempts += 1;
             let blob = self.put_blob(message).await?;
             let (files, work) = (Arc::clone(&self.blobs), Arc::clone(&work));
-            match self.write(operation, move |conn, effects| work(conn, effects, &files, &blob)).await {
+            match self
+                .write(operation, move |conn, effects| work(conn, effects, &files, &blob))
+                .await
+            {
                 Err(StoreError::BlobMissing(_)) if attempts < 3 => continue,
                 other => return other,
             }
@@ -167,7 +174,8 @@ impl Store for SqliteStore {
     async fn domain_add(&self, name: &str) -> Result<Domain> {
         let name = estafeta_core::address::normalise_domain(name)
             .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a valid domain name")))?;
-        self.write("domain_add", move |conn, _| directory::domain_add(conn, &name)).await
+        self.write("domain_add", move |conn, _| directory::domain_add(conn, &name))
+            .await
     }
 
     async fn domain_list(&self) -> Result<Vec<Domain>> {
@@ -176,26 +184,33 @@ impl Store for SqliteStore {
 
     async fn domain_remove(&self, name: &str) -> Result<()> {
         let name = name.to_ascii_lowercase();
-        self.write("domain_remove", move |conn, _| directory::domain_remove(conn, &name)).await
+        self.write("domain_remove", move |conn, _| directory::domain_remove(conn, &name))
+            .await
     }
 
     async fn domain_is_local(&self, name: &str) -> Result<bool> {
         let name = owned(name);
-        self.read("domain_is_local", move |conn| directory::domain_is_local(conn, &name)).await
+        self.read("domain_is_local", move |conn| directory::domain_is_local(conn, &name))
+            .await
     }
 
     async fn account_add(&self, address: &Address, password_hash: &str) -> Result<Account> {
         let (address, hash) = (address.clone(), owned(password_hash));
-        self.write("account_add", move |conn, _| directory::account_add(conn, &address, &hash)).await
+        self.write("account_add", move |conn, _| {
+            directory::account_add(conn, &address, &hash)
+        })
+        .await
     }
 
     async fn account_get(&self, address: &str) -> Result<Option<Account>> {
         let address = owned(address);
-        self.read("account_get", move |conn| directory::account_get(conn, &address)).await
+        self.read("account_get", move |conn| directory::account_get(conn, &address))
+            .await
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        self.read("account_get", move |conn| directory::account_by_id(conn, id)).await
+        self.read("account_get", move |conn| directory::account_by_id(conn, id))
+            .await
     }
 
     async fn account_list(&self) -> Result<Vec<Account>> {
@@ -212,18 +227,22 @@ impl Store for SqliteStore {
 
     async fn account_remove(&self, address: &str) -> Result<()> {
         let address = owned(address);
-        self.write("account_remove", move |conn, effects| directory::account_remove(conn, effects, &address))
-            .await
+        self.write("account_remove", move |conn, effects| {
+            directory::account_remove(conn, effects, &address)
+        })
+        .await
     }
 
     async fn alias_add(&self, alias: &Address, target: &Address) -> Result<Alias> {
         let (alias, target) = (alias.clone(), target.clone());
-        self.write("alias_add", move |conn, _| directory::alias_add(conn, &alias, &target)).await
+        self.write("alias_add", move |conn, _| directory::alias_add(conn, &alias, &target))
+            .await
     }
 
     async fn alias_get(&self, address: &str) -> Result<Option<Alias>> {
         let address = owned(address);
-        self.read("alias_get", move |conn| directory::alias_get(conn, &address)).await
+        self.read("alias_get", move |conn| directory::alias_get(conn, &address))
+            .await
     }
 
     async fn alias_list(&self) -> Result<Vec<Alias>> {
@@ -232,20 +251,24 @@ impl Store for SqliteStore {
 
     async fn alias_remove(&self, address: &str) -> Result<()> {
         let address = owned(address);
-        self.write("alias_remove", move |conn, _| directory::alias_remove(conn, &address)).await
+        self.write("alias_remove", move |conn, _| directory::alias_remove(conn, &address))
+            .await
     }
 
     async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
-        self.read("mailbox_list", move |conn| mailboxes::list(conn, account)).await
+        self.read("mailbox_list", move |conn| mailboxes::list(conn, account))
+            .await
     }
 
     async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
         let name = owned(name);
-        self.read("mailbox_get", move |conn| mailboxes::get(conn, account, &name)).await
+        self.read("mailbox_get", move |conn| mailboxes::get(conn, account, &name))
+            .await
     }
 
     async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
-        self.read("mailbox_get", move |conn| mailboxes::by_role(conn, account, role)).await
+        self.read("mailbox_get", move |conn| mailboxes::by_role(conn, account, role))
+            .await
     }
 
     async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
@@ -300,8 +323,10 @@ impl Store for SqliteStore {
 
     async fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
         let uids = uids.map(<[u32]>::to_vec);
-        self.write("expunge", move |conn, effects| messages::expunge(conn, effects, mailbox, uids.as_deref()))
-            .await
+        self.write("expunge", move |conn, effects| {
+            messages::expunge(conn, effects, mailbox, uids.as_deref())
+        })
+        .await
     }
 
     async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {

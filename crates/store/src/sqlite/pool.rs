@@ -14,8 +14,8 @@ use estafeta_core::bus::ChangeBus;
 use estafeta_core::metrics::{Counter, Metrics};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{mpsc, Arc, Mutex};
-use tokio::sync::{oneshot, Semaphore};
+use std::sync::{Arc, Mutex, mpsc};
+use tokio::sync::{Semaphore, oneshot};
 
 /// Writes per transaction at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 256;
@@ -96,7 +96,11 @@ impl Writer {
     pub fn start(conn: Connection, blobs: Arc<FileBlobStore>, bus: ChangeBus, metrics: &Metrics) -> Writer {
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
         let stats = WriterStats {
-            commits: metrics.counter("estafeta_store_commits_total", "Store write transactions committed.", &[]),
+            commits: metrics.counter(
+                "estafeta_store_commits_total",
+                "Store write transactions committed.",
+                &[],
+            ),
             writes: metrics.counter(
                 "estafeta_store_writes_total",
                 "Store writes, several of which may share one commit.",

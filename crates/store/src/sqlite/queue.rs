@@ -7,11 +7,19 @@ use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::{NewQueuedMessage, QueueRecipient, QueuedMessage, QueuedRecipient};
 use estafeta_core::model::QueueId;
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 
-pub fn insert(conn: &Connection, files: &FileBlobStore, blob: &BlobId, size: u64, entry: &NewQueuedMessage) -> Result<QueueId> {
+pub fn insert(
+    conn: &Connection,
+    files: &FileBlobStore,
+    blob: &BlobId,
+    size: u64,
+    entry: &NewQueuedMessage,
+) -> Result<QueueId> {
     if entry.recipients.is_empty() {
-        return Err(StoreError::Invalid("a queued message needs at least one recipient".into()));
+        return Err(StoreError::Invalid(
+            "a queued message needs at least one recipient".into(),
+        ));
     }
     reference_blob(conn, files, blob, size, 1)?;
     let now = super::now();

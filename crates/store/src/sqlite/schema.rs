@@ -3,7 +3,7 @@
 //! new one, so every older database upgrades along the same path.
 
 use crate::error::{Result, StoreError};
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 
 pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1)];
 
@@ -118,7 +118,11 @@ pub fn current_version(conn: &Connection) -> Result<u32> {
              applied_at INTEGER NOT NULL
          )",
     )?;
-    Ok(conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?)
+    Ok(
+        conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
 /// Applies every migration newer than the database, up to `target`.
@@ -134,8 +138,9 @@ pub fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32> {
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current && *v <= target) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Another process may have migrated while we waited for the lock.
-        let now_current: u32 =
-            tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))?;
+        let now_current: u32 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })?;
         if now_current >= *version {
             continue;
         }

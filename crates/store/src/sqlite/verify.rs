@@ -3,7 +3,7 @@
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::Result;
 use crate::types::VerifyReport;
-use rusqlite::{params, Connection};
+use rusqlite::{Connection, params};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Blob rows as (id, refcount), read on a snapshot.
@@ -51,7 +51,9 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
     for (id, actual) in blob_rows(conn)? {
         let wanted = expected.get(&id).copied().unwrap_or(0);
         if wanted != actual {
-            report.refcount_mismatches.push(format!("{id}: refcount {actual}, referenced {wanted} times"));
+            report
+                .refcount_mismatches
+                .push(format!("{id}: refcount {actual}, referenced {wanted} times"));
             if repair {
                 if wanted == 0 {
                     conn.execute("DELETE FROM blobs WHERE id = ?1", [&id])?;
@@ -76,8 +78,12 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
             row.get::<_, String>(1)?,
             row.get::<_, i64>(2)?,
             row.get::<_, i64>(3)?,
-            row.get::<_, Option<i64>>(4)?.unwrap_or(0).max(row.get::<_, Option<i64>>(6)?.unwrap_or(0)),
-            row.get::<_, Option<i64>>(5)?.unwrap_or(0).max(row.get::<_, Option<i64>>(7)?.unwrap_or(0)),
+            row.get::<_, Option<i64>>(4)?
+                .unwrap_or(0)
+                .max(row.get::<_, Option<i64>>(6)?.unwrap_or(0)),
+            row.get::<_, Option<i64>>(5)?
+                .unwrap_or(0)
+                .max(row.get::<_, Option<i64>>(7)?.unwrap_or(0)),
         ))
     })?;
     for row in rows {

@@ -1,7 +1,7 @@
 #![allow(dead_code)]
 
-use estafeta_core::model::{Flags, MailboxRole};
 use estafeta_core::Address;
+use estafeta_core::model::{Flags, MailboxRole};
 use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::{Account, DeliveryTarget, Mailbox, Store};
 
@@ -20,7 +20,11 @@ pub async fn account(store: &SqliteStore, address: &str) -> Account {
 }
 
 pub async fn inbox(store: &SqliteStore, account: &Account) -> Mailbox {
-    store.mailbox_by_role(account.id, MailboxRole::Inbox).await.unwrap().unwrap()
+    store
+        .mailbox_by_role(account.id, MailboxRole::Inbox)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 pub fn to(mailbox: &Mailbox) -> DeliveryTarget {
