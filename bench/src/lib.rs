@@ -1,0 +1,41 @@
+//! Shared helpers for the benchmark binaries.
+
+/// `--name VALUE` from the command line, or `default`.
+pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("bad value for {name}")))
+        .unwrap_or(default)
+}
+
+pub fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}
+
+/// Peak resident memory of this process, in KiB (Linux VmHWM).
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A message of about `size` bytes, distinct per `n`.
+pub fn message(n: usize, size: usize) -> Vec<u8> {
+    let head = format!(
+        "From: sender@bench.test\r\nTo: user@bench.test\r\nSubject: bench {n}\r\nMessage-ID: <{n}@bench.test>\r\n\r\n"
+    );
+    let line = "The quick brown fox jumps over the lazy dog 0123456789.\r\n";
+    let mut body = head.into_bytes();
+    while body.len() < size {
+        body.extend_from_slice(line.as_bytes());
+    }
+    body.truncate(size.max(1));
+    body
+}
