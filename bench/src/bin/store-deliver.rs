@@ -8,8 +8,8 @@
 //!   cargo run --release -p estafeta-bench --bin store-deliver -- --smoke
 
 use estafeta_bench::{arg, flag, message, peak_rss_kib};
-use estafeta_core::model::{MailboxId, MailboxRole};
 use estafeta_core::Address;
+use estafeta_core::model::{MailboxId, MailboxRole};
 use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::{DeliveryTarget, Store};
 use std::sync::Arc;
@@ -21,9 +21,15 @@ async fn run(store: &Arc<SqliteStore>, mailbox: MailboxId, writers: usize, messa
         .map(|w| {
             let store = Arc::clone(store);
             tokio::spawn(async move {
-                let target = [DeliveryTarget { mailbox, flags: Default::default() }];
+                let target = [DeliveryTarget {
+                    mailbox,
+                    flags: Default::default(),
+                }];
                 for n in (w..messages).step_by(writers) {
-                    store.deliver(&message(offset + n, 2048), 0, &target).await.expect("deliver");
+                    store
+                        .deliver(&message(offset + n, 2048), 0, &target)
+                        .await
+                        .expect("deliver");
                 }
             })
         })
@@ -49,8 +55,18 @@ async fn main() {
     store.domain_add("bench.test").await.unwrap();
     let mut inboxes = Vec::new();
     for user in ["empty", "full", "fresh"] {
-        let account = store.account_add(&Address::parse(&format!("{user}@bench.test")).unwrap(), "x").await.unwrap();
-        inboxes.push(store.mailbox_by_role(account.id, MailboxRole::Inbox).await.unwrap().unwrap().id);
+        let account = store
+            .account_add(&Address::parse(&format!("{user}@bench.test")).unwrap(), "x")
+            .await
+            .unwrap();
+        inboxes.push(
+            store
+                .mailbox_by_role(account.id, MailboxRole::Inbox)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+        );
     }
 
     let empty = run(&store, inboxes[0], writers, messages, 0).await;
@@ -64,9 +80,18 @@ async fn main() {
 
     println!("store-deliver: {messages} x 2 KiB, {writers} concurrent writers, fsync per acknowledged delivery");
     println!("  empty mailbox:             {empty:>9.0} msg/s");
-    println!("  mailbox with {prefill:>7} msgs: {full:>9.0} msg/s  ({:+.1}% vs empty)", (full / empty - 1.0) * 100.0);
-    println!("  empty mailbox, large store: {fresh:>8.0} msg/s  ({:+.1}% vs empty)", (fresh / empty - 1.0) * 100.0);
-    println!("  prefill rate (64 writers): {:>9.0} msg/s", prefill as f64 / prefill_secs);
+    println!(
+        "  mailbox with {prefill:>7} msgs: {full:>9.0} msg/s  ({:+.1}% vs empty)",
+        (full / empty - 1.0) * 100.0
+    );
+    println!(
+        "  empty mailbox, large store: {fresh:>8.0} msg/s  ({:+.1}% vs empty)",
+        (fresh / empty - 1.0) * 100.0
+    );
+    println!(
+        "  prefill rate (64 writers): {:>9.0} msg/s",
+        prefill as f64 / prefill_secs
+    );
     println!("  peak RSS:                  {:>9} KiB", peak_rss_kib());
     let report = store.verify(false).await.unwrap();
     assert!(report.is_healthy(), "{report:?}");
