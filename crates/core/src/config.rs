@@ -39,6 +39,7 @@ pub struct Config {
     pub dns: Dns,
     pub limits: Limits,
     pub auth: Auth,
+    pub smtp: Smtp,
 }
 
 impl Default for Config {
@@ -51,6 +52,7 @@ impl Default for Config {
             dns: Dns::default(),
             limits: Limits::default(),
             auth: Auth::default(),
+            smtp: Smtp::default(),
         }
     }
 }
@@ -219,6 +221,46 @@ impl Default for Auth {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// Largest message accepted, in bytes (RFC 1870 SIZE); over it: 552 5.3.4.
+    pub max_message_size: u64,
+    /// Recipients per message; past it: 452 4.5.3 (RFC 5321 4.5.3.1.8).
+    pub max_recipients: u32,
+    /// Bad commands in one session before we hang up with 421.
+    pub max_errors: u32,
+    /// Waiting for a command (RFC 5321 4.5.3.2.7: at least 5 minutes).
+    #[serde(with = "crate::duration::serde_text")]
+    pub command_timeout: Duration,
+    /// Waiting for message data (RFC 5321 4.5.3.2.5: at least 3 minutes per block).
+    #[serde(with = "crate::duration::serde_text")]
+    pub data_timeout: Duration,
+    /// Check SPF, DKIM, DMARC and ARC on the MX port and record them in
+    /// Authentication-Results.
+    pub verify_sender: bool,
+    /// Refuse (550 5.7.1) mail failing DMARC whose domain asks p=reject.
+    pub dmarc_reject: bool,
+    /// Account that gets postmaster mail for domains without their own
+    /// postmaster account or alias. Empty: the first account created.
+    pub postmaster: String,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_errors: 10,
+            command_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
+            verify_sender: true,
+            dmarc_reject: true,
+            postmaster: String::new(),
+        }
+    }
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
@@ -269,6 +311,15 @@ impl Config {
         }
         if self.limits.idle_timeout.is_zero() {
             return fail("limits.idle_timeout", "must be longer than zero");
+        }
+        if self.smtp.max_message_size < 1024 {
+            return fail("smtp.max_message_size", "must be at least 1024 bytes");
+        }
+        if self.smtp.max_recipients == 0 {
+            return fail("smtp.max_recipients", "must be at least 1");
+        }
+        if !self.smtp.postmaster.is_empty() && crate::Address::parse(&self.smtp.postmaster).is_err() {
+            return fail("smtp.postmaster", "must be an address");
         }
         if self.auth.max_failures == 0 {
             return fail("auth.max_failures", "must be at least 1");
