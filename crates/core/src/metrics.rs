@@ -7,6 +7,10 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// Failed logins per protocol; every protocol counts into the same family.
+pub const AUTH_FAILURES: &str = "estafeta_auth_failures_total";
+pub const AUTH_FAILURES_HELP: &str = "Failed logins, per protocol.";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Counter,

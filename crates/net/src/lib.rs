@@ -3,6 +3,7 @@
 //! implements [`Handler`] and receives a ready [`Connection`].
 
 mod connection;
+pub mod dns;
 mod limits;
 mod listener;
 pub mod tls;

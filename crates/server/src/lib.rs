@@ -6,8 +6,9 @@ mod placeholder;
 
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Config, Service};
-use estafeta_core::metrics::Metrics;
+use estafeta_core::metrics::{AUTH_FAILURES, AUTH_FAILURES_HELP, Metrics};
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
+use estafeta_smtp::{SmtpContext, SmtpService};
 use estafeta_store::Store;
 use estafeta_store::sqlite::SqliteStore;
 use std::collections::BTreeMap;
@@ -29,10 +30,9 @@ pub enum ServerError {
     Tls(#[from] estafeta_net::TlsError),
     #[error(transparent)]
     Listen(#[from] estafeta_net::NetError),
+    #[error(transparent)]
+    Dns(#[from] estafeta_net::dns::DnsError),
 }
-
-pub const AUTH_FAILURES: &str = "estafeta_auth_failures_total";
-pub const AUTH_FAILURES_HELP: &str = "Failed logins, per protocol.";
 
 /// A data dir that others can read is tightened to owner-only, loudly.
 fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
@@ -99,6 +99,7 @@ impl RunningServer {
             tracing::info!(cleared, "removed blob temporaries left by a crash");
         }
         let tls = TlsSetup::load(config.tls.as_ref(), &data_dir, &config.hostname)?;
+        let resolver = estafeta_net::dns::resolver(&config.dns)?;
 
         let mut listeners = Vec::new();
         for (service, addr) in config.listeners().enabled() {
@@ -126,12 +127,22 @@ impl RunningServer {
             idle_timeout: shared.config.limits.idle_timeout,
             tls: Some(tls.acceptor.clone()),
         };
+        let smtp = Arc::new(SmtpContext {
+            config: Arc::new(shared.config.clone()),
+            store: Arc::clone(&shared.store),
+            logins: Arc::clone(&shared.logins),
+            metrics: Arc::clone(&shared.metrics),
+            resolver: Some(resolver),
+        });
         let mut addrs = BTreeMap::new();
         for listener in listeners {
             let service = listener.service();
             addrs.insert(service, listener.local_addr());
             match service {
                 Service::Http => http::spawn(listener, Arc::clone(&shared), &shutdown, &tracker),
+                Service::Smtp | Service::Submission | Service::Submissions => {
+                    listener.spawn(SmtpService::new(Arc::clone(&smtp), service), context.clone())
+                }
                 _ => listener.spawn(
                     placeholder::for_service(service, &shared.config.hostname),
                     context.clone(),

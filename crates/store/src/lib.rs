@@ -9,6 +9,7 @@
 
 pub mod blob;
 mod error;
+pub mod login;
 pub mod sqlite;
 mod types;
 

@@ -2,6 +2,9 @@
 //! in a temporary data dir, for integration tests of every crate.
 
 use estafeta_core::Address;
+pub mod dns;
+
+pub use dns::TestDns;
 use estafeta_core::auth::hash_password;
 use estafeta_core::config::{Config, Listen, Service};
 use estafeta_server::RunningServer;
@@ -15,6 +18,8 @@ use tokio::net::TcpStream;
 pub struct TestServer {
     server: Option<RunningServer>,
     pub dir: tempfile::TempDir,
+    /// The server's only nameserver: tests add the records they need.
+    pub dns: TestDns,
 }
 
 impl TestServer {
@@ -26,17 +31,20 @@ impl TestServer {
     /// Same, after `adjust` has changed the config (limits, listeners...).
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
+        let dns = TestDns::start().await;
         let mut config = Config {
             data_dir: dir.path().to_owned(),
             hostname: "mx.test".to_owned(),
             listen: Some(Listen::ephemeral()),
             ..Config::default()
         };
+        config.dns.nameservers = vec![dns.addr()];
         adjust(&mut config);
         let server = RunningServer::start(config).await.expect("start test server");
         TestServer {
             server: Some(server),
             dir,
+            dns,
         }
     }
 

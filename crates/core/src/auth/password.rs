@@ -2,7 +2,7 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use rand::Rng;
+use rand::RngExt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {

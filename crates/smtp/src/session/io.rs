@@ -29,7 +29,12 @@ pub struct SessionIo {
 
 impl SessionIo {
     pub fn new(connection: Connection) -> SessionIo {
-        SessionIo { connection, input: Vec::with_capacity(READ_CHUNK), start: 0, output: Vec::with_capacity(4096) }
+        SessionIo {
+            connection,
+            input: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            output: Vec::with_capacity(4096),
+        }
     }
 
     pub fn reply(&mut self, reply: &Reply) {
@@ -89,7 +94,11 @@ impl SessionIo {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                return Ok(if too_long || line.len() > MAX_COMMAND_LINE { Line::TooLong } else { Line::Text(line) });
+                return Ok(if too_long || line.len() > MAX_COMMAND_LINE {
+                    Line::TooLong
+                } else {
+                    Line::Text(line)
+                });
             }
             if pending.len() > MAX_COMMAND_LINE {
                 too_long = true;

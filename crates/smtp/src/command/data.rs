@@ -1,0 +1,113 @@
+//! DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030).
+
+use crate::delivery;
+use crate::proto::{DataDecoder, Reply};
+use crate::session::{Flow, Session};
+
+/// Why a transaction cannot take message data now, if it cannot.
+fn not_ready(session: &Session) -> Option<Reply> {
+    match &session.transaction {
+        None => Some(Reply::new(503, "5.5.1", "Need MAIL and RCPT first")),
+        // RFC 2920 3.1: after only failed RCPTs, "no valid recipients".
+        Some(transaction) if transaction.recipients.is_empty() => Some(Reply::new(554, "5.5.1", "No valid recipients")),
+        Some(_) => None,
+    }
+}
+
+pub async fn data(session: &mut Session) -> Flow {
+    if let Some(reply) = not_ready(session) {
+        return session.reply(reply);
+    }
+    if session.transaction.as_ref().is_some_and(|t| t.chunks.is_some()) {
+        return session.reply(Reply::new(503, "5.5.1", "DATA not allowed after BDAT"));
+    }
+    session.io.reply(&Reply::plain(
+        354,
+        vec!["Start mail input; end with <CRLF>.<CRLF>".into()],
+    ));
+    let limit = session.context.config.smtp.max_message_size as usize;
+    let mut decoder = DataDecoder::new(limit);
+    let mut message = Vec::with_capacity(16 * 1024);
+    session
+        .io
+        .connection
+        .set_idle_timeout(session.context.config.smtp.data_timeout);
+    let read = session.io.read_data(&mut decoder, &mut message).await;
+    session
+        .io
+        .connection
+        .set_idle_timeout(session.context.config.smtp.command_timeout);
+    if read.is_err() {
+        // A dropped connection mid-DATA: nothing was acknowledged, nothing kept.
+        return Flow::Close;
+    }
+    let Some(transaction) = session.transaction.take() else {
+        return Flow::Close;
+    };
+    if decoder.over_limit {
+        return session.reply(Reply::new(
+            552,
+            "5.3.4",
+            format!("Message exceeds fixed maximum of {limit} bytes"),
+        ));
+    }
+    if decoder.bare_line_ending {
+        return session.reply(Reply::new(
+            550,
+            "5.5.2",
+            "Message contains a bare CR or LF (RFC 5321 2.3.8)",
+        ));
+    }
+    let reply = delivery::deliver(session, transaction, message).await;
+    session.reply(reply)
+}
+
+pub async fn bdat(session: &mut Session, size: u64, last: bool) -> Flow {
+    let limit = session.context.config.smtp.max_message_size as usize;
+    let refusal = not_ready(session).or_else(|| {
+        let helo = session.helo.as_ref();
+        (!helo.is_some_and(|h| h.extended)).then(|| Reply::new(503, "5.5.1", "BDAT needs EHLO"))
+    });
+    session
+        .io
+        .connection
+        .set_idle_timeout(session.context.config.smtp.data_timeout);
+    let outcome = match (&refusal, session.transaction.as_mut()) {
+        (None, Some(transaction)) => {
+            let chunks = transaction.chunks.get_or_insert_with(Vec::new);
+            session.io.read_chunk(size, chunks, limit).await
+        }
+        // RFC 3030 2: the chunk is read (and dropped) even when refused.
+        _ => session.io.read_chunk(size, &mut Vec::new(), 0).await,
+    };
+    session
+        .io
+        .connection
+        .set_idle_timeout(session.context.config.smtp.command_timeout);
+    let kept_all = match outcome {
+        Ok(kept_all) => kept_all,
+        Err(_) => return Flow::Close,
+    };
+    if let Some(reply) = refusal {
+        return session.reply(reply);
+    }
+    if !kept_all {
+        // RFC 3030 2: a failed chunk fails the transaction; later chunks
+        // are read and refused (503) until the client resets.
+        session.transaction = None;
+        return session.reply(Reply::new(
+            552,
+            "5.3.4",
+            format!("Message exceeds fixed maximum of {limit} bytes"),
+        ));
+    }
+    if !last {
+        return session.reply(Reply::new(250, "2.0.0", format!("{size} octets received")));
+    }
+    let Some(mut transaction) = session.transaction.take() else {
+        return Flow::Close;
+    };
+    let message = transaction.chunks.take().unwrap_or_default();
+    let reply = delivery::deliver(session, transaction, message).await;
+    session.reply(reply)
+}

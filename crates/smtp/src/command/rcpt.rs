@@ -1,0 +1,43 @@
+//! RCPT TO (RFC 5321 4.1.1.3) with DSN's NOTIFY and ORCPT.
+
+use crate::policy;
+use crate::proto::{ForwardPath, RcptParams, Reply};
+use crate::session::{Flow, Recipient, Session};
+
+pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) -> Flow {
+    let extended = session.helo.as_ref().is_some_and(|h| h.extended);
+    let Some(transaction) = &session.transaction else {
+        return session.reply(Reply::new(503, "5.5.1", "Need MAIL before RCPT"));
+    };
+    if !extended && params != RcptParams::default() {
+        return session.reply(Reply::new(555, "5.5.4", "Parameters need EHLO"));
+    }
+    if transaction.recipients.len() >= session.context.config.smtp.max_recipients as usize {
+        // RFC 5321 4.5.3.1.10: 452, and the client sends the rest later.
+        return session.reply(Reply::new(452, "4.5.3", "Too many recipients"));
+    }
+    if let ForwardPath::Mailbox { mailbox, .. } = &to
+        && mailbox.is_utf8()
+        && !transaction.params.smtputf8
+    {
+        return session.reply(Reply::new(553, "5.6.7", "Non-ASCII address needs SMTPUTF8"));
+    }
+    let authenticated = session.auth.is_some();
+    match policy::resolve(&session.context, &to, authenticated).await {
+        Ok(target) => {
+            let address = match &to {
+                ForwardPath::Postmaster => "postmaster".to_owned(),
+                ForwardPath::Mailbox { mailbox, .. } => mailbox.to_string(),
+            };
+            if let Some(transaction) = &mut session.transaction {
+                transaction.recipients.push(Recipient {
+                    address,
+                    target,
+                    params,
+                });
+            }
+            session.reply(Reply::new(250, "2.1.5", "Recipient OK"))
+        }
+        Err(reply) => session.reply(reply),
+    }
+}

@@ -1,0 +1,306 @@
+//! The end of a transaction: trace headers, sender authentication, then
+//! one durable write for all local recipients and one queue entry for the
+//! remote ones, all before the 250 (nothing acknowledged is lost).
+
+use crate::Mode;
+use crate::authcheck::{self, Envelope};
+use crate::proto::{Reply, ReversePath};
+use crate::session::{Session, Target, Transaction};
+use estafeta_core::model::MailboxRole;
+use estafeta_store::{DeliveryTarget, NewQueuedMessage, QueueRecipient};
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub async fn deliver(session: &mut Session, transaction: Transaction, message: Vec<u8>) -> Reply {
+    let context = std::sync::Arc::clone(&session.context);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let id = format!("{:016x}", rand::random::<u64>());
+    let sender = match &transaction.from {
+        ReversePath::Null => String::new(),
+        ReversePath::Mailbox(mailbox) => mailbox.to_string(),
+    };
+    let helo = session.helo.as_ref().map(|h| h.name.clone()).unwrap_or_default();
+    let ip = session.io.connection.peer.ip();
+
+    if let Some(auth) = &session.auth {
+        // RFC 6409 8: the MSA may check what it submits; the From: header
+        // must name the authenticated user too, not only the envelope.
+        let from = mail_auth::AuthenticatedMessage::parse(&message)
+            .map(|m| m.from)
+            .unwrap_or_default();
+        if from.is_empty() {
+            return Reply::new(550, "5.7.1", "A From: header with your address is required");
+        }
+        for address in &from {
+            match crate::policy::sender_belongs(&context, address, auth).await {
+                Ok(true) => {}
+                Ok(false) => return Reply::new(550, "5.7.1", format!("From: {address} is not your address")),
+                Err(reply) => return reply,
+            }
+        }
+    }
+
+    let mut message = strip_foreign_auth_results(&message, &context.config.hostname);
+    let mut trace = String::new();
+    if session.mode == Mode::Mx
+        && context.config.smtp.verify_sender
+        && let Some(resolver) = &context.resolver
+    {
+        let envelope = Envelope {
+            ip,
+            helo: &helo,
+            mail_from: &sender,
+        };
+        let verdict = authcheck::check(
+            resolver,
+            &context.config.hostname,
+            &envelope,
+            &message,
+            context.config.smtp.dmarc_reject,
+        )
+        .await;
+        if let Some(reply) = verdict.reject {
+            return reply;
+        }
+        trace.push_str(&verdict.header);
+    }
+    let single = (transaction.recipients.len() == 1).then(|| transaction.recipients[0].address.as_str());
+    trace.push_str(&received(session, &transaction, &helo, &id, single, now));
+
+    let mut accounts = BTreeSet::new();
+    let mut remote = Vec::new();
+    for recipient in &transaction.recipients {
+        match &recipient.target {
+            Target::Local(account) => {
+                accounts.insert(*account);
+            }
+            Target::Remote(address) => {
+                if !remote.iter().any(|r: &QueueRecipient| r.address == *address) {
+                    remote.push(QueueRecipient {
+                        address: address.clone(),
+                        orcpt: recipient.params.orcpt.clone(),
+                        notify: recipient.params.notify.map(|n| n.to_param()),
+                    });
+                }
+            }
+        }
+    }
+
+    if !remote.is_empty() {
+        let mut outbound = Vec::with_capacity(trace.len() + message.len());
+        outbound.extend_from_slice(trace.as_bytes());
+        outbound.extend_from_slice(&message);
+        let entry = NewQueuedMessage {
+            sender: sender.clone(),
+            recipients: remote,
+            envid: transaction.params.envid.clone(),
+            ret: transaction.params.ret.map(|ret| match ret {
+                crate::proto::Ret::Full => "FULL".to_owned(),
+                crate::proto::Ret::Headers => "HDRS".to_owned(),
+            }),
+        };
+        if let Err(error) = context.store.queue_insert(&outbound, &entry).await {
+            tracing::error!(%error, "could not queue message");
+            return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
+        }
+    }
+
+    if !accounts.is_empty() {
+        let mut targets = Vec::with_capacity(accounts.len());
+        for account in accounts {
+            match context.store.mailbox_by_role(account, MailboxRole::Inbox).await {
+                Ok(Some(inbox)) => targets.push(DeliveryTarget {
+                    mailbox: inbox.id,
+                    flags: Default::default(),
+                }),
+                Ok(None) => {
+                    tracing::error!(%account, "account has no INBOX");
+                    return Reply::new(451, "4.3.0", "Mailbox unavailable, try again later");
+                }
+                Err(error) => {
+                    tracing::error!(%error, "inbox lookup failed");
+                    return Reply::new(451, "4.3.0", "Temporary failure, try again later");
+                }
+            }
+        }
+        // RFC 5321 4.4: Return-Path is added at final delivery.
+        let return_path = format!("Return-Path: <{sender}>\r\n");
+        let mut local = Vec::with_capacity(return_path.len() + trace.len() + message.len());
+        local.extend_from_slice(return_path.as_bytes());
+        local.extend_from_slice(trace.as_bytes());
+        local.append(&mut message);
+        if let Err(error) = context.store.deliver(&local, now, &targets).await {
+            tracing::error!(%error, "local delivery failed");
+            return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
+        }
+    }
+    context
+        .metrics
+        .counter(
+            "estafeta_smtp_messages_total",
+            "Messages accepted over SMTP.",
+            &[("mode", mode_name(session.mode))],
+        )
+        .inc();
+    tracing::info!(%id, peer = %ip, from = %sender, recipients = transaction.recipients.len(), "accepted");
+    Reply::new(250, "2.0.0", format!("Message accepted as {id}"))
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Mx => "mx",
+        Mode::Submission => "submission",
+    }
+}
+
+/// RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol name.
+fn received(
+    session: &Session,
+    transaction: &Transaction,
+    helo: &str,
+    id: &str,
+    single: Option<&str>,
+    now: i64,
+) -> String {
+    let extended = session.helo.as_ref().is_some_and(|h| h.extended);
+    let mut protocol = String::from(match (transaction.params.smtputf8, extended) {
+        (true, _) => "UTF8SMTP",
+        (false, true) => "ESMTP",
+        (false, false) => "SMTP",
+    });
+    if session.io.connection.is_tls() {
+        protocol.push('S');
+    }
+    if session.auth.is_some() {
+        protocol.push('A');
+    }
+    let ip = session.io.connection.peer.ip();
+    let literal = match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("IPv6:{v6}"),
+    };
+    let helo: String = helo
+        .chars()
+        .filter(|c| !c.is_control() && *c != '(' && *c != ')')
+        .collect();
+    let hostname = session.hostname();
+    let mut header =
+        format!("Received: from {helo} ([{literal}])\r\n\tby {hostname} (Estafeta) with {protocol} id {id}");
+    if let Some(recipient) = single {
+        header.push_str(&format!("\r\n\tfor <{recipient}>"));
+    }
+    header.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(now)));
+    header
+}
+
+/// RFC 8601 5: Authentication-Results claiming to come from us, arriving
+/// from outside, are forgeries and are removed before we add ours.
+fn strip_foreign_auth_results(message: &[u8], hostname: &str) -> Vec<u8> {
+    let header_end = find_header_end(message);
+    let mut out = Vec::with_capacity(message.len());
+    let mut skipping = false;
+    let mut start = 0;
+    while start < header_end {
+        let end = message[start..header_end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(header_end, |i| start + i + 1);
+        let line = &message[start..end];
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            skipping = is_our_auth_results(line, hostname);
+        }
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+        start = end;
+    }
+    out.extend_from_slice(&message[header_end..]);
+    out
+}
+
+fn is_our_auth_results(line: &[u8], hostname: &str) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    if !line[..colon]
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"Authentication-Results")
+    {
+        return false;
+    }
+    let value = String::from_utf8_lossy(&line[colon + 1..]);
+    let authserv = value.trim().split([';', ' ']).next().unwrap_or("");
+    authserv.eq_ignore_ascii_case(hostname)
+}
+
+/// Offset just past the blank line ending the header (or the whole message).
+fn find_header_end(message: &[u8]) -> usize {
+    let mut at = 0;
+    while at < message.len() {
+        if message[at..].starts_with(b"\r\n") {
+            return at + 2;
+        }
+        if message[at] == b'\n' {
+            return at + 1;
+        }
+        match message[at..].iter().position(|&b| b == b'\n') {
+            Some(i) => at += i + 1,
+            None => return message.len(),
+        }
+    }
+    message.len()
+}
+
+/// RFC 5322 3.3 date-time in UTC, e.g. `Thu, 26 Nov 2026 05:23:04 +0000`.
+pub fn rfc5322_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc5322_date(1_795_670_584), "Thu, 26 Nov 2026 05:23:04 +0000");
+        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn strips_only_our_forged_auth_results() {
+        let message = b"Authentication-Results: mx.test; spf=pass\r\n\tsmtp.mailfrom=x\r\nAuthentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n";
+        let out = strip_foreign_auth_results(message, "MX.test");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Authentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n"
+        );
+    }
+}

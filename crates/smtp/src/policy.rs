@@ -1,0 +1,104 @@
+//! Who we accept mail for, and who may send as whom.
+//!
+//! A recipient in one of our domains is an account, an alias, a
+//! `user+tag` sub-address, or postmaster (RFC 5321 4.5.1: always accepted).
+//! Any other recipient is relaying, which only an authenticated user may do.
+//! Nothing here interprets `%`, `!`, quoted `@` or source routes as
+//! routing: a local part is only ever matched whole against our accounts,
+//! so the old relay tricks find no way out.
+
+use crate::SmtpContext;
+use crate::proto::{Domain, ForwardPath, Reply};
+use crate::session::{Authenticated, Target};
+use estafeta_store::StoreError;
+
+fn unavailable(error: StoreError) -> Reply {
+    tracing::warn!(%error, "recipient lookup failed");
+    Reply::new(451, "4.3.0", "Temporary lookup failure, try again later")
+}
+
+fn relay_denied() -> Reply {
+    Reply::new(554, "5.7.1", "Relay access denied")
+}
+
+fn no_such_user() -> Reply {
+    Reply::new(550, "5.1.1", "No such user here")
+}
+
+pub async fn resolve(context: &SmtpContext, to: &ForwardPath, authenticated: bool) -> Result<Target, Reply> {
+    let (mailbox, domain) = match to {
+        ForwardPath::Postmaster => return postmaster(context).await,
+        ForwardPath::Mailbox { mailbox, .. } => match &mailbox.domain {
+            Domain::Name(domain) => (mailbox, domain),
+            Domain::Literal(_) if authenticated => return Ok(Target::Remote(mailbox.to_string())),
+            Domain::Literal(_) => return Err(relay_denied()),
+        },
+    };
+    if !context.store.domain_is_local(domain).await.map_err(unavailable)? {
+        return match authenticated {
+            true => Ok(Target::Remote(mailbox.to_string())),
+            false => Err(relay_denied()),
+        };
+    }
+    let local = mailbox.local.to_lowercase();
+    if let Some(target) = lookup(context, &format!("{local}@{domain}")).await? {
+        return Ok(target);
+    }
+    // Sub-addressing: user+tag@domain delivers to user@domain.
+    if let Some((base, _)) = local.split_once('+')
+        && !base.is_empty()
+        && let Some(target) = lookup(context, &format!("{base}@{domain}")).await?
+    {
+        return Ok(target);
+    }
+    if local == "postmaster" {
+        return postmaster(context).await;
+    }
+    Err(no_such_user())
+}
+
+/// An account, or an alias to an account here or to an address elsewhere.
+async fn lookup(context: &SmtpContext, address: &str) -> Result<Option<Target>, Reply> {
+    let store = &context.store;
+    if let Some(account) = store.account_get(address).await.map_err(unavailable)? {
+        return Ok(Some(Target::Local(account.id)));
+    }
+    let Some(alias) = store.alias_get(address).await.map_err(unavailable)? else {
+        return Ok(None);
+    };
+    if let Some(account) = store.account_get(&alias.target).await.map_err(unavailable)? {
+        return Ok(Some(Target::Local(account.id)));
+    }
+    Ok(Some(Target::Remote(alias.target)))
+}
+
+/// postmaster@ any of our domains without its own account or alias: the
+/// configured postmaster, else the first account ever created.
+async fn postmaster(context: &SmtpContext) -> Result<Target, Reply> {
+    let configured = &context.config.smtp.postmaster;
+    if !configured.is_empty()
+        && let Some(account) = context.store.account_get(configured).await.map_err(unavailable)?
+    {
+        return Ok(Target::Local(account.id));
+    }
+    let accounts = context.store.account_list().await.map_err(unavailable)?;
+    match accounts.into_iter().min_by_key(|account| account.id) {
+        Some(account) => Ok(Target::Local(account.id)),
+        None => Err(no_such_user()),
+    }
+}
+
+/// Whether an authenticated user may use `address` as sender: their own
+/// address or an alias that delivers to them.
+pub async fn sender_belongs(context: &SmtpContext, address: &str, auth: &Authenticated) -> Result<bool, Reply> {
+    let address = address.to_lowercase();
+    let untagged = match address.split_once('@') {
+        Some((local, domain)) => format!("{}@{domain}", local.split_once('+').map_or(local, |(base, _)| base)),
+        None => address.clone(),
+    };
+    if address == auth.address || untagged == auth.address {
+        return Ok(true);
+    }
+    let alias = context.store.alias_get(&address).await.map_err(unavailable)?;
+    Ok(alias.is_some_and(|alias| alias.target == auth.address))
+}

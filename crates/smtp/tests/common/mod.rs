@@ -1,0 +1,216 @@
+//! A small SMTP client for tests: raw lines over a real socket, replies
+//! parsed into code and text, STARTTLS and implicit TLS.
+#![allow(dead_code)]
+
+use estafeta_core::config::Service;
+use estafeta_testkit::TestServer;
+use rustls::pki_types::ServerName;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, data),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// All lines' text after the code, joined with newlines.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// Asserts code and enhanced status (RFC 2034), returns self.
+    #[track_caller]
+    pub fn expect(&self, code: u16, status: &str) -> &Reply {
+        assert_eq!(self.code, code, "reply: {self:?}");
+        if !status.is_empty() {
+            assert!(
+                self.lines.iter().all(|l| l.starts_with(status)),
+                "status {status} expected: {self:?}"
+            );
+        }
+        self
+    }
+}
+
+pub struct Client {
+    reader: BufReader<Stream>,
+}
+
+impl Client {
+    pub async fn connect(server: &TestServer, service: Service) -> (Client, Reply) {
+        let tcp = TcpStream::connect(server.addr(service)).await.unwrap();
+        let stream = if service == Service::Submissions {
+            let tls = server
+                .tls_connector()
+                .connect(ServerName::try_from("localhost").unwrap(), tcp)
+                .await
+                .unwrap();
+            Stream::Tls(Box::new(tls))
+        } else {
+            Stream::Plain(tcp)
+        };
+        let mut client = Client {
+            reader: BufReader::new(stream),
+        };
+        let greeting = client.read_reply().await;
+        (client, greeting)
+    }
+
+    /// Connected and greeted with EHLO.
+    pub async fn ready(server: &TestServer, service: Service) -> Client {
+        let (mut client, greeting) = Client::connect(server, service).await;
+        greeting.expect(220, "");
+        client.cmd("EHLO client.test").await.expect(250, "");
+        client
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).await.unwrap();
+        self.reader.get_mut().flush().await.unwrap();
+    }
+
+    pub async fn read_reply(&mut self) -> Reply {
+        self.try_read_reply().await.expect("connection closed before a reply")
+    }
+
+    /// None when the server closed the connection.
+    pub async fn try_read_reply(&mut self) -> Option<Reply> {
+        let mut lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(20), self.reader.read_line(&mut line))
+                .await
+                .expect("reply timed out")
+                .ok()?;
+            if n == 0 {
+                return None;
+            }
+            assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
+            let code: u16 = line[..3].parse().unwrap_or_else(|_| panic!("bad reply line {line:?}"));
+            let last = line.as_bytes()[3] == b' ';
+            lines.push(line[4..].trim_end().to_owned());
+            if last {
+                return Some(Reply { code, lines });
+            }
+        }
+    }
+
+    pub async fn cmd(&mut self, line: &str) -> Reply {
+        self.send(line).await;
+        self.read_reply().await
+    }
+
+    pub async fn starttls(&mut self, server: &TestServer) {
+        self.cmd("STARTTLS").await.expect(220, "2.0.0");
+        self.upgrade(server).await;
+    }
+
+    pub async fn upgrade(&mut self, server: &TestServer) {
+        let Stream::Plain(_) = self.reader.get_ref() else {
+            panic!("already TLS")
+        };
+        let placeholder = BufReader::new(Stream::Plain(
+            TcpStream::connect(server.addr(Service::Smtp)).await.unwrap(),
+        ));
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.reader, placeholder).into_inner() else {
+            unreachable!()
+        };
+        let tls = server
+            .tls_connector()
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        self.reader = BufReader::new(Stream::Tls(Box::new(tls)));
+    }
+
+    /// Sends a whole message with DATA (dot-stuffing it) and returns the
+    /// final reply.
+    pub async fn data(&mut self, message: &str) -> Reply {
+        self.cmd("DATA").await.expect(354, "");
+        let mut stuffed = String::new();
+        for line in message.split_inclusive("\r\n") {
+            if line.starts_with('.') {
+                stuffed.push('.');
+            }
+            stuffed.push_str(line);
+        }
+        if !stuffed.ends_with("\r\n") && !stuffed.is_empty() {
+            stuffed.push_str("\r\n");
+        }
+        stuffed.push_str(".\r\n");
+        self.send_raw(stuffed.as_bytes()).await;
+        self.read_reply().await
+    }
+
+    /// True once the server has closed the connection.
+    pub async fn closed(&mut self) -> bool {
+        let mut rest = String::new();
+        matches!(
+            tokio::time::timeout(Duration::from_secs(20), self.reader.read_line(&mut rest)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+/// Local messages of an account's INBOX, as text.
+pub async fn inbox(server: &TestServer, address: &str) -> Vec<String> {
+    let store = server.store();
+    let account = store.account_get(address).await.unwrap().expect("account");
+    let inbox = store.mailbox_get(account.id, "INBOX").await.unwrap().unwrap();
+    let mut out = Vec::new();
+    for message in store.messages(inbox.id).await.unwrap() {
+        out.push(String::from_utf8(store.message_content(&message.blob).await.unwrap()).unwrap());
+    }
+    out
+}
+
+pub fn message(subject: &str) -> String {
+    format!(
+        "From: sender@remote.test\r\nTo: alice@example.com\r\nSubject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\nHello.\r\n"
+    )
+}

@@ -1,0 +1,123 @@
+//! A small authoritative DNS server on loopback (UDP and TCP, one port), so
+//! every lookup a test server makes (SPF, DKIM, DMARC, MX) is answered here
+//! and nothing leaves the machine.
+
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, MX, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+type Zone = Arc<RwLock<HashMap<(String, RecordType), Vec<RData>>>>;
+
+#[derive(Clone)]
+pub struct TestDns {
+    addr: SocketAddr,
+    zone: Zone,
+}
+
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl TestDns {
+    pub async fn start() -> TestDns {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
+        let addr = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(addr).await.expect("bind dns tcp on the same port");
+        let zone: Zone = Arc::default();
+        let served = Arc::clone(&zone);
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 4096];
+            while let Ok((n, from)) = udp.recv_from(&mut buffer).await {
+                if let Some(reply) = answer(&served, &buffer[..n]) {
+                    let _ = udp.send_to(&reply, from).await;
+                }
+            }
+        });
+        let served = Arc::clone(&zone);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = tcp.accept().await {
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    loop {
+                        let Ok(len) = stream.read_u16().await else { return };
+                        let mut request = vec![0u8; len as usize];
+                        if stream.read_exact(&mut request).await.is_err() {
+                            return;
+                        }
+                        let Some(reply) = answer(&served, &request) else { return };
+                        let _ = stream.write_u16(reply.len() as u16).await;
+                        let _ = stream.write_all(&reply).await;
+                    }
+                });
+            }
+        });
+        TestDns { addr, zone }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn add(&self, name: &str, data: RData) {
+        let record_type = data.record_type();
+        self.zone
+            .write()
+            .unwrap()
+            .entry((key(name), record_type))
+            .or_default()
+            .push(data);
+    }
+
+    /// A TXT record; long text is split into 255-octet strings (RFC 1035 3.3.14).
+    pub fn txt(&self, name: &str, text: &str) {
+        let parts = text
+            .as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        self.add(name, RData::TXT(TXT::new(parts)));
+    }
+
+    pub fn ip(&self, name: &str, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(v4) => self.add(name, RData::A(A(v4))),
+            IpAddr::V6(v6) => self.add(name, RData::AAAA(AAAA(v6))),
+        }
+    }
+
+    pub fn mx(&self, name: &str, preference: u16, host: &str) {
+        let host = Name::from_ascii(format!("{}.", key(host))).expect("mx host name");
+        self.add(name, RData::MX(MX::new(preference, host)));
+    }
+}
+
+fn answer(zone: &Zone, request: &[u8]) -> Option<Vec<u8>> {
+    let query = Message::from_vec(request).ok()?;
+    let mut response = Message::response(query.metadata.id, query.metadata.op_code);
+    response.metadata.authoritative = true;
+    response.metadata.recursion_desired = query.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    let zone = zone.read().unwrap();
+    for question in &query.queries {
+        response.add_query(question.clone());
+        let name = key(&question.name().to_ascii());
+        match zone.get(&(name.clone(), question.query_type())) {
+            Some(records) => {
+                for data in records {
+                    response.add_answer(Record::from_rdata(question.name().clone(), 60, data.clone()));
+                }
+            }
+            // A name with no records of any type does not exist.
+            None if !zone.keys().any(|(known, _)| *known == name) => {
+                response.metadata.response_code = ResponseCode::NXDomain;
+            }
+            None => {}
+        }
+    }
+    response.to_vec().ok()
+}
