@@ -188,10 +188,14 @@ async fn bdat_chunks_with_last() {
         client
             .send_raw(format!("BDAT {}{last}\r\n{part}", part.len()).as_bytes())
             .await;
-        client
-            .read_reply()
-            .await
-            .expect(250, if last.is_empty() { "2.0.0" } else { "2.0.0" });
+        let reply = client.read_reply().await;
+        reply.expect(250, "2.0.0");
+        let expected = if last.is_empty() {
+            format!("{} octets received", part.len())
+        } else {
+            "Message accepted".into()
+        };
+        assert!(reply.text().contains(&expected), "{reply:?}");
     }
     let stored = &inbox(&server, "bob@example.com").await[0];
     assert!(stored.ends_with(&parts.concat()), "{stored}");
