@@ -265,3 +265,22 @@ async fn dropped_connection_mid_data_keeps_nothing() {
     client.cmd("NOOP").await.expect(250, "2.0.0");
     assert!(inbox(&server, "bob@example.com").await.is_empty());
 }
+
+#[tokio::test]
+async fn stalled_data_gets_421_and_nothing_is_kept() {
+    let server = TestServer::start_with(|c| c.smtp.data_timeout = std::time::Duration::from_millis(300)).await;
+    server.add_account("bob@example.com", "pw").await;
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    client.cmd("MAIL FROM:<s@remote.test>").await.expect(250, "2.1.0");
+    client.cmd("RCPT TO:<bob@example.com>").await.expect(250, "2.1.5");
+    client.cmd("DATA").await.expect(354, "");
+    client.send_raw(b"Subject: stalled\r\n\r\nand then nothing").await;
+    client.read_reply().await.expect(421, "4.4.2");
+    assert!(client.closed().await);
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    client.cmd("MAIL FROM:<s@remote.test>").await.expect(250, "2.1.0");
+    client.cmd("RCPT TO:<bob@example.com>").await.expect(250, "2.1.5");
+    client.send_raw(b"BDAT 100 LAST\r\nonly part").await;
+    client.read_reply().await.expect(421, "4.4.2");
+    assert!(inbox(&server, "bob@example.com").await.is_empty());
+}

@@ -4,6 +4,19 @@ use crate::delivery;
 use crate::proto::{DataDecoder, Reply};
 use crate::session::{Flow, Session};
 
+/// RFC 5321 4.5.3.2: a server that gives up on a slow client says so (421)
+/// before closing; a client that went away gets nothing.
+fn timed_out(session: &mut Session, error: &std::io::Error) -> Flow {
+    if error.kind() == std::io::ErrorKind::TimedOut {
+        let text = format!(
+            "{} Timeout waiting for message data, closing connection",
+            session.hostname()
+        );
+        session.io.reply(&Reply::new(421, "4.4.2", text));
+    }
+    Flow::Close
+}
+
 /// Why a transaction cannot take message data now, if it cannot.
 fn not_ready(session: &Session) -> Option<Reply> {
     match &session.transaction {
@@ -37,9 +50,10 @@ pub async fn data(session: &mut Session) -> Flow {
         .io
         .connection
         .set_idle_timeout(session.context.config.smtp.command_timeout);
-    if read.is_err() {
-        // A dropped connection mid-DATA: nothing was acknowledged, nothing kept.
-        return Flow::Close;
+    if let Err(error) = read {
+        // A dropped or stalled connection mid-DATA: nothing was
+        // acknowledged, so nothing is kept.
+        return timed_out(session, &error);
     }
     let Some(transaction) = session.transaction.take() else {
         return Flow::Close;
@@ -86,7 +100,7 @@ pub async fn bdat(session: &mut Session, size: u64, last: bool) -> Flow {
         .set_idle_timeout(session.context.config.smtp.command_timeout);
     let kept_all = match outcome {
         Ok(kept_all) => kept_all,
-        Err(_) => return Flow::Close,
+        Err(error) => return timed_out(session, &error),
     };
     if let Some(reply) = refusal {
         return session.reply(reply);

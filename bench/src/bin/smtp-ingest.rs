@@ -1,0 +1,223 @@
+//! SMTP ingest, Estafeta beside Postfix, on the same machine in one run.
+//!
+//! Postfix's smtp-source sends `messages` messages of `size` bytes over
+//! `sessions` concurrent sessions (`-d`: connections are reused) to:
+//! 1. Estafeta, each message delivered durably into one mailbox before 250;
+//! 2. Postfix, delivering into a Maildir (timed until the last file lands);
+//! 3. Estafeta again, into the same mailbox after `prefill` more messages,
+//!    to show whether the cost per message grows with the mailbox.
+//!
+//! Prints messages per second, the ratio, and Estafeta's peak RSS.
+//!
+//!   cargo build --release -p estafeta -p estafeta-bench
+//!   target/release/smtp-ingest [--smoke] [--estafeta PATH]
+
+use estafeta_bench::{arg, flag};
+use estafeta_interop::postfix::Postfix;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn estafeta_binary() -> PathBuf {
+    let given: String = arg("--estafeta", String::new());
+    if !given.is_empty() {
+        return PathBuf::from(given);
+    }
+    // Next to this binary: target/<profile>/estafeta.
+    std::env::current_exe().unwrap().with_file_name("estafeta")
+}
+
+fn estafeta(binary: &Path, config: &Path, args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run estafeta");
+    assert!(
+        output.status.success(),
+        "estafeta {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs smtp-source and returns the seconds it took.
+fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &str) -> f64 {
+    let started = Instant::now();
+    let output = Command::new("smtp-source")
+        .args([
+            "-d",
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &messages.to_string(),
+            "-l",
+            &size.to_string(),
+        ])
+        .args(["-f", "sender@bench.test", "-t", to, "-M", "client.bench.test"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("smtp-source (Debian package postfix)");
+    assert!(
+        output.status.success(),
+        "smtp-source failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    started.elapsed().as_secs_f64()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn messages_in_store(binary: &Path, config: &Path) -> usize {
+    let report = estafeta(binary, config, &["verify-data"]);
+    report
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM: the server's own graceful stop.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let smoke = flag("--smoke");
+    let messages = arg("--messages", if smoke { 200 } else { 20_000 });
+    let sessions = arg("--sessions", 20usize);
+    let size = arg("--size", 2048usize);
+    let prefill = arg("--prefill", if smoke { 1_000 } else { 100_000 });
+    let binary = estafeta_binary();
+    assert!(
+        binary.exists(),
+        "{} not built (cargo build -p estafeta)",
+        binary.display()
+    );
+
+    let work = tempfile::Builder::new().prefix("estafeta-bench").tempdir().unwrap();
+    estafeta_interop::open_up(work.path());
+    let port = estafeta_interop::free_port();
+    let config = work.path().join("estafeta.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nsmtp = \"127.0.0.1:{port}\"\n\
+             [limits]\nconnections_per_ip = 1000\n[smtp]\nverify_sender = false\nmax_errors = 1000000\n",
+            work.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    estafeta(&binary, &config, &["domain", "add", "bench.test"]);
+    estafeta(&binary, &config, &["account", "add", "user@bench.test"]);
+    estafeta(&binary, &config, &["account", "add", "fill@bench.test"]);
+    let child = Command::new(&binary)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    wait_port(port);
+
+    // 1. Estafeta, empty mailbox.
+    let estafeta_secs = smtp_source(port, sessions, messages, size, "user@bench.test");
+    assert_eq!(
+        messages_in_store(&binary, &config),
+        messages,
+        "every 250 is a stored message"
+    );
+
+    // 2. Postfix into a Maildir (virtual delivery; fsync on, its default).
+    let maildir_base = work.path().join("maildirs");
+    std::fs::create_dir_all(&maildir_base).unwrap();
+    Command::new("chown")
+        .arg("postfix")
+        .arg(&maildir_base)
+        .status()
+        .unwrap();
+    let extra = format!(
+        "virtual_mailbox_domains = bench.test\nvirtual_mailbox_base = {}\n\
+         virtual_mailbox_maps = inline:{{ user@bench.test=user/ }}\n\
+         virtual_uid_maps = static:102\nvirtual_gid_maps = static:105\nvirtual_minimum_uid = 100\n\
+         smtpd_client_connection_count_limit = 1000\ndefault_process_limit = 200\n",
+        maildir_base.display()
+    );
+    let postfix = Postfix::start("127.0.0.1:9".parse().unwrap(), &extra);
+    let new_dir = maildir_base.join("user/new");
+    let started = Instant::now();
+    let postfix_accept_secs = smtp_source(postfix.smtp_port, sessions, messages, size, "user@bench.test");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let delivered = std::fs::read_dir(&new_dir).map(|d| d.count()).unwrap_or(0);
+        if delivered >= messages {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "postfix delivered only {delivered}:\n{}",
+            postfix.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let postfix_secs = started.elapsed().as_secs_f64();
+    drop(postfix);
+
+    // 3. Estafeta into a mailbox that already holds `prefill` messages.
+    smtp_source(port, 50, prefill, size, "user@bench.test");
+    let full_secs = smtp_source(port, sessions, messages, size, "user@bench.test");
+    assert_eq!(messages_in_store(&binary, &config), 2 * messages + prefill);
+    let rss = peak_rss_kib(server.0.id());
+    drop(server);
+
+    let rate = |secs: f64| messages as f64 / secs;
+    println!("smtp-ingest: {messages} messages x {size} B, {sessions} sessions (smtp-source -d), loopback");
+    println!(
+        "  estafeta  (250 = fsynced in mailbox):        {:>8.0} msg/s",
+        rate(estafeta_secs)
+    );
+    println!(
+        "  postfix   (queued, 250):                     {:>8.0} msg/s",
+        rate(postfix_accept_secs)
+    );
+    println!(
+        "  postfix   (until delivered to Maildir):      {:>8.0} msg/s",
+        rate(postfix_secs)
+    );
+    println!(
+        "  ratio estafeta / postfix-to-Maildir:         {:>8.2}x",
+        postfix_secs / estafeta_secs
+    );
+    println!(
+        "  estafeta, mailbox holding {prefill:>7} msgs:     {:>8.0} msg/s  ({:+.1}% vs empty)",
+        rate(full_secs),
+        (estafeta_secs / full_secs - 1.0) * 100.0
+    );
+    println!("  estafeta peak RSS:                          {:>8} KiB", rss);
+}
