@@ -228,7 +228,7 @@ pub struct Smtp {
     pub max_message_size: u64,
     /// Recipients per message; past it: 452 4.5.3 (RFC 5321 4.5.3.1.8).
     pub max_recipients: u32,
-    /// Bad commands in one session before we hang up with 421.
+    /// Permanent (5xx) errors in one session before we hang up with 421.
     pub max_errors: u32,
     /// Waiting for a command (RFC 5321 4.5.3.2.7: at least 5 minutes).
     #[serde(with = "crate::duration::serde_text")]
@@ -251,7 +251,7 @@ impl Default for Smtp {
         Smtp {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 100,
-            max_errors: 10,
+            max_errors: 20,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             verify_sender: true,

@@ -160,3 +160,28 @@ async fn forged_results_for_our_host_are_removed() {
     assert_eq!(stored.matches("Authentication-Results: mx.test").count(), 1, "{stored}");
     assert!(auth_results(stored).contains("spf=fail"), "{stored}");
 }
+
+#[tokio::test]
+async fn an_arc_sealed_forward_is_verified() {
+    use mail_auth::arc::ArcSealer;
+    use mail_auth::{AuthenticatedMessage, AuthenticationResults};
+    let server = server(true).await;
+    // The forwarder's key and SPF, like a mailing list's.
+    let forwarder = Signer::new(&server, "forwarder.test");
+    server.dns.txt("forwarder.test", "v=spf1 ip4:127.0.0.1 -all");
+    let original = message_from("bob@lenient.test", "arc");
+    let parsed = AuthenticatedMessage::parse(original.as_bytes()).unwrap();
+    let results = AuthenticationResults::new("forwarder.test");
+    let key = Ed25519Key::from_pkcs8_der(&forwarder.pkcs8).unwrap();
+    let set = ArcSealer::from_key(key)
+        .domain("forwarder.test")
+        .selector("sel")
+        .headers(["From", "To", "Subject", "Date", "Message-ID"])
+        .seal(&parsed, &results, &Default::default())
+        .unwrap();
+    let sealed = format!("{}{original}", set.to_header());
+    send(&server, "list@forwarder.test", &sealed).await.expect(250, "2.0.0");
+    let results = auth_results(&inbox(&server, "alice@example.com").await[0]);
+    assert!(results.contains("arc=pass"), "{results}");
+    assert!(results.contains("spf=pass"), "{results}");
+}

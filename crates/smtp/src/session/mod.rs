@@ -82,9 +82,12 @@ impl Session {
         &self.context.config.hostname
     }
 
-    /// Queues a reply; too many errors end the session (421).
+    /// Queues a reply; too many errors end the session (421). Only
+    /// permanent (5xx) replies count: a 452 for recipients past the limit
+    /// is the client's cue to send them later, and counting those would cut
+    /// off a legitimate sender before its DATA, every time it retried.
     pub fn reply(&mut self, reply: Reply) -> Flow {
-        let error = reply.is_error();
+        let error = reply.code >= 500;
         self.io.reply(&reply);
         if error {
             self.errors += 1;
