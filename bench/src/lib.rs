@@ -16,7 +16,12 @@ pub fn flag(name: &str) -> bool {
 
 /// Peak resident memory of this process, in KiB (Linux VmHWM).
 pub fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    peak_rss_kib_of("self")
+}
+
+/// Peak resident memory of process `pid` ("self" for this one), in KiB.
+pub fn peak_rss_kib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()

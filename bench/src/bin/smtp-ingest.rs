@@ -12,7 +12,7 @@
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/smtp-ingest [--smoke] [--estafeta PATH]
 
-use estafeta_bench::{arg, flag};
+use estafeta_bench::{arg, flag, peak_rss_kib_of};
 use estafeta_interop::postfix::Postfix;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -73,17 +73,6 @@ fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &st
         String::from_utf8_lossy(&output.stderr)
     );
     started.elapsed().as_secs_f64()
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn messages_in_store(binary: &Path, config: &Path) -> usize {
@@ -193,7 +182,7 @@ fn main() {
     smtp_source(port, 50, prefill, size, "user@bench.test");
     let full_secs = smtp_source(port, sessions, messages, size, "user@bench.test");
     assert_eq!(messages_in_store(&binary, &config), 2 * messages + prefill);
-    let rss = peak_rss_kib(server.0.id());
+    let rss = peak_rss_kib_of(&server.0.id().to_string());
     drop(server);
 
     let rate = |secs: f64| messages as f64 / secs;

@@ -137,6 +137,21 @@ pub fn self_signed(dir: &Path, hostname: &str) -> Result<(PathBuf, PathBuf), Tls
     Ok((cert_path, key_path))
 }
 
+/// A client that trusts exactly the certificates in `cert` (PEM): how
+/// tests and tools talk TLS to a server with a self-signed certificate.
+pub fn client_trusting(cert: &Path) -> Result<tokio_rustls::TlsConnector, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for der in read_certs(cert)? {
+        roots.add(der).map_err(|error| TlsError::Config(error.to_string()))?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|error| TlsError::Config(error.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;

@@ -89,16 +89,7 @@ async fn start(fixture: &Fixture, service: Service) -> std::net::SocketAddr {
 }
 
 fn connector(fixture: &Fixture) -> tokio_rustls::TlsConnector {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in estafeta_net::tls::read_certs(&fixture.tls.cert_path).unwrap() {
-        roots.add(cert).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    estafeta_net::tls::client_trusting(&fixture.tls.cert_path).unwrap()
 }
 
 async fn line<S: AsyncRead + Unpin>(reader: &mut BufReader<S>) -> String {

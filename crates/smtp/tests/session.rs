@@ -194,3 +194,13 @@ async fn connections_over_the_per_ip_limit_get_421() {
     refused.expect(421, "4.7.0");
     assert!(second.closed().await);
 }
+
+#[tokio::test]
+async fn shutdown_says_421_to_idle_sessions() {
+    let server = TestServer::start().await;
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    let stop = tokio::spawn(server.stop(Duration::from_secs(10)));
+    client.read_reply().await.expect(421, "4.3.2");
+    assert!(client.closed().await);
+    assert!(stop.await.unwrap(), "every session ended within the grace period");
+}

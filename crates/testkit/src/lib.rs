@@ -79,16 +79,7 @@ impl TestServer {
 
     /// A TLS client that trusts this server's certificate.
     pub fn tls_connector(&self) -> tokio_rustls::TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in estafeta_net::tls::read_certs(&self.running().shared.tls.cert_path).unwrap() {
-            roots.add(cert).unwrap();
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        tokio_rustls::TlsConnector::from(Arc::new(config))
+        estafeta_net::tls::client_trusting(&self.running().shared.tls.cert_path).expect("server certificate")
     }
 
     /// `GET path` on the http listener: (status, body).
