@@ -19,6 +19,9 @@ id_type!(AccountId);
 id_type!(MailboxId);
 id_type!(QueueId);
 
+/// The hierarchy delimiter of mailbox names (RFC 9051 5.1): `Work/2026`.
+pub const MAILBOX_DELIMITER: char = '/';
+
 /// What a mailbox is for. The first six map to RFC 6154 special-use
 /// attributes (INBOX is special by name, RFC 9051 5.1); the tabs are where
 /// the filter files mail that is not Primary (Primary is INBOX itself).

@@ -59,6 +59,13 @@ pub trait Store: Send + Sync {
     async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>>;
     async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>>;
     async fn mailbox_create(&self, account: AccountId, name: &str) -> Result<Mailbox>;
+    /// RFC 9051 6.3.6: renames the mailbox and every mailbox below it
+    /// (`from/...`), keeping their UIDVALIDITY. Renaming INBOX moves its
+    /// messages to a new mailbox `to` and leaves INBOX empty.
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()>;
+    /// Removes one mailbox and its messages; INBOX cannot be deleted.
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()>;
+    async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
 
     // --- Messages --------------------------------------------------------
 
@@ -83,6 +90,13 @@ pub trait Store: Send + Sync {
     /// `\Deleted`; returns the UIDs removed. Blobs nobody refers to any
     /// more are deleted.
     async fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>>;
+    /// Copies `uids` (those that exist, in UID order) to `target` with their
+    /// flags and dates, in one transaction; with `remove`, it is MOVE
+    /// (RFC 6851): the originals are expunged in the same transaction.
+    async fn copy_messages(&self, source: MailboxId, uids: &[u32], target: MailboxId, remove: bool) -> Result<Copied>;
+    /// What changed after `modseq`: for CONDSTORE FETCH CHANGEDSINCE and
+    /// QRESYNC's VANISHED (RFC 7162 3.1.4, 3.2.5).
+    async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince>;
 
     // --- Outbound queue --------------------------------------------------
 

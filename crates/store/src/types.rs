@@ -83,6 +83,24 @@ pub struct FlagChange {
     pub flags: Flags,
 }
 
+/// What a COPY or MOVE did (RFC 4315 COPYUID): `source[i]` became `target[i]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Copied {
+    pub uid_validity: u32,
+    pub source: Vec<u32>,
+    pub target: Vec<u32>,
+}
+
+/// Changes of a mailbox since a MODSEQ (RFC 7162 CHANGEDSINCE, VANISHED).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesSince {
+    /// Messages added or whose flags changed, in UID order.
+    pub changed: Vec<MessageMeta>,
+    /// UIDs expunged since then, ascending.
+    pub vanished: Vec<u32>,
+    pub highest_modseq: u64,
+}
+
 /// RFC 3461 per-recipient DSN parameters, kept for the outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueueRecipient {

@@ -124,3 +124,76 @@ pub fn allocate(conn: &Connection, mailbox: MailboxId, uids: u32) -> Result<(Acc
     .optional()?
     .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox}")))
 }
+
+fn is_inbox(name: &str) -> bool {
+    name.eq_ignore_ascii_case("INBOX")
+}
+
+pub fn rename(conn: &Connection, account: AccountId, from: &str, to: &str) -> Result<()> {
+    if to.is_empty() || is_inbox(to) {
+        return Err(StoreError::Invalid("cannot rename to that name".into()));
+    }
+    if get(conn, account, to)?.is_some() {
+        return Err(StoreError::exists(format!("mailbox {to}")));
+    }
+    let source = get(conn, account, from)?.ok_or_else(|| StoreError::not_found(format!("mailbox {from}")))?;
+    if is_inbox(from) {
+        // RFC 9051 6.3.6: INBOX's messages move to the new mailbox and INBOX
+        // stays, empty; its inferiors are not renamed. The new mailbox has a
+        // new UIDVALIDITY, so the messages may keep their UIDs.
+        let target = create(conn, account, to, None)?;
+        let (_, _, modseq) = allocate(conn, source.id, 0)?;
+        conn.execute(
+            "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+            params![target.id.0, source.uid_next, modseq],
+        )?;
+        // For QRESYNC clients of INBOX, the messages vanished from it.
+        conn.execute(
+            "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, ?2 FROM messages
+             WHERE mailbox_id = ?1 ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
+            params![source.id.0, modseq],
+        )?;
+        conn.execute(
+            "UPDATE messages SET mailbox_id = ?2, modseq = ?3 WHERE mailbox_id = ?1",
+            params![source.id.0, target.id.0, modseq],
+        )?;
+        return Ok(());
+    }
+    let prefix = format!("{from}{}", estafeta_core::model::MAILBOX_DELIMITER);
+    if to.starts_with(&prefix) {
+        return Err(StoreError::Invalid(format!("cannot move {from} inside itself")));
+    }
+    // The mailbox and every inferior, matched by exact prefix (no LIKE:
+    // names may hold % and _).
+    let family: Vec<(i64, String)> = conn
+        .prepare("SELECT id, name FROM mailboxes WHERE account_id = ?1 AND (name = ?2 OR substr(name, 1, ?3) = ?4)")?
+        .query_map(params![account.0, from, prefix.chars().count() as i64, prefix], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in family {
+        let renamed = format!("{to}{}", &name[from.len()..]);
+        if name != from && get(conn, account, &renamed)?.is_some() {
+            return Err(StoreError::exists(format!("mailbox {renamed}")));
+        }
+        conn.execute("UPDATE mailboxes SET name = ?2 WHERE id = ?1", params![id, renamed])?;
+    }
+    Ok(())
+}
+
+pub fn subscribe(conn: &Connection, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+    let mailbox = get(conn, account, name)?.ok_or_else(|| StoreError::not_found(format!("mailbox {name}")))?;
+    conn.execute(
+        "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1",
+        params![mailbox.id.0, subscribed],
+    )?;
+    Ok(())
+}
+
+/// The mailbox row, if `name` is one that may be deleted.
+pub fn deletable(conn: &Connection, account: AccountId, name: &str) -> Result<Mailbox> {
+    if is_inbox(name) {
+        return Err(StoreError::Invalid("INBOX cannot be deleted (RFC 9051 6.3.4)".into()));
+    }
+    get(conn, account, name)?.ok_or_else(|| StoreError::not_found(format!("mailbox {name}")))
+}

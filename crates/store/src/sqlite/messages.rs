@@ -3,7 +3,7 @@
 use super::{Effects, mailboxes};
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
-use crate::types::{Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
+use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
 use estafeta_core::bus::Change;
 use estafeta_core::model::{Flags, MailboxId, SystemFlags};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -102,11 +102,16 @@ fn keywords(text: String) -> Vec<String> {
 }
 
 pub fn list(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+    list_changed_after(conn, mailbox, 0)
+}
+
+/// Messages whose MODSEQ is above `modseq` (every MODSEQ is at least 1).
+fn list_changed_after(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<Vec<MessageMeta>> {
     let mut statement = conn.prepare_cached(
         "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords
-         FROM messages WHERE mailbox_id = ?1 ORDER BY uid",
+         FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
     )?;
-    let rows = statement.query_map([mailbox.0], |row| {
+    let rows = statement.query_map(params![mailbox.0, modseq], |row| {
         let blob: String = row.get(2)?;
         Ok(MessageMeta {
             mailbox,
@@ -270,4 +275,107 @@ pub fn remove_all(conn: &Connection, effects: &mut Effects, mailbox: MailboxId) 
     }
     conn.execute("DELETE FROM messages WHERE mailbox_id = ?1", [mailbox.0])?;
     release_blobs(conn, effects, released)
+}
+
+/// COPY, or MOVE with `remove` (RFC 6851 3.3: atomic; the source messages
+/// are expunged in the same transaction).
+pub fn copy(
+    conn: &Connection,
+    effects: &mut Effects,
+    source: MailboxId,
+    uids: &[u32],
+    target: MailboxId,
+    remove: bool,
+) -> Result<Copied> {
+    let target_box =
+        mailboxes::by_id(conn, target)?.ok_or_else(|| StoreError::not_found(format!("mailbox {target}")))?;
+    let mut wanted = uids.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut select = conn.prepare_cached(
+        "SELECT blob_id, size, internal_date, flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+    )?;
+    let mut found = Vec::new();
+    for uid in wanted {
+        let row = select
+            .query_row(params![source.0, uid], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, u64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, u8>(3)?,
+                    row.get::<_, String>(4)?,
+                ))
+            })
+            .optional()?;
+        if let Some(row) = row {
+            found.push((uid, row));
+        }
+    }
+    let mut copied = Copied {
+        uid_validity: target_box.uid_validity,
+        source: Vec::new(),
+        target: Vec::new(),
+    };
+    if found.is_empty() {
+        return Ok(copied);
+    }
+    let (target_account, first, modseq) = mailboxes::allocate(conn, target, found.len() as u32)?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    let mut added: BTreeMap<String, u64> = BTreeMap::new();
+    for (i, (uid, (blob, size, date, flags, words))) in found.iter().enumerate() {
+        let new_uid = first + i as u32;
+        insert.execute(params![target.0, new_uid, modseq, blob, size, date, flags, words])?;
+        *added.entry(blob.clone()).or_insert(0) += 1;
+        copied.source.push(*uid);
+        copied.target.push(new_uid);
+    }
+    effects.changes.push(Change::Mailbox {
+        account: target_account,
+        mailbox: target,
+        highest_modseq: modseq,
+    });
+    if remove {
+        // The references move with the messages: counts stay as they are.
+        let (source_account, _, source_modseq) = mailboxes::allocate(conn, source, 0)?;
+        let mut delete = conn.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
+        let mut remember = conn.prepare_cached(
+            "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
+        )?;
+        for uid in &copied.source {
+            delete.execute(params![source.0, uid])?;
+            remember.execute(params![source.0, uid, source_modseq])?;
+        }
+        effects.changes.push(Change::Mailbox {
+            account: source_account,
+            mailbox: source,
+            highest_modseq: source_modseq,
+        });
+    } else {
+        let mut reference = conn.prepare_cached("UPDATE blobs SET refcount = refcount + ?2 WHERE id = ?1")?;
+        for (blob, count) in added {
+            reference.execute(params![blob, count])?;
+        }
+    }
+    Ok(copied)
+}
+
+pub fn changes_since(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince> {
+    let highest_modseq = mailboxes::by_id(conn, mailbox)?
+        .ok_or_else(|| StoreError::not_found(format!("mailbox {mailbox}")))?
+        .highest_modseq;
+    let changed = list_changed_after(conn, mailbox, modseq)?;
+    let vanished = conn
+        .prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?
+        .query_map(params![mailbox.0, modseq], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ChangesSince {
+        changed,
+        vanished,
+        highest_modseq,
+    })
 }

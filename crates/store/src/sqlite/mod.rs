@@ -285,6 +285,49 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        let (from, to) = (owned(from), owned(to));
+        self.write("mailbox_rename", move |conn, effects| {
+            mailboxes::rename(conn, account, &from, &to)?;
+            if from.eq_ignore_ascii_case("INBOX")
+                && let Some(inbox) = mailboxes::get(conn, account, "INBOX")?
+            {
+                let highest_modseq = inbox.highest_modseq;
+                effects.changes.push(Change::Mailbox {
+                    account,
+                    mailbox: inbox.id,
+                    highest_modseq,
+                });
+            }
+            effects.changes.push(Change::MailboxList { account });
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
+        let name = owned(name);
+        self.write("mailbox_delete", move |conn, effects| {
+            let mailbox = mailboxes::deletable(conn, account, &name)?;
+            messages::remove_all(conn, effects, mailbox.id)?;
+            conn.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [mailbox.id.0])?;
+            conn.execute("DELETE FROM mailboxes WHERE id = ?1", [mailbox.id.0])?;
+            effects.changes.push(Change::MailboxList { account });
+            Ok(())
+        })
+        .await
+    }
+
+    async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        let name = owned(name);
+        self.write("mailbox_subscribe", move |conn, effects| {
+            mailboxes::subscribe(conn, account, &name, subscribed)?;
+            effects.changes.push(Change::MailboxList { account });
+            Ok(())
+        })
+        .await
+    }
+
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
         let targets = targets.to_vec();
         let size = message.len() as u64;
@@ -325,6 +368,22 @@ impl Store for SqliteStore {
         let uids = uids.map(<[u32]>::to_vec);
         self.write("expunge", move |conn, effects| {
             messages::expunge(conn, effects, mailbox, uids.as_deref())
+        })
+        .await
+    }
+
+    async fn copy_messages(&self, source: MailboxId, uids: &[u32], target: MailboxId, remove: bool) -> Result<Copied> {
+        let uids = uids.to_vec();
+        let operation = if remove { "move" } else { "copy" };
+        self.write(operation, move |conn, effects| {
+            messages::copy(conn, effects, source, &uids, target, remove)
+        })
+        .await
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince> {
+        self.read("changes_since", move |conn| {
+            messages::changes_since(conn, mailbox, modseq)
         })
         .await
     }
