@@ -136,7 +136,6 @@ impl Framer {
 
     /// Feeds input; returns how much of it was used and what happened, or
     /// `None` when all was used and more is needed.
-    #[allow(clippy::type_complexity)]
     pub fn feed(&mut self, input: &[u8]) -> (usize, Option<Result<Frame, FrameError>>) {
         let mut used = 0;
         while used < input.len() {

@@ -1,8 +1,11 @@
 //! The IMAP wire format, apart from what the session does with it.
 
+pub mod command;
 pub mod framing;
+pub mod lexer;
 pub mod sequence;
 pub mod utf7;
 
+pub use command::{Command, CommandBody, ParseError, parse_command};
 pub use framing::{Frame, FrameError, Framer, Limits};
 pub use sequence::{SeqNumber, SequenceSet};
