@@ -3,7 +3,9 @@
 //! modules; everything else is here.
 
 use super::SequenceSet;
+use super::fetch::{FetchAttribute, FetchModifiers};
 use super::lexer::{Lexer, Result, SyntaxError};
+use super::search::{SearchKey, SearchReturn, SortCriterion, ThreadAlgorithm};
 
 /// A mailbox name as sent: UTF-8 under IMAP4rev2/UTF8=ACCEPT, modified
 /// UTF-7 otherwise; the session decodes it. `INBOX` in any case is INBOX.
@@ -167,6 +169,33 @@ pub enum CommandBody {
         flags: Vec<Flag>,
         unchanged_since: Option<u64>,
     },
+    Fetch {
+        set: SequenceSet,
+        uid: bool,
+        attributes: Vec<FetchAttribute>,
+        modifiers: FetchModifiers,
+    },
+    /// `returns` is `None` for a plain SEARCH (untagged `SEARCH` reply),
+    /// `Some` with RETURN (untagged `ESEARCH`, RFC 4731).
+    Search {
+        uid: bool,
+        charset: Option<String>,
+        key: SearchKey,
+        returns: Option<SearchReturn>,
+    },
+    /// RFC 5256.
+    Sort {
+        uid: bool,
+        criteria: Vec<SortCriterion>,
+        charset: String,
+        key: SearchKey,
+    },
+    Thread {
+        uid: bool,
+        algorithm: ThreadAlgorithm,
+        charset: String,
+        key: SearchKey,
+    },
     /// RFC 9208.
     GetQuota(Vec<u8>),
     GetQuotaRoot(MailboxName),
@@ -303,12 +332,14 @@ fn body(lexer: &mut Lexer) -> Result<CommandBody> {
             Ok(CommandBody::Status { mailbox, items })
         }
         "APPEND" => append(lexer),
-        "COPY" | "MOVE" | "STORE" => sequence_command(lexer, &name, false),
+        "COPY" | "MOVE" | "STORE" | "FETCH" => sequence_command(lexer, &name, false),
+        "SEARCH" | "SORT" | "THREAD" => search_command(lexer, &name, false),
         "UID" => {
             lexer.sp()?;
             let name = lexer.atom()?.to_ascii_uppercase();
             match name.as_str() {
-                "COPY" | "MOVE" | "STORE" => sequence_command(lexer, &name, true),
+                "COPY" | "MOVE" | "STORE" | "FETCH" => sequence_command(lexer, &name, true),
+                "SEARCH" | "SORT" | "THREAD" => search_command(lexer, &name, true),
                 "EXPUNGE" => {
                     lexer.sp()?;
                     Ok(CommandBody::Expunge {
@@ -517,12 +548,69 @@ fn sequence_command(lexer: &mut Lexer, name: &str, uid: bool) -> Result<CommandB
     if name == "STORE" {
         return store(lexer, set, uid);
     }
+    if name == "FETCH" {
+        let attributes = super::fetch::attributes(lexer)?;
+        let modifiers = super::fetch::modifiers(lexer)?;
+        // RFC 7162 3.2.6: VANISHED only in UID FETCH.
+        if modifiers.vanished && !uid {
+            return Err(SyntaxError("VANISHED needs UID FETCH"));
+        }
+        return Ok(CommandBody::Fetch {
+            set,
+            uid,
+            attributes,
+            modifiers,
+        });
+    }
     let mailbox = mailbox(lexer)?;
     Ok(if name == "COPY" {
         CommandBody::Copy { set, mailbox, uid }
     } else {
         CommandBody::Move { set, mailbox, uid }
     })
+}
+
+fn search_command(lexer: &mut Lexer, name: &str, uid: bool) -> Result<CommandBody> {
+    use super::search;
+    lexer.sp()?;
+    match name {
+        "SEARCH" => {
+            let returns = search::return_options(lexer)?;
+            let (charset, key) = search::program(lexer)?;
+            Ok(CommandBody::Search {
+                uid,
+                charset,
+                key,
+                returns,
+            })
+        }
+        "SORT" => {
+            let criteria = search::sort_criteria(lexer)?;
+            lexer.sp()?;
+            let charset = String::from_utf8(lexer.astring()?).map_err(|_| SyntaxError("bad charset"))?;
+            lexer.sp()?;
+            let (_, key) = search::program(lexer)?;
+            Ok(CommandBody::Sort {
+                uid,
+                criteria,
+                charset,
+                key,
+            })
+        }
+        _ => {
+            let algorithm = search::thread_algorithm(lexer)?;
+            lexer.sp()?;
+            let charset = String::from_utf8(lexer.astring()?).map_err(|_| SyntaxError("bad charset"))?;
+            lexer.sp()?;
+            let (_, key) = search::program(lexer)?;
+            Ok(CommandBody::Thread {
+                uid,
+                algorithm,
+                charset,
+                key,
+            })
+        }
+    }
 }
 
 fn store(lexer: &mut Lexer, set: SequenceSet, uid: bool) -> Result<CommandBody> {

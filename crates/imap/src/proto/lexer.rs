@@ -34,6 +34,19 @@ impl<'a> Lexer<'a> {
         self.input.get(self.pos).copied()
     }
 
+    pub fn peek_at(&self, ahead: usize) -> Option<u8> {
+        self.input.get(self.pos + ahead).copied()
+    }
+
+    /// A FETCH item name: atom characters up to `[`, `<`, SP or `)`.
+    pub fn fetch_name(&mut self) -> Result<&'a str> {
+        let name = self.take_while(|b| is_atom_char(b) && b != b'[' && b != b'<');
+        if name.is_empty() {
+            return Err(SyntaxError("expected a FETCH item"));
+        }
+        Ok(std::str::from_utf8(name).expect("atom chars are ASCII"))
+    }
+
     pub fn at_end(&self) -> bool {
         self.pos == self.input.len()
     }

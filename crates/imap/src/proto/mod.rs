@@ -1,8 +1,10 @@
 //! The IMAP wire format, apart from what the session does with it.
 
 pub mod command;
+pub mod fetch;
 pub mod framing;
 pub mod lexer;
+pub mod search;
 pub mod sequence;
 pub mod utf7;
 
