@@ -11,6 +11,7 @@ pub mod config;
 pub mod duration;
 pub mod metrics;
 pub mod model;
+pub mod time;
 
 pub use address::{Address, AddressError};
 pub use config::{Config, ConfigError};

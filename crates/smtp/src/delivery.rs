@@ -257,29 +257,17 @@ fn find_header_end(message: &[u8]) -> usize {
 
 /// RFC 5322 3.3 date-time in UTC, e.g. `Thu, 26 Nov 2026 05:23:04 +0000`.
 pub fn rfc5322_date(secs: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    use estafeta_core::time::{DAY_NAMES, MONTH_NAMES, civil};
+    let c = civil(secs);
     format!(
-        "{}, {day} {} {year} {:02}:{:02}:{:02} +0000",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        DAY_NAMES[c.weekday as usize],
+        c.day,
+        MONTH_NAMES[(c.month - 1) as usize],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
     )
 }
 

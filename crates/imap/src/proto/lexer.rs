@@ -272,19 +272,7 @@ impl<'a> Lexer<'a> {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
+pub use estafeta_core::time::days_from_civil;
 
 fn parse_date_time(text: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(text).ok()?;
@@ -295,7 +283,10 @@ fn parse_date_time(text: &[u8]) -> Option<i64> {
     let mut date_parts = date.split('-');
     let day: i64 = date_parts.next()?.parse().ok()?;
     let month_name = date_parts.next()?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as i64 + 1;
+    let month = estafeta_core::time::MONTH_NAMES
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(month_name))? as i64
+        + 1;
     let year: i64 = date_parts.next()?.parse().ok()?;
     let mut time_parts = time.split(':');
     let (hour, minute, second): (i64, i64, i64) = (

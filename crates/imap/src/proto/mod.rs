@@ -4,6 +4,7 @@ pub mod command;
 pub mod fetch;
 pub mod framing;
 pub mod lexer;
+pub mod response;
 pub mod search;
 pub mod sequence;
 pub mod utf7;

@@ -85,10 +85,6 @@ pub enum ThreadAlgorithm {
     References,
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
-
 /// date = date-text / DQUOTE date-text DQUOTE; date-text = d-Mon-yyyy.
 fn date(lexer: &mut Lexer) -> Result<i64> {
     let text = if lexer.peek() == Some(b'"') {
@@ -102,7 +98,7 @@ fn date(lexer: &mut Lexer) -> Result<i64> {
         return Err(SyntaxError("bad date"));
     };
     let day: i64 = day.parse().map_err(|_| SyntaxError("bad date"))?;
-    let month = MONTHS
+    let month = estafeta_core::time::MONTH_NAMES
         .iter()
         .position(|m| m.eq_ignore_ascii_case(month))
         .ok_or(SyntaxError("bad date"))? as i64
