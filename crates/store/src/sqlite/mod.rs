@@ -15,9 +15,10 @@ use crate::types::*;
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
-use estafeta_core::metrics::Metrics;
+use estafeta_core::metrics::{Counter, Metrics};
 use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
 use pool::{Readers, Writer};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,6 +36,14 @@ impl Effects {
     }
 }
 
+fn operation_counter(metrics: &Metrics, operation: &str) -> Counter {
+    metrics.counter(
+        "estafeta_store_operations_total",
+        "Store operations by kind.",
+        &[("op", operation)],
+    )
+}
+
 pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -42,12 +51,48 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Every operation the store counts, so their counters are made once and
+/// the hot path is one atomic add, not a registry lookup.
+const OPERATIONS: &[&str] = &[
+    "account_add",
+    "account_get",
+    "account_list",
+    "account_remove",
+    "account_set_password",
+    "alias_add",
+    "alias_get",
+    "alias_list",
+    "alias_remove",
+    "changes_since",
+    "copy",
+    "deliver",
+    "domain_add",
+    "domain_is_local",
+    "domain_list",
+    "domain_remove",
+    "expunge",
+    "mailbox_create",
+    "mailbox_delete",
+    "mailbox_get",
+    "mailbox_list",
+    "mailbox_rename",
+    "mailbox_subscribe",
+    "message_content",
+    "messages",
+    "move",
+    "queue_insert",
+    "queue_list",
+    "store_flags",
+    "verify",
+];
+
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
     blobs: Arc<FileBlobStore>,
     bus: ChangeBus,
     metrics: Arc<Metrics>,
+    operations: HashMap<&'static str, Counter>,
     path: PathBuf,
 }
 
@@ -80,12 +125,17 @@ impl SqliteStore {
         let bus = ChangeBus::default();
         let writer = Writer::start(conn, Arc::clone(&blobs), bus.clone(), &metrics);
         let readers = Readers::open(&path)?;
+        let operations = OPERATIONS
+            .iter()
+            .map(|&op| (op, operation_counter(&metrics, op)))
+            .collect();
         Ok(SqliteStore {
             writer,
             readers,
             blobs,
             bus,
             metrics,
+            operations,
             path,
         })
     }
@@ -105,13 +155,10 @@ impl SqliteStore {
     }
 
     fn count(&self, operation: &'static str) {
-        self.metrics
-            .counter(
-                "estafeta_store_operations_total",
-                "Store operations by kind.",
-                &[("op", operation)],
-            )
-            .inc();
+        match self.operations.get(operation) {
+            Some(counter) => counter.inc(),
+            None => operation_counter(&self.metrics, operation).inc(),
+        }
     }
 
     async fn read<F, R>(&self, operation: &'static str, work: F) -> Result<R>
