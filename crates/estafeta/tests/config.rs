@@ -4,15 +4,8 @@ use common::*;
 use std::path::Path;
 
 fn with_config(dir: &Path, toml: &str, args: &[&str]) -> Run {
-    let file = dir.join("estafeta.toml");
-    std::fs::write(&file, toml).unwrap();
-    let mut command = estafeta();
-    command
-        .arg("--config")
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .args(args);
+    let mut command = configured(dir, toml);
+    command.args(args);
     run(command, None)
 }
 

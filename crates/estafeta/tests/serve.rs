@@ -17,14 +17,8 @@ http = \"127.0.0.1:0\"
 ";
 
 fn spawn_serve(dir: &std::path::Path, toml: &str) -> Child {
-    let file = dir.join("estafeta.toml");
-    std::fs::write(&file, toml).unwrap();
-    let mut command = estafeta();
+    let mut command = configured(dir, toml);
     command
-        .arg("--config")
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
         .arg("serve")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

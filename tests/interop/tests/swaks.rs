@@ -22,6 +22,25 @@ fn swaks(server: &TestServer, service: Service, args: &[&str]) -> Command {
     command
 }
 
+/// Arguments for alice to log in with `mechanism` and send to bob.
+fn login_as_alice(tls: &'static str, mechanism: &'static str, password: &'static str) -> Vec<&'static str> {
+    vec![
+        tls,
+        "--auth",
+        mechanism,
+        "--auth-user",
+        "alice@example.com",
+        "--auth-password",
+        password,
+        "--from",
+        "alice@example.com",
+        "--h-From",
+        "alice@example.com",
+        "--to",
+        "bob@example.com",
+    ]
+}
+
 async fn inbox_count(server: &TestServer, address: &str) -> usize {
     let store = server.store();
     let account = store.account_get(address).await.unwrap().unwrap();
@@ -64,21 +83,7 @@ async fn starttls_and_auth_on_submission() {
         return;
     }
     let server = server().await;
-    let args = [
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice@example.com",
-        "--auth-password",
-        "correct horse",
-        "--from",
-        "alice@example.com",
-        "--h-From",
-        "alice@example.com",
-        "--to",
-        "bob@example.com",
-    ];
+    let args = login_as_alice("--tls", "PLAIN", "correct horse");
     let out = run(swaks(&server, Service::Submission, &args)).await;
     let log = text(&out);
     assert!(out.status.success(), "{log}");
@@ -95,36 +100,10 @@ async fn implicit_tls_with_auth_login_and_a_refused_password() {
         return;
     }
     let server = server().await;
-    let good = [
-        "--tls-on-connect",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice@example.com",
-        "--auth-password",
-        "correct horse",
-        "--from",
-        "alice@example.com",
-        "--h-From",
-        "alice@example.com",
-        "--to",
-        "bob@example.com",
-    ];
+    let good = login_as_alice("--tls-on-connect", "LOGIN", "correct horse");
     let out = run(swaks(&server, Service::Submissions, &good)).await;
     assert!(out.status.success(), "{}", text(&out));
-    let bad = [
-        "--tls-on-connect",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice@example.com",
-        "--auth-password",
-        "wrong",
-        "--from",
-        "alice@example.com",
-        "--to",
-        "bob@example.com",
-    ];
+    let bad = login_as_alice("--tls-on-connect", "LOGIN", "wrong");
     let out = run(swaks(&server, Service::Submissions, &bad)).await;
     assert!(
         !out.status.success() && text(&out).contains("535 5.7.8"),

@@ -35,6 +35,20 @@ pub fn estafeta() -> Command {
     command
 }
 
+/// `estafeta --config DIR/estafeta.toml --data-dir DIR/data`, with `toml`
+/// written to that file.
+pub fn configured(dir: &Path, toml: &str) -> Command {
+    let file = dir.join("estafeta.toml");
+    std::fs::write(&file, toml).unwrap();
+    let mut command = estafeta();
+    command
+        .arg("--config")
+        .arg(&file)
+        .arg("--data-dir")
+        .arg(dir.join("data"));
+    command
+}
+
 pub fn run_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Run {
     let mut command = estafeta();
     command.arg("--data-dir").arg(dir).args(args);
