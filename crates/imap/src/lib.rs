@@ -6,4 +6,5 @@
 //! finished CONDSTORE/QRESYNC, so the wire module is our own, kept apart
 //! from session logic and fuzzed.
 
+pub mod message;
 pub mod proto;
