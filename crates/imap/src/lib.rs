@@ -1,10 +1,98 @@
 //! Estafeta's IMAP server (RFC 9051, with RFC 3501 compatibility).
 //!
-//! This first slice is the wire format (`proto`): framing of commands with
-//! literals, the command parser, sequence sets and mailbox-name encoding.
-//! imap-codec 1.0 is IMAP4rev1-only and lacks UIDPLUS response codes and a
-//! finished CONDSTORE/QRESYNC, so the wire module is our own, kept apart
-//! from session logic and fuzzed.
+//! `proto` is the wire format (own, not imap-codec: imap-codec 1.0 is
+//! IMAP4rev1-only and lacks UIDPLUS codes and a finished CONDSTORE/QRESYNC),
+//! kept apart from session logic and fuzzed. `message` is what IMAP
+//! computes from a stored message. `session` is the per-connection state
+//! machine; `command` holds one module per command group.
 
+mod command;
 pub mod message;
 pub mod proto;
+mod session;
+
+use async_trait::async_trait;
+use estafeta_core::auth::LoginLimiter;
+use estafeta_core::config::Config;
+use estafeta_core::metrics::Metrics;
+use estafeta_core::model::AccountId;
+use estafeta_net::{Connection, Handler, Refusal};
+use estafeta_store::{BlobId, Store};
+use message::MessageCache;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+
+/// Which way a message crossed the Junk boundary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JunkVerdict {
+    /// Moved into Junk: the user says it is spam.
+    Spam,
+    /// Moved out of Junk: the user says it is not.
+    Ham,
+}
+
+/// Told when a user moves or copies mail into or out of Junk, so the
+/// filter can learn from it (the antispam issue implements this).
+#[async_trait]
+pub trait JunkLearning: Send + Sync {
+    async fn learn(&self, account: AccountId, messages: &[BlobId], verdict: JunkVerdict);
+}
+
+/// Learns nothing: the default until a filter is plugged in.
+pub struct NoLearning;
+
+#[async_trait]
+impl JunkLearning for NoLearning {
+    async fn learn(&self, _: AccountId, _: &[BlobId], _: JunkVerdict) {}
+}
+
+/// What every IMAP session shares.
+pub struct ImapContext {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub logins: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
+    pub cache: MessageCache,
+    pub learning: Arc<dyn JunkLearning>,
+}
+
+impl ImapContext {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, logins: Arc<LoginLimiter>, metrics: Arc<Metrics>) -> Self {
+        ImapContext {
+            config,
+            store,
+            logins,
+            metrics,
+            cache: MessageCache::new(50_000),
+            learning: Arc::new(NoLearning),
+        }
+    }
+}
+
+pub struct ImapService {
+    context: Arc<ImapContext>,
+}
+
+impl ImapService {
+    pub fn new(context: Arc<ImapContext>) -> Arc<ImapService> {
+        Arc::new(ImapService { context })
+    }
+}
+
+#[async_trait]
+impl Handler for ImapService {
+    async fn handle(&self, connection: Connection) {
+        session::Session::new(connection, Arc::clone(&self.context)).run().await;
+    }
+
+    async fn refuse(&self, mut connection: Connection, why: Refusal) {
+        // RFC 9051 7.1.5: BYE instead of a greeting; [UNAVAILABLE] (RFC 5530).
+        let text = match why {
+            Refusal::TooManyFromIp => "Too many connections from your address",
+            Refusal::TooManyInAll => "Too busy",
+        };
+        let line = format!("* BYE [UNAVAILABLE] {text}, try again later\r\n");
+        let _ = connection.write_all(line.as_bytes()).await;
+        let _ = connection.shutdown().await;
+    }
+}

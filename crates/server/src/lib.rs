@@ -7,6 +7,7 @@ mod placeholder;
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Config, Service};
 use estafeta_core::metrics::{AUTH_FAILURES, AUTH_FAILURES_HELP, Metrics};
+use estafeta_imap::{ImapContext, ImapService};
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
 use estafeta_smtp::{SmtpContext, SmtpService};
 use estafeta_store::Store;
@@ -134,6 +135,12 @@ impl RunningServer {
             metrics: Arc::clone(&shared.metrics),
             resolver: Some(resolver),
         });
+        let imap = Arc::new(ImapContext::new(
+            Arc::new(shared.config.clone()),
+            Arc::clone(&shared.store),
+            Arc::clone(&shared.logins),
+            Arc::clone(&shared.metrics),
+        ));
         let mut addrs = BTreeMap::new();
         for listener in listeners {
             let service = listener.service();
@@ -143,6 +150,7 @@ impl RunningServer {
                 Service::Smtp | Service::Submission | Service::Submissions => {
                     listener.spawn(SmtpService::new(Arc::clone(&smtp), service), context.clone())
                 }
+                Service::Imap | Service::Imaps => listener.spawn(ImapService::new(Arc::clone(&imap)), context.clone()),
                 _ => listener.spawn(
                     placeholder::for_service(service, &shared.config.hostname),
                     context.clone(),

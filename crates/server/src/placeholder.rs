@@ -19,7 +19,7 @@ pub fn for_service(service: Service, hostname: &str) -> Arc<dyn Handler> {
             format!("421 4.3.2 {hostname} SMTP service not available yet\r\n")
         }
         // RFC 9051 7.1.5: BYE as the greeting refuses the connection.
-        Service::Imap | Service::Imaps => "* BYE IMAP service not available yet\r\n".to_owned(),
+        Service::Imap | Service::Imaps => "* BYE IMAP service not available\r\n".to_owned(),
         Service::Pop3 | Service::Pop3s => "-ERR POP3 service not available yet\r\n".to_owned(),
         Service::Http => String::new(),
     };

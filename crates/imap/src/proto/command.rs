@@ -239,6 +239,8 @@ fn body(lexer: &mut Lexer) -> Result<CommandBody> {
     match name.as_str() {
         "CAPABILITY" => simple(CommandBody::Capability),
         "NOOP" => simple(CommandBody::Noop),
+        // RFC 3501 6.4.1; gone from IMAP4rev2, where it is a NOOP.
+        "CHECK" => simple(CommandBody::Noop),
         "LOGOUT" => simple(CommandBody::Logout),
         "STARTTLS" => simple(CommandBody::StartTls),
         "NAMESPACE" => simple(CommandBody::Namespace),

@@ -202,7 +202,9 @@ impl<'a> Lexer<'a> {
         match self.peek() {
             Some(b'"' | b'{') => self.string(),
             _ => {
-                let text = self.take_while(is_astring_char);
+                // 8-bit bytes are not ASTRING-CHARs, but clients (imaplib,
+                // UTF8=ACCEPT users) send UTF-8 unquoted; take them.
+                let text = self.take_while(|b| is_astring_char(b) || b >= 0x80);
                 if text.is_empty() {
                     return Err(SyntaxError("expected an astring"));
                 }
@@ -224,7 +226,7 @@ impl<'a> Lexer<'a> {
         match self.peek() {
             Some(b'"' | b'{') => self.string(),
             _ => {
-                let text = self.take_while(is_list_char);
+                let text = self.take_while(|b| is_list_char(b) || b >= 0x80);
                 if text.is_empty() {
                     return Err(SyntaxError("expected a mailbox pattern"));
                 }

@@ -9,6 +9,6 @@ pub mod search;
 pub mod sequence;
 pub mod utf7;
 
-pub use command::{Command, CommandBody, ParseError, parse_command};
+pub use command::{Command, CommandBody, Flag, ParseError, parse_command};
 pub use framing::{Frame, FrameError, Framer, Limits};
 pub use sequence::{SeqNumber, SequenceSet};

@@ -26,6 +26,10 @@ pub enum Code {
     TryCreate,
     UidNext(u32),
     UidValidity(u32),
+    /// RFC 3501 7.1: the first unseen message (IMAP4rev1 SELECT only).
+    Unseen(u32),
+    /// RFC 4978 4.
+    CompressionActive,
     HighestModseq(u64),
     NoModseq,
     /// RFC 7162 3.1.3: messages STORE skipped for UNCHANGEDSINCE.
@@ -157,6 +161,8 @@ impl Code {
             Code::TryCreate => write!(out, "TRYCREATE"),
             Code::UidNext(n) => write!(out, "UIDNEXT {n}"),
             Code::UidValidity(n) => write!(out, "UIDVALIDITY {n}"),
+            Code::Unseen(n) => write!(out, "UNSEEN {n}"),
+            Code::CompressionActive => write!(out, "COMPRESSIONACTIVE"),
             Code::HighestModseq(n) => write!(out, "HIGHESTMODSEQ {n}"),
             Code::NoModseq => write!(out, "NOMODSEQ"),
             Code::Modified(set) => write!(out, "MODIFIED {}", compact(set)),

@@ -1,0 +1,59 @@
+//! APPEND (RFC 9051 6.3.12) with MULTIAPPEND (RFC 3502), UIDPLUS's
+//! APPENDUID (RFC 4315) and APPENDLIMIT (RFC 7889, enforced by the framer).
+
+use super::mailbox::mailbox_name;
+use super::to_flags;
+use crate::proto::command::{AppendMessage, MailboxName};
+use crate::proto::response::{Code, Status};
+use crate::session::{Flow, Session};
+use estafeta_store::DeliveryTarget;
+use std::sync::Arc;
+
+pub async fn append(session: &mut Session, tag: &str, name: MailboxName, messages: Vec<AppendMessage>) -> Flow {
+    let name = match mailbox_name(session, tag, &name) {
+        Ok(name) => name,
+        Err(flow) => return flow,
+    };
+    let account = session.account.as_ref().expect("authenticated").id;
+    let store = Arc::clone(&session.context.store);
+    let mailbox = match store.mailbox_get(account, &name).await {
+        Ok(Some(mailbox)) => mailbox,
+        // RFC 9051 6.3.12: [TRYCREATE] tells the client to CREATE and retry.
+        Ok(None) => return session.no(tag, Some(Code::TryCreate), "No such mailbox"),
+        Err(error) => return session.store_error(tag, &error),
+    };
+    if messages.iter().any(|m| m.data.is_empty()) {
+        return session.no(tag, Some(Code::Cannot), "Cannot store an empty message");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut uids = Vec::with_capacity(messages.len());
+    for message in &messages {
+        let target = DeliveryTarget {
+            mailbox: mailbox.id,
+            flags: to_flags(&message.flags),
+        };
+        match store
+            .deliver(
+                &message.data,
+                message.date.unwrap_or(now),
+                std::slice::from_ref(&target),
+            )
+            .await
+        {
+            Ok(delivered) => uids.extend(delivered.iter().map(|d| d.uid)),
+            Err(error) => return session.store_error(tag, &error),
+        }
+    }
+    session.sync(true).await;
+    session.tagged(
+        tag,
+        Status::Ok,
+        Some(Code::AppendUid {
+            uid_validity: mailbox.uid_validity,
+            uids,
+        }),
+        "APPEND completed",
+    )
+}

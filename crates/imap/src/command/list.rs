@@ -1,0 +1,155 @@
+//! LIST (RFC 9051 6.3.9, LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819,
+//! SPECIAL-USE RFC 6154, CHILDREN RFC 3348), LSUB and NAMESPACE (RFC 2342).
+
+use super::status::status_values;
+use crate::proto::command::ListOptions;
+use crate::proto::response;
+use crate::session::{Flow, Session, names};
+use estafeta_core::model::MAILBOX_DELIMITER;
+use estafeta_store::Mailbox;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every name the account has, with the levels above them that do not
+/// exist themselves (shown as `\Noselect`, RFC 9051 6.3.9).
+fn tree(mailboxes: &[Mailbox]) -> BTreeMap<String, Option<&Mailbox>> {
+    let mut all = BTreeMap::new();
+    for mailbox in mailboxes {
+        for parent in names::parents(&mailbox.name) {
+            all.entry(parent.to_owned()).or_insert(None);
+        }
+        all.insert(mailbox.name.clone(), Some(mailbox));
+    }
+    all
+}
+
+fn has_children(all: &BTreeMap<String, Option<&Mailbox>>, name: &str) -> bool {
+    let prefix = format!("{name}{MAILBOX_DELIMITER}");
+    all.range(prefix.clone()..)
+        .next()
+        .is_some_and(|(n, _)| n.starts_with(&prefix))
+}
+
+/// `reference` and `pattern` joined (RFC 9051 6.3.9: the reference is a
+/// prefix, like a current directory).
+fn join(reference: &str, pattern: &str) -> String {
+    if reference.is_empty() {
+        return pattern.to_owned();
+    }
+    match (
+        reference.ends_with(MAILBOX_DELIMITER),
+        pattern.starts_with(MAILBOX_DELIMITER),
+    ) {
+        (true, true) => format!("{reference}{}", &pattern[1..]),
+        _ => format!("{reference}{pattern}"),
+    }
+}
+
+pub async fn list(
+    session: &mut Session,
+    tag: &str,
+    reference: Vec<u8>,
+    patterns: Vec<Vec<u8>>,
+    options: ListOptions,
+) -> Flow {
+    let utf8 = session.utf8();
+    let reference = match names::decode(&reference, utf8) {
+        Ok(reference) => reference,
+        Err(why) => return session.bad(tag, why),
+    };
+    let mut decoded = Vec::with_capacity(patterns.len());
+    for pattern in &patterns {
+        match names::decode(pattern, utf8) {
+            Ok(pattern) => decoded.push(join(&reference, &pattern)),
+            Err(why) => return session.bad(tag, why),
+        }
+    }
+    // RFC 9051 6.3.9: an empty pattern asks for the delimiter.
+    if decoded.len() == 1 && decoded[0].is_empty() && !options.subscribed {
+        response::list(session.io.out(), "LIST", &["\\Noselect"], MAILBOX_DELIMITER, b"", utf8);
+        return session.ok(tag, "LIST completed");
+    }
+    let account = session.account.as_ref().expect("authenticated").id;
+    let store = Arc::clone(&session.context.store);
+    let mailboxes = match store.mailbox_list(account).await {
+        Ok(mailboxes) => mailboxes,
+        Err(error) => return session.store_error(tag, &error),
+    };
+    let all = tree(&mailboxes);
+    let show_subscribed = options.subscribed || options.return_subscribed;
+    for (name, mailbox) in &all {
+        if !decoded.iter().any(|pattern| names::matches(pattern, name)) {
+            continue;
+        }
+        let subscribed = mailbox.is_some_and(|m| m.subscribed);
+        if options.subscribed && !subscribed {
+            continue;
+        }
+        let special = mailbox.and_then(|m| m.role).and_then(|role| role.special_use());
+        if options.special_use && special.is_none() {
+            continue;
+        }
+        let mut attributes: Vec<&str> = Vec::new();
+        if mailbox.is_none() {
+            attributes.push(if options.subscribed {
+                "\\NonExistent"
+            } else {
+                "\\Noselect"
+            });
+        }
+        attributes.push(if has_children(&all, name) {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        });
+        if show_subscribed && subscribed {
+            attributes.push("\\Subscribed");
+        }
+        if let Some(special) = special {
+            attributes.push(special);
+        }
+        let encoded = names::encode(name, utf8);
+        response::list(session.io.out(), "LIST", &attributes, MAILBOX_DELIMITER, &encoded, utf8);
+        if let Some(mailbox) = mailbox
+            && !options.return_status.is_empty()
+        {
+            match status_values(session, mailbox, &options.return_status).await {
+                Ok(values) => response::status_data(session.io.out(), &encoded, &values, utf8),
+                Err(error) => return session.store_error(tag, &error),
+            }
+        }
+    }
+    session.ok(tag, "LIST completed")
+}
+
+/// RFC 3501 6.3.9 LSUB (deprecated in IMAP4rev2, kept for old clients).
+pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern: Vec<u8>) -> Flow {
+    let utf8 = session.utf8();
+    let (reference, pattern) = match (names::decode(&reference, utf8), names::decode(&pattern, utf8)) {
+        (Ok(reference), Ok(pattern)) => (reference, pattern),
+        (Err(why), _) | (_, Err(why)) => return session.bad(tag, why),
+    };
+    let pattern = join(&reference, &pattern);
+    let account = session.account.as_ref().expect("authenticated").id;
+    let store = Arc::clone(&session.context.store);
+    let mailboxes = match store.mailbox_list(account).await {
+        Ok(mailboxes) => mailboxes,
+        Err(error) => return session.store_error(tag, &error),
+    };
+    for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
+        if names::matches(&pattern, &mailbox.name) {
+            let encoded = names::encode(&mailbox.name, utf8);
+            response::list(session.io.out(), "LSUB", &[], MAILBOX_DELIMITER, &encoded, utf8);
+        }
+    }
+    session.ok(tag, "LSUB completed")
+}
+
+/// One personal namespace, no prefix; no other users' or shared ones.
+pub async fn namespace(session: &mut Session, tag: &str) -> Flow {
+    response::untagged(
+        session.io.out(),
+        &format!("NAMESPACE ((\"\" \"{MAILBOX_DELIMITER}\")) NIL NIL"),
+    );
+    session.ok(tag, "NAMESPACE completed")
+}

@@ -1,0 +1,96 @@
+//! STATUS (RFC 9051 6.3.11, STATUS=SIZE RFC 8438, CONDSTORE's
+//! HIGHESTMODSEQ) and the QUOTA commands (RFC 9208).
+
+use super::mailbox::mailbox_name;
+use crate::proto::command::{MailboxName, StatusItem};
+use crate::proto::response::{self, Code};
+use crate::session::{Flow, Session, names};
+use estafeta_core::model::SystemFlags;
+use estafeta_store::{Mailbox, StoreError};
+
+pub async fn status_values(
+    session: &Session,
+    mailbox: &Mailbox,
+    items: &[StatusItem],
+) -> Result<Vec<(StatusItem, u64)>, StoreError> {
+    let needs_messages = items.iter().any(|item| {
+        matches!(
+            item,
+            StatusItem::Messages | StatusItem::Unseen | StatusItem::Deleted | StatusItem::Size
+        )
+    });
+    let messages = if needs_messages {
+        session.context.store.messages(mailbox.id).await?
+    } else {
+        Vec::new()
+    };
+    let count =
+        |flag: SystemFlags, set: bool| messages.iter().filter(|m| m.flags.system.contains(flag) == set).count() as u64;
+    Ok(items
+        .iter()
+        .map(|&item| {
+            let value = match item {
+                StatusItem::Messages => messages.len() as u64,
+                StatusItem::UidNext => u64::from(mailbox.uid_next),
+                StatusItem::UidValidity => u64::from(mailbox.uid_validity),
+                StatusItem::Unseen => count(SystemFlags::SEEN, false),
+                StatusItem::Deleted => count(SystemFlags::DELETED, true),
+                StatusItem::Size => messages.iter().map(|m| m.size).sum(),
+                StatusItem::HighestModseq => mailbox.highest_modseq,
+                // IMAP4rev2 has no \Recent; a rev1 client is told none.
+                StatusItem::Recent => 0,
+            };
+            (item, value)
+        })
+        .collect())
+}
+
+pub async fn status(session: &mut Session, tag: &str, name: MailboxName, items: Vec<StatusItem>) -> Flow {
+    let name = match mailbox_name(session, tag, &name) {
+        Ok(name) => name,
+        Err(flow) => return flow,
+    };
+    let account = session.account.as_ref().expect("authenticated").id;
+    let mailbox = match session.context.store.mailbox_get(account, &name).await {
+        Ok(Some(mailbox)) => mailbox,
+        Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
+        Err(error) => return session.store_error(tag, &error),
+    };
+    if items.contains(&StatusItem::HighestModseq) {
+        session.enabled.condstore = true;
+    }
+    let values = match status_values(session, &mailbox, &items).await {
+        Ok(values) => values,
+        Err(error) => return session.store_error(tag, &error),
+    };
+    let utf8 = session.utf8();
+    response::status_data(session.io.out(), &names::encode(&mailbox.name, utf8), &values, utf8);
+    session.sync(true).await;
+    session.ok(tag, "STATUS completed")
+}
+
+/// No storage limits are configured yet, so no mailbox has a quota root
+/// (RFC 9208 4.3: an empty QUOTAROOT list).
+pub async fn get_quota_root(session: &mut Session, tag: &str, name: MailboxName) -> Flow {
+    let name = match mailbox_name(session, tag, &name) {
+        Ok(name) => name,
+        Err(flow) => return flow,
+    };
+    let account = session.account.as_ref().expect("authenticated").id;
+    match session.context.store.mailbox_get(account, &name).await {
+        Ok(Some(mailbox)) => {
+            let utf8 = session.utf8();
+            let out = session.io.out();
+            out.extend_from_slice(b"* QUOTAROOT ");
+            response::string(out, &names::encode(&mailbox.name, utf8), utf8);
+            out.extend_from_slice(b"\r\n");
+            session.ok(tag, "GETQUOTAROOT completed")
+        }
+        Ok(None) => session.no(tag, Some(Code::NonExistent), "No such mailbox"),
+        Err(error) => session.store_error(tag, &error),
+    }
+}
+
+pub async fn get_quota(session: &mut Session, tag: &str, _root: Vec<u8>) -> Flow {
+    session.no(tag, Some(Code::NonExistent), "No such quota root")
+}
