@@ -3,6 +3,7 @@
 
 use estafeta_core::Address;
 pub mod dns;
+pub mod stream;
 
 pub use dns::TestDns;
 use estafeta_core::auth::hash_password;
@@ -12,6 +13,7 @@ use estafeta_store::{Account, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+pub use stream::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -136,7 +136,9 @@ pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern:
         Ok(mailboxes) => mailboxes,
         Err(error) => return session.store_error(tag, &error),
     };
-    for mailbox in mailboxes.iter().filter(|m| m.subscribed) {
+    let mut subscribed: Vec<&Mailbox> = mailboxes.iter().filter(|m| m.subscribed).collect();
+    subscribed.sort_by(|a, b| a.name.cmp(&b.name));
+    for mailbox in subscribed {
         if names::matches(&pattern, &mailbox.name) {
             let encoded = names::encode(&mailbox.name, utf8);
             response::list(session.io.out(), "LSUB", &[], MAILBOX_DELIMITER, &encoded, utf8);

@@ -19,7 +19,7 @@ pub fn decode(raw: &[u8], utf8: bool) -> Result<String, &'static str> {
         return Ok("INBOX".to_owned());
     }
     // `inbox/x` is below INBOX too (RFC 9051 5.1: INBOX is case-insensitive).
-    if name.len() > 6 && name[..6].eq_ignore_ascii_case("INBOX/") {
+    if name.len() > 6 && starts_with_inbox(&name) && name.as_bytes()[5] == MAILBOX_DELIMITER as u8 {
         return Ok(format!("INBOX{}", &name[5..]));
     }
     Ok(name)
@@ -59,7 +59,7 @@ pub fn parents(name: &str) -> impl Iterator<Item = &str> {
 /// anything but the delimiter. INBOX matches case-insensitively.
 pub fn matches(pattern: &str, name: &str) -> bool {
     let name_for_match;
-    let name = if name.len() >= 5 && name[..5].eq_ignore_ascii_case("INBOX") && pattern_starts_inbox(pattern) {
+    let name = if starts_with_inbox(name) && starts_with_inbox(pattern) {
         name_for_match = format!("INBOX{}", &name[5..]);
         name_for_match.as_str()
     } else {
@@ -69,12 +69,15 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     glob(pattern.as_bytes(), name.as_bytes())
 }
 
-fn pattern_starts_inbox(pattern: &str) -> bool {
-    pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case("INBOX")
+/// Byte-wise, so a multi-byte character at the start cannot split.
+fn starts_with_inbox(text: &str) -> bool {
+    text.as_bytes()
+        .get(..5)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"INBOX"))
 }
 
 fn normalise_inbox(pattern: &str) -> String {
-    if pattern_starts_inbox(pattern) && (pattern.len() == 5 || pattern.as_bytes()[5] == MAILBOX_DELIMITER as u8) {
+    if starts_with_inbox(pattern) && (pattern.len() == 5 || pattern.as_bytes()[5] == MAILBOX_DELIMITER as u8) {
         format!("INBOX{}", &pattern[5..])
     } else {
         pattern.to_owned()
@@ -127,6 +130,10 @@ mod tests {
         assert!(matches("S%t", "Sent"));
         assert!(!matches("sent", "Sent"));
         assert!(matches("", ""));
+        // Multi-byte characters where INBOX would end (a panic once).
+        assert!(matches("Entw*", "Entwürfe"));
+        assert!(!matches("INBOXü", "Entwürfe"));
+        assert_eq!(decode("Inboü/x".as_bytes(), true).unwrap(), "Inboü/x");
     }
 
     #[test]

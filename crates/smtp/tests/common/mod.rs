@@ -3,49 +3,10 @@
 #![allow(dead_code)]
 
 use estafeta_core::config::Service;
-use estafeta_testkit::TestServer;
-use rustls::pki_types::ServerName;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use estafeta_testkit::{Stream, TestServer};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-
-pub enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, data),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, data),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -79,17 +40,7 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(server: &TestServer, service: Service) -> (Client, Reply) {
-        let tcp = TcpStream::connect(server.addr(service)).await.unwrap();
-        let stream = if service == Service::Submissions {
-            let tls = server
-                .tls_connector()
-                .connect(ServerName::try_from("localhost").unwrap(), tcp)
-                .await
-                .unwrap();
-            Stream::Tls(Box::new(tls))
-        } else {
-            Stream::Plain(tcp)
-        };
+        let stream = Stream::connect(server, service).await;
         let mut client = Client {
             reader: BufReader::new(stream),
         };
@@ -151,21 +102,11 @@ impl Client {
     }
 
     pub async fn upgrade(&mut self, server: &TestServer) {
-        let Stream::Plain(_) = self.reader.get_ref() else {
-            panic!("already TLS")
-        };
         let placeholder = BufReader::new(Stream::Plain(
             TcpStream::connect(server.addr(Service::Smtp)).await.unwrap(),
         ));
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.reader, placeholder).into_inner() else {
-            unreachable!()
-        };
-        let tls = server
-            .tls_connector()
-            .connect(ServerName::try_from("localhost").unwrap(), tcp)
-            .await
-            .unwrap();
-        self.reader = BufReader::new(Stream::Tls(Box::new(tls)));
+        let stream = std::mem::replace(&mut self.reader, placeholder).into_inner();
+        self.reader = BufReader::new(stream.upgrade(server).await);
     }
 
     /// Sends a whole message with DATA (dot-stuffing it) and returns the
