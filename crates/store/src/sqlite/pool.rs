@@ -175,13 +175,15 @@ fn writer_loop(
             stats.commits.inc();
             remove_unreferenced_blobs(&conn, &blobs, &effects.unreferenced);
         }
-        for job in jobs {
-            job.finish(commit.as_ref().map(|_| ()));
-        }
+        // Published before anyone is answered: a session that sees its own
+        // write done also finds the change waiting on the bus.
         if commit.is_ok() {
             for change in effects.changes {
                 bus.publish(change);
             }
+        }
+        for job in jobs {
+            job.finish(commit.as_ref().map(|_| ()));
         }
     }
 }
