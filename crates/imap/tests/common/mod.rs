@@ -184,6 +184,13 @@ impl Imap {
         self.finish(&tag).await
     }
 
+    /// The socket itself, for a test that speaks past this client
+    /// (COMPRESS); nothing may be buffered.
+    pub fn into_stream(self) -> Stream {
+        assert!(self.reader.buffer().is_empty());
+        self.reader.into_inner()
+    }
+
     /// True once the server has closed the connection.
     pub async fn closed(&mut self) -> bool {
         let mut rest = Vec::new();
