@@ -165,7 +165,6 @@ impl Imap {
         self.finish(&tag).await
     }
 
-    #[track_caller]
     pub async fn ok(&mut self, command: &str) -> Response {
         let response = self.command(command).await;
         assert!(response.tagged.starts_with("OK"), "{command}: {response:#?}");
