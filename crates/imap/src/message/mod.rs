@@ -3,6 +3,7 @@
 
 pub mod envelope;
 pub mod mime;
+pub mod render;
 pub mod section;
 pub mod structure;
 pub mod text;
