@@ -1,5 +1,8 @@
 //! Shared helpers for the benchmark binaries.
 
+pub mod imap;
+pub mod server;
+
 /// `--name VALUE` from the command line, or `default`.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -43,4 +46,33 @@ pub fn message(n: usize, size: usize) -> Vec<u8> {
     }
     body.truncate(size.max(1));
     body
+}
+
+/// Current resident memory of process `pid`, in KiB (Linux VmRSS).
+pub fn rss_kib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Raises this process's open-file limit to its hard limit (children
+/// inherit it), for benchmarks with thousands of connections.
+pub fn raise_fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+    limit.rlim_cur
 }

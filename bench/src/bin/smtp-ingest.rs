@@ -13,43 +13,12 @@
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/smtp-ingest [--smoke] [--estafeta PATH]
 
+use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
 use estafeta_bench::{arg, flag, peak_rss_kib_of};
 use estafeta_interop::postfix::Postfix;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn estafeta_binary() -> PathBuf {
-    let given: String = arg("--estafeta", String::new());
-    if !given.is_empty() {
-        return PathBuf::from(given);
-    }
-    // Next to this binary: target/<profile>/estafeta.
-    std::env::current_exe().unwrap().with_file_name("estafeta")
-}
-
-fn estafeta(binary: &Path, config: &Path, args: &[&str]) -> String {
-    let output = Command::new(binary)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("run estafeta");
-    assert!(
-        output.status.success(),
-        "estafeta {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} never opened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Runs smtp-source and returns the seconds it took.
 fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &str) -> f64 {
@@ -83,16 +52,6 @@ fn messages_in_store(binary: &Path, config: &Path) -> usize {
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // SIGTERM: the server's own graceful stop.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
 }
 
 fn main() {

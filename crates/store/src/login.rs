@@ -1,11 +1,56 @@
 //! Password login, the same for SMTP AUTH, IMAP and POP3: the limiter first,
-//! then the account, then Argon2 off the async runtime.
+//! then the account, then Argon2 on threads of its own.
 
 use crate::{Account, Store};
 use estafeta_core::auth::password::verify_dummy;
 use estafeta_core::auth::{Credentials, LoginLimiter, verify_password};
 use std::net::IpAddr;
+use std::sync::mpsc::{Sender, channel};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
+
+type Check = Box<dyn FnOnce() + Send>;
+
+/// Argon2 checks run on a few threads of their own, as many as there are
+/// cores. Each check takes ~19 MiB for tens of milliseconds: a burst of
+/// logins (or an attack) queues for the cores instead of fanning out into
+/// hundreds of blocking threads, each keeping a 19 MiB malloc arena.
+fn checkers() -> &'static Mutex<Sender<Check>> {
+    static CHECKERS: OnceLock<Mutex<Sender<Check>>> = OnceLock::new();
+    CHECKERS.get_or_init(|| {
+        let (sender, receiver) = channel::<Check>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("password-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = receiver.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match next {
+                            Ok(check) => check(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("start a password thread");
+        }
+        Mutex::new(sender)
+    })
+}
+
+/// Runs `check` on the password threads and waits for its answer.
+async fn on_password_thread(check: impl FnOnce() -> bool + Send + 'static) -> bool {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job: Check = Box::new(move || {
+        let _ = reply.send(check());
+    });
+    if checkers().lock().unwrap_or_else(|e| e.into_inner()).send(job).is_err() {
+        return false;
+    }
+    answer.await.unwrap_or(false)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginError {
@@ -35,7 +80,7 @@ pub async fn login(
         .map_err(|error| LoginError::Unavailable(error.to_string()))?;
     let password = credentials.password.clone();
     let hash = account.as_ref().map(|a| a.password_hash.clone());
-    let valid = tokio::task::spawn_blocking(move || match hash {
+    let valid = on_password_thread(move || match hash {
         Some(hash) => verify_password(&password, &hash),
         // Same work for an unknown user, so timing does not tell.
         None => {
@@ -43,8 +88,7 @@ pub async fn login(
             false
         }
     })
-    .await
-    .unwrap_or(false);
+    .await;
     match account {
         Some(account) if valid => {
             limiter.record_success(&name);

@@ -1,0 +1,50 @@
+//! Running an Estafeta binary for a benchmark: its CLI, its server.
+
+use crate::arg;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+pub fn estafeta_binary() -> PathBuf {
+    let given: String = arg("--estafeta", String::new());
+    if !given.is_empty() {
+        return PathBuf::from(given);
+    }
+    // Next to this binary: target/<profile>/estafeta.
+    std::env::current_exe().unwrap().with_file_name("estafeta")
+}
+
+pub fn estafeta(binary: &Path, config: &Path, args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("run estafeta");
+    assert!(
+        output.status.success(),
+        "estafeta {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A server process, stopped gracefully (SIGTERM) when dropped.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM: the server's own graceful stop.
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
