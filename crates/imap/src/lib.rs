@@ -19,6 +19,7 @@ use estafeta_core::model::AccountId;
 use estafeta_net::{Connection, Handler, Refusal};
 use estafeta_store::{BlobId, Store};
 use message::MessageCache;
+pub use session::selected::Snapshots;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
@@ -53,6 +54,8 @@ pub struct ImapContext {
     pub logins: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
     pub cache: MessageCache,
+    /// Message lists shared by sessions on the same mailbox.
+    pub snapshots: Snapshots,
     pub learning: Arc<dyn JunkLearning>,
 }
 
@@ -64,6 +67,7 @@ impl ImapContext {
             logins,
             metrics,
             cache: MessageCache::new(50_000),
+            snapshots: Default::default(),
             learning: Arc::new(NoLearning),
         }
     }

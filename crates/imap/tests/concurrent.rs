@@ -246,3 +246,38 @@ async fn compress_deflate_carries_the_session() {
     assert!(text.contains("compressible text compressible text"), "{text}");
     assert!(!text.contains("COMPRESS=DEFLATE"));
 }
+
+#[tokio::test]
+async fn many_idle_sessions_see_the_same_updates() {
+    let server = server().await;
+    for subject in ["a", "b"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut idlers = Vec::new();
+    for _ in 0..4 {
+        let mut imap = Imap::inbox(&server).await;
+        let tag = idle(&mut imap).await;
+        idlers.push((imap, tag));
+    }
+    let mut other = Imap::inbox(&server).await;
+    deliver(&server, &message("c", "x")).await;
+    for (imap, _) in &mut idlers {
+        assert_eq!(imap.read_line().await.unwrap(), "* 3 EXISTS");
+    }
+    other.ok("NOOP").await;
+    other.ok("STORE 2 +FLAGS (\\Deleted)").await;
+    other.ok("EXPUNGE").await;
+    for (imap, _) in &mut idlers {
+        let mut lines = vec![imap.read_line().await.unwrap()];
+        if !lines[0].contains("EXPUNGE") {
+            lines.push(imap.read_line().await.unwrap());
+        }
+        assert_eq!(lines.last().unwrap(), "* 2 EXPUNGE", "{lines:?}");
+    }
+    for (imap, tag) in &mut idlers {
+        imap.send_raw(b"DONE\r\n").await;
+        imap.finish(tag).await.ok();
+        let uids = imap.ok("UID SEARCH ALL").await;
+        assert_eq!(uids.lines("SEARCH"), ["SEARCH 1 3"]);
+    }
+}

@@ -25,9 +25,20 @@ fn key(name: &str) -> String {
 
 impl TestDns {
     pub async fn start() -> TestDns {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
-        let addr = udp.local_addr().unwrap();
-        let tcp = TcpListener::bind(addr).await.expect("bind dns tcp on the same port");
+        // An ephemeral UDP port may be taken for TCP by another test's
+        // socket: try again with another one.
+        let mut attempts = 0;
+        let (udp, tcp, addr) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.expect("bind dns udp");
+            let addr = udp.local_addr().unwrap();
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp, addr),
+                Err(error) => {
+                    attempts += 1;
+                    assert!(attempts < 50, "no port free for both UDP and TCP: {error}");
+                }
+            }
+        };
         let zone: Zone = Arc::default();
         let served = Arc::clone(&zone);
         tokio::spawn(async move {

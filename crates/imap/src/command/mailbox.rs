@@ -51,14 +51,13 @@ pub async fn select(
         Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
         Err(error) => return session.store_error(tag, &error),
     };
-    let messages = match store.messages(mailbox.id).await {
-        Ok(messages) => messages,
+    let selected = match Selected::open(store.as_ref(), &session.context.snapshots, mailbox, read_only).await {
+        Ok(selected) => selected,
         Err(error) => return session.store_error(tag, &error),
     };
     if condstore {
         session.enabled.condstore = true;
     }
-    let selected = Selected::new(mailbox, read_only, messages);
     let utf8 = session.utf8();
     let rev2 = session.enabled.rev2;
     let out = session.io.out();
@@ -67,7 +66,7 @@ pub async fn select(
         response::untagged(out, "0 RECENT");
     }
     let mut keywords: BTreeSet<&str> = BTreeSet::new();
-    for message in &selected.messages {
+    for message in selected.messages.iter() {
         keywords.extend(message.flags.keywords.iter().map(String::as_str));
     }
     let all = Flags::new(SystemFlags(0x1f), keywords.iter().map(|k| (*k).to_owned()));

@@ -294,7 +294,13 @@ impl Session {
         }
         let enabled = self.enabled;
         if let Err(error) = selected
-            .refresh(self.context.store.as_ref(), self.io.out(), allow_expunge, enabled)
+            .refresh(
+                self.context.store.as_ref(),
+                &self.context.snapshots,
+                self.io.out(),
+                allow_expunge,
+                enabled,
+            )
             .await
         {
             tracing::warn!(%error, "could not refresh the selected mailbox");

@@ -2,18 +2,69 @@
 //! sequence number, and what the client has been told (RFC 9051 2.3.1.2,
 //! 7.4.1, 7.5.1). The store is the truth; the view moves towards it only
 //! when the RFC allows a response to say so.
+//!
+//! Sessions on the same mailbox share one message list (a [`Snapshot`])
+//! while their views agree with it, so thousands of sessions idling on a
+//! large mailbox cost one list, not thousands. A session copies the list
+//! only when its view must differ (its own flag changes not yet matched,
+//! expunges it may not report yet). A snapshot carries the change from its
+//! predecessor, so a session a step behind catches up without asking the
+//! store.
 
 use super::Enabled;
 use crate::proto::response;
-use estafeta_core::model::Flags;
-use estafeta_store::{Mailbox, MessageMeta, Store, StoreError};
+use estafeta_core::model::{Flags, MailboxId};
+use estafeta_store::{ChangesSince, Mailbox, MessageMeta, Store, StoreError};
+use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, Weak};
+
+/// A mailbox's messages as of `modseq`.
+pub struct Snapshot {
+    pub modseq: u64,
+    pub messages: Arc<Vec<MessageMeta>>,
+    /// What changed since the snapshot at `.0`.
+    pub delta: Option<(u64, ChangesSince)>,
+}
+
+/// The newest snapshot of each open mailbox; an entry lives as long as a
+/// session holds it.
+#[derive(Default)]
+pub struct Snapshots(Mutex<HashMap<MailboxId, Weak<Snapshot>>>);
+
+impl Snapshots {
+    pub fn latest(&self, mailbox: MailboxId) -> Option<Arc<Snapshot>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&mailbox)?
+            .upgrade()
+    }
+
+    /// Keeps `snapshot` if it is newer than what is there.
+    pub fn publish(&self, mailbox: MailboxId, snapshot: &Arc<Snapshot>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let newer = map
+            .get(&mailbox)
+            .and_then(Weak::upgrade)
+            .is_none_or(|current| current.modseq < snapshot.modseq);
+        if newer {
+            map.insert(mailbox, Arc::downgrade(snapshot));
+        }
+        // Forget mailboxes nobody has open any more.
+        if map.len() > 64 && map.len().is_power_of_two() {
+            map.retain(|_, weak| weak.strong_count() > 0);
+        }
+    }
+}
 
 pub struct Selected {
     pub mailbox: Mailbox,
     pub read_only: bool,
     /// In sequence-number order (ascending UID): message n is `messages[n-1]`.
-    pub messages: Vec<MessageMeta>,
+    pub messages: Arc<Vec<MessageMeta>>,
+    /// Set while `messages` is exactly this shared snapshot.
+    shared: Option<Arc<Snapshot>>,
     /// The MODSEQ up to which the view is current.
     pub known_modseq: u64,
     /// UIDs expunged by others that the client has not been told of yet;
@@ -24,21 +75,42 @@ pub struct Selected {
 }
 
 impl Selected {
-    pub fn new(mailbox: Mailbox, read_only: bool, messages: Vec<MessageMeta>) -> Selected {
-        let known_modseq = messages
-            .iter()
-            .map(|m| m.modseq)
-            .max()
-            .unwrap_or(0)
-            .max(mailbox.highest_modseq);
-        Selected {
+    /// The view of `mailbox`: the shared snapshot when it is current, else
+    /// the store's list, which then becomes the shared one.
+    pub async fn open(
+        store: &dyn Store,
+        snapshots: &Snapshots,
+        mailbox: Mailbox,
+        read_only: bool,
+    ) -> Result<Selected, StoreError> {
+        let snapshot = match snapshots.latest(mailbox.id) {
+            Some(snapshot) if snapshot.modseq == mailbox.highest_modseq => snapshot,
+            _ => {
+                let messages = store.messages(mailbox.id).await?;
+                let modseq = messages
+                    .iter()
+                    .map(|m| m.modseq)
+                    .max()
+                    .unwrap_or(0)
+                    .max(mailbox.highest_modseq);
+                let snapshot = Arc::new(Snapshot {
+                    modseq,
+                    messages: Arc::new(messages),
+                    delta: None,
+                });
+                snapshots.publish(mailbox.id, &snapshot);
+                snapshot
+            }
+        };
+        Ok(Selected {
             mailbox,
             read_only,
-            messages,
-            known_modseq,
+            messages: Arc::clone(&snapshot.messages),
+            known_modseq: snapshot.modseq,
+            shared: Some(snapshot),
             expunged: Vec::new(),
             dirty: false,
-        }
+        })
     }
 
     pub fn exists(&self) -> u32 {
@@ -54,37 +126,31 @@ impl Selected {
         self.expunged.binary_search(&uid).is_ok()
     }
 
+    /// The list, made this session's own before it changes.
+    fn own(&mut self) -> &mut Vec<MessageMeta> {
+        self.shared = None;
+        Arc::make_mut(&mut self.messages)
+    }
+
     /// A flag change made by this session: the view takes it at once, so
     /// the next refresh does not report it back.
     pub fn apply_flags(&mut self, uid: u32, flags: Flags, modseq: u64) {
         if let Some(i) = self.position(uid) {
-            self.messages[i].flags = flags;
-            self.messages[i].modseq = modseq;
+            let message = &mut self.own()[i];
+            message.flags = flags;
+            message.modseq = modseq;
         }
     }
 
     /// Removes expunged messages from the view and tells the client:
     /// `* n EXPUNGE` each, or one `* VANISHED` under QRESYNC (RFC 7162 3.2.10).
     pub fn remove(&mut self, uids: &[u32], out: &mut Vec<u8>, enabled: Enabled) {
-        if uids.is_empty() {
+        let gone = write_expunges(&self.messages, uids, out, enabled);
+        if gone.is_empty() {
             return;
         }
-        let mut gone = Vec::with_capacity(uids.len());
-        // Highest first, so each number is still right when it is sent.
-        for &uid in uids.iter().rev() {
-            if let Some(i) = self.position(uid) {
-                self.messages.remove(i);
-                gone.push(uid);
-                if !enabled.qresync {
-                    response::untagged(out, &format!("{} EXPUNGE", i + 1));
-                }
-            }
-        }
-        self.expunged.retain(|uid| !gone.contains(uid));
-        if enabled.qresync {
-            gone.sort_unstable();
-            response::vanished(out, false, &gone);
-        }
+        self.own().retain(|m| gone.binary_search(&m.uid).is_err());
+        self.expunged.retain(|uid| gone.binary_search(uid).is_err());
     }
 
     /// Brings the view up to date, writing EXPUNGE/VANISHED (when allowed),
@@ -92,45 +158,34 @@ impl Selected {
     pub async fn refresh(
         &mut self,
         store: &dyn Store,
+        snapshots: &Snapshots,
         out: &mut Vec<u8>,
         allow_expunge: bool,
         enabled: Enabled,
     ) -> Result<(), StoreError> {
         if self.dirty {
             self.dirty = false;
-            let changes = store.changes_since(self.mailbox.id, self.known_modseq).await?;
+            if self.catch_up(snapshots, out, allow_expunge, enabled) {
+                return Ok(());
+            }
+            let since = self.known_modseq;
+            let changes = store.changes_since(self.mailbox.id, since).await?;
             self.known_modseq = self.known_modseq.max(changes.highest_modseq);
-            for uid in changes.vanished {
+            for &uid in &changes.vanished {
                 if self.position(uid).is_some() && !self.is_expunged(uid) {
                     let at = self.expunged.partition_point(|&u| u < uid);
                     self.expunged.insert(at, uid);
                 }
             }
-            let last_uid = self.messages.last().map_or(0, |m| m.uid);
             let before = self.messages.len();
-            for message in changes.changed {
-                match self.position(message.uid) {
-                    Some(i) => {
-                        let known = &mut self.messages[i];
-                        let flags_changed = known.flags != message.flags;
-                        let modseq_changed = known.modseq != message.modseq;
-                        if flags_changed || (modseq_changed && enabled.condstore) {
-                            let mut line = format!("* {} FETCH (", i + 1);
-                            if enabled.qresync {
-                                let _ = write!(line, "UID {} ", message.uid);
-                            }
-                            line.push_str("FLAGS ");
-                            line.push_str(&flags_list(&message.flags));
-                            if enabled.condstore {
-                                let _ = write!(line, " MODSEQ ({})", message.modseq);
-                            }
-                            line.push_str(")\r\n");
-                            out.extend_from_slice(line.as_bytes());
-                        }
-                        *known = message;
-                    }
-                    None if message.uid > last_uid => self.messages.push(message),
-                    None => {}
+            write_flag_changes(&self.messages, &changes.changed, out, enabled);
+            let last_uid = self.messages.last().map_or(0, |m| m.uid);
+            let messages = self.own();
+            for message in &changes.changed {
+                match messages.binary_search_by_key(&message.uid, |m| m.uid) {
+                    Ok(i) => messages[i] = message.clone(),
+                    Err(_) if message.uid > last_uid => messages.push(message.clone()),
+                    Err(_) => {}
                 }
             }
             let added = self.messages.len() > before;
@@ -142,6 +197,16 @@ impl Selected {
                 response::untagged(out, &format!("{} EXISTS", self.messages.len()));
             }
             self.mailbox.uid_next = self.mailbox.uid_next.max(self.messages.last().map_or(0, |m| m.uid + 1));
+            // Now exactly the store's state at `known_modseq`: share it.
+            if self.expunged.is_empty() && changes.highest_modseq == self.known_modseq {
+                let snapshot = Arc::new(Snapshot {
+                    modseq: self.known_modseq,
+                    messages: Arc::clone(&self.messages),
+                    delta: Some((since, changes)),
+                });
+                snapshots.publish(self.mailbox.id, &snapshot);
+                self.shared = Some(snapshot);
+            }
             return Ok(());
         }
         if allow_expunge && !self.expunged.is_empty() {
@@ -150,6 +215,84 @@ impl Selected {
         }
         Ok(())
     }
+
+    /// Moves to the newest shared snapshot when it is one step ahead of
+    /// the one this view is, writing what the step changed.
+    fn catch_up(&mut self, snapshots: &Snapshots, out: &mut Vec<u8>, allow_expunge: bool, enabled: Enabled) -> bool {
+        let (Some(mine), Some(latest)) = (self.shared.as_ref(), snapshots.latest(self.mailbox.id)) else {
+            return false;
+        };
+        let Some((base, delta)) = latest.delta.as_ref() else {
+            return false;
+        };
+        if *base != mine.modseq || latest.modseq <= self.known_modseq || !self.expunged.is_empty() {
+            return false;
+        }
+        let vanished_here = delta.vanished.iter().any(|&uid| self.position(uid).is_some());
+        if vanished_here && !allow_expunge {
+            return false;
+        }
+        let last_uid = self.messages.last().map_or(0, |m| m.uid);
+        write_flag_changes(&self.messages, &delta.changed, out, enabled);
+        write_expunges(&self.messages, &delta.vanished, out, enabled);
+        let added = delta.changed.iter().any(|m| m.uid > last_uid);
+        self.messages = Arc::clone(&latest.messages);
+        self.known_modseq = latest.modseq;
+        self.shared = Some(latest);
+        if added {
+            response::untagged(out, &format!("{} EXISTS", self.messages.len()));
+        }
+        self.mailbox.uid_next = self.mailbox.uid_next.max(self.messages.last().map_or(0, |m| m.uid + 1));
+        true
+    }
+}
+
+/// `* n FETCH (FLAGS ...)` for messages of `view` whose flags changed.
+fn write_flag_changes(view: &[MessageMeta], changed: &[MessageMeta], out: &mut Vec<u8>, enabled: Enabled) {
+    for message in changed {
+        let Ok(i) = view.binary_search_by_key(&message.uid, |m| m.uid) else {
+            continue;
+        };
+        let known = &view[i];
+        let flags_changed = known.flags != message.flags;
+        let modseq_changed = known.modseq != message.modseq;
+        if !(flags_changed || (modseq_changed && enabled.condstore)) {
+            continue;
+        }
+        let mut line = format!("* {} FETCH (", i + 1);
+        if enabled.qresync {
+            let _ = write!(line, "UID {} ", message.uid);
+        }
+        line.push_str("FLAGS ");
+        line.push_str(&flags_list(&message.flags));
+        if enabled.condstore {
+            let _ = write!(line, " MODSEQ ({})", message.modseq);
+        }
+        line.push_str(")\r\n");
+        out.extend_from_slice(line.as_bytes());
+    }
+}
+
+/// `* n EXPUNGE` for each of `uids` in `view` (highest first, so each
+/// number is right when sent), or one `* VANISHED`; returns the UIDs
+/// reported, ascending.
+fn write_expunges(view: &[MessageMeta], uids: &[u32], out: &mut Vec<u8>, enabled: Enabled) -> Vec<u32> {
+    let mut positions: Vec<usize> = uids
+        .iter()
+        .filter_map(|&uid| view.binary_search_by_key(&uid, |m| m.uid).ok())
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    if !enabled.qresync {
+        for &i in positions.iter().rev() {
+            response::untagged(out, &format!("{} EXPUNGE", i + 1));
+        }
+    }
+    let gone: Vec<u32> = positions.iter().map(|&i| view[i].uid).collect();
+    if enabled.qresync {
+        response::vanished(out, false, &gone);
+    }
+    gone
 }
 
 /// `(\Seen $Forwarded)`.
