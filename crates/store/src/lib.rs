@@ -75,6 +75,16 @@ pub trait Store: Send + Sync {
     /// Messages of a mailbox in UID order.
     async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>>;
+    /// Several messages' content in one go (one trip off the runtime), each
+    /// with its own outcome: a message expunged meanwhile is an error for
+    /// that one only.
+    async fn message_contents(&self, blobs: &[BlobId]) -> Vec<Result<Vec<u8>>> {
+        let mut out = Vec::with_capacity(blobs.len());
+        for blob in blobs {
+            out.push(self.message_content(blob).await);
+        }
+        out
+    }
     /// Changes flags of `uids`; each changed message gets a new MODSEQ.
     /// With `unchanged_since` (RFC 7162 3.1.3) a message whose MODSEQ is
     /// greater is left alone and not in the result.

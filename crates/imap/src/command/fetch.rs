@@ -3,7 +3,7 @@
 //! from the shared parse cache; content is read only for items that need
 //! it.
 
-use super::resolve;
+use super::{parallel, resolve};
 use crate::message::Parsed;
 use crate::message::render;
 use crate::message::section::BinaryError;
@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// Responses are written out in pieces of about this size, so a FETCH of
 /// a whole mailbox does not gather in memory.
 const FLUSH_AT: usize = 256 * 1024;
+/// Messages read and parsed per batch.
+const CHUNK: usize = 256;
 
 fn needs_content(attribute: &FetchAttribute) -> bool {
     matches!(
@@ -100,32 +102,30 @@ pub async fn fetch(
     let utf8 = session.utf8();
     let parse = attributes.iter().any(needs_parse);
     let content = attributes.iter().any(needs_content);
-    for i in positions {
+    for chunk in positions.chunks(CHUNK) {
         let selected = session.selected.as_ref().expect("selected state");
-        let meta = selected.messages[i].clone();
-        let expunged = selected.is_expunged(meta.uid);
-        let mut bytes = None;
-        let parsed = if parse {
-            match load(session, &meta, content, &mut bytes).await {
-                Ok(parsed) => Some(parsed),
+        let metas: Vec<MessageMeta> = chunk.iter().map(|&i| selected.messages[i].clone()).collect();
+        let loaded = match load(session, &metas, parse, content).await {
+            Ok(loaded) => loaded,
+            Err(error) => return session.store_error(tag, &error),
+        };
+        for ((&i, meta), (parsed, bytes)) in chunk.iter().zip(&metas).zip(loaded) {
+            if parse && parsed.is_none() {
                 // Expunged by another session and already gone: nothing to
                 // show (RFC 9051 7.5.1 allows leaving it out).
-                Err(_) if expunged => continue,
-                Err(error) => return session.store_error(tag, &error),
+                continue;
             }
-        } else {
-            None
-        };
-        let line = render::fetch_response(i + 1, &meta, &attributes, parsed.as_deref(), bytes.as_deref(), utf8);
-        match line {
-            Ok(line) => session.io.out().extend_from_slice(&line),
-            Err(BinaryError::UnknownEncoding) => {
-                return session.no(tag, None, "[UNKNOWN-CTE] Cannot decode this part");
+            let line = render::fetch_response(i + 1, meta, &attributes, parsed.as_deref(), bytes.as_deref(), utf8);
+            match line {
+                Ok(line) => session.io.out().extend_from_slice(&line),
+                Err(BinaryError::UnknownEncoding) => {
+                    return session.no(tag, None, "[UNKNOWN-CTE] Cannot decode this part");
+                }
+                Err(BinaryError::NoSuchPart) => {}
             }
-            Err(BinaryError::NoSuchPart) => {}
-        }
-        if session.io.out().len() > FLUSH_AT && session.io.flush().await.is_err() {
-            return Flow::Close;
+            if session.io.out().len() > FLUSH_AT && session.io.flush().await.is_err() {
+                return Flow::Close;
+            }
         }
     }
     session.sync(uid).await;
@@ -169,25 +169,54 @@ async fn mark_seen(
     Ok(())
 }
 
-/// The parsed message, from the cache or by reading and parsing it;
-/// `bytes` gets the content when `content` is wanted (or was read anyway).
+/// For each message: its parsed form (when `parse`) from the cache or by
+/// reading and parsing it, and its content (when `content`, or read
+/// anyway). Reads go to the store in one batch; parsing is spread over
+/// the cores. A message whose content is gone (expunged elsewhere) gets
+/// `(None, None)`; any other read failure is an error.
 async fn load(
     session: &Session,
-    meta: &MessageMeta,
+    metas: &[MessageMeta],
+    parse: bool,
     content: bool,
-    bytes: &mut Option<Vec<u8>>,
-) -> Result<Arc<Parsed>, StoreError> {
-    let cached = session.context.cache.get(&meta.blob);
-    if let Some(parsed) = &cached
-        && !content
-    {
-        return Ok(Arc::clone(parsed));
+) -> Result<Vec<(Option<Arc<Parsed>>, Option<Vec<u8>>)>, StoreError> {
+    let cache = &session.context.cache;
+    let mut out: Vec<(Option<Arc<Parsed>>, Option<Vec<u8>>)> = metas
+        .iter()
+        .map(|m| (if parse { cache.get(&m.blob) } else { None }, None))
+        .collect();
+    let wanted: Vec<usize> = (0..metas.len())
+        .filter(|&k| content || (parse && out[k].0.is_none()))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(out);
     }
-    let data = session.context.store.message_content(&meta.blob).await?;
-    let parsed = match cached {
-        Some(parsed) => parsed,
-        None => session.context.cache.insert(meta.blob.clone(), Parsed::new(&data)),
-    };
-    *bytes = Some(data);
-    Ok(parsed)
+    let blobs: Vec<_> = wanted.iter().map(|&k| metas[k].blob.clone()).collect();
+    let contents = session.context.store.message_contents(&blobs).await;
+    let mut to_parse = Vec::new();
+    for (&k, result) in wanted.iter().zip(contents) {
+        match result {
+            Ok(bytes) if parse && out[k].0.is_none() => to_parse.push((k, bytes)),
+            Ok(bytes) => out[k].1 = Some(bytes),
+            Err(StoreError::BlobMissing(_)) => {
+                out[k].0 = None;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let parsed = parallel::map(
+        to_parse,
+        Arc::new(|(k, bytes): (usize, Vec<u8>)| {
+            let parsed = Parsed::new(&bytes);
+            (k, bytes, parsed)
+        }),
+    )
+    .await;
+    for (k, bytes, parsed) in parsed {
+        out[k].0 = Some(cache.insert(metas[k].blob.clone(), parsed));
+        if content {
+            out[k].1 = Some(bytes);
+        }
+    }
+    Ok(out)
 }

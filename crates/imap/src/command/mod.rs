@@ -9,6 +9,7 @@ mod fetch;
 mod idle;
 mod list;
 mod mailbox;
+mod parallel;
 mod search;
 mod status;
 mod store;

@@ -3,6 +3,7 @@
 //! that need the message (headers, text, sent date) are evaluated only
 //! when the cheap keys around them leave the answer open.
 
+use super::parallel;
 use crate::message::mime;
 use crate::message::text::{Needle, Searchable, parse_date};
 use crate::proto::response::{Code, Status};
@@ -14,6 +15,9 @@ use estafeta_store::MessageMeta;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use std::fmt::Write as _;
 use std::sync::Arc;
+
+/// Messages read per batch when a key needs their content.
+const CHUNK: usize = 256;
 
 /// What a key is evaluated against: the message, its numbers, and its
 /// content once loaded.
@@ -156,7 +160,9 @@ pub fn charset(name: Option<&str>) -> Option<fn(&[u8]) -> String> {
     }
 }
 
-/// Positions (0-based) of the selected messages matching `key`.
+/// Positions (0-based) of the selected messages matching `key`. Keys
+/// that need no content are answered at once; the rest read their
+/// messages in batches and are evaluated across the cores.
 pub async fn run(
     session: &mut Session,
     key: &SearchKey,
@@ -164,39 +170,65 @@ pub async fn run(
 ) -> Result<Vec<usize>, estafeta_store::StoreError> {
     let store = Arc::clone(&session.context.store);
     let selected = session.selected.as_ref().expect("selected state");
+    let messages = Arc::clone(&selected.messages);
+    let saved = Arc::new(session.saved_search.clone());
+    let (count, largest_uid) = (selected.exists(), messages.last().map_or(0, |m| m.uid));
     let scope = Scope {
-        count: selected.exists(),
-        largest_uid: selected.messages.last().map_or(0, |m| m.uid),
-        saved: &session.saved_search,
+        count,
+        largest_uid,
+        saved: &saved,
         decode,
     };
     let mut found = Vec::new();
-    for (i, meta) in selected.messages.iter().enumerate() {
+    let mut open = Vec::new();
+    for (i, meta) in messages.iter().enumerate() {
         let candidate = Candidate {
             seq: i as u32 + 1,
             meta,
             content: None,
         };
-        let answer = match eval(key, &candidate, &scope) {
-            Some(answer) => answer,
-            None => {
-                let bytes = match store.message_content(&meta.blob).await {
-                    Ok(bytes) => bytes,
-                    Err(_) if selected.is_expunged(meta.uid) => continue,
-                    Err(error) => return Err(error),
+        match eval(key, &candidate, &scope) {
+            Some(true) => found.push(i),
+            Some(false) => {}
+            None => open.push(i),
+        }
+    }
+    let key = Arc::new(key.clone());
+    for chunk in open.chunks(CHUNK) {
+        let blobs: Vec<_> = chunk.iter().map(|&i| messages[i].blob.clone()).collect();
+        let contents = store.message_contents(&blobs).await;
+        let mut work = Vec::with_capacity(chunk.len());
+        for (&i, content) in chunk.iter().zip(contents) {
+            match content {
+                Ok(bytes) => work.push((i, bytes)),
+                // Expunged meanwhile: it matches nothing.
+                Err(estafeta_store::StoreError::BlobMissing(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let (key, messages, saved) = (Arc::clone(&key), Arc::clone(&messages), Arc::clone(&saved));
+        let matched = parallel::map(
+            work,
+            Arc::new(move |(i, bytes): (usize, Vec<u8>)| {
+                let scope = Scope {
+                    count,
+                    largest_uid,
+                    saved: &saved,
+                    decode,
                 };
                 let content = Content::new(&bytes);
                 let candidate = Candidate {
+                    seq: i as u32 + 1,
+                    meta: &messages[i],
                     content: Some(&content),
-                    ..candidate
                 };
-                eval(key, &candidate, &scope).unwrap_or(false)
-            }
-        };
-        if answer {
-            found.push(i);
-        }
+                (i, eval(&key, &candidate, &scope).unwrap_or(false))
+            }),
+        )
+        .await;
+        found.extend(matched.into_iter().filter(|(_, hit)| *hit).map(|(i, _)| i));
     }
+    found.sort_unstable();
     Ok(found)
 }
 

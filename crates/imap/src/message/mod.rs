@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 pub struct Parsed {
     pub root: Part,
     pub envelope: Envelope,
+    /// ENVELOPE as written for a client without UTF8=ACCEPT, the common case.
+    pub envelope_ascii: Vec<u8>,
     pub body_structure: Vec<u8>,
     pub body: Vec<u8>,
     /// From the Date: header, for SENTBEFORE/SENTON/SENTSINCE and SORT
@@ -32,6 +34,8 @@ impl Parsed {
         let root = mime::parse(bytes);
         let header = &bytes[root.header.clone()];
         let envelope = Envelope::of_header(header);
+        let mut envelope_ascii = Vec::new();
+        envelope.write(&mut envelope_ascii, false);
         let mut body_structure = Vec::new();
         structure::write(&mut body_structure, &root, bytes, true);
         let mut body = Vec::new();
@@ -40,6 +44,7 @@ impl Parsed {
         Parsed {
             root,
             envelope,
+            envelope_ascii,
             body_structure,
             body,
             sent,

@@ -68,7 +68,11 @@ pub fn fetch_response(
             FetchAttribute::Modseq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
             FetchAttribute::Envelope => {
                 out.extend_from_slice(b"ENVELOPE ");
-                parsed().envelope.write(&mut out, utf8);
+                if utf8 {
+                    parsed().envelope.write(&mut out, true);
+                } else {
+                    out.extend_from_slice(&parsed().envelope_ascii);
+                }
             }
             FetchAttribute::BodyStructure => {
                 out.extend_from_slice(b"BODYSTRUCTURE ");

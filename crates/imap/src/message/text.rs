@@ -29,8 +29,41 @@ impl Needle {
     }
 
     pub fn found_in(&self, haystack: &str) -> bool {
-        self.0.is_empty() || fold(haystack).contains(&self.0)
+        if self.0.is_empty() {
+            return true;
+        }
+        if self.0.is_ascii() {
+            // No allocation: ASCII folding byte by byte. Non-ASCII bytes of
+            // the haystack never equal an ASCII needle byte, folded or not.
+            return contains_ascii_folded(haystack.as_bytes(), self.0.as_bytes());
+        }
+        fold(haystack).contains(&self.0)
     }
+}
+
+/// Whether `needle` (lower-case ASCII) occurs in `haystack`, ignoring
+/// ASCII case.
+fn contains_ascii_folded(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    let last_start = haystack.len() - needle.len();
+    let mut i = 0;
+    while i <= last_start {
+        if haystack[i].to_ascii_lowercase() == first
+            && haystack[i + 1..i + needle.len()]
+                .iter()
+                .zip(rest)
+                .all(|(h, n)| h.to_ascii_lowercase() == *n)
+        {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 fn fold(text: &str) -> String {
@@ -174,6 +207,17 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nun caf=E9 noir\r\n";
         assert!(!searchable.body_contains(&Needle::new(b"the")));
         assert_eq!(searchable.header("subject"), vec!["café".to_owned()]);
         assert!(searchable.text_contains(&Needle::new(b"subject")));
+    }
+
+    #[test]
+    fn ascii_needles_ignore_case_without_folding_the_text() {
+        let needle = Needle::new(b"Quick");
+        assert!(needle.found_in("THE QUICK fox"));
+        assert!(needle.found_in("quick"));
+        assert!(!needle.found_in("quic"));
+        assert!(!needle.found_in("qu ick"));
+        assert!(Needle::new(b"caf").found_in("Café"));
+        assert!(Needle::new("É".as_bytes()).found_in("café"));
     }
 
     #[test]

@@ -396,6 +396,15 @@ impl Store for SqliteStore {
             .map_err(|error| StoreError::Io(error.to_string()))?
     }
 
+    async fn message_contents(&self, blobs: &[BlobId]) -> Vec<Result<Vec<u8>>> {
+        self.count("message_content");
+        let (files, blobs) = (Arc::clone(&self.blobs), blobs.to_vec());
+        let count = blobs.len();
+        tokio::task::spawn_blocking(move || blobs.iter().map(|blob| files.get(blob)).collect())
+            .await
+            .unwrap_or_else(|error| (0..count).map(|_| Err(StoreError::Io(error.to_string()))).collect())
+    }
+
     async fn store_flags(
         &self,
         mailbox: MailboxId,
