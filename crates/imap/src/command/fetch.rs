@@ -169,6 +169,9 @@ async fn mark_seen(
     Ok(())
 }
 
+/// A message's parsed form and content, each when wanted and there.
+type Loaded = (Option<Arc<Parsed>>, Option<Vec<u8>>);
+
 /// For each message: its parsed form (when `parse`) from the cache or by
 /// reading and parsing it, and its content (when `content`, or read
 /// anyway). Reads go to the store in one batch; parsing is spread over
@@ -179,9 +182,9 @@ async fn load(
     metas: &[MessageMeta],
     parse: bool,
     content: bool,
-) -> Result<Vec<(Option<Arc<Parsed>>, Option<Vec<u8>>)>, StoreError> {
+) -> Result<Vec<Loaded>, StoreError> {
     let cache = &session.context.cache;
-    let mut out: Vec<(Option<Arc<Parsed>>, Option<Vec<u8>>)> = metas
+    let mut out: Vec<Loaded> = metas
         .iter()
         .map(|m| (if parse { cache.get(&m.blob) } else { None }, None))
         .collect();
