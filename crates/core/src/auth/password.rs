@@ -1,7 +1,7 @@
 //! Password hashing with Argon2id (RFC 9106), PHC string format.
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString, rand_core::OsRng};
 use rand::RngExt;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,13 +31,59 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|error| PasswordError::Hash(error.to_string()))
 }
 
+/// Hashes we would never have written (over 256 MiB of memory) are not
+/// worth the memory to check.
+const MAX_MEMORY_BLOCKS: u32 = 256 * 1024;
+
+thread_local! {
+    /// Argon2's working memory, kept by each thread that checks passwords:
+    /// a fresh 19 MiB per check would leave memory behind in every malloc
+    /// arena it passed through (hundreds of MiB after a burst of logins).
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// True when `password` matches `hash`. A malformed hash never matches.
 /// This is CPU-bound (tens of milliseconds): call it off the async runtime.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(params), Some(salt), Some(expected)) = (argon2::Params::try_from(&parsed), parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = argon2::Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(argon2::Version::try_from) {
+        None => argon2::Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    if params.m_cost() > MAX_MEMORY_BLOCKS {
+        return false;
     }
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    let hashed = MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..blocks])
+            .is_ok()
+    });
+    // Constant time: every byte is compared whatever the first difference.
+    hashed
+        && out
+            .iter()
+            .zip(expected.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 /// Spends the same work as a real verification, so an unknown user cannot
@@ -60,6 +106,24 @@ pub fn generate_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_with_other_parameters_still_verify() {
+        // The parameters live in the hash: an older, cheaper one keeps working.
+        let params = argon2::Params::new(8, 1, 1, Some(16)).unwrap();
+        let argon = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::generate(&mut OsRng);
+        let hash = argon.hash_password(b"old secret", &salt).unwrap().to_string();
+        assert!(verify_password("old secret", &hash));
+        assert!(!verify_password("old secreT", &hash));
+        // And after it, a default-cost hash on the same thread's memory.
+        let current = hash_password("new secret").unwrap();
+        assert!(verify_password("new secret", &current));
+        assert!(!verify_password("new secret", &hash));
+        // Absurd memory costs are refused without trying.
+        let greedy = current.replace("m=19456", "m=4000000");
+        assert!(!verify_password("new secret", &greedy));
+    }
 
     #[test]
     fn hash_verifies_only_its_password() {

@@ -177,12 +177,7 @@ type Loaded = (Option<Arc<Parsed>>, Option<Vec<u8>>);
 /// anyway). Reads go to the store in one batch; parsing is spread over
 /// the cores. A message whose content is gone (expunged elsewhere) gets
 /// `(None, None)`; any other read failure is an error.
-async fn load(
-    session: &Session,
-    metas: &[MessageMeta],
-    parse: bool,
-    content: bool,
-) -> Result<Vec<Loaded>, StoreError> {
+async fn load(session: &Session, metas: &[MessageMeta], parse: bool, content: bool) -> Result<Vec<Loaded>, StoreError> {
     let cache = &session.context.cache;
     let mut out: Vec<Loaded> = metas
         .iter()
