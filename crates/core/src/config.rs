@@ -182,6 +182,9 @@ pub struct Limits {
     /// On SIGINT/SIGTERM, how long in-flight sessions get to finish.
     #[serde(with = "crate::duration::serde_text")]
     pub shutdown_grace: Duration,
+    /// Bytes of mail each account may hold (RFC 9208 STORAGE); 0: no limit.
+    /// Full accounts get `452 4.2.2` over SMTP and `[OVERQUOTA]` over IMAP.
+    pub account_quota: u64,
 }
 
 impl Default for Limits {
@@ -191,6 +194,7 @@ impl Default for Limits {
             max_connections: 4096,
             idle_timeout: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            account_quota: 0,
         }
     }
 }

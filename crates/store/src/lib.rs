@@ -41,6 +41,8 @@ pub trait Store: Send + Sync {
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>>;
     async fn account_list(&self) -> Result<Vec<Account>>;
     async fn account_set_password(&self, address: &str, password_hash: &str) -> Result<()>;
+    /// Bytes of mail the account holds, over all its mailboxes (quota).
+    async fn account_usage(&self, account: AccountId) -> Result<u64>;
     /// Removes the account, its mailboxes and messages, and aliases to it.
     async fn account_remove(&self, address: &str) -> Result<()>;
 

@@ -25,6 +25,13 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
     if messages.iter().any(|m| m.data.is_empty()) {
         return session.no(tag, Some(Code::Cannot), "Cannot store an empty message");
     }
+    let size: u64 = messages.iter().map(|m| m.data.len() as u64).sum();
+    match super::status::over_quota(session, size).await {
+        Ok(false) => {}
+        // RFC 9208 4.3: the APPEND fails, nothing is stored.
+        Ok(true) => return session.no(tag, Some(Code::OverQuota), "Quota exceeded"),
+        Err(error) => return session.store_error(tag, &error),
+    }
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);

@@ -51,6 +51,16 @@ pub async fn copy(
     if uids.is_empty() {
         return session.ok(tag, &format!("{verb} completed (nothing to do)"));
     }
+    // A COPY adds to the account's usage; a MOVE within it does not.
+    if !remove {
+        let selected = session.selected.as_ref().expect("selected state");
+        let size: u64 = positions.iter().map(|&i| selected.messages[i].size).sum();
+        match super::status::over_quota(session, size).await {
+            Ok(false) => {}
+            Ok(true) => return session.no(tag, Some(Code::OverQuota), "Quota exceeded"),
+            Err(error) => return session.store_error(tag, &error),
+        }
+    }
     let copied = match store.copy_messages(source.id, &uids, target.id, remove).await {
         Ok(copied) => copied,
         Err(error) => return session.store_error(tag, &error),

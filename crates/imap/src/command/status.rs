@@ -69,28 +69,71 @@ pub async fn status(session: &mut Session, tag: &str, name: MailboxName, items: 
     session.ok(tag, "STATUS completed")
 }
 
-/// No storage limits are configured yet, so no mailbox has a quota root
-/// (RFC 9208 4.3: an empty QUOTAROOT list).
+/// The one quota root, `""`: the whole account (RFC 9208 3.2), when
+/// `limits.account_quota` sets one.
+fn quota(session: &Session) -> Option<u64> {
+    Some(session.context.config.limits.account_quota).filter(|&q| q > 0)
+}
+
+/// `* QUOTA "" (STORAGE used limit)`, in KiB (RFC 9208 5.1).
+async fn write_quota(session: &mut Session, limit: u64) -> Result<(), StoreError> {
+    let account = session.account.as_ref().expect("authenticated").id;
+    let used = session.context.store.account_usage(account).await?;
+    response::untagged(
+        session.io.out(),
+        &format!("QUOTA \"\" (STORAGE {} {})", used.div_ceil(1024), limit / 1024),
+    );
+    Ok(())
+}
+
+/// Whether adding `bytes` would take the account over its quota.
+pub async fn over_quota(session: &Session, bytes: u64) -> Result<bool, StoreError> {
+    let Some(limit) = quota(session) else {
+        return Ok(false);
+    };
+    let account = session.account.as_ref().expect("authenticated").id;
+    Ok(session
+        .context
+        .store
+        .account_usage(account)
+        .await?
+        .saturating_add(bytes)
+        > limit)
+}
+
 pub async fn get_quota_root(session: &mut Session, tag: &str, name: MailboxName) -> Flow {
     let name = match mailbox_name(session, tag, &name) {
         Ok(name) => name,
         Err(flow) => return flow,
     };
     let account = session.account.as_ref().expect("authenticated").id;
-    match session.context.store.mailbox_get(account, &name).await {
-        Ok(Some(mailbox)) => {
-            let utf8 = session.utf8();
-            let out = session.io.out();
-            out.extend_from_slice(b"* QUOTAROOT ");
-            response::string(out, &names::encode(&mailbox.name, utf8), utf8);
-            out.extend_from_slice(b"\r\n");
-            session.ok(tag, "GETQUOTAROOT completed")
-        }
-        Ok(None) => session.no(tag, Some(Code::NonExistent), "No such mailbox"),
-        Err(error) => session.store_error(tag, &error),
+    let mailbox = match session.context.store.mailbox_get(account, &name).await {
+        Ok(Some(mailbox)) => mailbox,
+        Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
+        Err(error) => return session.store_error(tag, &error),
+    };
+    let utf8 = session.utf8();
+    let out = session.io.out();
+    out.extend_from_slice(b"* QUOTAROOT ");
+    response::string(out, &names::encode(&mailbox.name, utf8), utf8);
+    if quota(session).is_some() {
+        session.io.out().extend_from_slice(b" \"\"");
     }
+    session.io.out().extend_from_slice(b"\r\n");
+    if let Some(limit) = quota(session)
+        && let Err(error) = write_quota(session, limit).await
+    {
+        return session.store_error(tag, &error);
+    }
+    session.ok(tag, "GETQUOTAROOT completed")
 }
 
-pub async fn get_quota(session: &mut Session, tag: &str, _root: Vec<u8>) -> Flow {
-    session.no(tag, Some(Code::NonExistent), "No such quota root")
+pub async fn get_quota(session: &mut Session, tag: &str, root: Vec<u8>) -> Flow {
+    match quota(session) {
+        Some(limit) if root.is_empty() => match write_quota(session, limit).await {
+            Ok(()) => session.ok(tag, "GETQUOTA completed"),
+            Err(error) => session.store_error(tag, &error),
+        },
+        _ => session.no(tag, Some(Code::NonExistent), "No such quota root"),
+    }
 }

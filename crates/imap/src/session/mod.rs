@@ -131,6 +131,7 @@ impl Session {
                 "UTF8=ACCEPT",
                 "BINARY",
                 "QUOTA",
+                "QUOTA=RES-STORAGE",
                 "SORT",
                 "THREAD=REFERENCES",
                 "THREAD=ORDEREDSUBJECT",

@@ -2,7 +2,23 @@
 
 use crate::policy;
 use crate::proto::{ForwardPath, RcptParams, Reply};
-use crate::session::{Flow, Recipient, Session};
+use crate::session::{Flow, Recipient, Session, Target};
+use estafeta_core::model::AccountId;
+
+/// Whether the account has used all of `limits.account_quota`.
+async fn quota_reached(session: &Session, account: AccountId) -> bool {
+    let quota = session.context.config.limits.account_quota;
+    if quota == 0 {
+        return false;
+    }
+    match session.context.store.account_usage(account).await {
+        Ok(used) => used >= quota,
+        Err(error) => {
+            tracing::warn!(%error, "quota check failed; accepting");
+            false
+        }
+    }
+}
 
 pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) -> Flow {
     let extended = session.helo.as_ref().is_some_and(|h| h.extended);
@@ -24,6 +40,10 @@ pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) ->
     }
     let authenticated = session.auth.is_some();
     match policy::resolve(&session.context, &to, authenticated).await {
+        Ok(Target::Local(account)) if quota_reached(session, account).await => {
+            // RFC 3463 4.2.2: mailbox full, temporary; the sender retries.
+            session.reply(Reply::new(452, "4.2.2", "Mailbox full, try again later"))
+        }
         Ok(target) => {
             let address = match &to {
                 ForwardPath::Postmaster => "postmaster".to_owned(),

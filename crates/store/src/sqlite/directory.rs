@@ -210,3 +210,15 @@ pub fn alias_remove(conn: &Connection, address: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Sum of message sizes over the account's mailboxes (a message in two
+/// mailboxes counts twice, as the user sees it).
+pub fn account_usage(conn: &Connection, account: AccountId) -> Result<u64> {
+    let used: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(m.size), 0) FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+             WHERE b.account_id = ?1",
+        )?
+        .query_row(params![account.0], |row| row.get(0))?;
+    Ok(used.max(0) as u64)
+}

@@ -260,6 +260,11 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn account_usage(&self, account: AccountId) -> Result<u64> {
+        self.read("account_usage", move |conn| directory::account_usage(conn, account))
+            .await
+    }
+
     async fn account_list(&self) -> Result<Vec<Account>> {
         self.read("account_list", directory::account_list).await
     }
