@@ -117,6 +117,15 @@ impl Client {
         Ok(reply)
     }
 
+    /// The next response line, whatever it is (for IDLE updates).
+    pub async fn read_line(&mut self) -> io::Result<String> {
+        let mut line = Vec::new();
+        if self.reader.read_until(b'\n', &mut line).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(String::from_utf8_lossy(&line).into_owned())
+    }
+
     /// Enters IDLE and waits for the continuation.
     pub async fn idle(&mut self) -> io::Result<()> {
         let tag = self.tag();

@@ -7,9 +7,11 @@
 //!    warm runs;
 //! 3. `UID SEARCH TEXT "<word>"`: the median of three runs (both servers
 //!    must find the same messages);
-//! 4. 20 clients doing SELECT/FETCH/STORE/APPEND for `--seconds`;
-//! 5. `--idle` sessions in IDLE: memory per session (PSS, so shared pages
-//!    are not counted once per process).
+//! 4. IDLE wake-up: from one session's APPEND to `EXISTS` in another's
+//!    IDLE (the median of 20);
+//! 5. 20 clients doing SELECT/FETCH/STORE/APPEND for `--seconds`;
+//! 6. `--idle` sessions in IDLE: memory per session (PSS, so shared pages
+//!    are not counted once per process), Estafeta freshly restarted.
 //!
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/imap [--smoke] [--messages N] [--seconds S] [--idle N]
@@ -20,6 +22,8 @@ use estafeta_bench::{arg, flag, raise_fd_limit};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 const USER: &str = "user@bench.test";
@@ -145,6 +149,24 @@ async fn search(target: &Target) -> (f64, String) {
     let started = Instant::now();
     let reply = client.ok(&format!("UID SEARCH TEXT \"{RARE}\"")).await.unwrap();
     (started.elapsed().as_secs_f64(), reply.search.join(" "))
+}
+
+/// Milliseconds from an APPEND by one session to `EXISTS` in another
+/// session's IDLE (median of `rounds`).
+async fn idle_wake(target: &Target, rounds: usize) -> f64 {
+    let mut idler = Client::login(target.port, USER, PASSWORD).await.unwrap();
+    idler.ok("SELECT INBOX").await.unwrap();
+    idler.idle().await.unwrap();
+    let mut writer = Client::login(target.port, USER, PASSWORD).await.unwrap();
+    let extra = messages(1).remove(0);
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let started = Instant::now();
+        writer.append("INBOX", &extra).await.unwrap();
+        while !idler.read_line().await.unwrap().contains("EXISTS") {}
+        samples.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    median(samples)
 }
 
 /// 20 clients, each looping over a random mix; returns operations per second.
@@ -387,23 +409,29 @@ async fn main() {
         .unwrap();
     writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(add.wait().unwrap().success());
-    let server = Server(
-        Command::new(&binary)
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    wait_port(port);
-    let estafeta_pid = server.0.id();
+    let serve = || {
+        let server = Server(
+            Command::new(&binary)
+                .arg("--config")
+                .arg(&config)
+                .arg("serve")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        wait_port(port);
+        server
+    };
+    let mut server = serve();
+    // The pid is read at each measurement: the server restarts once.
+    let pid = Arc::new(AtomicU32::new(server.0.id()));
+    let current = Arc::clone(&pid);
     let estafeta = Target {
         name: "estafeta",
         port,
-        pids: Box::new(move || vec![estafeta_pid]),
+        pids: Box::new(move || vec![current.load(Ordering::Relaxed)]),
     };
 
     let dovecot_dir = work.path().join("dovecot");
@@ -450,10 +478,19 @@ async fn main() {
         found.windows(2).all(|w| w[0] == w[1]),
         "the servers found different messages: {found:?}"
     );
+    let mut wake = Vec::new();
+    for target in &targets {
+        wake.push(idle_wake(target, 20).await);
+    }
     let mut mixed_rates = Vec::new();
     for target in &targets {
         mixed_rates.push(mixed(target, count, seconds, 99).await);
     }
+    // IDLE memory on a freshly started Estafeta, so memory freed by the
+    // phases before is not reused and hidden.
+    drop(server);
+    server = serve();
+    pid.store(server.0.id(), Ordering::Relaxed);
     let mut idle_kib = Vec::new();
     let mut held = Vec::new();
     for target in &targets {
@@ -500,6 +537,13 @@ async fn main() {
         search_secs[0],
         other(&search_secs),
         "s",
+        true,
+    );
+    print_row(
+        "IDLE wake-up after another session's APPEND",
+        wake[0],
+        other(&wake),
+        "ms",
         true,
     );
     print_row(

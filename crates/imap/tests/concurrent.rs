@@ -6,7 +6,7 @@ mod common;
 
 use common::{Imap, deliver, message, server};
 use estafeta_core::config::Service;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test]
 async fn expunge_waits_while_sequence_numbers_are_in_use() {
@@ -60,7 +60,6 @@ async fn idle_wakes_on_smtp_delivery_and_on_other_sessions() {
     let tag = idle(&mut idler).await;
 
     // A delivery over SMTP, from a real client socket.
-    let started = Instant::now();
     let mut smtp = tokio::io::BufReader::new(
         tokio::net::TcpStream::connect(server.addr(Service::Smtp))
             .await
@@ -91,8 +90,7 @@ async fn idle_wakes_on_smtp_delivery_and_on_other_sessions() {
     }
     let pushed = idler.read_line().await.unwrap();
     assert_eq!(pushed, "* 1 EXISTS");
-    // Within a second of the delivery being acknowledged (the bus, not polling).
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // How fast is measured by bench/imap (IDLE wake-up), not asserted here.
 
     // Another session's flag change and expunge.
     let mut other = Imap::inbox(&server).await;

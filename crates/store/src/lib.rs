@@ -74,6 +74,9 @@ pub trait Store: Send + Sync {
     /// Stores `message` once (durably) and adds it to every target mailbox
     /// in one transaction; returns when that transaction is durable.
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>>;
+    /// Several messages into one mailbox in one transaction: all or none
+    /// (MULTIAPPEND, RFC 3502 6.3.11). Returns their UIDs, in order.
+    async fn append_messages(&self, mailbox: MailboxId, messages: Vec<NewMessage>) -> Result<Vec<u32>>;
     /// Messages of a mailbox in UID order.
     async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>>;

@@ -60,6 +60,15 @@ pub struct DeliveryTarget {
     pub flags: Flags,
 }
 
+/// A message a client stores itself (IMAP APPEND), with its flags and date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub data: Vec<u8>,
+    /// Seconds since the epoch.
+    pub internal_date: i64,
+    pub flags: Flags,
+}
+
 /// What a delivery allocated in one mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Delivered {

@@ -203,3 +203,30 @@ async fn delete_and_subscribe() {
     let again = store.mailbox_create(alice.id, "Lists").await.unwrap();
     assert!(again.uid_validity > lists.uid_validity);
 }
+
+#[tokio::test]
+async fn append_messages_is_one_transaction_in_order() {
+    let (_dir, store) = store().await;
+    let alice = account(&store, "alice@example.com").await;
+    let inbox = inbox(&store, &alice).await;
+    let batch = |n: usize| {
+        (0..n)
+            .map(|i| estafeta_store::NewMessage {
+                data: message(i),
+                internal_date: 1_700_000_000 + i as i64,
+                flags: if i == 1 { Flags::seen() } else { Flags::default() },
+            })
+            .collect::<Vec<_>>()
+    };
+    let uids = store.append_messages(inbox.id, batch(3)).await.unwrap();
+    assert_eq!(uids, [1, 2, 3]);
+    let stored = store.messages(inbox.id).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[1].flags, Flags::seen());
+    assert_eq!(stored[2].internal_date, 1_700_000_002);
+    // Into a mailbox that does not exist: nothing at all is stored.
+    let missing = estafeta_core::model::MailboxId(9_999);
+    assert!(store.append_messages(missing, batch(2)).await.is_err());
+    assert_eq!(store.messages(inbox.id).await.unwrap().len(), 3);
+    assert!(store.verify(false).await.unwrap().is_healthy());
+}

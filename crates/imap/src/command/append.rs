@@ -6,7 +6,7 @@ use super::to_flags;
 use crate::proto::command::{AppendMessage, MailboxName};
 use crate::proto::response::{Code, Status};
 use crate::session::{Flow, Session};
-use estafeta_store::DeliveryTarget;
+use estafeta_store::NewMessage;
 use std::sync::Arc;
 
 pub async fn append(session: &mut Session, tag: &str, name: MailboxName, messages: Vec<AppendMessage>) -> Flow {
@@ -35,24 +35,19 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let mut uids = Vec::with_capacity(messages.len());
-    for message in &messages {
-        let target = DeliveryTarget {
-            mailbox: mailbox.id,
+    let batch: Vec<NewMessage> = messages
+        .into_iter()
+        .map(|message| NewMessage {
             flags: to_flags(&message.flags),
-        };
-        match store
-            .deliver(
-                &message.data,
-                message.date.unwrap_or(now),
-                std::slice::from_ref(&target),
-            )
-            .await
-        {
-            Ok(delivered) => uids.extend(delivered.iter().map(|d| d.uid)),
-            Err(error) => return session.store_error(tag, &error),
-        }
-    }
+            internal_date: message.date.unwrap_or(now),
+            data: message.data,
+        })
+        .collect();
+    // RFC 3502: all the messages of one MULTIAPPEND, or none.
+    let uids = match store.append_messages(mailbox.id, batch).await {
+        Ok(uids) => uids,
+        Err(error) => return session.store_error(tag, &error),
+    };
     session.sync(true).await;
     session.tagged(
         tag,

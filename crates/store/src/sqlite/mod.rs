@@ -389,6 +389,47 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn append_messages(&self, mailbox: MailboxId, messages: Vec<NewMessage>) -> Result<Vec<u32>> {
+        let messages = Arc::new(messages);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut blobs = Vec::with_capacity(messages.len());
+            for message in messages.iter() {
+                blobs.push(self.put_blob(&message.data).await?);
+            }
+            let (files, batch) = (Arc::clone(&self.blobs), Arc::clone(&messages));
+            let appended = self
+                .write("append_messages", move |conn, effects| {
+                    let mut uids = Vec::with_capacity(batch.len());
+                    for (message, blob) in batch.iter().zip(&blobs) {
+                        let target = DeliveryTarget {
+                            mailbox,
+                            flags: message.flags.clone(),
+                        };
+                        let size = message.data.len() as u64;
+                        let delivered = messages::deliver(
+                            conn,
+                            effects,
+                            &files,
+                            blob,
+                            size,
+                            message.internal_date,
+                            std::slice::from_ref(&target),
+                        )?;
+                        uids.extend(delivered.iter().map(|d| d.uid));
+                    }
+                    Ok(uids)
+                })
+                .await;
+            match appended {
+                // A blob removed by a concurrent expunge before we used it.
+                Err(StoreError::BlobMissing(_)) if attempts < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
     async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.read("messages", move |conn| messages::list(conn, mailbox)).await
     }
