@@ -5,7 +5,6 @@
 mod common;
 
 use common::{Imap, deliver, message, server};
-use estafeta_core::config::Service;
 use std::time::Duration;
 
 #[tokio::test]
@@ -60,34 +59,19 @@ async fn idle_wakes_on_smtp_delivery_and_on_other_sessions() {
     let tag = idle(&mut idler).await;
 
     // A delivery over SMTP, from a real client socket.
-    let mut smtp = tokio::io::BufReader::new(
-        tokio::net::TcpStream::connect(server.addr(Service::Smtp))
-            .await
-            .unwrap(),
-    );
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let mut line = String::new();
     let body = message("pushed", "hello");
-    for command in [
-        "EHLO client.test".to_owned(),
-        "MAIL FROM:<>".to_owned(),
-        format!("RCPT TO:<{}>", common::USER),
-        "DATA".to_owned(),
-        format!("{body}."),
-    ] {
-        smtp.get_mut()
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        loop {
-            line.clear();
-            smtp.read_line(&mut line).await.unwrap();
-            if line.as_bytes().get(3) == Some(&b' ') && !line.starts_with("220") {
-                break;
-            }
-        }
-        assert!(line.starts_with('2') || line.starts_with('3'), "{command}: {line}");
-    }
+    let replies = common::smtp(
+        &server,
+        &[
+            "EHLO client.test".to_owned(),
+            "MAIL FROM:<>".to_owned(),
+            format!("RCPT TO:<{}>", common::USER),
+            "DATA".to_owned(),
+            format!("{body}."),
+        ],
+    )
+    .await;
+    assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
     let pushed = idler.read_line().await.unwrap();
     assert_eq!(pushed, "* 1 EXISTS");
     // How fast is measured by bench/imap (IDLE wake-up), not asserted here.

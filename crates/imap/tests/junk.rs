@@ -90,16 +90,7 @@ async fn moves_into_and_out_of_junk_are_learned() {
             .starts_with("a OK")
     );
     for subject in ["one", "two"] {
-        let account = store.account_get(USER).await.unwrap().unwrap();
-        let inbox = store.mailbox_get(account.id, "INBOX").await.unwrap().unwrap();
-        let target = estafeta_store::DeliveryTarget {
-            mailbox: inbox.id,
-            flags: Default::default(),
-        };
-        store
-            .deliver(common::message(subject, "x").as_bytes(), 0, &[target])
-            .await
-            .unwrap();
+        common::deliver_into(&*store, &common::message(subject, "x")).await;
     }
     command(&mut imap, "b", "SELECT INBOX").await;
     assert!(command(&mut imap, "c", "MOVE 1:2 Junk").await.starts_with("c OK"));

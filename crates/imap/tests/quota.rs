@@ -4,9 +4,7 @@
 mod common;
 
 use common::{Imap, PASSWORD, USER, deliver};
-use estafeta_core::config::Service;
 use estafeta_testkit::TestServer;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 fn sized(subject: &str, size: usize) -> String {
     let head = common::message(subject, "");
@@ -14,26 +12,12 @@ fn sized(subject: &str, size: usize) -> String {
 }
 
 async fn rcpt_reply(server: &TestServer) -> String {
-    let mut smtp = BufReader::new(
-        tokio::net::TcpStream::connect(server.addr(Service::Smtp))
-            .await
-            .unwrap(),
-    );
-    let mut line = String::new();
-    for command in ["EHLO client.test", "MAIL FROM:<>", &format!("RCPT TO:<{USER}>")] {
-        smtp.get_mut()
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        loop {
-            line.clear();
-            smtp.read_line(&mut line).await.unwrap();
-            if line.as_bytes().get(3) == Some(&b' ') && !line.starts_with("220") {
-                break;
-            }
-        }
-    }
-    line.trim_end().to_owned()
+    let commands = [
+        "EHLO client.test".to_owned(),
+        "MAIL FROM:<>".to_owned(),
+        format!("RCPT TO:<{USER}>"),
+    ];
+    common::smtp(server, &commands).await.pop().unwrap()
 }
 
 #[tokio::test]

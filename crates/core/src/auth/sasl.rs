@@ -157,6 +157,45 @@ impl LoginExchange {
     }
 }
 
+/// How a protocol sends a SASL challenge and reads the client's answer
+/// (SMTP `334`, IMAP `+`, POP3 `+`).
+pub trait Challenge {
+    /// Sends the base64 `prompt` and returns the client's next line;
+    /// `Err(None)` when the connection went away.
+    fn challenge(&mut self, prompt: &'static str) -> impl Future<Output = Result<String, Option<SaslError>>> + Send;
+}
+
+/// Runs a PLAIN or LOGIN exchange, the same for every protocol.
+/// `Err(None)`: the connection is gone; `Err(Some(_))`: a bad or
+/// cancelled exchange.
+pub async fn exchange(
+    mechanism: SaslMechanism,
+    initial: Option<String>,
+    mut client: impl Challenge,
+) -> Result<Credentials, Option<SaslError>> {
+    match mechanism {
+        SaslMechanism::Plain => {
+            let response = match initial {
+                Some(response) => response,
+                None => client.challenge("").await?,
+            };
+            decode_plain(&response).map_err(Some)
+        }
+        SaslMechanism::Login => {
+            let (mut exchange, mut step) = LoginExchange::start(initial.as_deref()).map_err(Some)?;
+            loop {
+                match step {
+                    LoginStep::Done(credentials) => return Ok(credentials),
+                    LoginStep::Challenge(prompt) => {
+                        let response = client.challenge(prompt).await?;
+                        step = exchange.step(&response).map_err(Some)?;
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

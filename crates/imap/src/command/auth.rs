@@ -4,7 +4,7 @@
 
 use crate::proto::response::{self, Code};
 use crate::session::{Flow, Session, State};
-use estafeta_core::auth::{Credentials, LoginExchange, LoginStep, SaslError, SaslMechanism, sasl};
+use estafeta_core::auth::{Credentials, SaslError, SaslMechanism, sasl};
 use estafeta_store::login::{LoginError, login as check_login};
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ pub async fn authenticate(session: &mut Session, tag: &str, mechanism: &str, ini
         return session.no(tag, Some(Code::Cannot), "Mechanism not supported; use PLAIN or LOGIN");
     };
     let initial = initial.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-    match exchange(session, mechanism, initial).await {
+    match sasl::exchange(mechanism, initial, Client(session)).await {
         Ok(credentials) => finish(session, tag, credentials).await,
         Err(None) => Flow::Close,
         Err(Some(SaslError::Cancelled)) => session.bad(tag, "Authentication cancelled"),
@@ -60,41 +60,16 @@ pub async fn authenticate(session: &mut Session, tag: &str, mechanism: &str, ini
     }
 }
 
-/// Runs the SASL exchange; `Err(None)` means the connection went away.
-async fn exchange(
-    session: &mut Session,
-    mechanism: SaslMechanism,
-    initial: Option<String>,
-) -> Result<Credentials, Option<SaslError>> {
-    match mechanism {
-        SaslMechanism::Plain => {
-            let response = match initial {
-                Some(response) => response,
-                None => challenge(session, "").await?,
-            };
-            sasl::decode_plain(&response).map_err(Some)
-        }
-        SaslMechanism::Login => {
-            let (mut exchange, mut step) = LoginExchange::start(initial.as_deref()).map_err(Some)?;
-            loop {
-                match step {
-                    LoginStep::Done(credentials) => return Ok(credentials),
-                    LoginStep::Challenge(prompt) => {
-                        let response = challenge(session, prompt).await?;
-                        step = exchange.step(&response).map_err(Some)?;
-                    }
-                }
-            }
-        }
-    }
-}
+struct Client<'a>(&'a mut Session);
 
-/// RFC 9051 6.2.2: `+ challenge`, then one line of base64.
-async fn challenge(session: &mut Session, text: &str) -> Result<String, Option<SaslError>> {
-    response::continuation(session.io.out(), text);
-    match session.io.read_line().await {
-        Ok(line) => String::from_utf8(line).map_err(|_| Some(SaslError::Base64)),
-        Err(_) => Err(None),
+impl sasl::Challenge for Client<'_> {
+    /// RFC 9051 6.2.2: `+ challenge`, then one line of base64.
+    async fn challenge(&mut self, prompt: &'static str) -> Result<String, Option<SaslError>> {
+        response::continuation(self.0.io.out(), prompt);
+        match self.0.io.read_line().await {
+            Ok(line) => String::from_utf8(line).map_err(|_| Some(SaslError::Base64)),
+            Err(_) => Err(None),
+        }
     }
 }
 

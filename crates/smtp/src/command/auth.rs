@@ -4,7 +4,7 @@
 use crate::Mode;
 use crate::proto::Reply;
 use crate::session::{Authenticated, Flow, Line, Session};
-use estafeta_core::auth::{Credentials, LoginExchange, LoginStep, SaslError, SaslMechanism, sasl};
+use estafeta_core::auth::{SaslError, SaslMechanism, sasl};
 use estafeta_store::login::{LoginError, login};
 
 pub async fn auth(session: &mut Session, mechanism: &str, initial: Option<String>) -> Flow {
@@ -31,7 +31,7 @@ pub async fn auth(session: &mut Session, mechanism: &str, initial: Option<String
     let Some(mechanism) = SaslMechanism::parse(mechanism) else {
         return session.reply(Reply::new(504, "5.5.4", "Mechanism not supported; use PLAIN or LOGIN"));
     };
-    let credentials = match exchange(session, mechanism, initial).await {
+    let credentials = match sasl::exchange(mechanism, initial, Client(session)).await {
         Ok(credentials) => credentials,
         Err(None) => return Flow::Close,
         Err(Some(SaslError::Cancelled)) => return session.reply(Reply::new(501, "5.0.0", "Authentication cancelled")),
@@ -75,41 +75,16 @@ pub async fn auth(session: &mut Session, mechanism: &str, initial: Option<String
     }
 }
 
-/// Runs the SASL exchange; `Err(None)` means the connection went away.
-async fn exchange(
-    session: &mut Session,
-    mechanism: SaslMechanism,
-    initial: Option<String>,
-) -> Result<Credentials, Option<SaslError>> {
-    match mechanism {
-        SaslMechanism::Plain => {
-            let response = match initial {
-                Some(response) => response,
-                None => challenge(session, "").await?,
-            };
-            sasl::decode_plain(&response).map_err(Some)
-        }
-        SaslMechanism::Login => {
-            let (mut login, mut step) = LoginExchange::start(initial.as_deref()).map_err(Some)?;
-            loop {
-                match step {
-                    LoginStep::Done(credentials) => return Ok(credentials),
-                    LoginStep::Challenge(prompt) => {
-                        let response = challenge(session, prompt).await?;
-                        step = login.step(&response).map_err(Some)?;
-                    }
-                }
-            }
-        }
-    }
-}
+struct Client<'a>(&'a mut Session);
 
-/// RFC 4954 4: `334 <base64 challenge>`, then one line of response.
-async fn challenge(session: &mut Session, text: &str) -> Result<String, Option<SaslError>> {
-    session.io.reply(&Reply::plain(334, vec![text.to_owned()]));
-    match session.io.read_line().await {
-        Ok(Line::Text(line)) => String::from_utf8(line).map_err(|_| Some(SaslError::Base64)),
-        Ok(Line::TooLong) => Err(Some(SaslError::Base64)),
-        Err(_) => Err(None),
+impl sasl::Challenge for Client<'_> {
+    /// RFC 4954 4: `334 <base64 challenge>`, then one line of response.
+    async fn challenge(&mut self, prompt: &'static str) -> Result<String, Option<SaslError>> {
+        self.0.io.reply(&Reply::plain(334, vec![prompt.to_owned()]));
+        match self.0.io.read_line().await {
+            Ok(Line::Text(line)) => String::from_utf8(line).map_err(|_| Some(SaslError::Base64)),
+            Ok(Line::TooLong) => Err(Some(SaslError::Base64)),
+            Err(_) => Err(None),
+        }
     }
 }
