@@ -40,6 +40,26 @@ pub struct Config {
     pub limits: Limits,
     pub auth: Auth,
     pub smtp: Smtp,
+    pub store: StoreConfig,
+}
+
+/// Which store holds the mail.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// SQLite and blob files under `data_dir`: no setup.
+    #[default]
+    Sqlite,
+    /// One PostgreSQL for several nodes (content in the database too).
+    Postgres,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub backend: Backend,
+    /// `postgres://user@host:port/database`, for the postgres backend.
+    pub url: String,
 }
 
 impl Default for Config {
@@ -53,6 +73,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: Auth::default(),
             smtp: Smtp::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -325,6 +346,9 @@ impl Config {
         if !self.smtp.postmaster.is_empty() && crate::Address::parse(&self.smtp.postmaster).is_err() {
             return fail("smtp.postmaster", "must be an address");
         }
+        if self.store.backend == Backend::Postgres && !self.store.url.starts_with("postgres") {
+            return fail("store.url", "the postgres backend needs a postgres://... URL");
+        }
         if self.auth.max_failures == 0 {
             return fail("auth.max_failures", "must be at least 1");
         }
@@ -387,6 +411,20 @@ mod tests {
         let config = parse("[listen]\nsmtp = \"127.0.0.1:25\"\n").unwrap();
         let enabled = config.listeners().enabled();
         assert_eq!(enabled, vec![(Service::Smtp, "127.0.0.1:25".parse().unwrap())]);
+    }
+
+    #[test]
+    fn store_backend_and_its_url() {
+        assert_eq!(parse("").unwrap().store.backend, Backend::Sqlite);
+        let config = parse("[store]\nbackend = \"postgres\"\nurl = \"postgres://u@127.0.0.1/db\"\n").unwrap();
+        assert_eq!(config.store.backend, Backend::Postgres);
+        let error = parse("[store]\nbackend = \"postgres\"\n").unwrap_err().to_string();
+        assert!(error.contains("store.url"), "{error}");
+        let error = parse("[store]\nbackend = \"mysql\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("store.backend") || error.contains("unknown variant"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,12 +5,13 @@ mod http;
 mod placeholder;
 
 use estafeta_core::auth::LoginLimiter;
-use estafeta_core::config::{Config, Service};
+use estafeta_core::config::{Backend, Config, Service};
 use estafeta_core::metrics::{AUTH_FAILURES, AUTH_FAILURES_HELP, Metrics};
 use estafeta_imap::{ImapContext, ImapService};
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
 use estafeta_smtp::{SmtpContext, SmtpService};
 use estafeta_store::Store;
+use estafeta_store::postgres::PostgresStore;
 use estafeta_store::sqlite::SqliteStore;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -58,7 +59,8 @@ pub struct Shared {
 pub struct RunningServer {
     pub shared: Arc<Shared>,
     addrs: BTreeMap<Service, SocketAddr>,
-    sqlite: Arc<SqliteStore>,
+    /// The embedded store, whose writer is drained at shutdown.
+    sqlite: Option<Arc<SqliteStore>>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
     _lock: File,
@@ -94,11 +96,17 @@ impl RunningServer {
         for protocol in ["smtp", "imap", "pop3"] {
             metrics.counter(AUTH_FAILURES, AUTH_FAILURES_HELP, &[("protocol", protocol)]);
         }
-        let sqlite = Arc::new(SqliteStore::open_with(&data_dir, Arc::clone(&metrics)).await?);
-        let cleared = sqlite.clear_temporaries(Duration::from_secs(3600))?;
-        if cleared > 0 {
-            tracing::info!(cleared, "removed blob temporaries left by a crash");
-        }
+        let (store, sqlite): (Arc<dyn Store>, Option<Arc<SqliteStore>>) = match config.store.backend {
+            Backend::Sqlite => {
+                let sqlite = Arc::new(SqliteStore::open_with(&data_dir, Arc::clone(&metrics)).await?);
+                let cleared = sqlite.clear_temporaries(Duration::from_secs(3600))?;
+                if cleared > 0 {
+                    tracing::info!(cleared, "removed blob temporaries left by a crash");
+                }
+                (sqlite.clone(), Some(sqlite))
+            }
+            Backend::Postgres => (Arc::new(PostgresStore::open(&config.store.url).await?), None),
+        };
         let tls = TlsSetup::load(config.tls.as_ref(), &data_dir, &config.hostname)?;
         let resolver = estafeta_net::dns::resolver(&config.dns)?;
 
@@ -109,7 +117,6 @@ impl RunningServer {
 
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let store: Arc<dyn Store> = sqlite.clone();
         let shared = Arc::new(Shared {
             logins: Arc::new(LoginLimiter::from_config(&config.auth)),
             store,
@@ -204,8 +211,9 @@ impl RunningServer {
         self.shutdown.cancel();
         self.tracker.close();
         let clean = tokio::time::timeout(grace, self.tracker.wait()).await.is_ok();
-        let sqlite = Arc::clone(&self.sqlite);
-        let _ = tokio::task::spawn_blocking(move || sqlite.shutdown()).await;
+        if let Some(sqlite) = self.sqlite.clone() {
+            let _ = tokio::task::spawn_blocking(move || sqlite.shutdown()).await;
+        }
         clean
     }
 }

@@ -10,6 +10,7 @@
 pub mod blob;
 mod error;
 pub mod login;
+pub mod postgres;
 pub mod sqlite;
 mod types;
 

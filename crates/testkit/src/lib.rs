@@ -114,3 +114,36 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .expect("status line");
     (status, body.to_owned())
 }
+
+/// The variable naming a PostgreSQL server (a URL to a database we may
+/// create databases from) for the PostgreSQL half of the suite.
+pub const POSTGRES_VARIABLE: &str = "ESTAFETA_TEST_POSTGRES";
+
+/// A fresh, empty database on the test server, or `None` (with a message)
+/// when none is configured. CI always configures one.
+pub async fn postgres_url() -> Option<String> {
+    let Ok(admin) = std::env::var(POSTGRES_VARIABLE) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{POSTGRES_VARIABLE} must be set under CI (.ci/run starts a PostgreSQL)"
+        );
+        eprintln!("SKIPPED the PostgreSQL backend: set {POSTGRES_VARIABLE}=postgres://user@host:port/db to run it");
+        return None;
+    };
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let name = format!(
+        "estafeta_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // One statement each: neither may run inside a transaction block.
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
+    Some(format!("{base}/{name}"))
+}

@@ -1,20 +1,32 @@
-//! Admin commands over the same store the server uses. They work while the
-//! server runs: SQLite in WAL mode takes writes from both processes, and
-//! the server caches nothing from the directory, so it sees each change at
-//! its next lookup.
+//! Admin commands over the same store the server uses (`store.backend`).
+//! They work while the server runs: SQLite in WAL mode takes writes from
+//! both processes, PostgreSQL from any number, and the server caches
+//! nothing from the directory, so it sees each change at its next lookup.
 
 use crate::cli::{AccountCommand, AliasCommand, DomainCommand};
 use anyhow::{Context, bail};
 use estafeta_core::auth::{generate_password, hash_password};
+use estafeta_core::config::Backend;
 use estafeta_core::{Address, Config};
 use estafeta_store::Store;
+use estafeta_store::postgres::PostgresStore;
 use estafeta_store::sqlite::SqliteStore;
 use std::io::BufRead;
+use std::sync::Arc;
 
-async fn open(config: &Config) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&config.data_dir)
-        .await
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))
+async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match config.store.backend {
+        Backend::Sqlite => Arc::new(
+            SqliteStore::open(&config.data_dir)
+                .await
+                .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?,
+        ),
+        Backend::Postgres => Arc::new(
+            PostgresStore::open(&config.store.url)
+                .await
+                .context("cannot open the PostgreSQL store (store.url)")?,
+        ),
+    })
 }
 
 fn address(text: &str) -> anyhow::Result<Address> {

@@ -131,7 +131,8 @@ fn list_changed_after(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Res
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn apply(current: &Flags, operation: FlagOperation, change: &Flags) -> Flags {
+/// Flags after a STORE operation (shared by both backends).
+pub(crate) fn apply_flags(current: &Flags, operation: FlagOperation, change: &Flags) -> Flags {
     match operation {
         FlagOperation::Replace => Flags::new(change.system, change.keywords.iter().cloned()),
         FlagOperation::Add => Flags::new(
@@ -182,7 +183,7 @@ pub fn store_flags(
             system,
             keywords: keywords(words),
         };
-        let updated = apply(&current, operation, change);
+        let updated = apply_flags(&current, operation, change);
         if updated != current {
             pending.push((uid, updated));
         }

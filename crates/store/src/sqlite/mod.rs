@@ -3,6 +3,7 @@
 mod directory;
 mod mailboxes;
 mod messages;
+pub(crate) use messages::apply_flags;
 mod pool;
 mod queue;
 pub mod schema;

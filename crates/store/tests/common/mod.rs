@@ -4,6 +4,7 @@ use estafeta_core::Address;
 use estafeta_core::model::{Flags, MailboxRole};
 use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::{Account, DeliveryTarget, Mailbox, Store};
+use std::sync::Arc;
 
 pub async fn store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
@@ -11,7 +12,44 @@ pub async fn store() -> (tempfile::TempDir, SqliteStore) {
     (dir, store)
 }
 
-pub async fn account(store: &SqliteStore, address: &str) -> Account {
+/// One store under test.
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Arc<dyn Store>,
+    /// The SQLite data dir (also kept, empty, for PostgreSQL).
+    pub dir: tempfile::TempDir,
+}
+
+/// Every backend available: SQLite always, PostgreSQL when configured.
+pub async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let mut all = vec![Backend {
+        name: "sqlite",
+        store: sqlite,
+        dir,
+    }];
+    if let Some(url) = estafeta_testkit::postgres_url().await {
+        let store = estafeta_store::postgres::PostgresStore::open(&url).await.unwrap();
+        all.push(Backend {
+            name: "postgres",
+            store: Arc::new(store),
+            dir: tempfile::tempdir().unwrap(),
+        });
+    }
+    all
+}
+
+/// Blobs the store holds; on SQLite the files must agree with the rows.
+pub async fn blob_count(backend: &Backend) -> usize {
+    let rows = backend.store.verify(false).await.unwrap().blobs_checked as usize;
+    if backend.name == "sqlite" {
+        assert_eq!(blob_files(backend.dir.path()), rows, "blob files and rows disagree");
+    }
+    rows
+}
+
+pub async fn account(store: &dyn Store, address: &str) -> Account {
     let address = Address::parse(address).unwrap();
     if !store.domain_is_local(address.domain()).await.unwrap() {
         store.domain_add(address.domain()).await.unwrap();
@@ -19,7 +57,7 @@ pub async fn account(store: &SqliteStore, address: &str) -> Account {
     store.account_add(&address, "$argon2id$test").await.unwrap()
 }
 
-pub async fn inbox(store: &SqliteStore, account: &Account) -> Mailbox {
+pub async fn inbox(store: &dyn Store, account: &Account) -> Mailbox {
     store
         .mailbox_by_role(account.id, MailboxRole::Inbox)
         .await

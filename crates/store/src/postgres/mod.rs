@@ -1,0 +1,490 @@
+//! The PostgreSQL backend, for several Estafeta nodes on one database.
+//!
+//! Everything that must be unique or ordered is decided by the database:
+//! UIDs and MODSEQs by row locks on the mailbox, UIDVALIDITY by one locked
+//! row. Message content is a column, so any node can serve any message.
+//! Changes go out with NOTIFY inside the transaction (delivered at commit)
+//! and come back to every other node's change bus through LISTEN; this
+//! node publishes its own at once, so a session sees its own write as
+//! soon as it is answered.
+
+mod directory;
+mod mailboxes;
+mod messages;
+mod queue;
+pub mod schema;
+mod verify;
+
+use crate::Store;
+use crate::blob::BlobId;
+use crate::error::{Result, StoreError};
+use crate::types::*;
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use estafeta_core::Address;
+use estafeta_core::bus::{Change, ChangeBus};
+use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
+use std::time::Duration;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+pub(crate) type Db = deadpool_postgres::Object;
+pub(crate) type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+const CHANNEL: &str = "estafeta_changes";
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        StoreError::Database(error.to_string())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        StoreError::Database(format!("postgres pool: {error}"))
+    }
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+    bus: ChangeBus,
+    /// Tags this node's notifications, which it has published already.
+    node: String,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+fn encode(node: &str, change: &Change) -> String {
+    match change {
+        Change::Mailbox {
+            account,
+            mailbox,
+            highest_modseq,
+        } => format!("{node} m {} {} {highest_modseq}", account.0, mailbox.0),
+        Change::MailboxList { account } => format!("{node} l {}", account.0),
+        Change::Account { account } => format!("{node} a {}", account.0),
+    }
+}
+
+/// A notification from another node as a change; `None` for our own or
+/// for anything we do not understand.
+fn decode(own: &str, payload: &str) -> Option<Change> {
+    let mut parts = payload.split(' ');
+    let (node, kind) = (parts.next()?, parts.next()?);
+    if node == own {
+        return None;
+    }
+    let mut number = || parts.next()?.parse::<i64>().ok();
+    let account = AccountId(number()?);
+    Some(match kind {
+        "m" => Change::Mailbox {
+            account,
+            mailbox: MailboxId(number()?),
+            highest_modseq: number()? as u64,
+        },
+        "l" => Change::MailboxList { account },
+        "a" => Change::Account { account },
+        _ => return None,
+    })
+}
+
+/// LISTENs on its own connection for as long as the store lives,
+/// reconnecting after a failure.
+async fn listen(config: tokio_postgres::Config, bus: ChangeBus, node: String) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
+                let driver = tokio::spawn(async move {
+                    while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        match message {
+                            Ok(AsyncMessage::Notification(note)) => {
+                                if sender.send(note.payload().to_owned()).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                tracing::warn!(%error, "postgres change listener lost its connection");
+                                return;
+                            }
+                        }
+                    }
+                });
+                if let Err(error) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                    tracing::warn!(%error, "postgres LISTEN failed");
+                } else {
+                    while let Some(payload) = received.recv().await {
+                        if let Some(change) = decode(&node, &payload) {
+                            bus.publish(change);
+                        }
+                    }
+                }
+                driver.abort();
+            }
+            Err(error) => tracing::warn!(%error, "postgres change listener cannot connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+impl PostgresStore {
+    /// Connects, applies migrations and starts listening for other nodes'
+    /// changes.
+    pub async fn open(url: &str) -> Result<PostgresStore> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| StoreError::Invalid(format!("store.url: {error}")))?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(32)
+            .build()
+            .map_err(|error| StoreError::Invalid(format!("postgres pool: {error}")))?;
+        let mut db = pool.get().await?;
+        schema::migrate(&mut db).await?;
+        drop(db);
+        let bus = ChangeBus::default();
+        let node = format!(
+            "{:x}-{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        );
+        let listener = tokio::spawn(listen(config, bus.clone(), node.clone()));
+        Ok(PostgresStore {
+            pool,
+            bus,
+            node,
+            listener,
+        })
+    }
+
+    async fn db(&self) -> Result<Db> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// NOTIFY the other nodes (sent at commit), commit, then tell this one.
+    async fn commit(&self, tx: Tx<'_>, changes: Vec<Change>) -> Result<()> {
+        for change in &changes {
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &encode(&self.node, change)])
+                .await?;
+        }
+        tx.commit().await?;
+        for change in changes {
+            self.bus.publish(change);
+        }
+        Ok(())
+    }
+}
+
+/// Runs `$body` in a transaction with `$tx` and `$changes` in scope,
+/// commits (announcing the changes) and returns its value.
+macro_rules! write_tx {
+    ($self:ident, |$tx:ident, $changes:ident| $body:expr) => {{
+        let mut db = $self.db().await?;
+        let $tx = db.transaction().await?;
+        #[allow(unused_mut)]
+        let mut $changes: Vec<Change> = Vec::new();
+        let value = $body;
+        $self.commit($tx, $changes).await?;
+        Ok(value)
+    }};
+}
+
+/// Runs `$body` in a read-only transaction with `$tx` in scope.
+macro_rules! read_tx {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let mut db = $self.db().await?;
+        let $tx = db.build_transaction().read_only(true).start().await?;
+        let value = $body;
+        $tx.commit().await?;
+        Ok(value)
+    }};
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn domain_add(&self, name: &str) -> Result<Domain> {
+        let name = estafeta_core::address::normalise_domain(name)
+            .ok_or_else(|| StoreError::Invalid(format!("`{name}` is not a valid domain name")))?;
+        write_tx!(self, |tx, changes| directory::domain_add(&tx, &name).await?)
+    }
+
+    async fn domain_list(&self) -> Result<Vec<Domain>> {
+        read_tx!(self, |tx| directory::domain_list(&tx).await?)
+    }
+
+    async fn domain_remove(&self, name: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| directory::domain_remove(&tx, name).await?)
+    }
+
+    async fn domain_is_local(&self, name: &str) -> Result<bool> {
+        read_tx!(self, |tx| directory::domain_id(&tx, name).await?.is_some())
+    }
+
+    async fn account_add(&self, address: &Address, password_hash: &str) -> Result<Account> {
+        write_tx!(self, |tx, changes| directory::account_add(&tx, address, password_hash)
+            .await?)
+    }
+
+    async fn account_get(&self, address: &str) -> Result<Option<Account>> {
+        read_tx!(self, |tx| directory::account_get(&tx, address).await?)
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+        read_tx!(self, |tx| directory::account_by_id(&tx, id).await?)
+    }
+
+    async fn account_list(&self) -> Result<Vec<Account>> {
+        read_tx!(self, |tx| directory::account_list(&tx).await?)
+    }
+
+    async fn account_usage(&self, account: AccountId) -> Result<u64> {
+        read_tx!(self, |tx| directory::account_usage(&tx, account).await?)
+    }
+
+    async fn account_set_password(&self, address: &str, password_hash: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| directory::account_set_password(
+            &tx,
+            &mut changes,
+            address,
+            password_hash
+        )
+        .await?)
+    }
+
+    async fn account_remove(&self, address: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| directory::account_remove(
+            &tx,
+            &mut changes,
+            address
+        )
+        .await?)
+    }
+
+    async fn alias_add(&self, alias: &Address, target: &Address) -> Result<Alias> {
+        write_tx!(self, |tx, changes| directory::alias_add(&tx, alias, target).await?)
+    }
+
+    async fn alias_get(&self, address: &str) -> Result<Option<Alias>> {
+        read_tx!(self, |tx| directory::alias_get(&tx, address).await?)
+    }
+
+    async fn alias_list(&self) -> Result<Vec<Alias>> {
+        read_tx!(self, |tx| directory::alias_list(&tx).await?)
+    }
+
+    async fn alias_remove(&self, address: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| directory::alias_remove(&tx, address).await?)
+    }
+
+    async fn mailbox_list(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        read_tx!(self, |tx| mailboxes::list(&tx, account).await?)
+    }
+
+    async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        read_tx!(self, |tx| mailboxes::get(&tx, account, name).await?)
+    }
+
+    async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
+        read_tx!(self, |tx| mailboxes::by_role(&tx, account, role).await?)
+    }
+
+    async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
+        read_tx!(self, |tx| mailboxes::by_id(&tx, id).await?)
+    }
+
+    async fn mailbox_create(&self, account: AccountId, name: &str) -> Result<Mailbox> {
+        write_tx!(self, |tx, changes| {
+            let mailbox = mailboxes::create(&tx, account, name, None).await?;
+            changes.push(Change::MailboxList { account });
+            mailbox
+        })
+    }
+
+    async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| mailboxes::rename(
+            &tx,
+            &mut changes,
+            account,
+            from,
+            to
+        )
+        .await?)
+    }
+
+    async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| mailboxes::delete(&tx, &mut changes, account, name)
+            .await?)
+    }
+
+    async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        write_tx!(self, |tx, changes| {
+            mailboxes::subscribe(&tx, account, name, subscribed).await?;
+            changes.push(Change::MailboxList { account });
+        })
+    }
+
+    async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
+        let blob = BlobId::of(message);
+        write_tx!(self, |tx, changes| messages::deliver(
+            &tx,
+            &mut changes,
+            &blob,
+            message,
+            internal_date,
+            targets
+        )
+        .await?)
+    }
+
+    async fn append_messages(&self, mailbox: MailboxId, batch: Vec<NewMessage>) -> Result<Vec<u32>> {
+        write_tx!(self, |tx, changes| {
+            let mut uids = Vec::with_capacity(batch.len());
+            for message in &batch {
+                let target = DeliveryTarget {
+                    mailbox,
+                    flags: message.flags.clone(),
+                };
+                let blob = BlobId::of(&message.data);
+                let delivered = messages::deliver(
+                    &tx,
+                    &mut changes,
+                    &blob,
+                    &message.data,
+                    message.internal_date,
+                    std::slice::from_ref(&target),
+                )
+                .await?;
+                uids.extend(delivered.iter().map(|d| d.uid));
+            }
+            uids
+        })
+    }
+
+    async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        read_tx!(self, |tx| messages::list_changed_after(&tx, mailbox, 0).await?)
+    }
+
+    async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>> {
+        read_tx!(self, |tx| messages::content(&tx, blob).await?)
+    }
+
+    async fn message_contents(&self, blobs: &[BlobId]) -> Vec<Result<Vec<u8>>> {
+        let fetched: Result<std::collections::HashMap<String, Vec<u8>>> = async {
+            let ids: Vec<&str> = blobs.iter().map(BlobId::as_str).collect();
+            read_tx!(self, |tx| tx
+                .query("SELECT id, data FROM blobs WHERE id = ANY($1)", &[&ids])
+                .await?
+                .into_iter()
+                .map(|row| (row.get::<_, String>(0), row.get::<_, Vec<u8>>(1)))
+                .collect())
+        }
+        .await;
+        match fetched {
+            Ok(mut found) => blobs
+                .iter()
+                .map(|blob| {
+                    found
+                        .get(blob.as_str())
+                        .cloned()
+                        .or_else(|| found.remove(blob.as_str()))
+                        .ok_or_else(|| StoreError::BlobMissing(blob.to_string()))
+                })
+                .collect(),
+            Err(error) => blobs.iter().map(|_| Err(error.clone())).collect(),
+        }
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[u32],
+        operation: FlagOperation,
+        flags: &Flags,
+        unchanged_since: Option<u64>,
+    ) -> Result<Vec<FlagChange>> {
+        write_tx!(self, |tx, changes| messages::store_flags(
+            &tx,
+            &mut changes,
+            mailbox,
+            uids,
+            operation,
+            flags,
+            unchanged_since
+        )
+        .await?)
+    }
+
+    async fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<Vec<u32>> {
+        write_tx!(self, |tx, changes| messages::expunge(&tx, &mut changes, mailbox, uids)
+            .await?)
+    }
+
+    async fn copy_messages(&self, source: MailboxId, uids: &[u32], target: MailboxId, remove: bool) -> Result<Copied> {
+        write_tx!(self, |tx, changes| messages::copy(
+            &tx,
+            &mut changes,
+            source,
+            uids,
+            target,
+            remove
+        )
+        .await?)
+    }
+
+    async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince> {
+        read_tx!(self, |tx| messages::changes_since(&tx, mailbox, modseq).await?)
+    }
+
+    async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {
+        let blob = BlobId::of(message);
+        write_tx!(self, |tx, changes| queue::insert(&tx, &blob, message, entry).await?)
+    }
+
+    async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
+        read_tx!(self, |tx| queue::list(&tx).await?)
+    }
+
+    async fn verify(&self, repair: bool) -> Result<VerifyReport> {
+        write_tx!(self, |tx, changes| {
+            let mut report = VerifyReport::default();
+            verify::check(&tx, repair, &mut report).await?;
+            report
+        })
+    }
+
+    fn changes(&self) -> &ChangeBus {
+        &self.bus
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_round_trip_and_skip_our_own() {
+        let change = Change::Mailbox {
+            account: AccountId(3),
+            mailbox: MailboxId(7),
+            highest_modseq: 42,
+        };
+        let payload = encode("node-a", &change);
+        assert_eq!(decode("node-b", &payload), Some(change));
+        assert_eq!(decode("node-a", &payload), None);
+        assert_eq!(decode("node-b", "node-a x 1"), None);
+        assert_eq!(decode("node-b", "garbage"), None);
+    }
+}

@@ -1,0 +1,145 @@
+//! The PostgreSQL schema: numbered migrations applied at open under an
+//! advisory lock, so nodes starting together migrate once.
+
+use super::Db;
+use crate::error::{Result, StoreError};
+
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+
+/// Any fixed number: the advisory lock all nodes take to migrate.
+const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
+
+const V1: &str = r#"
+-- RFC 9051 2.3.1.1: the last UIDVALIDITY handed out; one row.
+CREATE TABLE last_uidvalidity (value BIGINT NOT NULL);
+INSERT INTO last_uidvalidity (value) VALUES (0);
+
+CREATE TABLE domains (
+    id         BIGSERIAL PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE accounts (
+    id            BIGSERIAL PRIMARY KEY,
+    address       TEXT NOT NULL UNIQUE,
+    domain_id     BIGINT NOT NULL REFERENCES domains(id),
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+CREATE INDEX accounts_domain ON accounts(domain_id);
+
+CREATE TABLE aliases (
+    id         BIGSERIAL PRIMARY KEY,
+    address    TEXT NOT NULL UNIQUE,
+    domain_id  BIGINT NOT NULL REFERENCES domains(id),
+    target     TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX aliases_domain ON aliases(domain_id);
+CREATE INDEX aliases_target ON aliases(target);
+
+CREATE TABLE mailboxes (
+    id             BIGSERIAL PRIMARY KEY,
+    account_id     BIGINT NOT NULL REFERENCES accounts(id),
+    name           TEXT NOT NULL,
+    role           TEXT,
+    uidvalidity    BIGINT NOT NULL,
+    uidnext        BIGINT NOT NULL,
+    highest_modseq BIGINT NOT NULL,
+    subscribed     BOOLEAN NOT NULL,
+    UNIQUE (account_id, name)
+);
+
+-- Content lives here too, so every node can serve every message.
+CREATE TABLE blobs (
+    id       TEXT PRIMARY KEY,
+    size     BIGINT NOT NULL,
+    refcount BIGINT NOT NULL CHECK (refcount > 0),
+    data     BYTEA NOT NULL
+);
+
+CREATE TABLE messages (
+    mailbox_id    BIGINT NOT NULL REFERENCES mailboxes(id),
+    uid           BIGINT NOT NULL,
+    modseq        BIGINT NOT NULL,
+    blob_id       TEXT NOT NULL REFERENCES blobs(id),
+    size          BIGINT NOT NULL,
+    internal_date BIGINT NOT NULL,
+    flags         SMALLINT NOT NULL,
+    keywords      TEXT NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob_id);
+
+CREATE TABLE expunged (
+    mailbox_id BIGINT NOT NULL REFERENCES mailboxes(id),
+    uid        BIGINT NOT NULL,
+    modseq     BIGINT NOT NULL,
+    PRIMARY KEY (mailbox_id, uid)
+);
+
+CREATE TABLE queue (
+    id           BIGSERIAL PRIMARY KEY,
+    blob_id      TEXT NOT NULL REFERENCES blobs(id),
+    size         BIGINT NOT NULL,
+    sender       TEXT NOT NULL,
+    envid        TEXT,
+    ret          TEXT,
+    created_at   BIGINT NOT NULL,
+    next_attempt BIGINT NOT NULL,
+    lease_owner  TEXT,
+    lease_until  BIGINT
+);
+CREATE INDEX queue_due ON queue(next_attempt);
+
+CREATE TABLE queue_recipients (
+    queue_id   BIGINT NOT NULL REFERENCES queue(id),
+    position   INT NOT NULL,
+    address    TEXT NOT NULL,
+    orcpt      TEXT,
+    notify     TEXT,
+    status     TEXT NOT NULL,
+    attempts   INT NOT NULL,
+    last_reply TEXT,
+    PRIMARY KEY (queue_id, address)
+);
+"#;
+
+pub fn latest() -> i32 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
+/// Applies every migration the database lacks; returns its version.
+pub async fn migrate(db: &mut Db) -> Result<i32> {
+    let tx = db.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let current: i32 = tx
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .await?
+        .get(0);
+    if current > latest() {
+        return Err(StoreError::Invalid(format!(
+            "the database is at schema version {current}, newer than this build of estafeta knows ({}); \
+             run a newer estafeta",
+            latest()
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+            &[version, &crate::sqlite::now()],
+        )
+        .await?;
+        tracing::info!(version, "applied store migration (postgres)");
+    }
+    tx.commit().await?;
+    Ok(latest().max(current))
+}
