@@ -188,6 +188,18 @@ impl PostgresStore {
     }
 }
 
+/// The content's id; a large message is hashed off the async runtime
+/// (SHA-256 of 50 MiB takes long enough to stall other sessions).
+async fn content_id(data: &[u8]) -> BlobId {
+    if data.len() < 64 * 1024 {
+        return BlobId::of(data);
+    }
+    let owned = data.to_vec();
+    tokio::task::spawn_blocking(move || BlobId::of(&owned))
+        .await
+        .unwrap_or_else(|_| BlobId::of(data))
+}
+
 /// Runs `$body` in a transaction with `$tx` and `$changes` in scope,
 /// commits (announcing the changes) and returns its value.
 macro_rules! write_tx {
@@ -337,7 +349,7 @@ impl Store for PostgresStore {
     }
 
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
-        let blob = BlobId::of(message);
+        let blob = content_id(message).await;
         write_tx!(self, |tx, changes| messages::deliver(
             &tx,
             &mut changes,
@@ -357,7 +369,7 @@ impl Store for PostgresStore {
                     mailbox,
                     flags: message.flags.clone(),
                 };
-                let blob = BlobId::of(&message.data);
+                let blob = content_id(&message.data).await;
                 let delivered = messages::deliver(
                     &tx,
                     &mut changes,
@@ -393,13 +405,12 @@ impl Store for PostgresStore {
         }
         .await;
         match fetched {
-            Ok(mut found) => blobs
+            Ok(found) => blobs
                 .iter()
                 .map(|blob| {
                     found
                         .get(blob.as_str())
                         .cloned()
-                        .or_else(|| found.remove(blob.as_str()))
                         .ok_or_else(|| StoreError::BlobMissing(blob.to_string()))
                 })
                 .collect(),
@@ -449,7 +460,7 @@ impl Store for PostgresStore {
     }
 
     async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {
-        let blob = BlobId::of(message);
+        let blob = content_id(message).await;
         write_tx!(self, |tx, changes| queue::insert(&tx, &blob, message, entry).await?)
     }
 
