@@ -65,6 +65,12 @@ impl Metrics {
         Arc::new(Metrics::default())
     }
 
+    /// One failed login over `protocol` (`smtp`, `imap`, `pop3`).
+    pub fn auth_failure(&self, protocol: &str) {
+        self.counter(AUTH_FAILURES, AUTH_FAILURES_HELP, &[("protocol", protocol)])
+            .inc();
+    }
+
     pub fn counter(&self, name: &'static str, help: &'static str, labels: &[(&str, &str)]) -> Counter {
         Counter(self.series(name, help, Kind::Counter, labels))
     }

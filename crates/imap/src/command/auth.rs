@@ -91,14 +91,7 @@ async fn finish(session: &mut Session, tag: &str, credentials: Credentials) -> F
             )
         }
         Err(error) => {
-            context
-                .metrics
-                .counter(
-                    estafeta_core::metrics::AUTH_FAILURES,
-                    estafeta_core::metrics::AUTH_FAILURES_HELP,
-                    &[("protocol", "imap")],
-                )
-                .inc();
+            context.metrics.auth_failure("imap");
             match error {
                 LoginError::Locked { retry_after } => session.no(
                     tag,

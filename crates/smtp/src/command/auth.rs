@@ -48,14 +48,7 @@ pub async fn auth(session: &mut Session, mechanism: &str, initial: Option<String
             session.reply(Reply::new(235, "2.7.0", "Authentication successful"))
         }
         Err(error) => {
-            context
-                .metrics
-                .counter(
-                    estafeta_core::metrics::AUTH_FAILURES,
-                    estafeta_core::metrics::AUTH_FAILURES_HELP,
-                    &[("protocol", "smtp")],
-                )
-                .inc();
+            context.metrics.auth_failure("smtp");
             match error {
                 LoginError::Locked { retry_after } => session.reply(Reply::new(
                     454,
