@@ -44,6 +44,15 @@ pub enum Command {
         #[arg(long)]
         repair: bool,
     },
+    /// Copy a whole embedded installation into an empty PostgreSQL store.
+    Migrate {
+        /// The installation to copy: `sqlite:DATA_DIR`.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL to copy into: `postgres://user@host:port/database`.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

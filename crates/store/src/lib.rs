@@ -10,6 +10,7 @@
 pub mod blob;
 mod error;
 pub mod login;
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 mod types;

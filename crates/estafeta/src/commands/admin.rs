@@ -165,3 +165,30 @@ pub async fn verify_data(config: &Config, repair: bool) -> anyhow::Result<()> {
     println!("ok");
     Ok(())
 }
+
+/// `estafeta migrate --from sqlite:DIR --to postgres://...`.
+pub async fn migrate(from: &str, to: &str) -> anyhow::Result<()> {
+    let Some(dir) = from.strip_prefix("sqlite:") else {
+        bail!("--from must be sqlite:DATA_DIR, not `{from}`");
+    };
+    if !to.starts_with("postgres://") && !to.starts_with("postgresql://") {
+        bail!("--to must be a postgres://... URL");
+    }
+    let report = estafeta_store::migrate::sqlite_to_postgres(std::path::Path::new(dir), to)
+        .await
+        .with_context(|| format!("cannot migrate {dir}"))?;
+    println!(
+        "migrated {} domains, {} accounts, {} aliases, {} mailboxes, {} messages ({} blobs, {} expunged, {} queued); \
+         verified {} blobs",
+        report.domains,
+        report.accounts,
+        report.aliases,
+        report.mailboxes,
+        report.messages,
+        report.blobs,
+        report.expunged,
+        report.queued,
+        report.verified.blobs_checked
+    );
+    Ok(())
+}

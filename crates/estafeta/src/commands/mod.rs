@@ -13,6 +13,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => admin::account(&config, command).await,
         Command::Alias(command) => admin::alias(&config, command).await,
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
+        Command::Migrate { from, to } => admin::migrate(&from, &to).await,
     }
 }
 

@@ -174,6 +174,34 @@ impl PostgresStore {
         Ok(self.pool.get().await?)
     }
 
+    /// A pooled connection, for the migration's one big transaction.
+    pub(crate) async fn pool_object(&self) -> Result<Db> {
+        self.db().await
+    }
+
+    /// Rows per table, for checking a migration.
+    pub(crate) async fn count_rows(&self) -> Result<std::collections::HashMap<&'static str, u64>> {
+        let db = self.db().await?;
+        let mut counts = std::collections::HashMap::new();
+        for table in [
+            "domains",
+            "accounts",
+            "aliases",
+            "mailboxes",
+            "messages",
+            "expunged",
+            "blobs",
+            "queue",
+        ] {
+            let count: i64 = db
+                .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+                .await?
+                .get(0);
+            counts.insert(table, count as u64);
+        }
+        Ok(counts)
+    }
+
     /// NOTIFY the other nodes (sent at commit), commit, then tell this one.
     async fn commit(&self, tx: Tx<'_>, changes: Vec<Change>) -> Result<()> {
         for change in &changes {

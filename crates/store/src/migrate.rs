@@ -1,0 +1,307 @@
+//! `estafeta migrate`: a whole embedded installation (SQLite and blob
+//! files) copied into an empty PostgreSQL store, with every id, UID,
+//! MODSEQ, UIDVALIDITY and flag kept, so clients see no difference; then
+//! counted and checked on both sides.
+
+use crate::blob::{BlobId, FileBlobStore};
+use crate::error::{Result, StoreError};
+use crate::postgres::PostgresStore;
+use crate::{Store, VerifyReport};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
+
+/// Rows copied, per table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub domains: u64,
+    pub accounts: u64,
+    pub aliases: u64,
+    pub mailboxes: u64,
+    pub messages: u64,
+    pub expunged: u64,
+    pub blobs: u64,
+    pub queued: u64,
+    /// The target store's own check after the copy.
+    pub verified: VerifyReport,
+}
+
+/// One value of a row, as both databases can take it.
+#[derive(Debug, Clone)]
+enum Value {
+    Int(i64),
+    Text(String),
+    Null,
+}
+
+impl Value {
+    fn read(row: &rusqlite::Row, i: usize) -> rusqlite::Result<Value> {
+        use rusqlite::types::ValueRef;
+        Ok(match row.get_ref(i)? {
+            ValueRef::Integer(n) => Value::Int(n),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Null => Value::Null,
+            ValueRef::Real(f) => Value::Int(f as i64),
+            ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        })
+    }
+}
+
+/// A table to copy: its columns in SQLite and the PostgreSQL type of each.
+struct Table {
+    name: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+}
+
+/// In dependency order. Blobs go first, their content read from the files.
+const TABLES: &[Table] = &[
+    Table {
+        name: "domains",
+        columns: &[("id", "BIGINT"), ("name", "TEXT"), ("created_at", "BIGINT")],
+    },
+    Table {
+        name: "accounts",
+        columns: &[
+            ("id", "BIGINT"),
+            ("address", "TEXT"),
+            ("domain_id", "BIGINT"),
+            ("password_hash", "TEXT"),
+            ("created_at", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "aliases",
+        columns: &[
+            ("id", "BIGINT"),
+            ("address", "TEXT"),
+            ("domain_id", "BIGINT"),
+            ("target", "TEXT"),
+            ("created_at", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "mailboxes",
+        columns: &[
+            ("id", "BIGINT"),
+            ("account_id", "BIGINT"),
+            ("name", "TEXT"),
+            ("role", "TEXT"),
+            ("uidvalidity", "BIGINT"),
+            ("uidnext", "BIGINT"),
+            ("highest_modseq", "BIGINT"),
+            ("subscribed", "BOOLEAN"),
+        ],
+    },
+    Table {
+        name: "messages",
+        columns: &[
+            ("mailbox_id", "BIGINT"),
+            ("uid", "BIGINT"),
+            ("modseq", "BIGINT"),
+            ("blob_id", "TEXT"),
+            ("size", "BIGINT"),
+            ("internal_date", "BIGINT"),
+            ("flags", "SMALLINT"),
+            ("keywords", "TEXT"),
+        ],
+    },
+    Table {
+        name: "expunged",
+        columns: &[("mailbox_id", "BIGINT"), ("uid", "BIGINT"), ("modseq", "BIGINT")],
+    },
+    Table {
+        name: "queue",
+        columns: &[
+            ("id", "BIGINT"),
+            ("blob_id", "TEXT"),
+            ("size", "BIGINT"),
+            ("sender", "TEXT"),
+            ("envid", "TEXT"),
+            ("ret", "TEXT"),
+            ("created_at", "BIGINT"),
+            ("next_attempt", "BIGINT"),
+            ("lease_owner", "TEXT"),
+            ("lease_until", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "queue_recipients",
+        columns: &[
+            ("queue_id", "BIGINT"),
+            (
+                "rowid - (SELECT MIN(rowid) FROM queue_recipients r WHERE r.queue_id = queue_recipients.queue_id)",
+                "INT",
+            ),
+            ("address", "TEXT"),
+            ("orcpt", "TEXT"),
+            ("notify", "TEXT"),
+            ("status", "TEXT"),
+            ("attempts", "INT"),
+            ("last_reply", "TEXT"),
+        ],
+    },
+];
+
+/// PostgreSQL column names where they differ from the SQLite expression.
+fn target_column(table: &str, i: usize, source: &'static str) -> &'static str {
+    match (table, i) {
+        ("queue_recipients", 1) => "position",
+        _ => source,
+    }
+}
+
+fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>> {
+    let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
+    let mut statement = conn.prepare(&format!("SELECT {} FROM {}", columns.join(", "), table.name))?;
+    let rows = statement.query_map([], |row| (0..columns.len()).map(|i| Value::read(row, i)).collect())?;
+    Ok(rows.collect::<std::result::Result<_, _>>()?)
+}
+
+/// Copies the installation in `data_dir` into the PostgreSQL at `url`,
+/// which must hold no mail yet. One transaction: all or nothing.
+pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationReport> {
+    let db_path = data_dir.join("estafeta.db");
+    if !db_path.exists() {
+        return Err(StoreError::NotFound(format!(
+            "no Estafeta store at {}",
+            db_path.display()
+        )));
+    }
+    // A consistent snapshot of the source, read off the async runtime.
+    let (tables, blobs, last_uidvalidity) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let mut conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let tx = conn.transaction()?;
+        let mut tables = Vec::with_capacity(TABLES.len());
+        for table in TABLES {
+            tables.push(read_table(&tx, table)?);
+        }
+        let blobs: Vec<(String, i64, i64)> = tx
+            .prepare("SELECT id, size, refcount FROM blobs")?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<std::result::Result<_, _>>()?;
+        let last: i64 = tx
+            .query_row(
+                "SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = 'last_uidvalidity'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap_or(0);
+        Ok((tables, blobs, last))
+    })
+    .await
+    .map_err(|error| StoreError::Io(error.to_string()))??;
+    let files = FileBlobStore::open(&data_dir.join("blobs"))?;
+
+    let target = PostgresStore::open(url).await?;
+    if !target.domain_list().await?.is_empty() {
+        return Err(StoreError::InUse(
+            "the PostgreSQL store already holds domains; migrate into an empty database".into(),
+        ));
+    }
+    let mut db = target.pool_object().await?;
+    let tx = db.transaction().await?;
+    let mut report = MigrationReport::default();
+    for (id, size, refcount) in &blobs {
+        let blob = BlobId::parse(id).ok_or_else(|| StoreError::Database(format!("bad blob id {id}")))?;
+        let data = files.get(&blob)?;
+        if BlobId::of(&data) != blob {
+            return Err(StoreError::Database(format!(
+                "blob {id} does not match its content; run verify-data"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO blobs (id, size, refcount, data) VALUES ($1, $2, $3, $4)",
+            &[id, size, refcount, &data],
+        )
+        .await?;
+        report.blobs += 1;
+    }
+    for (table, rows) in TABLES.iter().zip(&tables) {
+        let names: Vec<&str> = (0..table.columns.len())
+            .map(|i| target_column(table.name, i, table.columns[i].0))
+            .collect();
+        let placeholders: Vec<String> = table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, kind))| format!("${}::TEXT::{kind}", i + 1))
+            .collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            table.name,
+            names.join(", "),
+            placeholders.join(", ")
+        );
+        let statement = tx.prepare(&sql).await?;
+        for row in rows {
+            // Sent as text and cast by the server to each column's type.
+            let texts: Vec<Option<String>> = row
+                .iter()
+                .zip(table.columns)
+                .map(|(value, (_, kind))| match value {
+                    Value::Null => None,
+                    Value::Int(n) if *kind == "BOOLEAN" => Some((*n != 0).to_string()),
+                    Value::Int(n) => Some(n.to_string()),
+                    Value::Text(t) => Some(t.clone()),
+                })
+                .collect();
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = texts
+                .iter()
+                .map(|t| t as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            tx.execute_raw(&statement, params).await?;
+        }
+        let count = rows.len() as u64;
+        match table.name {
+            "domains" => report.domains = count,
+            "accounts" => report.accounts = count,
+            "aliases" => report.aliases = count,
+            "mailboxes" => report.mailboxes = count,
+            "messages" => report.messages = count,
+            "expunged" => report.expunged = count,
+            "queue" => report.queued = count,
+            _ => {}
+        }
+    }
+    // New rows continue after the copied ids; UIDVALIDITY never goes back.
+    for table in ["domains", "accounts", "aliases", "mailboxes", "queue"] {
+        tx.batch_execute(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
+        ))
+        .await?;
+    }
+    tx.execute(
+        "UPDATE last_uidvalidity SET value = GREATEST(value, $1, (SELECT COALESCE(MAX(uidvalidity), 0) FROM mailboxes))",
+        &[&last_uidvalidity],
+    )
+    .await?;
+    tx.commit().await?;
+    drop(db);
+
+    report.verified = target.verify(false).await?;
+    let counted = target.count_rows().await?;
+    let expected = [
+        ("domains", report.domains),
+        ("accounts", report.accounts),
+        ("aliases", report.aliases),
+        ("mailboxes", report.mailboxes),
+        ("messages", report.messages),
+        ("expunged", report.expunged),
+        ("blobs", report.blobs),
+        ("queue", report.queued),
+    ];
+    for (table, count) in expected {
+        let found = counted.get(table).copied().unwrap_or(0);
+        if found != count {
+            return Err(StoreError::Database(format!(
+                "after the copy {table} has {found} rows in PostgreSQL, {count} in SQLite"
+            )));
+        }
+    }
+    if !report.verified.is_healthy() {
+        return Err(StoreError::Database(format!(
+            "the copy does not verify: {:?}",
+            report.verified
+        )));
+    }
+    Ok(report)
+}
