@@ -76,3 +76,28 @@ pub fn raise_fd_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// `--postgres ADMIN_URL`: the `[store]` table for a fresh database made on
+/// that PostgreSQL (so Estafeta runs on its scale-out backend), and a
+/// label for the figures; without the flag, the embedded store.
+pub async fn store_section() -> (String, &'static str) {
+    let admin: String = arg("--postgres", String::new());
+    if admin.is_empty() {
+        return (String::new(), "sqlite");
+    }
+    let name = format!("estafeta_bench_{}", std::process::id());
+    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to --postgres");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .await
+        .unwrap();
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("--postgres URL ending in /database");
+    (
+        format!("[store]\nbackend = \"postgres\"\nurl = \"{base}/{name}\"\n"),
+        "postgres",
+    )
+}

@@ -15,10 +15,11 @@
 //!
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/imap [--smoke] [--messages N] [--seconds S] [--idle N]
+//!                       [--postgres postgres://user@host:port/db]  (Estafeta on PostgreSQL)
 
 use estafeta_bench::imap::Client;
 use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
-use estafeta_bench::{arg, flag, raise_fd_limit};
+use estafeta_bench::{arg, flag, raise_fd_limit, store_section};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -389,11 +390,12 @@ async fn main() {
     estafeta_interop::open_up(work.path());
     let port = estafeta_interop::free_port();
     let config = work.path().join("estafeta.toml");
+    let (store_section, backend) = store_section().await;
     std::fs::write(
         &config,
         format!(
             "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nimap = \"127.0.0.1:{port}\"\n\
-[limits]\nconnections_per_ip = 20000\nmax_connections = 20000\n[auth]\nallow_plaintext = true\n",
+[limits]\nconnections_per_ip = 20000\nmax_connections = 20000\n[auth]\nallow_plaintext = true\n{store_section}",
             work.path().join("data").display()
         ),
     )
@@ -507,7 +509,7 @@ async fn main() {
 
     let other = |values: &[f64]| values.get(1).copied();
     println!(
-        "imap: {count} messages ({:.1} MiB), loopback, plaintext, same client for both",
+        "imap: {count} messages ({:.1} MiB), loopback, plaintext, same client for both; estafeta store: {backend}",
         bytes as f64 / 1_048_576.0
     );
     let load_rates: Vec<f64> = results[0].iter().map(|secs| count as f64 / secs).collect();

@@ -11,10 +11,10 @@
 //! Prints messages per second, the ratio, and Estafeta's peak RSS.
 //!
 //!   cargo build --release -p estafeta -p estafeta-bench
-//!   target/release/smtp-ingest [--smoke] [--estafeta PATH]
+//!   target/release/smtp-ingest [--smoke] [--estafeta PATH] [--postgres postgres://user@host:port/db]
 
 use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
-use estafeta_bench::{arg, flag, peak_rss_kib_of};
+use estafeta_bench::{arg, flag, peak_rss_kib_of, store_section};
 use estafeta_interop::postfix::Postfix;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -71,11 +71,16 @@ fn main() {
     estafeta_interop::open_up(work.path());
     let port = estafeta_interop::free_port();
     let config = work.path().join("estafeta.toml");
+    let (store_section, backend) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(store_section());
     std::fs::write(
         &config,
         format!(
             "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nsmtp = \"127.0.0.1:{port}\"\n\
-             [limits]\nconnections_per_ip = 1000\n[smtp]\nverify_sender = false\nmax_errors = 1000000\n",
+             [limits]\nconnections_per_ip = 1000\n[smtp]\nverify_sender = false\nmax_errors = 1000000\n{store_section}",
             work.path().join("data").display()
         ),
     )
@@ -151,7 +156,10 @@ fn main() {
     drop(server);
 
     let rate = |secs: f64| messages as f64 / secs;
-    println!("smtp-ingest: {messages} messages x {size} B, {sessions} sessions (smtp-source -d), loopback");
+    println!(
+        "smtp-ingest: {messages} messages x {size} B, {sessions} sessions (smtp-source -d), loopback; \
+         estafeta store: {backend}"
+    );
     println!(
         "  estafeta  (250 = fsynced in mailbox):        {:>8.0} msg/s",
         rate(estafeta_secs)
