@@ -20,6 +20,10 @@ pub enum StoreError {
     Database(String),
     #[error("the store has been shut down")]
     Closed,
+    /// Two writers collided (a deadlock or serialization failure the
+    /// database broke by aborting one); the write may simply be retried.
+    #[error("concurrent update conflict: {0}")]
+    Conflict(String),
 }
 
 impl StoreError {

@@ -244,3 +244,35 @@ async fn append_messages_is_one_transaction_in_order() {
         assert!(store.verify(false).await.unwrap().is_healthy());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_moves_at_once_keep_every_message_once() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let archive = store.mailbox_get(alice.id, "Archive").await.unwrap().unwrap();
+        for n in 0..20 {
+            let target = if n % 2 == 0 { &inbox } else { &archive };
+            store.deliver(&message(n), 0, &[to(target)]).await.unwrap();
+        }
+        // Each task moves everything from one mailbox to the other, both at
+        // once: the databases lock the two mailboxes in opposite orders.
+        let mut tasks = Vec::new();
+        for (from, into) in [(inbox.id, archive.id), (archive.id, inbox.id)] {
+            let store = backend.store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..10 {
+                    let uids: Vec<u32> = store.messages(from).await.unwrap().iter().map(|m| m.uid).collect();
+                    store.copy_messages(from, &uids, into, true).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let total = store.messages(inbox.id).await.unwrap().len() + store.messages(archive.id).await.unwrap().len();
+        assert_eq!(total, 20, "{}: no message lost or doubled", backend.name);
+        assert!(store.verify(false).await.unwrap().is_healthy(), "{}", backend.name);
+    }
+}

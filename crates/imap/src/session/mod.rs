@@ -168,7 +168,7 @@ impl Session {
             StoreError::NotFound(_) => Code::NonExistent,
             StoreError::AlreadyExists(_) => Code::AlreadyExists,
             StoreError::Invalid(_) => Code::Cannot,
-            StoreError::InUse(_) => Code::InUse,
+            StoreError::InUse(_) | StoreError::Conflict(_) => Code::InUse,
             StoreError::BlobMissing(_) | StoreError::Io(_) | StoreError::Database(_) | StoreError::Closed => {
                 tracing::error!(%error, "store failed during an IMAP command");
                 return self.no(tag, Some(Code::ServerBug), "Internal error; try again later");

@@ -272,6 +272,13 @@ pub async fn copy(
     target: MailboxId,
     remove: bool,
 ) -> Result<Copied> {
+    // Both mailboxes locked first, in id order: two moves in opposite
+    // directions then queue instead of deadlocking.
+    tx.execute(
+        "SELECT id FROM mailboxes WHERE id = $1 OR id = $2 ORDER BY id FOR UPDATE",
+        &[&source.0, &target.0],
+    )
+    .await?;
     let target_box = mailboxes::by_id(tx, target)
         .await?
         .ok_or_else(|| StoreError::not_found(format!("mailbox {target}")))?;

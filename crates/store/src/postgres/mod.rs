@@ -34,9 +34,20 @@ const CHANNEL: &str = "estafeta_changes";
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(error: tokio_postgres::Error) -> Self {
-        StoreError::Database(error.to_string())
+        use tokio_postgres::error::SqlState;
+        match error.code() {
+            Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE => {
+                StoreError::Conflict(error.to_string())
+            }
+            _ => StoreError::Database(error.to_string()),
+        }
     }
 }
+
+/// Writes the database aborted to break a collision are tried again this
+/// often (e.g. two nodes moving messages between the same two mailboxes in
+/// opposite directions lock them in opposite orders).
+const WRITE_ATTEMPTS: u32 = 5;
 
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(error: deadpool_postgres::PoolError) -> Self {
@@ -232,13 +243,26 @@ async fn content_id(data: &[u8]) -> BlobId {
 /// commits (announcing the changes) and returns its value.
 macro_rules! write_tx {
     ($self:ident, |$tx:ident, $changes:ident| $body:expr) => {{
-        let mut db = $self.db().await?;
-        let $tx = db.transaction().await?;
-        #[allow(unused_mut)]
-        let mut $changes: Vec<Change> = Vec::new();
-        let value = $body;
-        $self.commit($tx, $changes).await?;
-        Ok(value)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome: Result<_> = async {
+                let mut db = $self.db().await?;
+                let $tx = db.transaction().await?;
+                #[allow(unused_mut)]
+                let mut $changes: Vec<Change> = Vec::new();
+                let value = $body;
+                $self.commit($tx, $changes).await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(StoreError::Conflict(why)) if attempt < WRITE_ATTEMPTS => {
+                    tracing::debug!(%why, attempt, "write conflict, retrying");
+                }
+                other => break other,
+            }
+        }
     }};
 }
 
