@@ -18,8 +18,6 @@ use std::sync::Arc;
 /// Responses are written out in pieces of about this size, so a FETCH of
 /// a whole mailbox does not gather in memory.
 const FLUSH_AT: usize = 256 * 1024;
-/// Messages read and parsed per batch.
-const CHUNK: usize = 256;
 
 fn needs_content(attribute: &FetchAttribute) -> bool {
     matches!(
@@ -102,7 +100,8 @@ pub async fn fetch(
     let utf8 = session.utf8();
     let parse = attributes.iter().any(needs_parse);
     let content = attributes.iter().any(needs_content);
-    for chunk in positions.chunks(CHUNK) {
+    let listed = Arc::clone(&session.selected.as_ref().expect("selected state").messages);
+    for chunk in parallel::batches(&positions, |i| listed[i].size) {
         let selected = session.selected.as_ref().expect("selected state");
         let metas: Vec<MessageMeta> = chunk.iter().map(|&i| selected.messages[i].clone()).collect();
         let loaded = match load(session, &metas, parse, content).await {

@@ -34,3 +34,46 @@ where
     }
     out
 }
+
+/// Most messages read in one batch...
+const BATCH_MESSAGES: usize = 256;
+/// ...and most bytes, so a batch of large messages stays small in memory.
+const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// `positions` cut into batches of at most 256 messages or 32 MiB (a
+/// larger message goes alone).
+pub fn batches(positions: &[usize], size: impl Fn(usize) -> u64) -> Vec<&[usize]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (k, &position) in positions.iter().enumerate() {
+        let this = size(position);
+        if k > start && (k - start == BATCH_MESSAGES || bytes + this > BATCH_BYTES) {
+            out.push(&positions[start..k]);
+            (start, bytes) = (k, 0);
+        }
+        bytes += this;
+    }
+    if start < positions.len() {
+        out.push(&positions[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_bounded_by_count_and_bytes() {
+        let positions: Vec<usize> = (0..600).collect();
+        let small = batches(&positions, |_| 1_000);
+        assert_eq!(small.iter().map(|b| b.len()).collect::<Vec<_>>(), [256, 256, 88]);
+        let big = batches(&positions[..5], |_| 20 * 1024 * 1024);
+        assert_eq!(big.len(), 5, "each 20 MiB message alone");
+        let huge = batches(&positions[..2], |_| 100 * 1024 * 1024);
+        assert_eq!(huge.len(), 2);
+        assert!(batches(&[], |_| 1).is_empty());
+        let all: Vec<usize> = small.concat();
+        assert_eq!(all, positions);
+    }
+}

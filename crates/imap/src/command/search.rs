@@ -16,9 +16,6 @@ use mail_parser::decoders::charsets::map::charset_decoder;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-/// Messages read per batch when a key needs their content.
-const CHUNK: usize = 256;
-
 /// What a key is evaluated against: the message, its numbers, and its
 /// content once loaded.
 pub struct Candidate<'a> {
@@ -194,7 +191,7 @@ pub async fn run(
         }
     }
     let key = Arc::new(key.clone());
-    for chunk in open.chunks(CHUNK) {
+    for chunk in parallel::batches(&open, |i| messages[i].size) {
         let blobs: Vec<_> = chunk.iter().map(|&i| messages[i].blob.clone()).collect();
         let contents = store.message_contents(&blobs).await;
         let mut work = Vec::with_capacity(chunk.len());
