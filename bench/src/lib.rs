@@ -86,18 +86,9 @@ pub async fn store_section() -> (String, &'static str) {
         return (String::new(), "sqlite");
     }
     let name = format!("estafeta_bench_{}", std::process::id());
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-        .await
-        .expect("connect to --postgres");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .await
-        .unwrap();
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
-    let (base, _) = admin.rsplit_once('/').expect("--postgres URL ending in /database");
+    let url = estafeta_testkit::fresh_database(&admin, &name).await;
     (
-        format!("[store]\nbackend = \"postgres\"\nurl = \"{base}/{name}\"\n"),
+        format!("[store]\nbackend = \"postgres\"\nurl = \"{url}\"\n"),
         "postgres",
     )
 }

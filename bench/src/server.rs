@@ -40,6 +40,24 @@ pub fn wait_port(port: u16) {
 /// A server process, stopped gracefully (SIGTERM) when dropped.
 pub struct Server(pub Child);
 
+impl Server {
+    /// `estafeta --config CONFIG serve`, once it listens on `port`.
+    pub fn start(binary: &Path, config: &Path, port: u16) -> Server {
+        let child = Command::new(binary)
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start estafeta serve");
+        let server = Server(child);
+        wait_port(port);
+        server
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         // SIGTERM: the server's own graceful stop.

@@ -411,21 +411,7 @@ async fn main() {
         .unwrap();
     writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     assert!(add.wait().unwrap().success());
-    let serve = || {
-        let server = Server(
-            Command::new(&binary)
-                .arg("--config")
-                .arg(&config)
-                .arg("serve")
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap(),
-        );
-        wait_port(port);
-        server
-    };
+    let serve = || Server::start(&binary, &config, port);
     let mut server = serve();
     // The pid is read at each measurement: the server restarts once.
     let pid = Arc::new(AtomicU32::new(server.0.id()));

@@ -13,11 +13,11 @@
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/smtp-ingest [--smoke] [--estafeta PATH] [--postgres postgres://user@host:port/db]
 
-use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::server::{Server, estafeta, estafeta_binary};
 use estafeta_bench::{arg, flag, peak_rss_kib_of, store_section};
 use estafeta_interop::postfix::Postfix;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Runs smtp-source and returns the seconds it took.
@@ -88,17 +88,7 @@ fn main() {
     estafeta(&binary, &config, &["domain", "add", "bench.test"]);
     estafeta(&binary, &config, &["account", "add", "user@bench.test"]);
     estafeta(&binary, &config, &["account", "add", "fresh@bench.test"]);
-    let child = Command::new(&binary)
-        .arg("--config")
-        .arg(&config)
-        .arg("serve")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let server = Server(child);
-    wait_port(port);
+    let server = Server::start(&binary, &config, port);
 
     // 1. Estafeta, empty mailbox.
     let estafeta_secs = smtp_source(port, sessions, messages, size, "user@bench.test");

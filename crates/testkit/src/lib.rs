@@ -136,7 +136,15 @@ pub async fn postgres_url() -> Option<String> {
         std::process::id(),
         NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     );
-    let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    Some(fresh_database(&admin, &name).await)
+}
+
+/// Creates (anew) database `name` on the PostgreSQL that `admin` (a URL
+/// ending in `/database`) reaches; returns the URL of the new one.
+pub async fn fresh_database(admin: &str, name: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
     tokio::spawn(connection);
     // One statement each: neither may run inside a transaction block.
     client
@@ -145,5 +153,5 @@ pub async fn postgres_url() -> Option<String> {
         .unwrap();
     client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
 }

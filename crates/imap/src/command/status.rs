@@ -45,16 +45,22 @@ pub async fn status_values(
         .collect())
 }
 
-pub async fn status(session: &mut Session, tag: &str, name: MailboxName, items: Vec<StatusItem>) -> Flow {
-    let name = match mailbox_name(session, tag, &name) {
-        Ok(name) => name,
-        Err(flow) => return flow,
-    };
+/// The mailbox a command names, or the reply already written
+/// ([NONEXISTENT] when there is none).
+async fn existing_mailbox(session: &mut Session, tag: &str, name: &MailboxName) -> Result<Mailbox, Flow> {
+    let name = mailbox_name(session, tag, name)?;
     let account = session.account.as_ref().expect("authenticated").id;
-    let mailbox = match session.context.store.mailbox_get(account, &name).await {
-        Ok(Some(mailbox)) => mailbox,
-        Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
-        Err(error) => return session.store_error(tag, &error),
+    match session.context.store.mailbox_get(account, &name).await {
+        Ok(Some(mailbox)) => Ok(mailbox),
+        Ok(None) => Err(session.no(tag, Some(Code::NonExistent), "No such mailbox")),
+        Err(error) => Err(session.store_error(tag, &error)),
+    }
+}
+
+pub async fn status(session: &mut Session, tag: &str, name: MailboxName, items: Vec<StatusItem>) -> Flow {
+    let mailbox = match existing_mailbox(session, tag, &name).await {
+        Ok(mailbox) => mailbox,
+        Err(flow) => return flow,
     };
     if items.contains(&StatusItem::HighestModseq) {
         session.enabled.condstore = true;
@@ -102,15 +108,9 @@ pub async fn over_quota(session: &Session, bytes: u64) -> Result<bool, StoreErro
 }
 
 pub async fn get_quota_root(session: &mut Session, tag: &str, name: MailboxName) -> Flow {
-    let name = match mailbox_name(session, tag, &name) {
-        Ok(name) => name,
+    let mailbox = match existing_mailbox(session, tag, &name).await {
+        Ok(mailbox) => mailbox,
         Err(flow) => return flow,
-    };
-    let account = session.account.as_ref().expect("authenticated").id;
-    let mailbox = match session.context.store.mailbox_get(account, &name).await {
-        Ok(Some(mailbox)) => mailbox,
-        Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
-        Err(error) => return session.store_error(tag, &error),
     };
     let utf8 = session.utf8();
     let out = session.io.out();
