@@ -5,11 +5,13 @@
 mod connection;
 pub mod dns;
 mod limits;
+pub mod line_io;
 mod listener;
 pub mod tls;
 
 pub use connection::Connection;
 pub use limits::{ConnectionLimiter, ConnectionPermit, Refusal};
+pub use line_io::{Line, LineIo};
 pub use listener::{Handler, Listener, ListenerContext, NetError};
 pub use tls::{TlsError, TlsSetup};
 pub use tokio_util::sync::CancellationToken;

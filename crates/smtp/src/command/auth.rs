@@ -3,7 +3,7 @@
 
 use crate::Mode;
 use crate::proto::Reply;
-use crate::session::{Authenticated, Flow, Line, Session};
+use crate::session::{Authenticated, Flow, Line, Session, SmtpIo};
 use estafeta_core::auth::{SaslError, SaslMechanism, sasl};
 use estafeta_store::login::{LoginError, login};
 
@@ -74,7 +74,7 @@ impl sasl::Challenge for Client<'_> {
     /// RFC 4954 4: `334 <base64 challenge>`, then one line of response.
     async fn challenge(&mut self, prompt: &'static str) -> Result<String, Option<SaslError>> {
         self.0.io.reply(&Reply::plain(334, vec![prompt.to_owned()]));
-        match self.0.io.read_line().await {
+        match self.0.io.read_command().await {
             Ok(Line::Text(line)) => String::from_utf8(line).map_err(|_| Some(SaslError::Base64)),
             Ok(Line::TooLong) => Err(Some(SaslError::Base64)),
             Err(_) => Err(None),

@@ -2,7 +2,7 @@
 
 use crate::delivery;
 use crate::proto::{DataDecoder, Reply};
-use crate::session::{Flow, Session};
+use crate::session::{Flow, Session, SmtpIo};
 
 /// RFC 5321 4.5.3.2: a server that gives up on a slow client says so (421)
 /// before closing; a client that went away gets nothing.

@@ -4,7 +4,7 @@
 
 mod io;
 
-pub use io::{Line, SessionIo};
+pub use io::{Line, SessionIo, SmtpIo};
 
 use crate::proto::{MailParams, ParseError, Reply, ReversePath, parse_command};
 use crate::{Mode, SmtpContext};
@@ -110,7 +110,7 @@ impl Session {
         loop {
             let idle = !self.io.has_buffered_input();
             let line = tokio::select! {
-                line = self.io.read_line() => line,
+                line = self.io.read_command() => line,
                 // RFC 5321 3.8: on shutdown, 421 at the next command boundary.
                 _ = shutdown.cancelled(), if idle => {
                     let text = format!("{} Service shutting down", self.hostname());
