@@ -8,6 +8,7 @@ pub mod address;
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod crlf;
 pub mod duration;
 pub mod metrics;
 pub mod model;

@@ -25,6 +25,14 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
     if messages.iter().any(|m| m.data.is_empty()) {
         return session.no(tag, Some(Code::Cannot), "Cannot store an empty message");
     }
+    // Stored CRLF throughout, as SMTP stores it, so POP3 sizes are exact.
+    let messages: Vec<AppendMessage> = messages
+        .into_iter()
+        .map(|message| AppendMessage {
+            data: estafeta_core::crlf::canonical(message.data),
+            ..message
+        })
+        .collect();
     let size: u64 = messages.iter().map(|m| m.data.len() as u64).sum();
     match super::status::over_quota(session, size).await {
         Ok(false) => {}
