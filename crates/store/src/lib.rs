@@ -9,6 +9,7 @@
 
 pub mod blob;
 mod error;
+mod lease;
 pub mod login;
 pub mod migrate;
 pub mod postgres;
@@ -114,6 +115,16 @@ pub trait Store: Send + Sync {
     /// What changed after `modseq`: for CONDSTORE FETCH CHANGEDSINCE and
     /// QRESYNC's VANISHED (RFC 7162 3.1.4, 3.2.5).
     async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince>;
+
+    // --- Maildrop lock ---------------------------------------------------
+
+    /// Takes (or renews) the POP3 lock on `account`'s maildrop for
+    /// `holder`, for `lease` unless renewed (RFC 1939 8: one session per
+    /// maildrop). False while another holder's lease runs; a lease left by
+    /// a crashed node runs out on its own.
+    async fn maildrop_lock(&self, account: AccountId, holder: &str, lease: std::time::Duration) -> Result<bool>;
+    /// Gives the lock up, if `holder` holds it.
+    async fn maildrop_unlock(&self, account: AccountId, holder: &str) -> Result<()>;
 
     // --- Outbound queue --------------------------------------------------
 

@@ -205,3 +205,28 @@ async fn alias_rules() {
         ));
     }
 }
+
+#[tokio::test]
+async fn the_maildrop_lock_has_one_holder_until_released_or_expired() {
+    use std::time::Duration;
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let bob = account(store, "bob@example.com").await;
+        let minute = Duration::from_secs(60);
+        assert!(store.maildrop_lock(alice.id, "one", minute).await.unwrap());
+        assert!(!store.maildrop_lock(alice.id, "two", minute).await.unwrap());
+        assert!(store.maildrop_lock(alice.id, "one", minute).await.unwrap(), "renewal");
+        assert!(store.maildrop_lock(bob.id, "two", minute).await.unwrap(), "per account");
+        store.maildrop_unlock(alice.id, "two").await.unwrap();
+        assert!(
+            !store.maildrop_lock(alice.id, "two", minute).await.unwrap(),
+            "only the holder releases"
+        );
+        store.maildrop_unlock(alice.id, "one").await.unwrap();
+        // A lease that runs out (a crashed holder) is taken over.
+        assert!(store.maildrop_lock(alice.id, "two", Duration::ZERO).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(store.maildrop_lock(alice.id, "three", minute).await.unwrap());
+    }
+}

@@ -516,6 +516,36 @@ impl Store for PostgresStore {
         write_tx!(self, |tx, changes| queue::insert(&tx, &blob, message, entry).await?)
     }
 
+    async fn maildrop_lock(&self, account: AccountId, holder: &str, lease: std::time::Duration) -> Result<bool> {
+        // Taken when free, expired, or already ours (a renewal); the
+        // database clock decides, so nodes need not agree on the time.
+        let row = self
+            .db()
+            .await?
+            .query_opt(
+                "INSERT INTO maildrop_locks (account_id, holder, expires_at)
+                 VALUES ($1, $2, now() + make_interval(secs => $3))
+                 ON CONFLICT (account_id) DO UPDATE
+                    SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+                    WHERE maildrop_locks.expires_at < now() OR maildrop_locks.holder = EXCLUDED.holder
+                 RETURNING holder",
+                &[&account.0, &holder, &lease.as_secs_f64()],
+            )
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn maildrop_unlock(&self, account: AccountId, holder: &str) -> Result<()> {
+        self.db()
+            .await?
+            .execute(
+                "DELETE FROM maildrop_locks WHERE account_id = $1 AND holder = $2",
+                &[&account.0, &holder],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
         read_tx!(self, |tx| queue::list(&tx).await?)
     }

@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -104,6 +104,16 @@ CREATE TABLE queue_recipients (
     attempts   INT NOT NULL,
     last_reply TEXT,
     PRIMARY KEY (queue_id, address)
+);
+"#;
+
+/// POP3 maildrop locks as leases, so a session on any node excludes a
+/// second one on another, and a crashed node's lock runs out.
+const V2: &str = r#"
+CREATE TABLE maildrop_locks (
+    account_id BIGINT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+    holder     TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
 );
 "#;
 

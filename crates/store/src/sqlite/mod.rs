@@ -95,6 +95,7 @@ pub struct SqliteStore {
     metrics: Arc<Metrics>,
     operations: HashMap<&'static str, Counter>,
     path: PathBuf,
+    maildrop_locks: crate::lease::MemoryLeases,
 }
 
 impl SqliteStore {
@@ -138,6 +139,7 @@ impl SqliteStore {
             metrics,
             operations,
             path,
+            maildrop_locks: Default::default(),
         })
     }
 
@@ -498,6 +500,15 @@ impl Store for SqliteStore {
             queue::insert(conn, files, blob, size, &entry)
         })
         .await
+    }
+
+    async fn maildrop_lock(&self, account: AccountId, holder: &str, lease: std::time::Duration) -> Result<bool> {
+        Ok(self.maildrop_locks.acquire(account, holder, lease))
+    }
+
+    async fn maildrop_unlock(&self, account: AccountId, holder: &str) -> Result<()> {
+        self.maildrop_locks.release(account, holder);
+        Ok(())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
