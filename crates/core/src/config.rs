@@ -40,6 +40,7 @@ pub struct Config {
     pub limits: Limits,
     pub auth: Auth,
     pub smtp: Smtp,
+    pub pop3: Pop3,
     pub store: StoreConfig,
 }
 
@@ -73,6 +74,7 @@ impl Default for Config {
             limits: Limits::default(),
             auth: Auth::default(),
             smtp: Smtp::default(),
+            pop3: Pop3::default(),
             store: StoreConfig::default(),
         }
     }
@@ -286,6 +288,38 @@ impl Default for Smtp {
     }
 }
 
+/// POP3 (RFC 1939) sees one maildrop per account, made of mailboxes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pop3 {
+    /// The mailboxes POP3 shows, by role (`inbox`, `promotions`, ...) or
+    /// by name. Junk is left out by default: POP3 clients cannot tell spam
+    /// from mail, and would download it into the inbox.
+    pub maildrop: Vec<String>,
+    /// Per-account maildrops, keyed by address, overriding `maildrop`.
+    pub accounts: std::collections::BTreeMap<String, Vec<String>>,
+    /// RFC 2449 LOGIN-DELAY: least seconds between two logins of an
+    /// account; a quicker login gets `-ERR [LOGIN-DELAY]`. 0: no delay.
+    pub login_delay: u64,
+}
+
+impl Default for Pop3 {
+    fn default() -> Self {
+        Pop3 {
+            maildrop: ["inbox", "promotions", "social", "updates"].map(String::from).to_vec(),
+            accounts: Default::default(),
+            login_delay: 0,
+        }
+    }
+}
+
+impl Pop3 {
+    /// The maildrop of `address` (normalised `local@domain`).
+    pub fn maildrop_of(&self, address: &str) -> &[String] {
+        self.accounts.get(address).unwrap_or(&self.maildrop)
+    }
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
@@ -349,6 +383,17 @@ impl Config {
         if self.store.backend == Backend::Postgres && !self.store.url.starts_with("postgres") {
             return fail("store.url", "the postgres backend needs a postgres://... URL");
         }
+        if self.pop3.maildrop.is_empty() {
+            return fail("pop3.maildrop", "must name at least one mailbox");
+        }
+        for (address, maildrop) in &self.pop3.accounts {
+            if crate::Address::parse(address).is_err() {
+                return fail(&format!("pop3.accounts.{address}"), "must be keyed by an address");
+            }
+            if maildrop.is_empty() {
+                return fail(&format!("pop3.accounts.{address}"), "must name at least one mailbox");
+            }
+        }
         if self.auth.max_failures == 0 {
             return fail("auth.max_failures", "must be at least 1");
         }
@@ -411,6 +456,28 @@ mod tests {
         let config = parse("[listen]\nsmtp = \"127.0.0.1:25\"\n").unwrap();
         let enabled = config.listeners().enabled();
         assert_eq!(enabled, vec![(Service::Smtp, "127.0.0.1:25".parse().unwrap())]);
+    }
+
+    #[test]
+    fn pop3_maildrop_default_and_per_account() {
+        let config = parse("").unwrap();
+        assert_eq!(
+            config.pop3.maildrop_of("a@example.test"),
+            ["inbox", "promotions", "social", "updates"]
+        );
+        let config = parse(
+            "[pop3]\nmaildrop = [\"inbox\"]\nlogin_delay = 60\n[pop3.accounts]\n\"b@example.test\" = [\"inbox\", \"junk\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.pop3.maildrop_of("a@example.test"), ["inbox"]);
+        assert_eq!(config.pop3.maildrop_of("b@example.test"), ["inbox", "junk"]);
+        assert_eq!(config.pop3.login_delay, 60);
+        let error = parse("[pop3]\nmaildrop = []\n").unwrap_err().to_string();
+        assert!(error.contains("pop3.maildrop"), "{error}");
+        let error = parse("[pop3.accounts]\n\"nobody\" = [\"inbox\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("pop3.accounts"), "{error}");
     }
 
     #[test]

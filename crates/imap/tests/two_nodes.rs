@@ -5,24 +5,17 @@
 mod common;
 
 use common::{Imap, PASSWORD, USER, message};
-use estafeta_core::config::Backend;
 use estafeta_testkit::TestServer;
-
-async fn node(url: &str) -> TestServer {
-    let url = url.to_owned();
-    TestServer::start_with(move |config| {
-        config.store.backend = Backend::Postgres;
-        config.store.url = url;
-    })
-    .await
-}
 
 #[tokio::test]
 async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
     let Some(url) = estafeta_testkit::postgres_url().await else {
         return;
     };
-    let (a, b) = (node(&url).await, node(&url).await);
+    let (a, b) = (
+        TestServer::start_on_postgres(&url).await,
+        TestServer::start_on_postgres(&url).await,
+    );
     a.add_account(USER, PASSWORD).await;
 
     let mut on_b = Imap::inbox(&b).await;

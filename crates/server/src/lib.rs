@@ -2,13 +2,13 @@
 //! `estafeta serve`; testkit calls it to start servers in tests.
 
 mod http;
-mod placeholder;
 
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Backend, Config, Service};
 use estafeta_core::metrics::{AUTH_FAILURES, AUTH_FAILURES_HELP, Metrics};
 use estafeta_imap::{ImapContext, ImapService};
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker, TlsSetup};
+use estafeta_pop3::{Pop3Context, Pop3Service};
 use estafeta_smtp::{SmtpContext, SmtpService};
 use estafeta_store::Store;
 use estafeta_store::postgres::PostgresStore;
@@ -148,6 +148,12 @@ impl RunningServer {
             Arc::clone(&shared.logins),
             Arc::clone(&shared.metrics),
         ));
+        let pop3 = Arc::new(Pop3Context::new(
+            Arc::new(shared.config.clone()),
+            Arc::clone(&shared.store),
+            Arc::clone(&shared.logins),
+            Arc::clone(&shared.metrics),
+        ));
         let mut addrs = BTreeMap::new();
         for listener in listeners {
             let service = listener.service();
@@ -158,10 +164,7 @@ impl RunningServer {
                     listener.spawn(SmtpService::new(Arc::clone(&smtp), service), context.clone())
                 }
                 Service::Imap | Service::Imaps => listener.spawn(ImapService::new(Arc::clone(&imap)), context.clone()),
-                _ => listener.spawn(
-                    placeholder::for_service(service, &shared.config.hostname),
-                    context.clone(),
-                ),
+                Service::Pop3 | Service::Pop3s => listener.spawn(Pop3Service::new(Arc::clone(&pop3)), context.clone()),
             }
         }
         Ok(RunningServer {

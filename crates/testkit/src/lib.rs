@@ -3,6 +3,7 @@
 
 use estafeta_core::Address;
 pub mod dns;
+pub mod imap;
 pub mod stream;
 
 pub use dns::TestDns;
@@ -52,6 +53,17 @@ impl TestServer {
 
     fn running(&self) -> &RunningServer {
         self.server.as_ref().expect("server running")
+    }
+
+    /// A node on the shared PostgreSQL at `url` (several of these make a
+    /// cluster: scale-out tests).
+    pub async fn start_on_postgres(url: &str) -> TestServer {
+        let url = url.to_owned();
+        TestServer::start_with(move |config| {
+            config.store.backend = estafeta_core::config::Backend::Postgres;
+            config.store.url = url;
+        })
+        .await
     }
 
     pub fn addr(&self, service: Service) -> SocketAddr {

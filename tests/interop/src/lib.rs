@@ -5,6 +5,7 @@
 //! one of them) and is skipped with a message elsewhere, so the README's
 //! test command still works on a machine without them.
 
+pub mod fetchmail;
 pub mod postfix;
 
 use std::path::Path;

@@ -3,10 +3,10 @@
 
 use estafeta_core::config::Service;
 use estafeta_core::model::{Flags, SystemFlags};
-use estafeta_interop::{require, run, text};
+use estafeta_interop::fetchmail::{Poll, fetch};
+use estafeta_interop::require;
 use estafeta_store::DeliveryTarget;
 use estafeta_testkit::TestServer;
-use std::process::Command;
 
 const USER: &str = "alice@example.test";
 
@@ -33,29 +33,18 @@ async fn fetchmail_over_imaps_keeps_and_marks_seen() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mbox = dir.path().join("out.mbox");
-    let rc = dir.path().join("fetchmailrc");
-    let local_user = String::from_utf8(run(Command::new("whoami")).await.stdout).unwrap();
-    std::fs::write(
-        &rc,
-        format!(
-            "poll 127.0.0.1 service {port} protocol IMAP auth password\n  user \"{USER}\" password \"correct horse\" is \"{local}\" here\n  ssl no sslcertck keep fetchall\n  mda \"/bin/sh -c 'cat >> {mbox}'\"\n",
-            port = server.addr(Service::Imaps).port(),
-            local = local_user.trim(),
-            mbox = mbox.display(),
-        ),
+    fetch(
+        dir.path(),
+        &mbox,
+        Poll {
+            port: server.addr(Service::Imaps).port(),
+            protocol: "IMAP",
+            user: USER,
+            password: "correct horse",
+            options: "ssl no sslcertck keep fetchall",
+        },
     )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&rc, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let mut command = Command::new("fetchmail");
-    command
-        .arg("-f")
-        .arg(&rc)
-        .arg("--nodetach")
-        .arg("--nosyslog")
-        .env("FETCHMAILHOME", dir.path());
-    let output = run(command).await;
-    assert!(output.status.success(), "fetchmail failed:\n{}", text(&output));
+    .await;
     let fetched = std::fs::read_to_string(&mbox).unwrap();
     for i in 0..3 {
         assert!(fetched.contains(&format!("Subject: fetch me {i}")), "{fetched}");
