@@ -280,3 +280,32 @@ async fn an_idle_session_is_logged_out_without_update() {
     assert!(pop3.closed().await);
     assert_eq!(inbox_uids(&*server.store()).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_server_shutdown_ends_the_session_without_update() {
+    let server = server().await;
+    deliver(&server, &message("keep", "me")).await;
+    let store = server.store();
+    let mut pop3 = Pop3::login(&server).await;
+    pop3.ok("DELE 1").await;
+    let stopping = tokio::spawn(server.stop(Duration::from_secs(10)));
+    let line = pop3.line().await.unwrap();
+    assert!(line.starts_with("-ERR [SYS/TEMP] "), "{line}");
+    assert!(pop3.closed().await);
+    assert!(stopping.await.unwrap(), "the session ended within the grace period");
+    assert_eq!(inbox_uids(&*store).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_long_pipelined_run_of_retr_is_answered_whole() {
+    let server = server().await;
+    let big = message("big", &"0123456789abcdef\r\n".repeat(20_000));
+    deliver(&server, &big).await;
+    let mut pop3 = Pop3::login(&server).await;
+    pop3.send_raw("RETR 1\r\n".repeat(50).as_bytes()).await;
+    for _ in 0..50 {
+        assert!(pop3.line().await.unwrap().starts_with("+OK"));
+        assert_eq!(pop3.body().await, big);
+    }
+    pop3.ok("QUIT").await;
+}

@@ -46,6 +46,8 @@ pub struct Session {
 }
 
 const MAX_ERRORS: u32 = 20;
+/// Replies waiting past this size are sent even while commands are queued.
+const FLUSH_AT: usize = 256 * 1024;
 
 impl Session {
     pub fn new(connection: Connection, context: Arc<Pop3Context>) -> Session {
@@ -129,6 +131,11 @@ impl Session {
                 }
             };
             if flow == Flow::Close {
+                break;
+            }
+            // A long pipelined run of RETRs must not pile every message up
+            // in memory before the first is sent.
+            if self.io.out().len() > FLUSH_AT && self.io.flush().await.is_err() {
                 break;
             }
             if self.errors > MAX_ERRORS {
