@@ -103,6 +103,11 @@ impl RunningServer {
                 if cleared > 0 {
                     tracing::info!(cleared, "removed blob temporaries left by a crash");
                 }
+                // One server per data dir: leases from an earlier run are void.
+                let freed = sqlite.clear_queue_leases().await?;
+                if freed > 0 {
+                    tracing::info!(freed, "freed queue claims left by the previous run");
+                }
                 (sqlite.clone(), Some(sqlite))
             }
             Backend::Postgres => (Arc::new(PostgresStore::open(&config.store.url).await?), None),

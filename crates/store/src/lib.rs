@@ -130,6 +130,24 @@ pub trait Store: Send + Sync {
 
     async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId>;
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>>;
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>>;
+    /// Claims up to `limit` messages that are due and that no live lease
+    /// holds, for `owner`, for `lease` (queue ownership lives in the
+    /// database, so several nodes share one queue). Oldest due first.
+    async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>>;
+    /// Records what an attempt did for some recipients of a message
+    /// `owner` holds; durable when this returns, so a delivery is marked
+    /// before the SMTP session with the remote host is closed.
+    /// `StoreError::InUse` when the lease was lost.
+    async fn queue_record(&self, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()>;
+    /// Ends `owner`'s claim. With no recipient pending the message leaves
+    /// the queue (true); otherwise it is due again at `next_attempt`, one
+    /// more attempt counted, `warned` kept.
+    async fn queue_release(&self, id: QueueId, owner: &str, next_attempt: i64, warned: bool) -> Result<bool>;
+    /// Makes a message (all when `None`) due now, leases aside; how many.
+    async fn queue_retry(&self, id: Option<QueueId>) -> Result<u64>;
+    /// Takes a message out of the queue; false when there was none.
+    async fn queue_remove(&self, id: QueueId) -> Result<bool>;
 
     // --- Operations ------------------------------------------------------
 

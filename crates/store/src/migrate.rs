@@ -121,6 +121,8 @@ const TABLES: &[Table] = &[
             ("next_attempt", "BIGINT"),
             ("lease_owner", "TEXT"),
             ("lease_until", "BIGINT"),
+            ("attempts", "INT"),
+            ("warned", "INT"),
         ],
     },
     Table {
@@ -137,6 +139,16 @@ const TABLES: &[Table] = &[
             ("status", "TEXT"),
             ("attempts", "INT"),
             ("last_reply", "TEXT"),
+        ],
+    },
+    Table {
+        name: "dkim_keys",
+        columns: &[
+            ("domain", "TEXT"),
+            ("selector", "TEXT"),
+            ("algorithm", "TEXT"),
+            ("private_key", "TEXT"),
+            ("created_at", "BIGINT"),
         ],
     },
 ];

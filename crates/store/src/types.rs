@@ -142,14 +142,54 @@ pub struct QueuedMessage {
     pub ret: Option<String>,
     pub created_at: i64,
     pub next_attempt: i64,
+    /// Delivery runs so far (for the retry schedule).
+    pub attempts: u32,
+    /// A delay DSN has gone to the sender.
+    pub warned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedRecipient {
     pub recipient: QueueRecipient,
-    pub status: String,
+    pub status: RecipientStatus,
     pub attempts: u32,
     pub last_reply: Option<String>,
+}
+
+/// Where one recipient of a queued message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecipientStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl RecipientStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientStatus::Pending => "pending",
+            RecipientStatus::Delivered => "delivered",
+            RecipientStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> RecipientStatus {
+        match text {
+            "delivered" => RecipientStatus::Delivered,
+            "failed" => RecipientStatus::Failed,
+            _ => RecipientStatus::Pending,
+        }
+    }
+}
+
+/// What one delivery attempt did for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientOutcome {
+    pub address: String,
+    /// Pending: a temporary failure, tried again later.
+    pub status: RecipientStatus,
+    /// The remote reply or our own reason, for DSNs and `queue show`.
+    pub reply: String,
 }
 
 /// What `verify` found; empty lists mean a consistent store.

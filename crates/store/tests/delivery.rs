@@ -286,7 +286,7 @@ async fn queue_keeps_envelope_and_dsn_parameters() {
         assert_eq!(queued[0].sender, "alice@example.com");
         assert_eq!(queued[0].envid.as_deref(), Some("QQ314159"));
         assert_eq!(queued[0].recipients[0].recipient, entry.recipients[0]);
-        assert_eq!(queued[0].recipients[1].status, "pending");
+        assert_eq!(queued[0].recipients[1].status, estafeta_store::RecipientStatus::Pending);
         assert_eq!(store.message_content(&queued[0].blob).await.unwrap(), message(1));
         assert_eq!(blob_count(&backend).await, 1);
 

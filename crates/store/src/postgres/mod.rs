@@ -550,6 +550,32 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| queue::list(&tx).await?)
     }
 
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        read_tx!(self, |tx| queue::get(&tx, id).await?)
+    }
+
+    async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>> {
+        let lease = lease.as_secs().max(1) as i64;
+        write_tx!(self, |tx, changes| queue::claim(&tx, owner, limit, lease).await?)
+    }
+
+    async fn queue_record(&self, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()> {
+        write_tx!(self, |tx, changes| queue::record(&tx, id, owner, outcomes).await?)
+    }
+
+    async fn queue_release(&self, id: QueueId, owner: &str, next_attempt: i64, warned: bool) -> Result<bool> {
+        write_tx!(self, |tx, changes| queue::release(&tx, id, owner, next_attempt, warned)
+            .await?)
+    }
+
+    async fn queue_retry(&self, id: Option<QueueId>) -> Result<u64> {
+        write_tx!(self, |tx, changes| queue::retry(&tx, id).await?)
+    }
+
+    async fn queue_remove(&self, id: QueueId) -> Result<bool> {
+        write_tx!(self, |tx, changes| queue::remove(&tx, id).await?)
+    }
+
     async fn verify(&self, repair: bool) -> Result<VerifyReport> {
         write_tx!(self, |tx, changes| {
             let mut report = VerifyReport::default();

@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -114,6 +114,20 @@ CREATE TABLE maildrop_locks (
     account_id BIGINT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
     holder     TEXT NOT NULL,
     expires_at TIMESTAMPTZ NOT NULL
+);
+"#;
+
+/// Outbound delivery: attempts per message for the retry schedule, the
+/// delay warning sent, and DKIM keys per domain.
+const V3: &str = r#"
+ALTER TABLE queue ADD COLUMN attempts INT NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN warned INT NOT NULL DEFAULT 0;
+CREATE TABLE dkim_keys (
+    domain      TEXT PRIMARY KEY,
+    selector    TEXT NOT NULL,
+    algorithm   TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    created_at  BIGINT NOT NULL
 );
 "#;
 

@@ -152,6 +152,13 @@ impl SqliteStore {
         self.blobs.clear_temporaries(age)
     }
 
+    /// Frees queue leases left by an earlier run; only for the server
+    /// that holds the data dir's lock.
+    pub async fn clear_queue_leases(&self) -> Result<u64> {
+        self.write("queue_clear_leases", |conn, _| queue::clear_leases(conn))
+            .await
+    }
+
     /// Lets queued writes finish and stops the writer thread.
     pub fn shutdown(&self) {
         self.writer.shutdown();
@@ -513,6 +520,44 @@ impl Store for SqliteStore {
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
         self.read("queue_list", queue::list).await
+    }
+
+    async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
+        self.read("queue_get", move |conn| queue::get(conn, id)).await
+    }
+
+    async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>> {
+        let owner = owner.to_owned();
+        self.write("queue_claim", move |conn, _| {
+            queue::claim(conn, &owner, limit, lease.as_secs().max(1))
+        })
+        .await
+    }
+
+    async fn queue_record(&self, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()> {
+        let owner = owner.to_owned();
+        let outcomes = outcomes.to_vec();
+        self.write("queue_record", move |conn, _| {
+            queue::record(conn, id, &owner, &outcomes)
+        })
+        .await
+    }
+
+    async fn queue_release(&self, id: QueueId, owner: &str, next_attempt: i64, warned: bool) -> Result<bool> {
+        let owner = owner.to_owned();
+        self.write("queue_release", move |conn, effects| {
+            queue::release(conn, effects, id, &owner, next_attempt, warned)
+        })
+        .await
+    }
+
+    async fn queue_retry(&self, id: Option<QueueId>) -> Result<u64> {
+        self.write("queue_retry", move |conn, _| queue::retry(conn, id)).await
+    }
+
+    async fn queue_remove(&self, id: QueueId) -> Result<bool> {
+        self.write("queue_remove", move |conn, effects| queue::remove(conn, effects, id))
+            .await
     }
 
     async fn verify(&self, repair: bool) -> Result<VerifyReport> {

@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -103,6 +103,20 @@ CREATE TABLE queue_recipients (
     attempts   INTEGER NOT NULL,
     last_reply TEXT,
     PRIMARY KEY (queue_id, address)
+);
+"#;
+
+/// Outbound delivery: attempts per message for the retry schedule, the
+/// delay warning sent, and DKIM keys per domain.
+const V2: &str = r#"
+ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE dkim_keys (
+    domain      TEXT PRIMARY KEY,
+    selector    TEXT NOT NULL,
+    algorithm   TEXT NOT NULL,
+    private_key TEXT NOT NULL,
+    created_at  INTEGER NOT NULL
 );
 "#;
 
