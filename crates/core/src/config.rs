@@ -41,6 +41,7 @@ pub struct Config {
     pub auth: Auth,
     pub smtp: Smtp,
     pub pop3: Pop3,
+    pub outbound: Outbound,
     pub store: StoreConfig,
 }
 
@@ -75,6 +76,7 @@ impl Default for Config {
             auth: Auth::default(),
             smtp: Smtp::default(),
             pop3: Pop3::default(),
+            outbound: Outbound::default(),
             store: StoreConfig::default(),
         }
     }
@@ -320,6 +322,107 @@ impl Pop3 {
     }
 }
 
+/// Sending queued mail to other servers (RFC 5321 5, 4.5.4).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbound {
+    /// Keep queued mail without sending it (maintenance, or a node that
+    /// only receives); it goes out once this is false again.
+    pub hold: bool,
+    /// The port MX hosts are reached on; only tests change it.
+    pub smtp_port: u16,
+    /// Waits after the first, second, ... failed attempt (RFC 5321
+    /// 4.5.4.1: at least 30 minutes is usual; the first retries come
+    /// sooner for greylisting). The last repeats until `max_age`.
+    #[serde(with = "crate::duration::serde_text_list")]
+    pub retry_schedule: Vec<Duration>,
+    /// Past this age a message still undelivered fails (RFC 5321 4.5.4.1:
+    /// 4-5 days).
+    #[serde(with = "crate::duration::serde_text")]
+    pub max_age: Duration,
+    /// A message still queued this long gets its sender a delay DSN.
+    #[serde(with = "crate::duration::serde_text")]
+    pub delay_warning: Duration,
+    /// Deliveries under way at once, in all.
+    pub max_connections: u32,
+    /// Connections to one destination domain at once.
+    pub max_connections_per_domain: u32,
+    /// Messages sent over one connection before it is closed.
+    pub max_messages_per_connection: u32,
+    /// RFC 5321 4.5.3.2: waiting for a greeting or a reply (5 minutes).
+    #[serde(with = "crate::duration::serde_text")]
+    pub command_timeout: Duration,
+    /// RFC 5321 4.5.3.2.6: waiting for the reply to the end of data.
+    #[serde(with = "crate::duration::serde_text")]
+    pub data_timeout: Duration,
+    /// Where mail goes when no route matches: absent, by MX.
+    pub relay: Option<Route>,
+    /// Per destination domain.
+    pub routes: std::collections::BTreeMap<String, Route>,
+}
+
+/// How to reach a destination: a fixed host (a smarthost) or its MX,
+/// with TLS required or opportunistic, and AUTH for a smarthost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Route {
+    /// Host name or IP; empty: the domain's MX.
+    pub host: String,
+    /// 0: `outbound.smtp_port` (25).
+    pub port: u16,
+    /// Refuse to send unless STARTTLS succeeds.
+    pub require_tls: bool,
+    pub username: String,
+    pub password: String,
+}
+
+impl Default for Outbound {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Outbound {
+            hold: false,
+            smtp_port: 25,
+            retry_schedule: vec![
+                minutes(5),
+                minutes(10),
+                minutes(30),
+                minutes(60),
+                minutes(120),
+                minutes(240),
+            ],
+            max_age: Duration::from_secs(5 * 86_400),
+            delay_warning: Duration::from_secs(4 * 3600),
+            max_connections: 100,
+            max_connections_per_domain: 5,
+            max_messages_per_connection: 100,
+            command_timeout: minutes(5),
+            data_timeout: minutes(10),
+            relay: None,
+            routes: Default::default(),
+        }
+    }
+}
+
+impl Outbound {
+    /// The route for `domain`: its own, else the relay, else by MX.
+    pub fn route(&self, domain: &str) -> Route {
+        self.routes
+            .get(domain)
+            .or(self.relay.as_ref())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How long to wait after `attempts` failed attempts.
+    pub fn retry_after(&self, attempts: u32) -> Duration {
+        let index = (attempts.max(1) as usize - 1).min(self.retry_schedule.len().saturating_sub(1));
+        self.retry_schedule
+            .get(index)
+            .copied()
+            .unwrap_or(Duration::from_secs(3600))
+    }
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
@@ -382,6 +485,33 @@ impl Config {
         }
         if self.store.backend == Backend::Postgres && !self.store.url.starts_with("postgres") {
             return fail("store.url", "the postgres backend needs a postgres://... URL");
+        }
+        if self.outbound.retry_schedule.is_empty() || self.outbound.retry_schedule.iter().any(Duration::is_zero) {
+            return fail(
+                "outbound.retry_schedule",
+                "must list at least one wait, none of them zero",
+            );
+        }
+        if self.outbound.max_connections == 0 || self.outbound.max_connections_per_domain == 0 {
+            return fail("outbound.max_connections", "must be at least 1");
+        }
+        if self.outbound.max_messages_per_connection == 0 {
+            return fail("outbound.max_messages_per_connection", "must be at least 1");
+        }
+        let routes = self
+            .outbound
+            .routes
+            .iter()
+            .map(|(domain, route)| (format!("outbound.routes.{domain}"), route));
+        let relay = self
+            .outbound
+            .relay
+            .iter()
+            .map(|route| ("outbound.relay".to_owned(), route));
+        for (key, route) in routes.chain(relay) {
+            if route.username.is_empty() != route.password.is_empty() {
+                return fail(&key, "username and password go together");
+            }
         }
         if self.pop3.maildrop.is_empty() {
             return fail("pop3.maildrop", "must name at least one mailbox");
@@ -456,6 +586,35 @@ mod tests {
         let config = parse("[listen]\nsmtp = \"127.0.0.1:25\"\n").unwrap();
         let enabled = config.listeners().enabled();
         assert_eq!(enabled, vec![(Service::Smtp, "127.0.0.1:25".parse().unwrap())]);
+    }
+
+    #[test]
+    fn outbound_routes_and_retry_schedule() {
+        let config = parse("").unwrap();
+        let outbound = &config.outbound;
+        assert_eq!(outbound.retry_after(1), Duration::from_secs(300));
+        assert_eq!(outbound.retry_after(6), Duration::from_secs(4 * 3600));
+        assert_eq!(
+            outbound.retry_after(60),
+            Duration::from_secs(4 * 3600),
+            "the last wait repeats"
+        );
+        assert_eq!(outbound.route("example.org"), Route::default());
+        let config = parse(
+            "[outbound]\nretry_schedule = [\"1s\", \"2s\"]\n[outbound.relay]\nhost = \"smarthost.test\"\nport = 587\n\
+             [outbound.routes.\"secure.test\"]\nrequire_tls = true\n",
+        )
+        .unwrap();
+        assert_eq!(config.outbound.retry_after(3), Duration::from_secs(2));
+        assert_eq!(config.outbound.route("other.test").host, "smarthost.test");
+        let secure = config.outbound.route("secure.test");
+        assert!(secure.require_tls && secure.host.is_empty());
+        let error = parse("[outbound]\nretry_schedule = []\n").unwrap_err().to_string();
+        assert!(error.contains("outbound.retry_schedule"), "{error}");
+        let error = parse("[outbound.relay]\nhost = \"h\"\nusername = \"u\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("outbound.relay"), "{error}");
     }
 
     #[test]

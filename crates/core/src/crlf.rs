@@ -4,6 +4,8 @@
 //! message is CRLF throughout and POP3 (RFC 1939 11) can announce its exact
 //! size without reading it.
 
+use std::borrow::Cow;
+
 /// `data` with every bare LF or CR made CRLF and ending in CRLF (DKIM's
 /// canonical forms add that last CRLF too, RFC 6376 3.4, so signatures hold).
 /// An empty message stays empty. Canonical input is returned unchanged.
@@ -56,6 +58,45 @@ pub fn is_canonical(data: &[u8]) -> bool {
     true
 }
 
+/// Appends `message` dot-stuffed and CRLF throughout, then the `.` line
+/// that ends it: SMTP DATA (RFC 5321 4.5.2) and POP3 multi-line responses
+/// (RFC 1939 3) alike. With `body_lines` (POP3 TOP): the header, the blank
+/// line after it and that many body lines.
+pub fn write_dot_stuffed(out: &mut Vec<u8>, message: &[u8], body_lines: Option<u64>) {
+    // Stored mail is CRLF already (SMTP and APPEND see to it); anything
+    // older is brought to that form first.
+    let message: Cow<[u8]> = if is_canonical(message) {
+        Cow::Borrowed(message)
+    } else {
+        Cow::Owned(canonical(message.to_vec()))
+    };
+    out.reserve(message.len() + message.len() / 64 + 8);
+    let mut in_body = false;
+    let mut left = body_lines;
+    let mut rest: &[u8] = &message;
+    while !rest.is_empty() {
+        if in_body && left == Some(0) {
+            break;
+        }
+        // Canonical: the next LF is the end of a CRLF-terminated line.
+        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |lf| lf + 1);
+        let line = &rest[..end];
+        rest = &rest[end..];
+        if line.first() == Some(&b'.') {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+        if in_body {
+            if let Some(left) = left.as_mut() {
+                *left -= 1;
+            }
+        } else if line == b"\r\n" {
+            in_body = true;
+        }
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +107,16 @@ mod tests {
         assert_eq!(canonical(b"\n\n".to_vec()), b"\r\n\r\n");
         assert_eq!(canonical(b"x\r".to_vec()), b"x\r\n");
         assert_eq!(canonical(Vec::new()), b"");
+    }
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_with_a_dot_line() {
+        let mut out = Vec::new();
+        write_dot_stuffed(&mut out, b"a\r\n.b\r\n.\r\n", None);
+        assert_eq!(out, b"a\r\n..b\r\n..\r\n.\r\n");
+        out.clear();
+        write_dot_stuffed(&mut out, b"no end", None);
+        assert_eq!(out, b"no end\r\n.\r\n");
     }
 
     #[test]

@@ -146,7 +146,9 @@ impl RunningServer {
             logins: Arc::clone(&shared.logins),
             metrics: Arc::clone(&shared.metrics),
             resolver: Some(resolver),
+            queue_wake: Default::default(),
         });
+        estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         let imap = Arc::new(ImapContext::new(
             Arc::new(shared.config.clone()),
             Arc::clone(&shared.store),

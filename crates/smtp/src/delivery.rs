@@ -106,6 +106,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             tracing::error!(%error, "could not queue message");
             return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
         }
+        context.queue_wake.notify_one();
     }
 
     if !accounts.is_empty() {

@@ -1,10 +1,11 @@
 //! Estafeta's SMTP server: MX (port 25) and submission (587 STARTTLS, 465
 //! implicit TLS), delivering into the store and handing remote mail to the
-//! outbound queue.
+//! outbound queue, whose delivery (`outbound`) is here too.
 
 mod authcheck;
 mod command;
 mod delivery;
+pub mod outbound;
 mod policy;
 pub mod proto;
 mod session;
@@ -27,6 +28,8 @@ pub struct SmtpContext {
     pub metrics: Arc<Metrics>,
     /// The one resolver; `None` turns sender verification off.
     pub resolver: Option<Resolver>,
+    /// Told when mail is queued, so delivery starts at once.
+    pub queue_wake: Arc<tokio::sync::Notify>,
 }
 
 /// The MX port and the submission ports differ in who may do what.

@@ -40,21 +40,28 @@ pub async fn resolve(context: &SmtpContext, to: &ForwardPath, authenticated: boo
             false => Err(relay_denied()),
         };
     }
-    let local = mailbox.local.to_lowercase();
+    local_target(context, &mailbox.local.to_lowercase(), domain)
+        .await?
+        .ok_or_else(no_such_user)
+}
+
+/// Who `local@domain` (a domain of ours) is: an account, an alias, a
+/// sub-address of either, or postmaster; `None` for nobody.
+pub async fn local_target(context: &SmtpContext, local: &str, domain: &str) -> Result<Option<Target>, Reply> {
     if let Some(target) = lookup(context, &format!("{local}@{domain}")).await? {
-        return Ok(target);
+        return Ok(Some(target));
     }
     // Sub-addressing: user+tag@domain delivers to user@domain.
     if let Some((base, _)) = local.split_once('+')
         && !base.is_empty()
         && let Some(target) = lookup(context, &format!("{base}@{domain}")).await?
     {
-        return Ok(target);
+        return Ok(Some(target));
     }
     if local == "postmaster" {
-        return postmaster(context).await;
+        return postmaster(context).await.map(Some);
     }
-    Err(no_such_user())
+    Ok(None)
 }
 
 /// An account, or an alias to an account here or to an address elsewhere.

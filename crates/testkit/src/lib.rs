@@ -4,6 +4,7 @@
 use estafeta_core::Address;
 pub mod dns;
 pub mod imap;
+pub mod mta;
 pub mod stream;
 
 pub use dns::TestDns;
@@ -42,6 +43,9 @@ impl TestServer {
             ..Config::default()
         };
         config.dns.nameservers = vec![dns.addr()];
+        // Queued mail stays queued, where tests look for it, unless a test
+        // of outbound delivery lets it go.
+        config.outbound.hold = true;
         adjust(&mut config);
         let server = RunningServer::start(config).await.expect("start test server");
         TestServer {

@@ -5,43 +5,11 @@
 //! aside.
 
 use estafeta_core::crlf;
-use std::borrow::Cow;
 
 /// Appends `message` as a multi-line body. With `body_lines` (TOP, RFC 1939
 /// 7): the header, the blank line after it and that many body lines.
 pub fn write_message(out: &mut Vec<u8>, message: &[u8], body_lines: Option<u64>) {
-    // Stored mail is CRLF already (SMTP and APPEND see to it); anything
-    // older is brought to that form first.
-    let message: Cow<[u8]> = if crlf::is_canonical(message) {
-        Cow::Borrowed(message)
-    } else {
-        Cow::Owned(crlf::canonical(message.to_vec()))
-    };
-    out.reserve(message.len() + message.len() / 64 + 8);
-    let mut in_body = false;
-    let mut left = body_lines;
-    let mut rest: &[u8] = &message;
-    while !rest.is_empty() {
-        if in_body && left == Some(0) {
-            break;
-        }
-        // Canonical: the next LF is the end of a CRLF-terminated line.
-        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |lf| lf + 1);
-        let line = &rest[..end];
-        rest = &rest[end..];
-        if line.first() == Some(&b'.') {
-            out.push(b'.');
-        }
-        out.extend_from_slice(line);
-        if in_body {
-            if let Some(left) = left.as_mut() {
-                *left -= 1;
-            }
-        } else if line == b"\r\n" {
-            in_body = true;
-        }
-    }
-    out.extend_from_slice(b".\r\n");
+    crlf::write_dot_stuffed(out, message, body_lines);
 }
 
 /// What [`write_message`] sends, decoded back as a client does: for

@@ -155,3 +155,14 @@ pub fn message(subject: &str) -> String {
         "From: sender@remote.test\r\nTo: alice@example.com\r\nSubject: {subject}\r\nMessage-ID: <{subject}@remote.test>\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\nHello.\r\n"
     )
 }
+
+/// STARTTLS, EHLO and AUTH PLAIN on the submission port.
+pub async fn submission_login(server: &TestServer, user: &str, password: &str) -> Client {
+    use base64::Engine;
+    let mut client = Client::ready(server, Service::Submission).await;
+    client.starttls(server).await;
+    client.cmd("EHLO client.test").await.expect(250, "");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+    client.cmd(&format!("AUTH PLAIN {token}")).await.expect(235, "2.7.0");
+    client
+}

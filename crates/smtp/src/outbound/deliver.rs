@@ -1,0 +1,389 @@
+//! One queued message, one delivery run: its pending recipients grouped by
+//! domain, each group sent over one connection (several RCPTs), outcomes
+//! recorded before that connection is let go, then expiry, delay warnings,
+//! DSNs and the next attempt.
+
+use super::Outbound;
+use super::client::{ClientError, Envelope, Settings, SmtpClient};
+use super::dsn::{self, Action, RecipientReport, Report};
+use super::reply::Reply;
+use super::route::{self, Host, RouteError};
+use crate::policy::local_target;
+use crate::session::Target;
+use estafeta_core::model::MailboxRole;
+use estafeta_store::{
+    DeliveryTarget, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus, StoreError,
+};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What happened to one recipient in this run.
+struct Outcome {
+    address: String,
+    status: RecipientStatus,
+    reply: Reply,
+    remote: Option<String>,
+    /// Delivered to a server that does not take DSN parameters.
+    relayed: bool,
+}
+
+impl Outcome {
+    fn from_reply(address: &str, reply: Reply, remote: Option<String>, relayed: bool) -> Outcome {
+        let status = if reply.is_positive() {
+            RecipientStatus::Delivered
+        } else if reply.is_permanent() {
+            RecipientStatus::Failed
+        } else {
+            RecipientStatus::Pending
+        };
+        Outcome {
+            address: address.to_owned(),
+            status,
+            reply,
+            remote,
+            relayed,
+        }
+    }
+
+    fn record(&self) -> RecipientOutcome {
+        RecipientOutcome {
+            address: self.address.clone(),
+            status: self.status,
+            reply: self.reply.to_string(),
+        }
+    }
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+impl Outbound {
+    pub(super) async fn deliver(&self, message: QueuedMessage) {
+        let content = match self.context.store.message_content(&message.blob).await {
+            Ok(content) => content,
+            Err(error) => {
+                tracing::error!(id = %message.id, %error, "queued message content unreadable; retrying later");
+                self.release(&message, &[], false).await;
+                return;
+            }
+        };
+        let mut by_domain: BTreeMap<String, Vec<&QueueRecipient>> = BTreeMap::new();
+        for recipient in &message.recipients {
+            by_domain
+                .entry(domain_of(&recipient.recipient.address))
+                .or_default()
+                .push(&recipient.recipient);
+        }
+        let mut outcomes: Vec<Outcome> = Vec::new();
+        for (domain, recipients) in by_domain {
+            let group = self.deliver_group(&message, &content, &domain, &recipients).await;
+            // Mark first, then let the connection go (the group is done with
+            // it): a crash now cannot send these recipients a second copy.
+            // Failures are recorded after their DSN is safely queued.
+            let settled: Vec<RecipientOutcome> = group
+                .iter()
+                .filter(|o| o.status != RecipientStatus::Failed)
+                .map(Outcome::record)
+                .collect();
+            if let Err(error) = self.context.store.queue_record(message.id, &self.owner, &settled).await {
+                self.lost(&message, &error);
+                return;
+            }
+            outcomes.extend(group);
+        }
+        self.finish(&message, &content, outcomes).await;
+    }
+
+    fn lost(&self, message: &QueuedMessage, error: &StoreError) {
+        tracing::warn!(id = %message.id, %error, "queued message no longer ours (removed, or lease lost)");
+    }
+
+    /// Sends to every recipient of one domain over one connection.
+    async fn deliver_group(
+        &self,
+        message: &QueuedMessage,
+        content: &[u8],
+        domain: &str,
+        recipients: &[&QueueRecipient],
+    ) -> Vec<Outcome> {
+        let config = &self.context.config.outbound;
+        let route = config.route(domain);
+        // Connections are shared by what reaches the same place the same
+        // way: a relay serves many domains, but never a TLS-only route
+        // over a plain connection, nor one account's AUTH for another.
+        let place = if route.host.is_empty() {
+            domain.to_owned()
+        } else {
+            format!("{}:{}", route.host, route.port)
+        };
+        let destination = format!("{place} tls={} auth={}", route.require_tls, route.username);
+        let all = |reply: &Reply, remote: Option<String>| -> Vec<Outcome> {
+            recipients
+                .iter()
+                .map(|r| Outcome::from_reply(&r.address, reply.clone(), remote.clone(), false))
+                .collect()
+        };
+        let _slot = self.pool.slot(&destination, config.max_connections_per_domain).await;
+        let envelope = Envelope {
+            sender: &message.sender,
+            recipients,
+            envid: message.envid.as_deref(),
+            ret: message.ret.as_deref(),
+        };
+        // A connection left open by the previous message to this destination.
+        if let Some(mut client) = self.pool.take(&destination)
+            && let Ok(replies) = client.send(&envelope, content).await
+        {
+            let outcomes = self.outcomes(recipients, replies, &client);
+            self.keep_or_close(&destination, client).await;
+            return outcomes;
+        }
+        let Some(resolver) = &self.context.resolver else {
+            return all(&Reply::local(451, [4, 4, 3], "no DNS resolver is configured"), None);
+        };
+        let hosts = match route::hosts(resolver, domain, &route, config.smtp_port).await {
+            Ok(hosts) => hosts,
+            Err(RouteError::Permanent(reply) | RouteError::Temporary(reply)) => return all(&reply, None),
+        };
+        let settings = Settings {
+            helo: self.context.config.hostname.clone(),
+            require_tls: route.require_tls,
+            tls: std::sync::Arc::clone(&self.tls),
+            command_timeout: config.command_timeout,
+            data_timeout: config.data_timeout,
+            auth: (!route.username.is_empty()).then(|| (route.username.clone(), route.password.clone())),
+        };
+        let mut last = Reply::local(451, [4, 4, 1], format!("no host of {domain} could be reached"));
+        let mut last_host = None;
+        for Host { name, addrs, port } in hosts {
+            for ip in addrs {
+                // RFC 5321 5.1: on a failure to connect or a refusal at
+                // the greeting, the next address, then the next MX.
+                let mut client = match SmtpClient::connect(SocketAddr::new(ip, port), &name, settings.clone()).await {
+                    Ok(client) => client,
+                    Err(error) => {
+                        tracing::debug!(host = %name, %ip, %error, "outbound connection failed");
+                        last = error.as_reply();
+                        last_host = matches!(error, ClientError::Refused(_)).then(|| name.clone());
+                        continue;
+                    }
+                };
+                return match client.send(&envelope, content).await {
+                    Ok(replies) => {
+                        let outcomes = self.outcomes(recipients, replies, &client);
+                        self.keep_or_close(&destination, client).await;
+                        outcomes
+                    }
+                    // Lost in the middle: nothing can be known to be
+                    // delivered, so all of them are tried again later.
+                    Err(error) => all(&error.as_reply(), Some(name.clone())),
+                };
+            }
+        }
+        all(&last, last_host)
+    }
+
+    fn outcomes(&self, recipients: &[&QueueRecipient], replies: Vec<Reply>, client: &SmtpClient) -> Vec<Outcome> {
+        let relayed = !client.features.dsn;
+        recipients
+            .iter()
+            .zip(replies)
+            .map(|(r, reply)| Outcome::from_reply(&r.address, reply, Some(client.host.clone()), relayed))
+            .collect()
+    }
+
+    async fn keep_or_close(&self, destination: &str, client: SmtpClient) {
+        if client.sent < self.context.config.outbound.max_messages_per_connection {
+            self.pool.put(destination, client);
+        } else {
+            client.quit().await;
+        }
+    }
+
+    /// After every domain: give up on what is too old, warn about delays,
+    /// send the DSNs, record failures, and schedule what is left.
+    async fn finish(&self, message: &QueuedMessage, content: &[u8], mut outcomes: Vec<Outcome>) {
+        let config = &self.context.config.outbound;
+        let now = now();
+        let age = now - message.created_at;
+        if age >= config.max_age.as_secs() as i64 {
+            for outcome in outcomes.iter_mut().filter(|o| o.status == RecipientStatus::Pending) {
+                // RFC 3463 4.4.7: delivery time expired.
+                outcome.status = RecipientStatus::Failed;
+                outcome.reply = Reply::local(
+                    550,
+                    [5, 4, 7],
+                    format!("gave up after {} days; last error: {}", age / 86_400, outcome.reply),
+                );
+            }
+        }
+        let notify = |address: &str| {
+            message
+                .recipients
+                .iter()
+                .find(|r| r.recipient.address == address)
+                .map(|r| r.recipient.clone())
+                .unwrap_or_default()
+        };
+        let mut reports = Vec::new();
+        let mut warned = message.warned;
+        let pending = outcomes.iter().any(|o| o.status == RecipientStatus::Pending);
+        let delay_due = pending && !message.warned && age >= config.delay_warning.as_secs() as i64;
+        for outcome in &outcomes {
+            let action = match outcome.status {
+                RecipientStatus::Failed => Action::Failed,
+                RecipientStatus::Pending if delay_due => Action::Delayed,
+                // RFC 3461 4.1: a server that takes DSN parameters reports
+                // success itself; one that does not leaves it to us.
+                RecipientStatus::Delivered if outcome.relayed => Action::Relayed,
+                _ => continue,
+            };
+            let recipient = notify(&outcome.address);
+            if dsn::wanted(recipient.notify.as_deref(), action) {
+                reports.push(RecipientReport {
+                    address: outcome.address.clone(),
+                    original: recipient.orcpt.clone(),
+                    action,
+                    reply: outcome.reply.clone(),
+                    remote_mta: outcome.remote.clone(),
+                });
+            }
+        }
+        warned |= delay_due;
+        // Never a report about a report (RFC 3464 5: null reverse-path).
+        if !message.sender.is_empty() && !reports.is_empty() {
+            let report = Report {
+                reporting_mta: &self.context.config.hostname,
+                to: &message.sender,
+                envid: message.envid.as_deref(),
+                arrival: message.created_at,
+                now,
+                retry_until: Some(message.created_at + config.max_age.as_secs() as i64),
+                recipients: reports,
+                original: content,
+                ret: message.ret.as_deref(),
+            };
+            if let Err(error) = self.submit_report(&message.sender, report.build()).await {
+                // Without the report the failures stay pending: tried
+                // again, and reported then.
+                tracing::error!(id = %message.id, %error, "could not queue a DSN");
+                self.release(message, &outcomes, message.warned).await;
+                return;
+            }
+        }
+        let failed: Vec<RecipientOutcome> = outcomes
+            .iter()
+            .filter(|o| o.status == RecipientStatus::Failed)
+            .map(Outcome::record)
+            .collect();
+        if let Err(error) = self.context.store.queue_record(message.id, &self.owner, &failed).await {
+            self.lost(message, &error);
+            return;
+        }
+        self.release(message, &outcomes, warned).await;
+        let metrics = &self.context.metrics;
+        for outcome in &outcomes {
+            let result = match outcome.status {
+                RecipientStatus::Delivered => "delivered",
+                RecipientStatus::Failed => "failed",
+                RecipientStatus::Pending => "deferred",
+            };
+            metrics
+                .counter(
+                    "estafeta_outbound_recipients_total",
+                    "Outbound recipients by the result of a delivery attempt.",
+                    &[("result", result)],
+                )
+                .inc();
+        }
+    }
+
+    /// Ends the claim: due again after the schedule's wait (with jitter,
+    /// so a burst of failures does not come back as one burst).
+    async fn release(&self, message: &QueuedMessage, outcomes: &[Outcome], warned: bool) {
+        let config = &self.context.config.outbound;
+        let wait = config.retry_after(message.attempts + 1).as_secs_f64();
+        let jitter = 0.9 + rand::random::<f64>() * 0.2;
+        let next = now() + (wait * jitter).round().max(1.0) as i64;
+        match self
+            .context
+            .store
+            .queue_release(message.id, &self.owner, next, warned)
+            .await
+        {
+            Ok(true) => tracing::info!(id = %message.id, "queued message done"),
+            Ok(false) => tracing::info!(
+                id = %message.id,
+                deferred = outcomes.iter().filter(|o| o.status == RecipientStatus::Pending).count(),
+                "queued message deferred"
+            ),
+            Err(error) => self.lost(message, &error),
+        }
+    }
+
+    /// A DSN goes to the sender like any mail: into the store when the
+    /// sender is ours, else into the queue with a null reverse-path.
+    async fn submit_report(&self, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
+        let store = &self.context.store;
+        if let Some((local, domain)) = to.rsplit_once('@')
+            && store.domain_is_local(domain).await?
+        {
+            let target = local_target(&self.context, &local.to_lowercase(), &domain.to_lowercase())
+                .await
+                .map_err(|_| StoreError::Io(format!("cannot look up {to}")))?;
+            return match target {
+                Some(Target::Local(account)) => {
+                    let inbox = store
+                        .mailbox_by_role(account, MailboxRole::Inbox)
+                        .await?
+                        .ok_or_else(|| StoreError::NotFound("INBOX".into()))?;
+                    let mut data = b"Return-Path: <>\r\n".to_vec();
+                    data.extend_from_slice(&report);
+                    store
+                        .deliver(
+                            &data,
+                            now(),
+                            &[DeliveryTarget {
+                                mailbox: inbox.id,
+                                flags: Default::default(),
+                            }],
+                        )
+                        .await
+                        .map(|_| ())
+                }
+                Some(Target::Remote(forward)) => self.queue_report(&forward, report).await,
+                None => {
+                    tracing::warn!(%to, "DSN for a local sender that no longer exists; dropped");
+                    Ok(())
+                }
+            };
+        }
+        self.queue_report(to, report).await
+    }
+
+    async fn queue_report(&self, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
+        let entry = NewQueuedMessage {
+            sender: String::new(),
+            recipients: vec![QueueRecipient {
+                address: to.to_owned(),
+                ..Default::default()
+            }],
+            envid: None,
+            ret: None,
+        };
+        self.context.store.queue_insert(&report, &entry).await?;
+        self.context.queue_wake.notify_one();
+        Ok(())
+    }
+}

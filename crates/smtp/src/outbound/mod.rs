@@ -1,0 +1,92 @@
+//! Delivery of the outbound queue: workers claim due messages under a
+//! lease (the queue lives in the store, so several nodes share it), send
+//! them by MX or a configured route, record each recipient's outcome before
+//! the connection is closed, retry temporary failures on a schedule, and
+//! tell senders about failures, delays and (when asked) success (RFC 3464).
+
+pub mod client;
+mod deliver;
+pub mod dsn;
+mod pool;
+pub mod reply;
+pub mod route;
+pub mod tls;
+
+use crate::SmtpContext;
+use estafeta_net::{CancellationToken, TaskTracker};
+use pool::Pool;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long a claim lasts: past the slowest delivery the RFC 5321
+/// timeouts allow, so a live worker never loses a message to another.
+const LEASE: Duration = Duration::from_secs(30 * 60);
+/// How often the queue is looked at when nothing wakes the runner (mail
+/// queued by other nodes, retries coming due).
+const POLL: Duration = Duration::from_secs(1);
+
+pub struct Outbound {
+    context: Arc<SmtpContext>,
+    /// This node's name as a lease holder.
+    owner: String,
+    tls: Arc<rustls::ClientConfig>,
+    pool: Pool,
+    /// Messages in delivery at once.
+    slots: Arc<Semaphore>,
+}
+
+/// Starts the delivery runner; it stops claiming when `shutdown` fires.
+pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: TaskTracker) {
+    let slots = context.config.outbound.max_connections as usize;
+    let outbound = Arc::new(Outbound {
+        owner: format!("{}-{:016x}", context.config.hostname, rand::random::<u64>()),
+        tls: tls::client_config(),
+        pool: Pool::default(),
+        slots: Arc::new(Semaphore::new(slots)),
+        context,
+    });
+    let runner_tracker = tracker.clone();
+    tracker.spawn(async move { outbound.run(shutdown, runner_tracker).await });
+}
+
+impl Outbound {
+    async fn run(self: Arc<Self>, shutdown: CancellationToken, tracker: TaskTracker) {
+        let wake = Arc::clone(&self.context.queue_wake);
+        loop {
+            let free = self.slots.available_permits().min(256);
+            let claimed = if free == 0 || self.context.config.outbound.hold {
+                Vec::new()
+            } else {
+                match self.context.store.queue_claim(&self.owner, free, LEASE).await {
+                    Ok(claimed) => claimed,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not read the outbound queue");
+                        Vec::new()
+                    }
+                }
+            };
+            let busy = !claimed.is_empty();
+            for message in claimed {
+                let Ok(slot) = Arc::clone(&self.slots).acquire_owned().await else {
+                    return;
+                };
+                let this = Arc::clone(&self);
+                tracker.spawn(async move {
+                    this.deliver(message).await;
+                    drop(slot);
+                });
+            }
+            self.pool.sweep();
+            if busy && self.slots.available_permits() > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => break,
+            }
+        }
+        self.pool.close_all().await;
+    }
+}

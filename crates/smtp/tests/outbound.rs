@@ -1,0 +1,440 @@
+//! Outbound delivery on a simulated internet: the test DNS server maps
+//! domains to MX hosts that are fake MTAs on 127.0.0.x, which accept,
+//! greylist, reject, drop the connection in DATA, stall, or are not there.
+//! Each case checks the final queue state, the attempts the MTAs saw, and
+//! the DSN the sender got, field by field.
+
+mod common;
+
+use common::*;
+use estafeta_testkit::TestServer;
+use estafeta_testkit::mta::{Behaviour, FakeMta, common_port};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+const ALICE: &str = "alice@example.com";
+const PASSWORD: &str = "correct horse";
+
+fn ip(n: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, n))
+}
+
+struct World {
+    server: TestServer,
+    port: u16,
+}
+
+impl World {
+    async fn start(adjust: impl FnOnce(&mut estafeta_core::Config)) -> World {
+        let port = common_port(&(2..=9).map(ip).collect::<Vec<_>>()).await;
+        let server = TestServer::start_with(|config| {
+            let outbound = &mut config.outbound;
+            outbound.hold = false;
+            outbound.smtp_port = port;
+            outbound.retry_schedule = vec![Duration::from_secs(1)];
+            outbound.command_timeout = Duration::from_secs(2);
+            outbound.data_timeout = Duration::from_secs(2);
+            adjust(config);
+        })
+        .await;
+        server.add_account(ALICE, PASSWORD).await;
+        World { server, port }
+    }
+
+    async fn mta(&self, n: u8, behaviour: Behaviour) -> FakeMta {
+        FakeMta::start(SocketAddr::new(ip(n), self.port), behaviour).await
+    }
+
+    /// `domain`'s MX is `mx1.<domain>` at 127.0.0.`n`.
+    fn mx(&self, domain: &str, n: u8) {
+        let host = format!("mx1.{domain}");
+        self.server.dns.mx(domain, 10, &host);
+        self.server.dns.ip(&host, ip(n));
+    }
+
+    /// Alice sends over submission; the queue takes it from there.
+    async fn send(&self, from: &str, recipients: &[&str], subject: &str) {
+        let mut client = submission_login(&self.server, ALICE, PASSWORD).await;
+        // RFC 6531 3.4: SMTPUTF8 on MAIL when an address needs it.
+        let utf8 = if recipients.iter().any(|r| !r.is_ascii()) {
+            " SMTPUTF8"
+        } else {
+            ""
+        };
+        client
+            .cmd(&format!("MAIL FROM:<{from}>{utf8}"))
+            .await
+            .expect(250, "2.1.0");
+        for recipient in recipients {
+            client.cmd(&format!("RCPT TO:{recipient}")).await.expect(250, "2.1.5");
+        }
+        let message = format!(
+            "From: {ALICE}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.com>\r\n\r\nHello.\r\n.dot line\r\n"
+        );
+        client.data(&message).await.expect(250, "2.0.0");
+    }
+
+    async fn queue_len(&self) -> usize {
+        self.server.store().queue_list().await.unwrap().len()
+    }
+
+    /// Alice's INBOX, where DSNs about her mail arrive.
+    async fn reports(&self) -> Vec<String> {
+        inbox(&self.server, ALICE).await
+    }
+}
+
+async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// The message/delivery-status part of a DSN: its per-message block, then
+/// one block per recipient, as field maps.
+fn delivery_status(dsn: &str) -> Vec<HashMap<String, String>> {
+    let start = dsn
+        .find("Content-Type: message/delivery-status")
+        .expect("a delivery-status part");
+    let body = &dsn[start..];
+    let body = &body[body.find("\r\n\r\n").unwrap() + 4..];
+    let body = &body[..body.find("\r\n--").unwrap()];
+    body.split("\r\n\r\n")
+        .map(|block| {
+            block
+                .lines()
+                .filter_map(|line| line.split_once(": "))
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn accepted_mail_is_delivered_once_and_leaves_the_queue() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::Accept).await;
+    world.mx("remote.test", 2);
+    world
+        .send(
+            ALICE,
+            &["<bob@remote.test>", "<carol@remote.test> NOTIFY=FAILURE"],
+            "hello",
+        )
+        .await;
+    eventually("delivery", async || !mta.received().is_empty()).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    let received = mta.received();
+    assert_eq!(received.len(), 1, "one transaction for both recipients");
+    assert_eq!(received[0].recipients(), ["bob@remote.test", "carol@remote.test"]);
+    assert!(received[0].mail_from.starts_with(&format!("MAIL FROM:<{ALICE}>")));
+    assert!(
+        received[0].rcpt_to[1].contains("NOTIFY=FAILURE"),
+        "DSN parameters passed on"
+    );
+    let data = String::from_utf8(received[0].data.clone()).unwrap();
+    assert!(data.starts_with("Received: from client.test"), "{data}");
+    assert!(data.contains("\r\n.dot line\r\n"), "dot-stuffing undone exactly");
+    assert_eq!(mta.attempts("bob@remote.test"), 1);
+    assert!(world.reports().await.is_empty(), "no DSN for a plain success");
+}
+
+#[tokio::test]
+async fn greylisting_is_retried_until_accepted() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::Greylist(2)).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "grey").await;
+    eventually("delivery after the greylist", async || !mta.received().is_empty()).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert_eq!(mta.attempts("bob@remote.test"), 3, "two 451s, then accepted");
+    assert_eq!(mta.received().len(), 1);
+    assert!(world.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deferral_past_the_delay_warning_tells_the_sender_once() {
+    let world = World::start(|config| config.outbound.delay_warning = Duration::ZERO).await;
+    let mta = world.mta(2, Behaviour::Greylist(3)).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "slow").await;
+    eventually("delivery", async || !mta.received().is_empty()).await;
+    let reports = world.reports().await;
+    assert_eq!(reports.len(), 1, "one delay warning, not one per attempt");
+    let fields = delivery_status(&reports[0]);
+    assert_eq!(fields[1]["Action"], "delayed");
+    assert_eq!(fields[1]["Status"], "4.7.1");
+    assert!(
+        fields[1]["Diagnostic-Code"].starts_with("smtp; 451 4.7.1"),
+        "{fields:?}"
+    );
+    assert!(fields[1].contains_key("Will-Retry-Until"));
+    assert!(reports[0].contains("Subject: Delayed Mail"), "{}", reports[0]);
+}
+
+#[tokio::test]
+async fn a_rejection_fails_at_once_with_a_full_dsn() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::Reject).await;
+    world.mx("remote.test", 2);
+    world
+        .send(ALICE, &["<bob@remote.test> ORCPT=rfc822;bob@remote.test"], "bounce-me")
+        .await;
+    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert_eq!(mta.attempts("bob@remote.test"), 1, "a 5xx is not retried");
+    let dsn = &world.reports().await[0];
+    let parsed = mail_parser::MessageParser::default().parse(dsn.as_bytes()).unwrap();
+    assert_eq!(parsed.subject(), Some("Undelivered Mail Returned to Sender"));
+    use mail_parser::MimeHeaders;
+    let content_type = parsed.root_part().content_type().unwrap();
+    assert_eq!(
+        (content_type.ctype(), content_type.subtype()),
+        ("multipart", Some("report"))
+    );
+    assert_eq!(content_type.attribute("report-type"), Some("delivery-status"));
+    assert!(dsn.starts_with("Return-Path: <>"), "a DSN has a null sender");
+    assert!(dsn.contains("Auto-Submitted: auto-replied"));
+    let fields = delivery_status(dsn);
+    assert_eq!(fields[0]["Reporting-MTA"], "dns; mx.test");
+    assert!(fields[0].contains_key("Arrival-Date"));
+    let recipient = &fields[1];
+    assert_eq!(recipient["Final-Recipient"], "rfc822; bob@remote.test");
+    assert_eq!(recipient["Original-Recipient"], "rfc822; bob@remote.test");
+    assert_eq!(recipient["Action"], "failed");
+    assert_eq!(recipient["Status"], "5.1.1");
+    assert_eq!(recipient["Remote-MTA"], "dns; mx1.remote.test");
+    assert_eq!(recipient["Diagnostic-Code"], "smtp; 550 5.1.1 no such user here");
+    assert!(dsn.contains("Content-Type: message/rfc822"), "the original comes back");
+    assert!(dsn.contains("Subject: bounce-me"));
+}
+
+#[tokio::test]
+async fn the_next_mx_is_tried_when_the_first_refuses_connections() {
+    let world = World::start(|_| {}).await;
+    // mx1 at 127.0.0.3 has nothing listening; mx2 at 127.0.0.4 accepts.
+    world.server.dns.mx("remote.test", 10, "mx1.remote.test");
+    world.server.dns.ip("mx1.remote.test", ip(3));
+    world.server.dns.mx("remote.test", 20, "mx2.remote.test");
+    world.server.dns.ip("mx2.remote.test", ip(4));
+    let second = world.mta(4, Behaviour::Accept).await;
+    world.send(ALICE, &["<bob@remote.test>"], "failover").await;
+    eventually("delivery by the second MX", async || !second.received().is_empty()).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+}
+
+#[tokio::test]
+async fn a_refused_greeting_moves_on_to_the_next_mx() {
+    let world = World::start(|_| {}).await;
+    let first = world.mta(5, Behaviour::RefuseGreeting).await;
+    world.server.dns.mx("remote.test", 10, "mx1.remote.test");
+    world.server.dns.ip("mx1.remote.test", ip(5));
+    world.server.dns.mx("remote.test", 20, "mx2.remote.test");
+    world.server.dns.ip("mx2.remote.test", ip(6));
+    let second = world.mta(6, Behaviour::Accept).await;
+    world.send(ALICE, &["<bob@remote.test>"], "greeting").await;
+    eventually("delivery by the second MX", async || !second.received().is_empty()).await;
+    assert_eq!(first.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_null_mx_or_a_missing_domain_fails_without_a_connection() {
+    let world = World::start(|_| {}).await;
+    world.server.dns.mx("nomail.test", 0, ".");
+    world.send(ALICE, &["<bob@nomail.test>"], "null-mx").await;
+    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    let fields = delivery_status(&world.reports().await[0]);
+    assert_eq!(fields[1]["Status"], "5.1.10");
+    assert!(!fields[1].contains_key("Remote-MTA"), "no server was talked to");
+
+    world.send(ALICE, &["<bob@nowhere.test>"], "nxdomain").await;
+    eventually("a second DSN", async || world.reports().await.len() == 2).await;
+    let fields = delivery_status(&world.reports().await[1]);
+    assert_eq!(fields[1]["Status"], "5.1.2");
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+}
+
+#[tokio::test]
+async fn a_domain_without_mx_is_reached_at_its_own_address() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(7, Behaviour::Accept).await;
+    world.server.dns.ip("implicit.test", ip(7));
+    world.send(ALICE, &["<bob@implicit.test>"], "implicit").await;
+    eventually("delivery", async || !mta.received().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_connection_dropped_in_data_is_retried_and_delivered_once() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::DropMidData).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "dropped").await;
+    eventually("a first attempt", async || mta.attempts("bob@remote.test") >= 1).await;
+    mta.set_behaviour(Behaviour::Accept);
+    eventually("delivery", async || !mta.received().is_empty()).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert_eq!(mta.received().len(), 1);
+    assert!(world.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_stalled_server_times_out_and_the_message_waits() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::Stall).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "stalled").await;
+    let store = world.server.store();
+    eventually("an attempt recorded", async || {
+        store
+            .queue_list()
+            .await
+            .unwrap()
+            .first()
+            .is_some_and(|m| m.recipients[0].attempts >= 1)
+    })
+    .await;
+    let queued = store.queue_list().await.unwrap();
+    let reply = queued[0].recipients[0].last_reply.clone().unwrap();
+    assert!(reply.starts_with("451 4.4.2") && reply.contains("no reply"), "{reply}");
+    assert!(mta.connections() >= 1);
+    assert!(world.reports().await.is_empty());
+}
+
+#[tokio::test]
+async fn mail_too_old_fails_as_expired() {
+    let world = World::start(|config| config.outbound.max_age = Duration::from_secs(2)).await;
+    let mta = world.mta(2, Behaviour::Greylist(1000)).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "expiring").await;
+    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    let fields = delivery_status(&world.reports().await[0]);
+    assert_eq!(fields[1]["Action"], "failed");
+    assert_eq!(fields[1]["Status"], "5.4.7");
+    assert!(
+        fields[1]["Diagnostic-Code"].contains("451 4.7.1"),
+        "the last error is kept: {fields:?}"
+    );
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert!(mta.attempts("bob@remote.test") >= 2);
+}
+
+#[tokio::test]
+async fn consecutive_messages_share_one_connection() {
+    let world = World::start(|config| config.outbound.max_connections_per_domain = 1).await;
+    let mta = world.mta(2, Behaviour::Accept).await;
+    world.mx("remote.test", 2);
+    for n in 0..3 {
+        world.send(ALICE, &["<bob@remote.test>"], &format!("m{n}")).await;
+    }
+    eventually("three deliveries", async || mta.received().len() == 3).await;
+    assert_eq!(mta.connections(), 1, "one connection carried all three");
+}
+
+#[tokio::test]
+async fn success_is_reported_when_asked_and_the_peer_cannot() {
+    let world = World::start(|_| {}).await;
+    // A peer without DSN: we report "relayed" ourselves.
+    let plain = FakeMta::start_with(SocketAddr::new(ip(8), world.port), Behaviour::Accept, &["PIPELINING"]).await;
+    world.mx("plain.test", 8);
+    world.send(ALICE, &["<bob@plain.test> NOTIFY=SUCCESS"], "relayed").await;
+    eventually("a success DSN", async || !world.reports().await.is_empty()).await;
+    let dsn = &world.reports().await[0];
+    assert!(dsn.contains("Subject: Successful Mail Delivery Report"), "{dsn}");
+    assert_eq!(delivery_status(dsn)[1]["Action"], "relayed");
+    assert!(
+        !plain.received()[0].rcpt_to[0].contains("NOTIFY"),
+        "not sent to a peer without DSN"
+    );
+    // A peer with DSN reports itself: nothing from us.
+    let dsn_peer = world.mta(2, Behaviour::Accept).await;
+    world.mx("remote.test", 2);
+    world
+        .send(ALICE, &["<bob@remote.test> NOTIFY=SUCCESS"], "passed-on")
+        .await;
+    eventually("delivery", async || !dsn_peer.received().is_empty()).await;
+    assert!(dsn_peer.received()[0].rcpt_to[0].contains("NOTIFY=SUCCESS"));
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert_eq!(world.reports().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_utf8_address_needs_a_peer_with_smtputf8() {
+    let world = World::start(|_| {}).await;
+    let plain = FakeMta::start_with(SocketAddr::new(ip(8), world.port), Behaviour::Accept, &["PIPELINING"]).await;
+    world.mx("plain.test", 8);
+    world.send(ALICE, &["<josé@plain.test>"], "utf8").await;
+    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    let fields = delivery_status(&world.reports().await[0]);
+    assert_eq!(fields[1]["Status"], "5.6.7");
+    assert!(plain.received().is_empty());
+}
+
+#[tokio::test]
+async fn a_route_overrides_mx_and_can_require_tls() {
+    let world = World::start(|config| {
+        config.outbound.routes.insert(
+            "routed.test".into(),
+            estafeta_core::config::Route {
+                host: "127.0.0.9".into(),
+                ..Default::default()
+            },
+        );
+        config.outbound.routes.insert(
+            "secure.test".into(),
+            estafeta_core::config::Route {
+                host: "127.0.0.9".into(),
+                require_tls: true,
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let relay = world.mta(9, Behaviour::Accept).await;
+    world.send(ALICE, &["<bob@routed.test>"], "routed").await;
+    eventually("delivery through the route", async || !relay.received().is_empty()).await;
+    // The fake MTA offers no STARTTLS: a route that requires it waits.
+    world.send(ALICE, &["<bob@secure.test>"], "secure").await;
+    let store = world.server.store();
+    eventually("a deferral", async || {
+        store.queue_list().await.unwrap().iter().any(|m| {
+            m.recipients[0]
+                .last_reply
+                .as_deref()
+                .is_some_and(|r| r.contains("TLS is required"))
+        })
+    })
+    .await;
+    assert_eq!(relay.received().len(), 1, "nothing sent in the clear");
+}
+
+#[tokio::test]
+async fn a_bounce_is_never_bounced() {
+    let world = World::start(|_| {}).await;
+    world.mx("remote.test", 2);
+    let mta = world.mta(2, Behaviour::Reject).await;
+    // A DSN of ours going out (null sender) meets a rejection.
+    let store = world.server.store();
+    store
+        .queue_insert(
+            b"From: MAILER-DAEMON@mx.test\r\nSubject: a report\r\n\r\nx\r\n",
+            &estafeta_store::NewQueuedMessage {
+                sender: String::new(),
+                recipients: vec![estafeta_store::QueueRecipient {
+                    address: "bob@remote.test".into(),
+                    ..Default::default()
+                }],
+                envid: None,
+                ret: None,
+            },
+        )
+        .await
+        .unwrap();
+    eventually("the attempt", async || mta.attempts("bob@remote.test") == 1).await;
+    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    assert!(world.reports().await.is_empty());
+}

@@ -1,0 +1,238 @@
+//! Fake remote MTAs for outbound tests: an SMTP server on a loopback
+//! address that accepts, greylists, rejects, drops the connection in the
+//! middle of DATA, stalls, or refuses at the greeting, and remembers every
+//! transaction it saw. "Refuses connections" is simply no FakeMta at that
+//! address.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Behaviour {
+    Accept,
+    /// `451 4.7.1` to each recipient's first `n` attempts, then accept.
+    Greylist(u32),
+    /// `550 5.1.1` to every recipient.
+    Reject,
+    /// Reads part of the message, then closes the connection.
+    DropMidData,
+    /// Greets, then never answers again.
+    Stall,
+    /// `554` as the greeting (no SMTP service here).
+    RefuseGreeting,
+}
+
+/// One transaction the fake MTA accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// The MAIL FROM line as sent.
+    pub mail_from: String,
+    /// RCPT TO lines it accepted, as sent (with their parameters).
+    pub rcpt_to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+impl Received {
+    /// The addresses it accepted.
+    pub fn recipients(&self) -> Vec<String> {
+        self.rcpt_to
+            .iter()
+            .filter_map(|line| {
+                let start = line.find('<')? + 1;
+                let end = line[start..].find('>')? + start;
+                Some(line[start..end].to_owned())
+            })
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    received: Vec<Received>,
+    connections: u32,
+    attempts: HashMap<String, u32>,
+}
+
+#[derive(Clone)]
+pub struct FakeMta {
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Log>>,
+    behaviour: Arc<Mutex<Behaviour>>,
+    extensions: Arc<Vec<&'static str>>,
+}
+
+impl FakeMta {
+    /// Listens on `addr` (a loopback address and the port outbound tests
+    /// set as `outbound.smtp_port`).
+    pub async fn start(addr: SocketAddr, behaviour: Behaviour) -> FakeMta {
+        FakeMta::start_with(
+            addr,
+            behaviour,
+            &["PIPELINING", "8BITMIME", "SIZE 10000000", "DSN", "SMTPUTF8"],
+        )
+        .await
+    }
+
+    /// With the EHLO extensions given (none: a plain RFC 5321 server).
+    pub async fn start_with(addr: SocketAddr, behaviour: Behaviour, extensions: &[&'static str]) -> FakeMta {
+        let listener = TcpListener::bind(addr).await.expect("bind fake MTA");
+        let mta = FakeMta {
+            addr: listener.local_addr().unwrap(),
+            log: Default::default(),
+            behaviour: Arc::new(Mutex::new(behaviour)),
+            extensions: Arc::new(extensions.to_vec()),
+        };
+        let server = mta.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let _ = server.session(stream).await;
+                });
+            }
+        });
+        mta
+    }
+
+    pub fn set_behaviour(&self, behaviour: Behaviour) {
+        *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.log.lock().unwrap().received.clone()
+    }
+
+    pub fn connections(&self) -> u32 {
+        self.log.lock().unwrap().connections
+    }
+
+    /// RCPT commands seen for `address`, accepted or not.
+    pub fn attempts(&self, address: &str) -> u32 {
+        self.log.lock().unwrap().attempts.get(address).copied().unwrap_or(0)
+    }
+
+    async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
+        self.log.lock().unwrap().connections += 1;
+        let behaviour = self.behaviour.lock().unwrap().clone();
+        let mut stream = BufReader::new(stream);
+        if behaviour == Behaviour::RefuseGreeting {
+            stream.get_mut().write_all(b"554 5.3.2 no service here\r\n").await?;
+            return Ok(());
+        }
+        stream.get_mut().write_all(b"220 fake.test ESMTP\r\n").await?;
+        if behaviour == Behaviour::Stall {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return Ok(());
+        }
+        let mut mail_from = String::new();
+        let mut rcpt_to = Vec::new();
+        loop {
+            let mut line = String::new();
+            if stream.read_line(&mut line).await? == 0 {
+                return Ok(());
+            }
+            let line = line.trim_end().to_owned();
+            let upper = line.to_ascii_uppercase();
+            let reply = if upper.starts_with("EHLO") {
+                let mut reply = "250-fake.test\r\n".to_owned();
+                for extension in self.extensions.iter() {
+                    reply.push_str(&format!("250-{extension}\r\n"));
+                }
+                reply.push_str("250 ENHANCEDSTATUSCODES\r\n");
+                reply
+            } else if upper.starts_with("HELO") {
+                "250 fake.test\r\n".into()
+            } else if upper.starts_with("MAIL FROM:") {
+                mail_from = line.clone();
+                rcpt_to.clear();
+                "250 2.1.0 ok\r\n".into()
+            } else if upper.starts_with("RCPT TO:") {
+                let address = line[line.find('<').map_or(0, |i| i + 1)..]
+                    .split('>')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let attempt = {
+                    let mut log = self.log.lock().unwrap();
+                    let count = log.attempts.entry(address).or_default();
+                    *count += 1;
+                    *count
+                };
+                match behaviour {
+                    Behaviour::Reject => "550 5.1.1 no such user here\r\n".into(),
+                    Behaviour::Greylist(n) if attempt <= n => "451 4.7.1 greylisted, try again later\r\n".into(),
+                    _ => {
+                        rcpt_to.push(line.clone());
+                        "250 2.1.5 ok\r\n".into()
+                    }
+                }
+            } else if upper == "DATA" {
+                if rcpt_to.is_empty() {
+                    "554 5.5.1 no valid recipients\r\n".into()
+                } else {
+                    stream.get_mut().write_all(b"354 go ahead\r\n").await?;
+                    let mut data = Vec::new();
+                    loop {
+                        let mut line = Vec::new();
+                        if stream.read_until(b'\n', &mut line).await? == 0 {
+                            return Ok(());
+                        }
+                        if behaviour == Behaviour::DropMidData && data.len() > 10 {
+                            return Ok(());
+                        }
+                        if line == b".\r\n" {
+                            break;
+                        }
+                        data.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
+                    }
+                    self.log.lock().unwrap().received.push(Received {
+                        mail_from: mail_from.clone(),
+                        rcpt_to: std::mem::take(&mut rcpt_to),
+                        data,
+                    });
+                    "250 2.0.0 queued as fake\r\n".into()
+                }
+            } else if upper.starts_with("BDAT") {
+                let size: usize = upper.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let mut data = vec![0; size];
+                stream.read_exact(&mut data).await?;
+                self.log.lock().unwrap().received.push(Received {
+                    mail_from: mail_from.clone(),
+                    rcpt_to: std::mem::take(&mut rcpt_to),
+                    data,
+                });
+                "250 2.0.0 queued as fake\r\n".into()
+            } else if upper == "RSET" || upper == "NOOP" {
+                rcpt_to.clear();
+                "250 2.0.0 ok\r\n".into()
+            } else if upper == "QUIT" {
+                stream.get_mut().write_all(b"221 2.0.0 bye\r\n").await?;
+                return Ok(());
+            } else {
+                "502 5.5.2 not implemented\r\n".into()
+            };
+            stream.get_mut().write_all(reply.as_bytes()).await?;
+        }
+    }
+}
+
+/// A port free on every address in `hosts` (they all listen on the one
+/// port outbound tests set as `outbound.smtp_port`).
+pub async fn common_port(hosts: &[std::net::IpAddr]) -> u16 {
+    'search: for _ in 0..100 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        for ip in hosts {
+            if std::net::TcpListener::bind((*ip, port)).is_err() {
+                continue 'search;
+            }
+        }
+        return port;
+    }
+    panic!("no port free on all of {hosts:?}");
+}
