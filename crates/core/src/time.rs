@@ -53,9 +53,31 @@ pub fn civil(secs: i64) -> Civil {
     }
 }
 
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `2026-11-26 10:01:21Z`, for logs and the command line.
+pub fn format_utc(secs: i64) -> String {
+    let c = civil(secs);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_for_people() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(format_utc(1_764_151_281), "2025-11-26 10:01:21Z");
+    }
 
     #[test]
     fn round_trips_and_known_dates() {

@@ -38,6 +38,12 @@ pub enum Command {
     /// Extra addresses that deliver to an account (or forward elsewhere).
     #[command(subcommand)]
     Alias(AliasCommand),
+    /// The outbound queue: what waits to be sent, and why.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// DKIM signing keys for our domains.
+    #[command(subcommand)]
+    Dkim(DkimCommand),
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
         /// Fix what can be fixed safely (reference counts, counters, orphan files).
@@ -95,4 +101,43 @@ pub enum AliasCommand {
     List,
     /// Remove an alias.
     Remove { alias: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// One line per queued message.
+    List,
+    /// A message's envelope, recipients and their last replies.
+    Show { id: i64 },
+    /// Make a message (or every one) due now.
+    Retry {
+        id: Option<i64>,
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
+    /// Take a message out of the queue.
+    Remove {
+        id: i64,
+        /// Tell the sender, with a failure DSN, who will not get it.
+        #[arg(long)]
+        bounce: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DkimCommand {
+    /// Make and keep a signing key for DOMAIN; prints the DNS record to publish.
+    Generate {
+        domain: String,
+        /// rsa (2048-bit, what every receiver checks) or ed25519 (RFC 8463).
+        #[arg(long, default_value = "rsa", value_parser = ["rsa", "ed25519"])]
+        algorithm: String,
+        /// The selector (the DNS label under _domainkey); default: a date stamp.
+        #[arg(long)]
+        selector: Option<String>,
+    },
+    /// The DNS record of DOMAIN's key.
+    Show { domain: String },
+    /// Every domain with a key.
+    List,
 }

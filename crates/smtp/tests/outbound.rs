@@ -438,3 +438,42 @@ async fn a_bounce_is_never_bounced() {
     eventually("an empty queue", async || world.queue_len().await == 0).await;
     assert!(world.reports().await.is_empty());
 }
+
+#[tokio::test]
+async fn mail_from_a_domain_with_a_key_is_dkim_signed() {
+    use estafeta_smtp::outbound::dkim;
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::Accept).await;
+    world.mx("remote.test", 2);
+    let generated = dkim::generate("ed25519").unwrap();
+    let key = estafeta_store::DkimKey {
+        domain: "example.com".into(),
+        selector: "s1".into(),
+        algorithm: "ed25519".into(),
+        private_key: generated.private_key,
+        created_at: 0,
+    };
+    world.server.store().dkim_key_set(&key).await.unwrap();
+    world
+        .server
+        .dns
+        .txt(&dkim::record_name("s1", "example.com"), &generated.record);
+    world.send(ALICE, &["<bob@remote.test>"], "signed").await;
+    eventually("delivery", async || !mta.received().is_empty()).await;
+    let data = mta.received()[0].data.clone();
+    assert!(
+        data.starts_with(b"DKIM-Signature:"),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    let resolver = estafeta_net::dns::resolver(&estafeta_core::config::Dns {
+        nameservers: vec![world.server.dns.addr()],
+    })
+    .unwrap();
+    let message = mail_auth::AuthenticatedMessage::parse(&data).unwrap();
+    let results = resolver.verify_dkim(&message).await;
+    assert!(
+        results.iter().any(|r| r.result() == &mail_auth::DkimResult::Pass),
+        "{results:?}"
+    );
+}

@@ -8,6 +8,7 @@
 //! in-memory counter, so a second backend or a second node can share it.
 
 pub mod blob;
+mod dkim;
 mod error;
 mod lease;
 pub mod login;
@@ -23,6 +24,7 @@ use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId};
 use std::sync::Arc;
 
 pub use blob::BlobId;
+pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
 pub use types::*;
 
@@ -148,6 +150,13 @@ pub trait Store: Send + Sync {
     async fn queue_retry(&self, id: Option<QueueId>) -> Result<u64>;
     /// Takes a message out of the queue; false when there was none.
     async fn queue_remove(&self, id: QueueId) -> Result<bool>;
+
+    // --- DKIM keys ---------------------------------------------------------
+
+    /// Sets `key.domain`'s key, replacing the one it had.
+    async fn dkim_key_set(&self, key: &DkimKey) -> Result<()>;
+    async fn dkim_key_get(&self, domain: &str) -> Result<Option<DkimKey>>;
+    async fn dkim_key_list(&self) -> Result<Vec<DkimKey>>;
 
     // --- Operations ------------------------------------------------------
 

@@ -230,3 +230,25 @@ async fn the_maildrop_lock_has_one_holder_until_released_or_expired() {
         assert!(store.maildrop_lock(alice.id, "three", minute).await.unwrap());
     }
 }
+
+#[tokio::test]
+async fn dkim_keys_are_kept_per_domain_and_replaced() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let key = |selector: &str, algorithm: &str| estafeta_store::DkimKey {
+            domain: "example.com".into(),
+            selector: selector.into(),
+            algorithm: algorithm.into(),
+            private_key: format!("-----BEGIN PRIVATE KEY-----\n{selector}\n-----END PRIVATE KEY-----\n"),
+            created_at: 1_764_000_000,
+        };
+        assert_eq!(store.dkim_key_get("example.com").await.unwrap(), None);
+        store.dkim_key_set(&key("s1", "rsa")).await.unwrap();
+        store.dkim_key_set(&key("s2", "ed25519")).await.unwrap();
+        assert_eq!(
+            store.dkim_key_get("EXAMPLE.com").await.unwrap(),
+            Some(key("s2", "ed25519"))
+        );
+        assert_eq!(store.dkim_key_list().await.unwrap(), vec![key("s2", "ed25519")]);
+    }
+}

@@ -14,7 +14,7 @@ use estafeta_store::sqlite::SqliteStore;
 use std::io::BufRead;
 use std::sync::Arc;
 
-async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match config.store.backend {
         Backend::Sqlite => Arc::new(
             SqliteStore::open(&config.data_dir)

@@ -1,4 +1,5 @@
 mod admin;
+mod outbound;
 mod serve;
 
 use crate::cli::{Cli, Command};
@@ -12,6 +13,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(command) => admin::domain(&config, command).await,
         Command::Account(command) => admin::account(&config, command).await,
         Command::Alias(command) => admin::alias(&config, command).await,
+        Command::Queue(command) => outbound::queue(&config, command).await,
+        Command::Dkim(command) => outbound::dkim(&config, command).await,
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
         Command::Migrate { from, to } => admin::migrate(&from, &to).await,
     }

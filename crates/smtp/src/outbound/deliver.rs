@@ -8,6 +8,7 @@ use super::client::{ClientError, Envelope, Settings, SmtpClient};
 use super::dsn::{self, Action, RecipientReport, Report};
 use super::reply::Reply;
 use super::route::{self, Host, RouteError};
+use crate::SmtpContext;
 use crate::policy::local_target;
 use crate::session::Target;
 use estafeta_core::model::MailboxRole;
@@ -78,6 +79,7 @@ impl Outbound {
                 return;
             }
         };
+        let content = self.signed(&message, content).await;
         let mut by_domain: BTreeMap<String, Vec<&QueueRecipient>> = BTreeMap::new();
         for recipient in &message.recipients {
             by_domain
@@ -103,6 +105,40 @@ impl Outbound {
             outcomes.extend(group);
         }
         self.finish(&message, &content, outcomes).await;
+    }
+
+    /// The message with a DKIM signature of its From: domain (what DMARC
+    /// aligns with), or of the envelope sender's, when we hold a key.
+    /// Unsigned if signing fails: late mail beats no mail.
+    async fn signed(&self, message: &QueuedMessage, content: Vec<u8>) -> Vec<u8> {
+        if message.sender.is_empty() {
+            return content;
+        }
+        let from = mail_auth::AuthenticatedMessage::parse(&content)
+            .and_then(|parsed| parsed.from.first().cloned())
+            .unwrap_or_default();
+        let mut domains = vec![domain_of(&from), domain_of(&message.sender)];
+        domains.dedup();
+        for domain in domains.iter().filter(|d| !d.is_empty()) {
+            let key = match self.context.store.dkim_key_get(domain).await {
+                Ok(Some(key)) => key,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::warn!(%domain, %error, "could not read the DKIM key");
+                    continue;
+                }
+            };
+            match super::dkim::sign(&key, &content) {
+                Ok(header) => {
+                    let mut signed = Vec::with_capacity(header.len() + content.len());
+                    signed.extend_from_slice(header.as_bytes());
+                    signed.extend_from_slice(&content);
+                    return signed;
+                }
+                Err(error) => tracing::warn!(%domain, %error, "DKIM signing failed; sending unsigned"),
+            }
+        }
+        content
     }
 
     fn lost(&self, message: &QueuedMessage, error: &StoreError) {
@@ -274,7 +310,7 @@ impl Outbound {
                 original: content,
                 ret: message.ret.as_deref(),
             };
-            if let Err(error) = self.submit_report(&message.sender, report.build()).await {
+            if let Err(error) = submit_report(&self.context, &message.sender, report.build()).await {
                 // Without the report the failures stay pending: tried
                 // again, and reported then.
                 tracing::error!(id = %message.id, %error, "could not queue a DSN");
@@ -331,59 +367,97 @@ impl Outbound {
             Err(error) => self.lost(message, &error),
         }
     }
+}
 
-    /// A DSN goes to the sender like any mail: into the store when the
-    /// sender is ours, else into the queue with a null reverse-path.
-    async fn submit_report(&self, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
-        let store = &self.context.store;
-        if let Some((local, domain)) = to.rsplit_once('@')
-            && store.domain_is_local(domain).await?
-        {
-            let target = local_target(&self.context, &local.to_lowercase(), &domain.to_lowercase())
-                .await
-                .map_err(|_| StoreError::Io(format!("cannot look up {to}")))?;
-            return match target {
-                Some(Target::Local(account)) => {
-                    let inbox = store
-                        .mailbox_by_role(account, MailboxRole::Inbox)
-                        .await?
-                        .ok_or_else(|| StoreError::NotFound("INBOX".into()))?;
-                    let mut data = b"Return-Path: <>\r\n".to_vec();
-                    data.extend_from_slice(&report);
-                    store
-                        .deliver(
-                            &data,
-                            now(),
-                            &[DeliveryTarget {
-                                mailbox: inbox.id,
-                                flags: Default::default(),
-                            }],
-                        )
-                        .await
-                        .map(|_| ())
-                }
-                Some(Target::Remote(forward)) => self.queue_report(&forward, report).await,
-                None => {
-                    tracing::warn!(%to, "DSN for a local sender that no longer exists; dropped");
-                    Ok(())
-                }
-            };
-        }
-        self.queue_report(to, report).await
-    }
-
-    async fn queue_report(&self, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
-        let entry = NewQueuedMessage {
-            sender: String::new(),
-            recipients: vec![QueueRecipient {
-                address: to.to_owned(),
-                ..Default::default()
-            }],
-            envid: None,
-            ret: None,
+/// A DSN goes to the sender like any mail: into the store when the
+/// sender is ours, else into the queue with a null reverse-path.
+pub(super) async fn submit_report(context: &SmtpContext, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
+    let store = &context.store;
+    if let Some((local, domain)) = to.rsplit_once('@')
+        && store.domain_is_local(domain).await?
+    {
+        let target = local_target(context, &local.to_lowercase(), &domain.to_lowercase())
+            .await
+            .map_err(|_| StoreError::Io(format!("cannot look up {to}")))?;
+        return match target {
+            Some(Target::Local(account)) => {
+                let inbox = store
+                    .mailbox_by_role(account, MailboxRole::Inbox)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound("INBOX".into()))?;
+                let mut data = b"Return-Path: <>\r\n".to_vec();
+                data.extend_from_slice(&report);
+                store
+                    .deliver(
+                        &data,
+                        now(),
+                        &[DeliveryTarget {
+                            mailbox: inbox.id,
+                            flags: Default::default(),
+                        }],
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            Some(Target::Remote(forward)) => queue_report(context, &forward, report).await,
+            None => {
+                tracing::warn!(%to, "DSN for a local sender that no longer exists; dropped");
+                Ok(())
+            }
         };
-        self.context.store.queue_insert(&report, &entry).await?;
-        self.context.queue_wake.notify_one();
-        Ok(())
     }
+    queue_report(context, to, report).await
+}
+
+async fn queue_report(context: &SmtpContext, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
+    let entry = NewQueuedMessage {
+        sender: String::new(),
+        recipients: vec![QueueRecipient {
+            address: to.to_owned(),
+            ..Default::default()
+        }],
+        envid: None,
+        ret: None,
+    };
+    context.store.queue_insert(&report, &entry).await?;
+    context.queue_wake.notify_one();
+    Ok(())
+}
+
+/// Tells the sender that the pending recipients of `message` will not get
+/// it (`estafeta queue remove --bounce`), as a failure DSN.
+pub async fn bounce(context: &SmtpContext, message: &QueuedMessage, reason: &str) -> Result<(), StoreError> {
+    if message.sender.is_empty() {
+        return Ok(());
+    }
+    let content = context.store.message_content(&message.blob).await?;
+    let reply = Reply::local(550, [5, 0, 0], reason);
+    let recipients: Vec<RecipientReport> = message
+        .recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Pending)
+        .filter(|r| dsn::wanted(r.recipient.notify.as_deref(), Action::Failed))
+        .map(|r| RecipientReport {
+            address: r.recipient.address.clone(),
+            original: r.recipient.orcpt.clone(),
+            action: Action::Failed,
+            reply: reply.clone(),
+            remote_mta: None,
+        })
+        .collect();
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let report = Report {
+        reporting_mta: &context.config.hostname,
+        to: &message.sender,
+        envid: message.envid.as_deref(),
+        arrival: message.created_at,
+        now: now(),
+        retry_until: None,
+        recipients,
+        original: &content,
+        ret: message.ret.as_deref(),
+    };
+    submit_report(context, &message.sender, report.build()).await
 }

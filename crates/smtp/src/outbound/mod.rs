@@ -6,6 +6,7 @@
 
 pub mod client;
 mod deliver;
+pub mod dkim;
 pub mod dsn;
 mod pool;
 pub mod reply;
@@ -13,6 +14,7 @@ pub mod route;
 pub mod tls;
 
 use crate::SmtpContext;
+pub use deliver::bounce;
 use estafeta_net::{CancellationToken, TaskTracker};
 use pool::Pool;
 use std::sync::Arc;

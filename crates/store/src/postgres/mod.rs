@@ -15,10 +15,10 @@ mod queue;
 pub mod schema;
 mod verify;
 
-use crate::Store;
 use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::types::*;
+use crate::{DkimKey, Store};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use estafeta_core::Address;
@@ -275,6 +275,16 @@ macro_rules! read_tx {
         $tx.commit().await?;
         Ok(value)
     }};
+}
+
+fn dkim_row(row: &tokio_postgres::Row) -> DkimKey {
+    DkimKey {
+        domain: row.get(0),
+        selector: row.get(1),
+        algorithm: row.get(2),
+        private_key: row.get(3),
+        created_at: row.get(4),
+    }
 }
 
 #[async_trait]
@@ -544,6 +554,51 @@ impl Store for PostgresStore {
             )
             .await?;
         Ok(())
+    }
+
+    async fn dkim_key_set(&self, key: &DkimKey) -> Result<()> {
+        self.db()
+            .await?
+            .execute(
+                "INSERT INTO dkim_keys (domain, selector, algorithm, private_key, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (domain) DO UPDATE SET selector = EXCLUDED.selector,
+                    algorithm = EXCLUDED.algorithm, private_key = EXCLUDED.private_key,
+                    created_at = EXCLUDED.created_at",
+                &[
+                    &key.domain,
+                    &key.selector,
+                    &key.algorithm,
+                    &key.private_key,
+                    &key.created_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn dkim_key_get(&self, domain: &str) -> Result<Option<DkimKey>> {
+        let row = self
+            .db()
+            .await?
+            .query_opt(
+                "SELECT domain, selector, algorithm, private_key, created_at FROM dkim_keys WHERE domain = $1",
+                &[&domain.to_ascii_lowercase()],
+            )
+            .await?;
+        Ok(row.map(|row| dkim_row(&row)))
+    }
+
+    async fn dkim_key_list(&self) -> Result<Vec<DkimKey>> {
+        let rows = self
+            .db()
+            .await?
+            .query(
+                "SELECT domain, selector, algorithm, private_key, created_at FROM dkim_keys ORDER BY domain",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().map(dkim_row).collect())
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {

@@ -9,10 +9,10 @@ mod queue;
 pub mod schema;
 mod verify;
 
-use crate::Store;
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::*;
+use crate::{DkimKey, Store};
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
@@ -224,6 +224,16 @@ impl SqliteStore {
 
 fn owned(text: &str) -> String {
     text.to_owned()
+}
+
+fn dkim_row(row: &rusqlite::Row) -> rusqlite::Result<DkimKey> {
+    Ok(DkimKey {
+        domain: row.get(0)?,
+        selector: row.get(1)?,
+        algorithm: row.get(2)?,
+        private_key: row.get(3)?,
+        created_at: row.get(4)?,
+    })
 }
 
 #[async_trait]
@@ -516,6 +526,53 @@ impl Store for SqliteStore {
     async fn maildrop_unlock(&self, account: AccountId, holder: &str) -> Result<()> {
         self.maildrop_locks.release(account, holder);
         Ok(())
+    }
+
+    async fn dkim_key_set(&self, key: &DkimKey) -> Result<()> {
+        let key = key.clone();
+        self.write("dkim_key_set", move |conn, _| {
+            conn.prepare_cached(
+                "INSERT INTO dkim_keys (domain, selector, algorithm, private_key, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (domain) DO UPDATE SET selector = excluded.selector,
+                    algorithm = excluded.algorithm, private_key = excluded.private_key,
+                    created_at = excluded.created_at",
+            )?
+            .execute(rusqlite::params![
+                key.domain,
+                key.selector,
+                key.algorithm,
+                key.private_key,
+                key.created_at
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn dkim_key_get(&self, domain: &str) -> Result<Option<DkimKey>> {
+        let domain = domain.to_ascii_lowercase();
+        self.read("dkim_key_get", move |conn| {
+            use rusqlite::OptionalExtension;
+            Ok(conn
+                .prepare_cached(
+                    "SELECT domain, selector, algorithm, private_key, created_at FROM dkim_keys WHERE domain = ?1",
+                )?
+                .query_row([domain], dkim_row)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn dkim_key_list(&self) -> Result<Vec<DkimKey>> {
+        self.read("dkim_key_list", |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT domain, selector, algorithm, private_key, created_at FROM dkim_keys ORDER BY domain",
+            )?;
+            let keys = statement.query_map([], dkim_row)?.collect::<rusqlite::Result<_>>()?;
+            Ok(keys)
+        })
+        .await
     }
 
     async fn queue_list(&self) -> Result<Vec<QueuedMessage>> {
