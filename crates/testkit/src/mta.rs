@@ -63,6 +63,8 @@ pub struct FakeMta {
     log: Arc<Mutex<Log>>,
     behaviour: Arc<Mutex<Behaviour>>,
     extensions: Arc<Vec<&'static str>>,
+    /// Taken before answering the end of data, as a busy server would.
+    delay: Arc<Mutex<Duration>>,
 }
 
 impl FakeMta {
@@ -85,6 +87,7 @@ impl FakeMta {
             log: Default::default(),
             behaviour: Arc::new(Mutex::new(behaviour)),
             extensions: Arc::new(extensions.to_vec()),
+            delay: Default::default(),
         };
         let server = mta.clone();
         tokio::spawn(async move {
@@ -100,6 +103,10 @@ impl FakeMta {
 
     pub fn set_behaviour(&self, behaviour: Behaviour) {
         *self.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -189,6 +196,8 @@ impl FakeMta {
                         }
                         data.extend_from_slice(line.strip_prefix(b".").unwrap_or(&line));
                     }
+                    let delay = *self.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     self.log.lock().unwrap().received.push(Received {
                         mail_from: mail_from.clone(),
                         rcpt_to: std::mem::take(&mut rcpt_to),

@@ -51,6 +51,10 @@ alias_database =
             ip = relay.ip(),
             port = relay.port(),
         );
+        let mail = dir.path().join("mail");
+        std::fs::create_dir_all(&mail).unwrap();
+        chown_postfix(&mail);
+        let main_cf = main_cf.replace("__BASE__", &mail.display().to_string());
         std::fs::write(conf.join("main.cf"), main_cf).unwrap();
         let master = std::fs::read_to_string("/etc/postfix/master.cf").expect("postfix installed");
         let master: String = master
@@ -88,6 +92,48 @@ alias_database =
         let postfix = Postfix { dir, child, smtp_port };
         postfix.wait_listening();
         postfix
+    }
+
+    /// Its private directory (queue, config, and any mail it stores).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Changes main.cf settings (`postconf -e`) and reloads.
+    pub fn reconfigure(&self, settings: &[&str]) {
+        postconf(&self.conf(), &[&["-e"], settings].concat());
+        self.admin("postfix", &["reload"]);
+    }
+
+    /// Asks the queue manager to try every queued message now.
+    pub fn flush(&self) {
+        self.admin("postqueue", &["-f"]);
+    }
+
+    fn admin(&self, program: &str, args: &[&str]) {
+        let status = Command::new(program)
+            .arg("-c")
+            .arg(self.conf())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{program} {args:?} failed");
+    }
+
+    /// Starts Postfix as the final destination of `domain`: every
+    /// recipient there lands in the Maildir `<path>/mail/<domain>/`.
+    pub fn start_receiving(domain: &str) -> Postfix {
+        let uid = String::from_utf8(Command::new("id").args(["-u", "postfix"]).output().unwrap().stdout).unwrap();
+        let gid = String::from_utf8(Command::new("id").args(["-g", "postfix"]).output().unwrap().stdout).unwrap();
+        let extra = format!(
+            "virtual_mailbox_domains = {domain}\nvirtual_mailbox_base = __BASE__\nvirtual_mailbox_maps = static:{domain}/\nvirtual_uid_maps = static:{}\nvirtual_gid_maps = static:{}\n",
+            uid.trim(),
+            gid.trim()
+        );
+        // The discard relay is never used: the domain is ours to keep.
+        Postfix::start("127.0.0.1:9".parse().unwrap(), &extra)
     }
 
     fn conf(&self) -> PathBuf {

@@ -36,6 +36,8 @@ pub struct Outbound {
     pool: Pool,
     /// Messages in delivery at once.
     slots: Arc<Semaphore>,
+    /// Told when a delivery ends, so its slot is filled at once.
+    freed: tokio::sync::Notify,
 }
 
 /// Starts the delivery runner; it stops claiming when `shutdown` fires.
@@ -46,6 +48,7 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
         tls: tls::client_config(),
         pool: Pool::default(),
         slots: Arc::new(Semaphore::new(slots)),
+        freed: tokio::sync::Notify::new(),
         context,
     });
     let runner_tracker = tracker.clone();
@@ -77,6 +80,7 @@ impl Outbound {
                 tracker.spawn(async move {
                     this.deliver(message).await;
                     drop(slot);
+                    this.freed.notify_one();
                 });
             }
             self.pool.sweep();
@@ -85,6 +89,7 @@ impl Outbound {
             }
             tokio::select! {
                 _ = wake.notified() => {}
+                _ = self.freed.notified() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 _ = shutdown.cancelled() => break,
             }

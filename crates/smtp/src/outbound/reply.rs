@@ -147,3 +147,15 @@ mod tests {
         assert!(reply_end(many.as_bytes()).is_err());
     }
 }
+
+#[cfg(test)]
+mod ehlo_tests {
+    use smtp_proto::{EXT_DSN, EXT_PIPELINING, EhloResponse};
+
+    #[test]
+    fn postfix_smtp_sink_ehlo_with_an_empty_last_line() {
+        let raw = b"250-smtp-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-DSN\r\n250 \r\n";
+        let ehlo = EhloResponse::parse(&mut raw.iter()).unwrap();
+        assert!(ehlo.capabilities & EXT_PIPELINING != 0 && ehlo.capabilities & EXT_DSN != 0);
+    }
+}
