@@ -79,20 +79,35 @@ impl World {
         self.server.store().queue_list().await.unwrap().len()
     }
 
+    /// Waits for `check`; on a timeout, says what the queue holds.
+    async fn eventually<F: AsyncFn() -> bool>(&self, what: &str, check: F) {
+        for _ in 0..400 {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "timed out waiting for: {what}; the queue:\n{}",
+            queue_state(&self.server).await
+        );
+    }
+
     /// Alice's INBOX, where DSNs about her mail arrive.
     async fn reports(&self) -> Vec<String> {
         inbox(&self.server, ALICE).await
     }
 }
 
-async fn eventually<F: AsyncFn() -> bool>(what: &str, check: F) {
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
+/// What the queue holds, for a failing test's message.
+async fn queue_state(server: &TestServer) -> String {
+    let queued = server.store().queue_list().await.unwrap();
+    let lines: Vec<String> = queued
+        .iter()
+        .flat_map(|m| m.recipients.iter())
+        .map(|r| format!("{} {:?} {:?}", r.recipient.address, r.status, r.last_reply))
+        .collect();
+    lines.join("\n")
 }
 
 /// The message/delivery-status part of a DSN: its per-message block, then
@@ -127,8 +142,10 @@ async fn accepted_mail_is_delivered_once_and_leaves_the_queue() {
             "hello",
         )
         .await;
-    eventually("delivery", async || !mta.received().is_empty()).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world.eventually("delivery", async || !mta.received().is_empty()).await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     let received = mta.received();
     assert_eq!(received.len(), 1, "one transaction for both recipients");
     assert_eq!(received[0].recipients(), ["bob@remote.test", "carol@remote.test"]);
@@ -150,8 +167,12 @@ async fn greylisting_is_retried_until_accepted() {
     let mta = world.mta(2, Behaviour::Greylist(2)).await;
     world.mx("remote.test", 2);
     world.send(ALICE, &["<bob@remote.test>"], "grey").await;
-    eventually("delivery after the greylist", async || !mta.received().is_empty()).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("delivery after the greylist", async || !mta.received().is_empty())
+        .await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert_eq!(mta.attempts("bob@remote.test"), 3, "two 451s, then accepted");
     assert_eq!(mta.received().len(), 1);
     assert!(world.reports().await.is_empty());
@@ -163,7 +184,7 @@ async fn a_deferral_past_the_delay_warning_tells_the_sender_once() {
     let mta = world.mta(2, Behaviour::Greylist(3)).await;
     world.mx("remote.test", 2);
     world.send(ALICE, &["<bob@remote.test>"], "slow").await;
-    eventually("delivery", async || !mta.received().is_empty()).await;
+    world.eventually("delivery", async || !mta.received().is_empty()).await;
     let reports = world.reports().await;
     assert_eq!(reports.len(), 1, "one delay warning, not one per attempt");
     let fields = delivery_status(&reports[0]);
@@ -185,8 +206,12 @@ async fn a_rejection_fails_at_once_with_a_full_dsn() {
     world
         .send(ALICE, &["<bob@remote.test> ORCPT=rfc822;bob@remote.test"], "bounce-me")
         .await;
-    eventually("a DSN", async || !world.reports().await.is_empty()).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert_eq!(mta.attempts("bob@remote.test"), 1, "a 5xx is not retried");
     let dsn = &world.reports().await[0];
     let parsed = mail_parser::MessageParser::default().parse(dsn.as_bytes()).unwrap();
@@ -224,8 +249,12 @@ async fn the_next_mx_is_tried_when_the_first_refuses_connections() {
     world.server.dns.ip("mx2.remote.test", ip(4));
     let second = world.mta(4, Behaviour::Accept).await;
     world.send(ALICE, &["<bob@remote.test>"], "failover").await;
-    eventually("delivery by the second MX", async || !second.received().is_empty()).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("delivery by the second MX", async || !second.received().is_empty())
+        .await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
 }
 
 #[tokio::test]
@@ -238,7 +267,9 @@ async fn a_refused_greeting_moves_on_to_the_next_mx() {
     world.server.dns.ip("mx2.remote.test", ip(6));
     let second = world.mta(6, Behaviour::Accept).await;
     world.send(ALICE, &["<bob@remote.test>"], "greeting").await;
-    eventually("delivery by the second MX", async || !second.received().is_empty()).await;
+    world
+        .eventually("delivery by the second MX", async || !second.received().is_empty())
+        .await;
     assert_eq!(first.connections(), 1);
 }
 
@@ -247,16 +278,22 @@ async fn a_null_mx_or_a_missing_domain_fails_without_a_connection() {
     let world = World::start(|_| {}).await;
     world.server.dns.mx("nomail.test", 0, ".");
     world.send(ALICE, &["<bob@nomail.test>"], "null-mx").await;
-    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
     let fields = delivery_status(&world.reports().await[0]);
     assert_eq!(fields[1]["Status"], "5.1.10");
     assert!(!fields[1].contains_key("Remote-MTA"), "no server was talked to");
 
     world.send(ALICE, &["<bob@nowhere.test>"], "nxdomain").await;
-    eventually("a second DSN", async || world.reports().await.len() == 2).await;
+    world
+        .eventually("a second DSN", async || world.reports().await.len() == 2)
+        .await;
     let fields = delivery_status(&world.reports().await[1]);
     assert_eq!(fields[1]["Status"], "5.1.2");
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
 }
 
 #[tokio::test]
@@ -265,7 +302,7 @@ async fn a_domain_without_mx_is_reached_at_its_own_address() {
     let mta = world.mta(7, Behaviour::Accept).await;
     world.server.dns.ip("implicit.test", ip(7));
     world.send(ALICE, &["<bob@implicit.test>"], "implicit").await;
-    eventually("delivery", async || !mta.received().is_empty()).await;
+    world.eventually("delivery", async || !mta.received().is_empty()).await;
 }
 
 #[tokio::test]
@@ -274,10 +311,14 @@ async fn a_connection_dropped_in_data_is_retried_and_delivered_once() {
     let mta = world.mta(2, Behaviour::DropMidData).await;
     world.mx("remote.test", 2);
     world.send(ALICE, &["<bob@remote.test>"], "dropped").await;
-    eventually("a first attempt", async || mta.attempts("bob@remote.test") >= 1).await;
+    world
+        .eventually("a first attempt", async || mta.attempts("bob@remote.test") >= 1)
+        .await;
     mta.set_behaviour(Behaviour::Accept);
-    eventually("delivery", async || !mta.received().is_empty()).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world.eventually("delivery", async || !mta.received().is_empty()).await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert_eq!(mta.received().len(), 1);
     assert!(world.reports().await.is_empty());
 }
@@ -289,15 +330,16 @@ async fn a_stalled_server_times_out_and_the_message_waits() {
     world.mx("remote.test", 2);
     world.send(ALICE, &["<bob@remote.test>"], "stalled").await;
     let store = world.server.store();
-    eventually("an attempt recorded", async || {
-        store
-            .queue_list()
-            .await
-            .unwrap()
-            .first()
-            .is_some_and(|m| m.recipients[0].attempts >= 1)
-    })
-    .await;
+    world
+        .eventually("an attempt recorded", async || {
+            store
+                .queue_list()
+                .await
+                .unwrap()
+                .first()
+                .is_some_and(|m| m.recipients[0].attempts >= 1)
+        })
+        .await;
     let queued = store.queue_list().await.unwrap();
     let reply = queued[0].recipients[0].last_reply.clone().unwrap();
     assert!(reply.starts_with("451 4.4.2") && reply.contains("no reply"), "{reply}");
@@ -311,7 +353,9 @@ async fn mail_too_old_fails_as_expired() {
     let mta = world.mta(2, Behaviour::Greylist(1000)).await;
     world.mx("remote.test", 2);
     world.send(ALICE, &["<bob@remote.test>"], "expiring").await;
-    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
     let fields = delivery_status(&world.reports().await[0]);
     assert_eq!(fields[1]["Action"], "failed");
     assert_eq!(fields[1]["Status"], "5.4.7");
@@ -319,7 +363,9 @@ async fn mail_too_old_fails_as_expired() {
         fields[1]["Diagnostic-Code"].contains("451 4.7.1"),
         "the last error is kept: {fields:?}"
     );
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert!(mta.attempts("bob@remote.test") >= 2);
 }
 
@@ -331,7 +377,9 @@ async fn consecutive_messages_share_one_connection() {
     for n in 0..3 {
         world.send(ALICE, &["<bob@remote.test>"], &format!("m{n}")).await;
     }
-    eventually("three deliveries", async || mta.received().len() == 3).await;
+    world
+        .eventually("three deliveries", async || mta.received().len() == 3)
+        .await;
     assert_eq!(mta.connections(), 1, "one connection carried all three");
 }
 
@@ -342,7 +390,9 @@ async fn success_is_reported_when_asked_and_the_peer_cannot() {
     let plain = FakeMta::start_with(SocketAddr::new(ip(8), world.port), Behaviour::Accept, &["PIPELINING"]).await;
     world.mx("plain.test", 8);
     world.send(ALICE, &["<bob@plain.test> NOTIFY=SUCCESS"], "relayed").await;
-    eventually("a success DSN", async || !world.reports().await.is_empty()).await;
+    world
+        .eventually("a success DSN", async || !world.reports().await.is_empty())
+        .await;
     let dsn = &world.reports().await[0];
     assert!(dsn.contains("Subject: Successful Mail Delivery Report"), "{dsn}");
     assert_eq!(delivery_status(dsn)[1]["Action"], "relayed");
@@ -356,9 +406,13 @@ async fn success_is_reported_when_asked_and_the_peer_cannot() {
     world
         .send(ALICE, &["<bob@remote.test> NOTIFY=SUCCESS"], "passed-on")
         .await;
-    eventually("delivery", async || !dsn_peer.received().is_empty()).await;
+    world
+        .eventually("delivery", async || !dsn_peer.received().is_empty())
+        .await;
     assert!(dsn_peer.received()[0].rcpt_to[0].contains("NOTIFY=SUCCESS"));
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert_eq!(world.reports().await.len(), 1);
 }
 
@@ -368,7 +422,9 @@ async fn a_utf8_address_needs_a_peer_with_smtputf8() {
     let plain = FakeMta::start_with(SocketAddr::new(ip(8), world.port), Behaviour::Accept, &["PIPELINING"]).await;
     world.mx("plain.test", 8);
     world.send(ALICE, &["<josé@plain.test>"], "utf8").await;
-    eventually("a DSN", async || !world.reports().await.is_empty()).await;
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
     let fields = delivery_status(&world.reports().await[0]);
     assert_eq!(fields[1]["Status"], "5.6.7");
     assert!(plain.received().is_empty());
@@ -396,19 +452,22 @@ async fn a_route_overrides_mx_and_can_require_tls() {
     .await;
     let relay = world.mta(9, Behaviour::Accept).await;
     world.send(ALICE, &["<bob@routed.test>"], "routed").await;
-    eventually("delivery through the route", async || !relay.received().is_empty()).await;
+    world
+        .eventually("delivery through the route", async || !relay.received().is_empty())
+        .await;
     // The fake MTA offers no STARTTLS: a route that requires it waits.
     world.send(ALICE, &["<bob@secure.test>"], "secure").await;
     let store = world.server.store();
-    eventually("a deferral", async || {
-        store.queue_list().await.unwrap().iter().any(|m| {
-            m.recipients[0]
-                .last_reply
-                .as_deref()
-                .is_some_and(|r| r.contains("TLS is required"))
+    world
+        .eventually("a deferral", async || {
+            store.queue_list().await.unwrap().iter().any(|m| {
+                m.recipients[0]
+                    .last_reply
+                    .as_deref()
+                    .is_some_and(|r| r.contains("TLS is required"))
+            })
         })
-    })
-    .await;
+        .await;
     assert_eq!(relay.received().len(), 1, "nothing sent in the clear");
 }
 
@@ -434,8 +493,12 @@ async fn a_bounce_is_never_bounced() {
         )
         .await
         .unwrap();
-    eventually("the attempt", async || mta.attempts("bob@remote.test") == 1).await;
-    eventually("an empty queue", async || world.queue_len().await == 0).await;
+    world
+        .eventually("the attempt", async || mta.attempts("bob@remote.test") == 1)
+        .await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
     assert!(world.reports().await.is_empty());
 }
 
@@ -459,7 +522,7 @@ async fn mail_from_a_domain_with_a_key_is_dkim_signed() {
         .dns
         .txt(&dkim::record_name("s1", "example.com"), &generated.record);
     world.send(ALICE, &["<bob@remote.test>"], "signed").await;
-    eventually("delivery", async || !mta.received().is_empty()).await;
+    world.eventually("delivery", async || !mta.received().is_empty()).await;
     let data = mta.received()[0].data.clone();
     assert!(
         data.starts_with(b"DKIM-Signature:"),
@@ -476,4 +539,153 @@ async fn mail_from_a_domain_with_a_key_is_dkim_signed() {
         results.iter().any(|r| r.result() == &mail_auth::DkimResult::Pass),
         "{results:?}"
     );
+}
+
+#[tokio::test]
+async fn starttls_when_offered_and_a_smarthost_with_auth() {
+    use estafeta_testkit::mta::{AUTH_PASSWORD, AUTH_USER};
+    let world = World::start(|config| {
+        config.outbound.routes.insert(
+            "relayed.test".into(),
+            estafeta_core::config::Route {
+                host: "127.0.0.3".into(),
+                require_tls: true,
+                username: AUTH_USER.into(),
+                password: AUTH_PASSWORD.into(),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let secure = FakeMta::start_with(
+        SocketAddr::new(ip(2), world.port),
+        Behaviour::Accept,
+        &["PIPELINING", "STARTTLS"],
+    )
+    .await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "tls").await;
+    world
+        .eventually("delivery", async || !secure.received().is_empty())
+        .await;
+    assert!(secure.received()[0].tls, "STARTTLS was used when offered");
+    assert_eq!(secure.received()[0].auth, None);
+
+    let smarthost = FakeMta::start_with(
+        SocketAddr::new(ip(3), world.port),
+        Behaviour::Accept,
+        &["PIPELINING", "STARTTLS", "AUTH PLAIN"],
+    )
+    .await;
+    world.send(ALICE, &["<carol@relayed.test>"], "smarthost").await;
+    world
+        .eventually("delivery through the smarthost", async || {
+            !smarthost.received().is_empty()
+        })
+        .await;
+    let received = &smarthost.received()[0];
+    assert!(
+        received.tls && received.auth.as_deref() == Some(AUTH_USER),
+        "{received:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_old_server_gets_helo_and_a_chunking_one_gets_bdat() {
+    let world = World::start(|_| {}).await;
+    let old = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["NO-EHLO"]).await;
+    world.mx("old.test", 2);
+    let chunking = FakeMta::start_with(
+        SocketAddr::new(ip(3), world.port),
+        Behaviour::Accept,
+        &["PIPELINING", "CHUNKING", "8BITMIME"],
+    )
+    .await;
+    world.mx("chunking.test", 3);
+    world
+        .send(ALICE, &["<bob@old.test>", "<bob@chunking.test>"], "versions")
+        .await;
+    world
+        .eventually("both deliveries", async || {
+            !old.received().is_empty() && !chunking.received().is_empty()
+        })
+        .await;
+    assert!(
+        !old.received()[0].mail_from.contains("SIZE="),
+        "no extensions after HELO: {}",
+        old.received()[0].mail_from
+    );
+    let data = String::from_utf8(chunking.received()[0].data.clone()).unwrap();
+    assert!(
+        data.contains("\r\n.dot line\r\n"),
+        "BDAT carries the bytes unstuffed: {data}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_over_the_peers_size_limit_fails_without_being_sent() {
+    let world = World::start(|_| {}).await;
+    let small = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["SIZE 100"]).await;
+    world.mx("small.test", 2);
+    world.send(ALICE, &["<bob@small.test>"], "too-big").await;
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
+    let fields = delivery_status(&world.reports().await[0]);
+    assert_eq!(fields[1]["Status"], "5.3.4");
+    assert!(small.received().is_empty() && small.attempts("bob@small.test") == 0);
+}
+
+#[tokio::test]
+async fn ret_hdrs_returns_only_the_header() {
+    let world = World::start(|_| {}).await;
+    let _mta = world.mta(2, Behaviour::Reject).await;
+    world.mx("remote.test", 2);
+    let mut client = submission_login(&world.server, ALICE, PASSWORD).await;
+    client
+        .cmd(&format!("MAIL FROM:<{ALICE}> RET=HDRS ENVID=QQ314159"))
+        .await
+        .expect(250, "2.1.0");
+    client.cmd("RCPT TO:<bob@remote.test>").await.expect(250, "2.1.5");
+    client
+        .data(&format!(
+            "From: {ALICE}\r\nSubject: headers only\r\n\r\nsecret body\r\n"
+        ))
+        .await
+        .expect(250, "2.0.0");
+    world
+        .eventually("a DSN", async || !world.reports().await.is_empty())
+        .await;
+    let dsn = &world.reports().await[0];
+    assert!(dsn.contains("Content-Type: text/rfc822-headers"), "{dsn}");
+    assert!(
+        dsn.contains("Subject: headers only") && !dsn.contains("secret body"),
+        "{dsn}"
+    );
+    assert_eq!(delivery_status(dsn)[0]["Original-Envelope-Id"], "QQ314159");
+}
+
+#[tokio::test]
+async fn mx_hosts_behind_cnames_and_on_ipv6() {
+    let v6 = IpAddr::V6(std::net::Ipv6Addr::LOCALHOST);
+    if std::net::TcpListener::bind((v6, 0)).is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    }
+    let world = World::start(|_| {}).await;
+    let aliased = world.mta(2, Behaviour::Accept).await;
+    world.server.dns.mx("alias.test", 10, "mail.alias.test");
+    world.server.dns.cname("mail.alias.test", "real-host.test");
+    world.server.dns.ip("real-host.test", ip(2));
+    let six = FakeMta::start(SocketAddr::new(v6, world.port), Behaviour::Accept).await;
+    world.server.dns.mx("six.test", 10, "mx.six.test");
+    world.server.dns.ip("mx.six.test", v6);
+    world
+        .send(ALICE, &["<bob@alias.test>", "<bob@six.test>"], "names")
+        .await;
+    world
+        .eventually("both deliveries", async || {
+            !aliased.received().is_empty() && !six.received().is_empty()
+        })
+        .await;
 }

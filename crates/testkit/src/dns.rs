@@ -3,7 +3,7 @@
 //! and nothing leaves the machine.
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -101,6 +101,13 @@ impl TestDns {
         }
     }
 
+    /// `name` is an alias of `target` (answers carry the CNAME and the
+    /// target's records, as a recursive resolver gives them).
+    pub fn cname(&self, name: &str, target: &str) {
+        let target = Name::from_ascii(format!("{}.", key(target))).expect("cname target");
+        self.add(name, RData::CNAME(CNAME(target)));
+    }
+
     pub fn mx(&self, name: &str, preference: u16, host: &str) {
         let host = Name::from_ascii(format!("{}.", key(host))).expect("mx host name");
         self.add(name, RData::MX(MX::new(preference, host)));
@@ -117,17 +124,34 @@ fn answer(zone: &Zone, request: &[u8]) -> Option<Vec<u8>> {
     for question in &query.queries {
         response.add_query(question.clone());
         let name = key(&question.name().to_ascii());
-        match zone.get(&(name.clone(), question.query_type())) {
-            Some(records) => {
+        let alias = zone
+            .get(&(name.clone(), RecordType::CNAME))
+            .and_then(|records| records.first());
+        match (zone.get(&(name.clone(), question.query_type())), alias) {
+            (Some(records), _) => {
                 for data in records {
                     response.add_answer(Record::from_rdata(question.name().clone(), 60, data.clone()));
                 }
             }
+            (None, Some(RData::CNAME(target))) if question.query_type() != RecordType::CNAME => {
+                response.add_answer(Record::from_rdata(
+                    question.name().clone(),
+                    60,
+                    RData::CNAME(target.clone()),
+                ));
+                for data in zone
+                    .get(&(key(&target.0.to_ascii()), question.query_type()))
+                    .into_iter()
+                    .flatten()
+                {
+                    response.add_answer(Record::from_rdata(target.0.clone(), 60, data.clone()));
+                }
+            }
             // A name with no records of any type does not exist.
-            None if !zone.keys().any(|(known, _)| *known == name) => {
+            (None, _) if !zone.keys().any(|(known, _)| *known == name) => {
                 response.metadata.response_code = ResponseCode::NXDomain;
             }
-            None => {}
+            (None, _) => {}
         }
     }
     response.to_vec().ok()

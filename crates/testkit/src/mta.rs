@@ -2,7 +2,9 @@
 //! address that accepts, greylists, rejects, drops the connection in the
 //! middle of DATA, stalls, or refuses at the greeting, and remembers every
 //! transaction it saw. "Refuses connections" is simply no FakeMta at that
-//! address.
+//! address. With `STARTTLS` among its extensions it upgrades (a
+//! self-signed certificate); with `AUTH PLAIN` it takes [`AUTH_USER`];
+//! `NO-EHLO` makes it an old server that only knows HELO.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,6 +36,10 @@ pub struct Received {
     /// RCPT TO lines it accepted, as sent (with their parameters).
     pub rcpt_to: Vec<String>,
     pub data: Vec<u8>,
+    /// The transaction came over TLS (after STARTTLS).
+    pub tls: bool,
+    /// Who logged in with AUTH PLAIN, if anyone.
+    pub auth: Option<String>,
 }
 
 impl Received {
@@ -65,6 +71,20 @@ pub struct FakeMta {
     extensions: Arc<Vec<&'static str>>,
     /// Taken before answering the end of data, as a busy server would.
     delay: Arc<Mutex<Duration>>,
+    /// Set when the extensions offer STARTTLS.
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    _tls_dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// The one account AUTH PLAIN takes.
+pub const AUTH_USER: &str = "relay-user";
+pub const AUTH_PASSWORD: &str = "relay secret";
+
+/// Where a session goes after a command.
+enum Next<S> {
+    Close,
+    /// STARTTLS was accepted: the handshake comes next (RFC 3207).
+    Upgrade(S),
 }
 
 impl FakeMta {
@@ -82,12 +102,22 @@ impl FakeMta {
     /// With the EHLO extensions given (none: a plain RFC 5321 server).
     pub async fn start_with(addr: SocketAddr, behaviour: Behaviour, extensions: &[&'static str]) -> FakeMta {
         let listener = TcpListener::bind(addr).await.expect("bind fake MTA");
+        let (tls, tls_dir) = if extensions.contains(&"STARTTLS") {
+            let dir = tempfile::tempdir().unwrap();
+            let (cert, key) = estafeta_net::tls::self_signed(dir.path(), "fake.test").unwrap();
+            let acceptor = estafeta_net::tls::acceptor(&cert, &key).unwrap();
+            (Some(acceptor), Some(Arc::new(dir)))
+        } else {
+            (None, None)
+        };
         let mta = FakeMta {
             addr: listener.local_addr().unwrap(),
             log: Default::default(),
             behaviour: Arc::new(Mutex::new(behaviour)),
             extensions: Arc::new(extensions.to_vec()),
             delay: Default::default(),
+            tls,
+            _tls_dir: tls_dir,
         };
         let server = mta.clone();
         tokio::spawn(async move {
@@ -135,24 +165,60 @@ impl FakeMta {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(());
         }
+        if let Next::Upgrade(tcp) = self.serve(stream, &behaviour, false).await?
+            && let Some(acceptor) = &self.tls
+        {
+            let tls = acceptor.accept(tcp).await?;
+            self.serve(BufReader::new(tls), &behaviour, true).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+        &self,
+        mut stream: BufReader<S>,
+        behaviour: &Behaviour,
+        tls: bool,
+    ) -> std::io::Result<Next<S>> {
         let mut mail_from = String::new();
         let mut rcpt_to = Vec::new();
+        let mut auth = None;
+        let no_ehlo = self.extensions.contains(&"NO-EHLO");
         loop {
             let mut line = String::new();
             if stream.read_line(&mut line).await? == 0 {
-                return Ok(());
+                return Ok(Next::Close);
             }
             let line = line.trim_end().to_owned();
             let upper = line.to_ascii_uppercase();
-            let reply = if upper.starts_with("EHLO") {
+            let reply = if upper.starts_with("EHLO") && no_ehlo {
+                "502 5.5.1 EHLO not implemented\r\n".to_owned()
+            } else if upper.starts_with("EHLO") {
                 let mut reply = "250-fake.test\r\n".to_owned();
                 for extension in self.extensions.iter() {
-                    reply.push_str(&format!("250-{extension}\r\n"));
+                    if *extension != "STARTTLS" || !tls {
+                        reply.push_str(&format!("250-{extension}\r\n"));
+                    }
                 }
                 reply.push_str("250 ENHANCEDSTATUSCODES\r\n");
                 reply
             } else if upper.starts_with("HELO") {
                 "250 fake.test\r\n".into()
+            } else if upper == "STARTTLS" && self.tls.is_some() && !tls {
+                stream.get_mut().write_all(b"220 2.0.0 ready for TLS\r\n").await?;
+                return Ok(Next::Upgrade(stream.into_inner()));
+            } else if let Some(token) = upper.strip_prefix("AUTH PLAIN ").map(|_| &line[11..]) {
+                use base64::Engine;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(token.trim())
+                    .unwrap_or_default();
+                let parts: Vec<&[u8]> = decoded.split(|&b| b == 0).collect();
+                if parts.len() == 3 && parts[1] == AUTH_USER.as_bytes() && parts[2] == AUTH_PASSWORD.as_bytes() {
+                    auth = Some(AUTH_USER.to_owned());
+                    "235 2.7.0 authenticated\r\n".into()
+                } else {
+                    "535 5.7.8 bad credentials\r\n".into()
+                }
             } else if upper.starts_with("MAIL FROM:") {
                 mail_from = line.clone();
                 rcpt_to.clear();
@@ -171,7 +237,7 @@ impl FakeMta {
                 };
                 match behaviour {
                     Behaviour::Reject => "550 5.1.1 no such user here\r\n".into(),
-                    Behaviour::Greylist(n) if attempt <= n => "451 4.7.1 greylisted, try again later\r\n".into(),
+                    Behaviour::Greylist(n) if attempt <= *n => "451 4.7.1 greylisted, try again later\r\n".into(),
                     _ => {
                         rcpt_to.push(line.clone());
                         "250 2.1.5 ok\r\n".into()
@@ -186,10 +252,10 @@ impl FakeMta {
                     loop {
                         let mut line = Vec::new();
                         if stream.read_until(b'\n', &mut line).await? == 0 {
-                            return Ok(());
+                            return Ok(Next::Close);
                         }
-                        if behaviour == Behaviour::DropMidData && data.len() > 10 {
-                            return Ok(());
+                        if *behaviour == Behaviour::DropMidData && data.len() > 10 {
+                            return Ok(Next::Close);
                         }
                         if line == b".\r\n" {
                             break;
@@ -198,34 +264,36 @@ impl FakeMta {
                     }
                     let delay = *self.delay.lock().unwrap();
                     tokio::time::sleep(delay).await;
-                    self.log.lock().unwrap().received.push(Received {
-                        mail_from: mail_from.clone(),
-                        rcpt_to: std::mem::take(&mut rcpt_to),
-                        data,
-                    });
+                    self.record(&mail_from, &mut rcpt_to, data, tls, &auth);
                     "250 2.0.0 queued as fake\r\n".into()
                 }
             } else if upper.starts_with("BDAT") {
                 let size: usize = upper.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
                 let mut data = vec![0; size];
                 stream.read_exact(&mut data).await?;
-                self.log.lock().unwrap().received.push(Received {
-                    mail_from: mail_from.clone(),
-                    rcpt_to: std::mem::take(&mut rcpt_to),
-                    data,
-                });
+                self.record(&mail_from, &mut rcpt_to, data, tls, &auth);
                 "250 2.0.0 queued as fake\r\n".into()
             } else if upper == "RSET" || upper == "NOOP" {
                 rcpt_to.clear();
                 "250 2.0.0 ok\r\n".into()
             } else if upper == "QUIT" {
                 stream.get_mut().write_all(b"221 2.0.0 bye\r\n").await?;
-                return Ok(());
+                return Ok(Next::Close);
             } else {
                 "502 5.5.2 not implemented\r\n".into()
             };
             stream.get_mut().write_all(reply.as_bytes()).await?;
         }
+    }
+
+    fn record(&self, mail_from: &str, rcpt_to: &mut Vec<String>, data: Vec<u8>, tls: bool, auth: &Option<String>) {
+        self.log.lock().unwrap().received.push(Received {
+            mail_from: mail_from.to_owned(),
+            rcpt_to: std::mem::take(rcpt_to),
+            data,
+            tls,
+            auth: auth.clone(),
+        });
     }
 }
 
