@@ -92,3 +92,28 @@ pub async fn store_section() -> (String, &'static str) {
         "postgres",
     )
 }
+
+/// Runs smtp-source and returns the seconds it took.
+pub fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &str) -> f64 {
+    let started = std::time::Instant::now();
+    let output = std::process::Command::new("smtp-source")
+        .args([
+            "-d",
+            "-s",
+            &sessions.to_string(),
+            "-m",
+            &messages.to_string(),
+            "-l",
+            &size.to_string(),
+        ])
+        .args(["-f", "sender@bench.test", "-t", to, "-M", "client.bench.test"])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("smtp-source (Debian package postfix)");
+    assert!(
+        output.status.success(),
+        "smtp-source failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    started.elapsed().as_secs_f64()
+}

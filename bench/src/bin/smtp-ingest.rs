@@ -14,36 +14,11 @@
 //!   target/release/smtp-ingest [--smoke] [--estafeta PATH] [--postgres postgres://user@host:port/db]
 
 use estafeta_bench::server::{Server, estafeta, estafeta_binary};
-use estafeta_bench::{arg, flag, peak_rss_kib_of, store_section};
+use estafeta_bench::{arg, flag, peak_rss_kib_of, smtp_source, store_section};
 use estafeta_interop::postfix::Postfix;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Runs smtp-source and returns the seconds it took.
-fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &str) -> f64 {
-    let started = Instant::now();
-    let output = Command::new("smtp-source")
-        .args([
-            "-d",
-            "-s",
-            &sessions.to_string(),
-            "-m",
-            &messages.to_string(),
-            "-l",
-            &size.to_string(),
-        ])
-        .args(["-f", "sender@bench.test", "-t", to, "-M", "client.bench.test"])
-        .arg(format!("127.0.0.1:{port}"))
-        .output()
-        .expect("smtp-source (Debian package postfix)");
-    assert!(
-        output.status.success(),
-        "smtp-source failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    started.elapsed().as_secs_f64()
-}
 
 fn messages_in_store(binary: &Path, config: &Path) -> usize {
     let report = estafeta(binary, config, &["verify-data"]);

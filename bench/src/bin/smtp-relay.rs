@@ -4,9 +4,9 @@
 //! 1. Estafeta: the messages are put in its queue with the server stopped,
 //!    then it is started and timed until the queue is empty (every message
 //!    accepted by the sink and marked delivered, durably).
-//! 2. Postfix: smtp-source puts the same load in its queue with delivery
-//!    deferred (`defer_transports = smtp`); then delivery is let go and
-//!    timed until its log shows every message sent.
+//! 2. Postfix: smtp-source puts the same load in its queue on hold (a
+//!    header check); then the hold is released and delivery timed until its
+//!    log shows every message sent.
 //!
 //! Both send with 20 connections at once (Postfix's default destination
 //! concurrency). Prints messages per second for each and the ratio.
@@ -15,7 +15,7 @@
 //!   target/release/smtp-relay [--smoke] [--messages N] [--size BYTES]
 
 use estafeta_bench::server::estafeta_binary;
-use estafeta_bench::{arg, flag, message};
+use estafeta_bench::{arg, flag, message, smtp_source};
 use estafeta_interop::postfix::Postfix;
 use estafeta_store::{NewQueuedMessage, QueueRecipient, Store};
 use std::path::Path;
@@ -126,31 +126,19 @@ fn main() {
     drop(server);
 
     // 2. Postfix relaying the same load to the same sink.
+    // Everything smtp-source sends is put on hold as it arrives; releasing
+    // the hold starts the timed delivery.
+    let hold = work.path().join("hold.regexp");
+    std::fs::write(&hold, "/^From:/ HOLD\n").unwrap();
     let extra = format!(
         "default_destination_concurrency_limit = {CONCURRENCY}\nsmtpd_client_connection_count_limit = 1000\n\
-         default_process_limit = 200\ndefer_transports = smtp\n"
+         default_process_limit = 200\nheader_checks = regexp:{}\n",
+        hold.display()
     );
     let postfix = Postfix::start(format!("127.0.0.1:{sink_port}").parse().unwrap(), &extra);
-    let output = Command::new("smtp-source")
-        .args(["-d", "-s", "20", "-m", &messages.to_string(), "-l", &size.to_string()])
-        .args([
-            "-f",
-            "sender@bench.test",
-            "-t",
-            "user@sink.test",
-            "-M",
-            "client.bench.test",
-        ])
-        .arg(format!("127.0.0.1:{}", postfix.smtp_port))
-        .output()
-        .expect("smtp-source (Debian package postfix)");
-    assert!(
-        output.status.success(),
-        "smtp-source: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    smtp_source(postfix.smtp_port, CONCURRENCY, messages, size, "user@sink.test");
     let deadline = Instant::now() + Duration::from_secs(900);
-    while count(&postfix.log(), "status=deferred") < messages {
+    while count(&postfix.log(), ": hold: header From:") < messages {
         assert!(
             Instant::now() < deadline,
             "postfix did not queue everything:\n{}",
@@ -159,8 +147,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let started = Instant::now();
-    postfix.reconfigure(&["defer_transports ="]);
-    postfix.flush();
+    postfix.release_held();
     while count(&postfix.log(), "status=sent") < messages {
         assert!(
             Instant::now() < deadline,

@@ -99,14 +99,9 @@ alias_database =
         self.dir.path()
     }
 
-    /// Changes main.cf settings (`postconf -e`) and reloads.
-    pub fn reconfigure(&self, settings: &[&str]) {
-        postconf(&self.conf(), &[&["-e"], settings].concat());
-        self.admin("postfix", &["reload"]);
-    }
-
-    /// Asks the queue manager to try every queued message now.
-    pub fn flush(&self) {
+    /// Releases every message on hold and asks for them to go now.
+    pub fn release_held(&self) {
+        self.admin("postsuper", &["-H", "ALL"]);
         self.admin("postqueue", &["-f"]);
     }
 

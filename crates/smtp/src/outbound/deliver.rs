@@ -327,7 +327,6 @@ impl Outbound {
             self.lost(message, &error);
             return;
         }
-        self.release(message, &outcomes, warned).await;
         let metrics = &self.context.metrics;
         for outcome in &outcomes {
             let result = match outcome.status {
@@ -343,6 +342,7 @@ impl Outbound {
                 )
                 .inc();
         }
+        self.release(message, &outcomes, warned).await;
     }
 
     /// Ends the claim: due again after the schedule's wait (with jitter,
