@@ -689,3 +689,45 @@ async fn mx_hosts_behind_cnames_and_on_ipv6() {
         })
         .await;
 }
+
+#[tokio::test]
+async fn a_failed_handshake_falls_back_to_plain_unless_tls_is_required() {
+    let world = World::start(|config| {
+        let strict = estafeta_core::config::Route {
+            require_tls: true,
+            ..Default::default()
+        };
+        config.outbound.routes.insert("strict.test".into(), strict);
+    })
+    .await;
+    let broken = FakeMta::start_with(
+        SocketAddr::new(ip(2), world.port),
+        Behaviour::Accept,
+        &["PIPELINING", "BROKEN-TLS"],
+    )
+    .await;
+    world.mx("broken.test", 2);
+    world.mx("strict.test", 2);
+    world.send(ALICE, &["<bob@broken.test>"], "fallback").await;
+    world
+        .eventually("delivery in the clear", async || !broken.received().is_empty())
+        .await;
+    assert!(!broken.received()[0].tls);
+    world.send(ALICE, &["<bob@strict.test>"], "strict").await;
+    let store = world.server.store();
+    world
+        .eventually("a deferral for the strict route", async || {
+            store.queue_list().await.unwrap().iter().any(|m| {
+                m.recipients[0]
+                    .last_reply
+                    .as_deref()
+                    .is_some_and(|r| r.contains("TLS handshake failed"))
+            })
+        })
+        .await;
+    assert_eq!(
+        broken.received().len(),
+        1,
+        "nothing sent in the clear to the strict route"
+    );
+}

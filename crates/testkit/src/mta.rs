@@ -4,7 +4,8 @@
 //! transaction it saw. "Refuses connections" is simply no FakeMta at that
 //! address. With `STARTTLS` among its extensions it upgrades (a
 //! self-signed certificate); with `AUTH PLAIN` it takes [`AUTH_USER`];
-//! `NO-EHLO` makes it an old server that only knows HELO.
+//! `NO-EHLO` makes it an old server that only knows HELO; `BROKEN-TLS`
+//! offers STARTTLS and then fails the handshake.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -196,14 +197,23 @@ impl FakeMta {
             } else if upper.starts_with("EHLO") {
                 let mut reply = "250-fake.test\r\n".to_owned();
                 for extension in self.extensions.iter() {
-                    if *extension != "STARTTLS" || !tls {
-                        reply.push_str(&format!("250-{extension}\r\n"));
+                    let shown = if *extension == "BROKEN-TLS" {
+                        "STARTTLS"
+                    } else {
+                        extension
+                    };
+                    if shown != "STARTTLS" || !tls {
+                        reply.push_str(&format!("250-{shown}\r\n"));
                     }
                 }
                 reply.push_str("250 ENHANCEDSTATUSCODES\r\n");
                 reply
             } else if upper.starts_with("HELO") {
                 "250 fake.test\r\n".into()
+            } else if upper == "STARTTLS" && self.extensions.contains(&"BROKEN-TLS") {
+                // Agrees, then breaks the handshake (closes the socket).
+                stream.get_mut().write_all(b"220 2.0.0 ready for TLS\r\n").await?;
+                return Ok(Next::Close);
             } else if upper == "STARTTLS" && self.tls.is_some() && !tls {
                 stream.get_mut().write_all(b"220 2.0.0 ready for TLS\r\n").await?;
                 return Ok(Next::Upgrade(stream.into_inner()));

@@ -36,6 +36,8 @@ pub enum ClientError {
     Refused(Reply),
     #[error("TLS is required for this destination but {0}")]
     TlsRequired(String),
+    #[error("the TLS handshake failed: {0}")]
+    Handshake(String),
 }
 
 impl From<io::Error> for ClientError {
@@ -52,7 +54,7 @@ impl ClientError {
             // RFC 3463 4.4.1: no answer from host; 4.4.2: bad connection.
             ClientError::Connect(..) => Reply::local(451, [4, 4, 1], self.to_string()),
             ClientError::Timeout(_) => Reply::local(451, [4, 4, 2], self.to_string()),
-            ClientError::TlsRequired(_) => Reply::local(451, [4, 7, 5], self.to_string()),
+            ClientError::TlsRequired(_) | ClientError::Handshake(_) => Reply::local(451, [4, 7, 5], self.to_string()),
             ClientError::Io(_) | ClientError::Reply(_) => Reply::local(451, [4, 4, 2], self.to_string()),
         }
     }
@@ -183,8 +185,20 @@ pub fn xtext(value: &str) -> String {
 
 impl SmtpClient {
     /// Connects, reads the greeting, says EHLO (HELO if refused), and
-    /// upgrades to TLS when offered or required.
+    /// upgrades to TLS when offered or required. Where TLS is only
+    /// opportunistic, a peer whose handshake fails is tried again in the
+    /// clear, as mail in the clear beats mail that never leaves (RFC 7435).
     pub async fn connect(addr: SocketAddr, host: &str, settings: Settings) -> Result<SmtpClient, ClientError> {
+        match SmtpClient::open(addr, host, settings.clone(), true).await {
+            Err(ClientError::Handshake(why)) if !settings.require_tls => {
+                tracing::info!(%host, %why, "STARTTLS failed; sending in the clear");
+                SmtpClient::open(addr, host, settings, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn open(addr: SocketAddr, host: &str, settings: Settings, try_tls: bool) -> Result<SmtpClient, ClientError> {
         let tcp = tokio::time::timeout(settings.command_timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| ClientError::Connect(addr, "timed out".into()))?
@@ -205,7 +219,7 @@ impl SmtpClient {
             return Err(ClientError::Refused(greeting));
         }
         client.hello().await?;
-        if client.features.starttls {
+        if client.features.starttls && try_tls {
             client.starttls().await?;
         } else if client.settings.require_tls {
             return Err(ClientError::TlsRequired(format!("{host} does not offer STARTTLS")));
@@ -306,19 +320,19 @@ impl SmtpClient {
             }
             return Ok(());
         }
-        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
-            return Err(ClientError::Io("TLS is already active".into()));
-        };
         let name = match self.host.parse::<std::net::IpAddr>() {
             Ok(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
             Err(_) => rustls::pki_types::ServerName::try_from(self.host.trim_end_matches('.').to_owned())
-                .map_err(|error| ClientError::TlsRequired(error.to_string()))?,
+                .map_err(|error| ClientError::Handshake(error.to_string()))?,
+        };
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
+            return Err(ClientError::Io("TLS is already active".into()));
         };
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.settings.tls));
         let tls = tokio::time::timeout(self.settings.command_timeout, connector.connect(name, tcp))
             .await
-            .map_err(|_| ClientError::Timeout(self.settings.command_timeout))?
-            .map_err(|error| ClientError::TlsRequired(format!("the TLS handshake failed: {error}")))?;
+            .map_err(|_| ClientError::Handshake("timed out".into()))?
+            .map_err(|error| ClientError::Handshake(error.to_string()))?;
         self.stream = Stream::Tls(Box::new(tls));
         self.input.clear();
         self.hello().await
