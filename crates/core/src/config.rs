@@ -343,6 +343,11 @@ pub struct Outbound {
     /// A message still queued this long gets its sender a delay DSN.
     #[serde(with = "crate::duration::serde_text")]
     pub delay_warning: Duration,
+    /// How long a node's claim on a queued message lasts: past the slowest
+    /// delivery the timeouts allow, so a live node never loses a message to
+    /// another; a node that dies leaves its messages to the others after it.
+    #[serde(with = "crate::duration::serde_text")]
+    pub lease: Duration,
     /// Deliveries under way at once, in all.
     pub max_connections: u32,
     /// Connections to one destination domain at once.
@@ -392,6 +397,7 @@ impl Default for Outbound {
             ],
             max_age: Duration::from_secs(5 * 86_400),
             delay_warning: Duration::from_secs(4 * 3600),
+            lease: minutes(30),
             max_connections: 100,
             max_connections_per_domain: 5,
             max_messages_per_connection: 100,
@@ -491,6 +497,9 @@ impl Config {
                 "outbound.retry_schedule",
                 "must list at least one wait, none of them zero",
             );
+        }
+        if self.outbound.lease < Duration::from_secs(1) {
+            return fail("outbound.lease", "must be at least 1s");
         }
         if self.outbound.max_connections == 0 || self.outbound.max_connections_per_domain == 0 {
             return fail("outbound.max_connections", "must be at least 1");

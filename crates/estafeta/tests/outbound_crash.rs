@@ -111,3 +111,83 @@ async fn kill_9_mid_delivery_loses_nothing_and_repeats_almost_nothing() {
     );
     eprintln!("killed after {at_kill} deliveries; {} delivered twice", twice.len());
 }
+
+/// Two nodes on one PostgreSQL: node A (a process) is killed with SIGKILL
+/// while it holds queued messages in delivery; node B delivers them once
+/// A's leases run out, each recipient once (beyond the one window per
+/// connection the protocol forces). Skipped without ESTAFETA_TEST_POSTGRES.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_nodes_claims_pass_to_another_node_after_the_lease() {
+    let Some(url) = estafeta_testkit::postgres_url().await else {
+        return;
+    };
+    const QUEUED: usize = 300;
+    let mx = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let port = common_port(&[mx]).await;
+    let mta = FakeMta::start(SocketAddr::new(mx, port), Behaviour::Accept).await;
+    mta.set_delay(Duration::from_millis(20));
+    let dns = TestDns::start().await;
+    dns.mx("remote.test", 10, "mx1.remote.test");
+    dns.ip("mx1.remote.test", mx);
+
+    let store = estafeta_store::postgres::PostgresStore::open(&url).await.unwrap();
+    for i in 0..QUEUED {
+        let entry = NewQueuedMessage {
+            sender: String::new(),
+            recipients: vec![QueueRecipient {
+                address: format!("r{i}@remote.test"),
+                ..Default::default()
+            }],
+            envid: None,
+            ret: None,
+        };
+        store
+            .queue_insert(format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(), &entry)
+            .await
+            .unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "hostname = \"node-a.test\"\n[listen]\nsmtp = \"127.0.0.1:0\"\n\n[dns]\nnameservers = [\"{}\"]\n\n\
+         [store]\nbackend = \"postgres\"\nurl = \"{url}\"\n\n\
+         [outbound]\nsmtp_port = {port}\nlease = \"4s\"\nretry_schedule = [\"1s\"]\nmax_connections_per_domain = {CONNECTIONS}\n",
+        dns.addr()
+    );
+    let mut node_a = spawn(dir.path(), &toml, "node-a.log");
+    wait_for("node A at work", 120, || mta.received().len() >= QUEUED / 5).await;
+    node_a.kill().unwrap();
+    node_a.wait().unwrap();
+    let held = store.queue_list().await.unwrap().len();
+    assert!(held > 0 && mta.received().len() < QUEUED, "killed part way through");
+
+    let node_b = estafeta_testkit::TestServer::start_with(|config| {
+        config.hostname = "node-b.test".into();
+        config.store.backend = estafeta_core::config::Backend::Postgres;
+        config.store.url = url.clone();
+        config.dns.nameservers = vec![dns.addr()];
+        config.outbound.hold = false;
+        config.outbound.smtp_port = port;
+        config.outbound.lease = Duration::from_secs(4);
+    })
+    .await;
+    let mut empty = false;
+    for _ in 0..600 {
+        if store.queue_list().await.unwrap().is_empty() {
+            empty = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(empty, "node B emptied the queue");
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for received in mta.received() {
+        for recipient in received.recipients() {
+            *counts.entry(recipient).or_default() += 1;
+        }
+    }
+    assert_eq!(counts.len(), QUEUED, "every recipient got its message");
+    let twice = counts.values().filter(|n| **n > 1).count();
+    assert!(twice <= CONNECTIONS, "{twice} delivered twice");
+    drop(node_b);
+}

@@ -1,5 +1,6 @@
 //! Two Estafeta nodes on one PostgreSQL: the maildrop lock holds across
-//! nodes, and what a POP3 QUIT on one node removes is gone on the other.
+//! nodes, and what a POP3 QUIT on one node removes is gone on the other,
+//! where an IMAP session sees the EXPUNGE.
 //! Skipped (with a message) without ESTAFETA_TEST_POSTGRES.
 
 mod common;
@@ -21,6 +22,10 @@ async fn the_maildrop_lock_holds_across_nodes() {
     common::deliver(&a, &message("one", "x")).await;
     common::deliver(&a, &message("two", "x")).await;
 
+    // An IMAP session on A watches what POP3 on B does.
+    let mut imap_on_a = estafeta_testkit::imap::ImapProbe::login(&a, USER, PASSWORD).await;
+    imap_on_a.command("SELECT INBOX").await;
+
     let mut on_a = Pop3::login(&a).await;
     let mut on_b = Pop3::connect(&b, Service::Pop3s).await;
     on_b.ok(&format!("USER {USER}")).await;
@@ -35,4 +40,18 @@ async fn the_maildrop_lock_holds_across_nodes() {
     assert!(on_b.ok("STAT").await.starts_with("+OK 1 "));
     on_b.ok("TOP 1 0").await;
     assert!(String::from_utf8(on_b.body().await).unwrap().contains("Subject: two"));
+
+    // POP3 on B deletes the other one; IMAP on A sees the EXPUNGE.
+    on_b.ok("DELE 1").await;
+    on_b.ok("QUIT").await;
+    assert!(on_b.closed().await);
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen.extend(imap_on_a.command("NOOP").await);
+        if seen.iter().filter(|l| l.ends_with(" EXPUNGE")).count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.iter().filter(|l| l.ends_with(" EXPUNGE")).count(), 2, "{seen:?}");
 }

@@ -146,6 +146,8 @@ pub struct QueuedMessage {
     pub attempts: u32,
     /// A delay DSN has gone to the sender.
     pub warned: bool,
+    /// The node delivering it now, and until when its claim holds.
+    pub claimed_by: Option<(String, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

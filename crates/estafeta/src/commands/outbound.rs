@@ -63,6 +63,11 @@ pub async fn queue(config: &Config, command: QueueCommand) -> anyhow::Result<()>
             println!("queued: {}", when(message.created_at));
             println!("attempts: {}", message.attempts);
             println!("next attempt: {}", when(message.next_attempt));
+            if let Some((owner, until)) = &message.claimed_by
+                && *until > estafeta_core::time::now()
+            {
+                println!("being delivered by {owner} (claim until {})", when(*until));
+            }
             if let Some(envid) = &message.envid {
                 println!("envid: {envid}");
             }

@@ -21,9 +21,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
-/// How long a claim lasts: past the slowest delivery the RFC 5321
-/// timeouts allow, so a live worker never loses a message to another.
-const LEASE: Duration = Duration::from_secs(30 * 60);
 /// How often the queue is looked at when nothing wakes the runner (mail
 /// queued by other nodes, retries coming due).
 const POLL: Duration = Duration::from_secs(1);
@@ -63,7 +60,8 @@ impl Outbound {
             let claimed = if free == 0 || self.context.config.outbound.hold {
                 Vec::new()
             } else {
-                match self.context.store.queue_claim(&self.owner, free, LEASE).await {
+                let lease = self.context.config.outbound.lease;
+                match self.context.store.queue_claim(&self.owner, free, lease).await {
                     Ok(claimed) => claimed,
                     Err(error) => {
                         tracing::warn!(%error, "could not read the outbound queue");

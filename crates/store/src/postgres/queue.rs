@@ -54,7 +54,8 @@ pub async fn insert(tx: &Tx<'_>, blob: &BlobId, data: &[u8], entry: &NewQueuedMe
     Ok(QueueId(id))
 }
 
-const COLUMNS: &str = "id, blob_id, size, sender, envid, ret, created_at, next_attempt, attempts, warned";
+const COLUMNS: &str =
+    "id, blob_id, size, sender, envid, ret, created_at, next_attempt, attempts, warned, lease_owner, lease_until";
 
 fn message(row: &tokio_postgres::Row) -> Result<QueuedMessage> {
     let blob: String = row.get(1);
@@ -70,6 +71,10 @@ fn message(row: &tokio_postgres::Row) -> Result<QueuedMessage> {
         next_attempt: row.get(7),
         attempts: row.get::<_, i32>(8) as u32,
         warned: row.get::<_, i32>(9) != 0,
+        claimed_by: match (row.get::<_, Option<String>>(10), row.get::<_, Option<i64>>(11)) {
+            (Some(owner), Some(until)) => Some((owner, until)),
+            _ => None,
+        },
     })
 }
 

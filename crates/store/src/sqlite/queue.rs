@@ -49,7 +49,8 @@ pub fn insert(
     Ok(id)
 }
 
-const COLUMNS: &str = "id, blob_id, size, sender, envid, ret, created_at, next_attempt, attempts, warned";
+const COLUMNS: &str =
+    "id, blob_id, size, sender, envid, ret, created_at, next_attempt, attempts, warned, lease_owner, lease_until";
 
 fn message(row: &rusqlite::Row) -> rusqlite::Result<QueuedMessage> {
     let blob: String = row.get(1)?;
@@ -65,6 +66,10 @@ fn message(row: &rusqlite::Row) -> rusqlite::Result<QueuedMessage> {
         next_attempt: row.get(7)?,
         attempts: row.get(8)?,
         warned: row.get::<_, i64>(9)? != 0,
+        claimed_by: match (row.get::<_, Option<String>>(10)?, row.get::<_, Option<i64>>(11)?) {
+            (Some(owner), Some(until)) => Some((owner, until)),
+            _ => None,
+        },
     })
 }
 
