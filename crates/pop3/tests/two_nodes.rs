@@ -55,3 +55,31 @@ async fn the_maildrop_lock_holds_across_nodes() {
     }
     assert_eq!(seen.iter().filter(|l| l.ends_with(" EXPUNGE")).count(), 2, "{seen:?}");
 }
+
+#[tokio::test]
+async fn failed_logins_on_either_node_lock_the_account_on_both() {
+    let Some(url) = estafeta_testkit::postgres_url().await else {
+        return;
+    };
+    let node = |url: String| {
+        TestServer::start_with(move |config| {
+            config.store.backend = estafeta_core::config::Backend::Postgres;
+            config.store.url = url;
+            config.auth.max_failures = 3;
+        })
+    };
+    let (a, b) = (node(url.clone()).await, node(url).await);
+    a.add_account(USER, PASSWORD).await;
+    for (server, failures) in [(&a, 2), (&b, 1)] {
+        let mut pop3 = Pop3::connect(server, Service::Pop3s).await;
+        for _ in 0..failures {
+            pop3.ok(&format!("USER {USER}")).await;
+            assert!(pop3.err("PASS wrong").await.starts_with("-ERR [AUTH] "));
+        }
+    }
+    // Neither node alone saw three, but together they did.
+    let mut pop3 = Pop3::connect(&a, Service::Pop3s).await;
+    pop3.ok(&format!("USER {USER}")).await;
+    let reply = pop3.err(&format!("PASS {PASSWORD}")).await;
+    assert!(reply.starts_with("-ERR [SYS/TEMP] "), "{reply}");
+}

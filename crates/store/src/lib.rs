@@ -22,6 +22,7 @@ use estafeta_core::Address;
 use estafeta_core::bus::ChangeBus;
 use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use blob::BlobId;
 pub use dkim::DkimKey;
@@ -150,6 +151,27 @@ pub trait Store: Send + Sync {
     async fn queue_retry(&self, id: Option<QueueId>) -> Result<u64>;
     /// Takes a message out of the queue; false when there was none.
     async fn queue_remove(&self, id: QueueId) -> Result<bool>;
+
+    // --- Failed logins, shared by the nodes --------------------------------
+
+    /// Counts a failed login against each of `keys` (an IP, an account);
+    /// `max` failures within `window` lock a key for `lockout`. The
+    /// embedded store serves one node, whose in-memory limiter is the
+    /// whole truth, so by default this counts nothing.
+    async fn login_failure(&self, keys: &[String], max: u32, window: Duration, lockout: Duration) -> Result<()> {
+        let _ = (keys, max, window, lockout);
+        Ok(())
+    }
+    /// The longest lockout in force on any of `keys`.
+    async fn login_locked(&self, keys: &[String]) -> Result<Option<Duration>> {
+        let _ = keys;
+        Ok(None)
+    }
+    /// A good login clears `key`'s failures.
+    async fn login_cleared(&self, key: &str) -> Result<()> {
+        let _ = key;
+        Ok(())
+    }
 
     // --- DKIM keys ---------------------------------------------------------
 

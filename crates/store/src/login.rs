@@ -74,6 +74,13 @@ pub async fn login(
             retry_after: lockout.retry_after,
         });
     }
+    // Failures seen by the other nodes count too (PostgreSQL).
+    let keys = [format!("ip:{ip}"), format!("account:{name}")];
+    match store.login_locked(&keys).await {
+        Ok(Some(retry_after)) => return Err(LoginError::Locked { retry_after }),
+        Ok(None) => {}
+        Err(error) => return Err(LoginError::Unavailable(error.to_string())),
+    }
     let account = store
         .account_get(&name)
         .await
@@ -92,10 +99,17 @@ pub async fn login(
     match account {
         Some(account) if valid => {
             limiter.record_success(&name);
+            if let Err(error) = store.login_cleared(&keys[1]).await {
+                tracing::warn!(%error, "could not clear shared login failures");
+            }
             Ok(account)
         }
         _ => {
             limiter.record_failure(ip, &name);
+            let (max, window, lockout) = limiter.limits();
+            if let Err(error) = store.login_failure(&keys, max, window, lockout).await {
+                tracing::warn!(%error, "could not count a failed login for the cluster");
+            }
             Err(LoginError::Invalid)
         }
     }

@@ -252,3 +252,32 @@ async fn dkim_keys_are_kept_per_domain_and_replaced() {
         assert_eq!(store.dkim_key_list().await.unwrap(), vec![key("s2", "ed25519")]);
     }
 }
+
+/// The cluster-wide count of failed logins (PostgreSQL); the embedded
+/// store leaves it to its one node's memory and counts nothing.
+#[tokio::test]
+async fn failed_logins_lock_a_key_for_every_node() {
+    use std::time::Duration;
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let keys = ["ip:192.0.2.1".to_owned(), "account:a@example.com".to_owned()];
+        let (window, lockout) = (Duration::from_secs(300), Duration::from_secs(600));
+        for _ in 0..2 {
+            store.login_failure(&keys, 3, window, lockout).await.unwrap();
+        }
+        assert_eq!(store.login_locked(&keys).await.unwrap(), None, "{}", backend.name);
+        store.login_failure(&keys[1..], 3, window, lockout).await.unwrap();
+        let locked = store.login_locked(&keys).await.unwrap();
+        let other = store.login_locked(&["ip:192.0.2.9".to_owned()]).await.unwrap();
+        if backend.name == "postgres" {
+            let retry = locked.expect("three failures lock the account");
+            assert!(retry > Duration::from_secs(590) && retry <= lockout, "{retry:?}");
+            assert_eq!(other, None, "other keys are not locked");
+            assert_eq!(store.login_locked(&keys[..1]).await.unwrap(), None, "the IP had two");
+            store.login_cleared(&keys[1]).await.unwrap();
+            assert_eq!(store.login_locked(&keys).await.unwrap(), None);
+        } else {
+            assert_eq!(locked, None);
+        }
+    }
+}

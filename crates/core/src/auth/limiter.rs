@@ -46,6 +46,11 @@ impl LoginLimiter {
         }
     }
 
+    /// (failures that lock, the window they count in, the lockout).
+    pub fn limits(&self) -> (u32, Duration, Duration) {
+        (self.max_failures as u32, self.window, self.lockout)
+    }
+
     pub fn from_config(config: &crate::config::Auth) -> LoginLimiter {
         LoginLimiter::new(config.max_failures, config.failure_window, config.lockout)
     }

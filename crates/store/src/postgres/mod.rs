@@ -39,7 +39,11 @@ impl From<tokio_postgres::Error> for StoreError {
             Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE => {
                 StoreError::Conflict(error.to_string())
             }
-            _ => StoreError::Database(error.to_string()),
+            // "db error" alone says nothing: the server's own message does.
+            _ => StoreError::Database(match error.as_db_error() {
+                Some(db) => format!("{}: {}", db.code().code(), db.message()),
+                None => error.to_string(),
+            }),
         }
     }
 }
@@ -552,6 +556,67 @@ impl Store for PostgresStore {
                 "DELETE FROM maildrop_locks WHERE account_id = $1 AND holder = $2",
                 &[&account.0, &holder],
             )
+            .await?;
+        Ok(())
+    }
+
+    async fn login_failure(&self, keys: &[String], max: u32, window: Duration, lockout: Duration) -> Result<()> {
+        let now = crate::sqlite::now();
+        let (window, lockout) = (window.as_secs() as i64, lockout.as_secs() as i64);
+        let db = self.db().await?;
+        for key in keys {
+            // One fixed window per key: a failure after it ends starts a
+            // new count; reaching `max` locks and starts over.
+            db.execute(
+                "INSERT INTO login_failures (key, failures, window_start, locked_until)
+                 VALUES ($1, 1, $2::BIGINT, 0)
+                 ON CONFLICT (key) DO UPDATE SET
+                    failures = CASE WHEN login_failures.window_start < $2::BIGINT - $3::BIGINT THEN 1
+                                    ELSE login_failures.failures + 1 END,
+                    window_start = CASE WHEN login_failures.window_start < $2::BIGINT - $3::BIGINT
+                                        THEN $2::BIGINT ELSE login_failures.window_start END",
+                &[key, &now, &window],
+            )
+            .await?;
+            db.execute(
+                "UPDATE login_failures SET locked_until = $2::BIGINT + $4::BIGINT, failures = 0,
+                        window_start = $2::BIGINT
+                 WHERE key = $1 AND failures >= $3::INT",
+                &[key, &now, &(max as i32), &lockout],
+            )
+            .await?;
+        }
+        // Now and then, forget keys whose window and lockout are long past.
+        if rand::random::<u8>() == 0 {
+            db.execute(
+                "DELETE FROM login_failures WHERE window_start < $1 AND locked_until < $2",
+                &[&(now - window), &now],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn login_locked(&self, keys: &[String]) -> Result<Option<Duration>> {
+        let now = crate::sqlite::now();
+        let until: Option<i64> = self
+            .db()
+            .await?
+            .query_one(
+                "SELECT MAX(locked_until) FROM login_failures WHERE key = ANY($1)",
+                &[&keys],
+            )
+            .await?
+            .get(0);
+        Ok(until
+            .filter(|until| *until > now)
+            .map(|until| Duration::from_secs((until - now) as u64)))
+    }
+
+    async fn login_cleared(&self, key: &str) -> Result<()> {
+        self.db()
+            .await?
+            .execute("DELETE FROM login_failures WHERE key = $1", &[&key])
             .await?;
         Ok(())
     }

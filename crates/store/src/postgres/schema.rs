@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -128,6 +128,17 @@ CREATE TABLE dkim_keys (
     algorithm   TEXT NOT NULL,
     private_key TEXT NOT NULL,
     created_at  BIGINT NOT NULL
+);
+"#;
+
+/// Failed logins counted for the whole cluster, so guessing a password
+/// across several nodes locks out as fast as against one.
+const V4: &str = r#"
+CREATE TABLE login_failures (
+    key          TEXT PRIMARY KEY,
+    failures     INT NOT NULL,
+    window_start BIGINT NOT NULL,
+    locked_until BIGINT NOT NULL
 );
 "#;
 
