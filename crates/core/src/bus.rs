@@ -20,6 +20,9 @@ pub enum Change {
     MailboxList { account: AccountId },
     /// The account itself changed (password, removal): sessions recheck it.
     Account { account: AccountId },
+    /// Changes may have been missed (another node's notifications while
+    /// the listener was reconnecting): every view checks the store again.
+    Resync,
 }
 
 #[derive(Clone)]

@@ -67,3 +67,26 @@ async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
     assert_eq!(fetched(&from_a), fetched(&from_b));
     assert!(fetched(&from_a)[0].contains("UID 2"), "{from_a:?}");
 }
+
+#[tokio::test]
+async fn a_node_whose_listener_was_cut_catches_up_when_it_reconnects() {
+    let Some(url) = estafeta_testkit::postgres_url().await else {
+        return;
+    };
+    let (a, b) = (
+        TestServer::start_on_postgres(&url).await,
+        TestServer::start_on_postgres(&url).await,
+    );
+    a.add_account(USER, PASSWORD).await;
+    let mut on_b = Imap::inbox(&b).await;
+    let tag = on_b.tag();
+    on_b.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await;
+    assert_eq!(on_b.read_line().await.unwrap(), "+ idling");
+    // B does not hear A's notification: its listener is down (it waits a
+    // second before reconnecting). On reconnecting it checks the store.
+    estafeta_testkit::drop_change_listeners(&url).await;
+    common::deliver(&a, &message("missed", "x")).await;
+    assert_eq!(on_b.read_line().await.unwrap(), "* 1 EXISTS");
+    on_b.send_raw(b"DONE\r\n").await;
+    on_b.finish(&tag).await.ok();
+}

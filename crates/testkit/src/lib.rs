@@ -171,3 +171,20 @@ pub async fn fresh_database(admin: &str, name: &str) -> String {
     let (base, _) = admin.rsplit_once('/').expect("a URL ending in /database");
     format!("{base}/{name}")
 }
+
+/// Cuts every node's change listener off the PostgreSQL at `url` (as a
+/// network blip or a database failover would); they reconnect on their own.
+pub async fn drop_change_listeners(url: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
+    tokio::spawn(connection);
+    client
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .expect("terminate the listeners");
+}

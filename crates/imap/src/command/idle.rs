@@ -45,8 +45,8 @@ pub async fn idle(session: &mut Session, tag: &str) -> Flow {
                     Ok(Change::Mailbox { mailbox: id, highest_modseq, .. }) => {
                         mailbox.is_some_and(|(selected, known)| selected == id && highest_modseq > known)
                     }
+                    Ok(Change::Resync) | Err(RecvError::Lagged(_)) => mailbox.is_some(),
                     Ok(_) => false,
-                    Err(RecvError::Lagged(_)) => mailbox.is_some(),
                     Err(RecvError::Closed) => break Flow::Close,
                 };
                 if relevant {

@@ -287,8 +287,8 @@ impl Session {
                     }) if mailbox == selected.mailbox.id && highest_modseq > selected.known_modseq => {
                         selected.dirty = true;
                     }
+                    Ok(Change::Resync) | Err(broadcast::error::TryRecvError::Lagged(_)) => selected.dirty = true,
                     Ok(_) => {}
-                    Err(broadcast::error::TryRecvError::Lagged(_)) => selected.dirty = true,
                     Err(_) => break,
                 }
             }

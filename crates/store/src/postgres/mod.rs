@@ -82,6 +82,8 @@ fn encode(node: &str, change: &Change) -> String {
         } => format!("{node} m {} {} {highest_modseq}", account.0, mailbox.0),
         Change::MailboxList { account } => format!("{node} l {}", account.0),
         Change::Account { account } => format!("{node} a {}", account.0),
+        // Local to each node; never sent.
+        Change::Resync => format!("{node} r 0"),
     }
 }
 
@@ -133,6 +135,9 @@ async fn listen(config: tokio_postgres::Config, bus: ChangeBus, node: String) {
                 if let Err(error) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
                     tracing::warn!(%error, "postgres LISTEN failed");
                 } else {
+                    // What other nodes did while we were not listening was
+                    // not heard: every session looks at the store again.
+                    bus.publish(Change::Resync);
                     while let Some(payload) = received.recv().await {
                         if let Some(change) = decode(&node, &payload) {
                             bus.publish(change);
