@@ -1,0 +1,162 @@
+//! A message as the classifier sees it: words of the decoded subject and
+//! text (each part in its own charset and transfer encoding, HTML reduced
+//! to its text), marked by where they came from, plus the sender's
+//! domain, link domains and a few structural facts. Tokens are hashed:
+//! a model holds counts, never words from people's mail.
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+/// Words longer than this are noise (base64 left over, long ids).
+const MAX_WORD: usize = 24;
+/// Enough of a long message to judge it; the rest adds time, not signal.
+const MAX_TEXT: usize = 64 * 1024;
+
+/// 64-bit FNV-1a: stable across runs and builds, so a stored model keeps
+/// meaning what it meant.
+fn hash(prefix: &str, word: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in prefix.bytes().chain([0]).chain(word.bytes()) {
+        h ^= byte as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+fn words<'a>(text: &'a str) -> impl Iterator<Item = String> + 'a {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '$' || c == '!'))
+        .map(|w| w.trim_matches('\''))
+        .filter(|w| {
+            let n = w.chars().count();
+            (2..=MAX_WORD).contains(&n)
+        })
+        .map(str::to_lowercase)
+}
+
+/// The domain of each link in `text` (http, https, www.).
+fn link_domains(text: &str) -> Vec<String> {
+    let mut domains = Vec::new();
+    for (start, _) in text.match_indices("://").chain(text.match_indices("www.")) {
+        let rest = &text[start..];
+        let rest = rest.strip_prefix("://").unwrap_or(rest);
+        let host: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+            .collect();
+        if host.contains('.') {
+            domains.push(host.trim_end_matches('.').to_ascii_lowercase());
+        }
+    }
+    domains
+}
+
+/// Strips tags, scripts and styles: what a reader would see.
+fn html_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                out.push(' ');
+            }
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The tokens of `message`, each once.
+pub fn tokens(message: &[u8]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let Some(parsed) = MessageParser::default().parse(message) else {
+        out.push(hash("meta", "unparsable"));
+        return out;
+    };
+    if let Some(subject) = parsed.subject() {
+        out.extend(words(subject).map(|w| hash("subject", &w)));
+    }
+    if let Some(from) = parsed.from().and_then(|a| a.first()) {
+        if let Some(address) = from.address() {
+            let domain = address.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
+            out.push(hash("from-domain", &domain));
+        }
+        if let Some(name) = from.name() {
+            out.extend(words(name).map(|w| hash("from-name", &w)));
+        }
+    }
+    for header in ["X-Mailer", "User-Agent", "Content-Type"] {
+        if let Some(value) = parsed.header_raw(header) {
+            out.extend(words(value).take(8).map(|w| hash(header, &w)));
+        }
+    }
+    let mut text_len = 0;
+    let mut html_only = true;
+    for part in parsed.parts.iter() {
+        let text = match &part.body {
+            PartType::Text(text) => {
+                html_only = false;
+                text.to_string()
+            }
+            PartType::Html(html) => {
+                // Links live in the markup (href), words in what shows.
+                out.extend(link_domains(html).iter().map(|d| hash("link", d)));
+                html_text(html)
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) => {
+                let kind = part
+                    .content_type()
+                    .map(|ct| format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or("")))
+                    .unwrap_or_default();
+                out.push(hash("attachment", &kind.to_ascii_lowercase()));
+                continue;
+            }
+            _ => continue,
+        };
+        if text_len >= MAX_TEXT {
+            continue;
+        }
+        let text: String = text.chars().take(MAX_TEXT - text_len).collect();
+        text_len += text.len();
+        out.extend(link_domains(&text).iter().map(|d| hash("link", d)));
+        out.extend(words(&text).map(|w| hash("body", &w)));
+    }
+    if html_only {
+        out.push(hash("meta", "html-only"));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_decoded_marked_and_counted_once() {
+        let message = b"From: \"Shop\" <deals@shop.example>\r\nSubject: =?utf-8?q?Caf=C3=A9_deals?=\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+Caf=C3=A9 deals deals at https://Shop.Example/x\r\n";
+        let found = tokens(message);
+        assert!(found.contains(&hash("subject", "café")));
+        assert!(found.contains(&hash("body", "café")));
+        assert!(found.contains(&hash("body", "deals")));
+        assert!(found.contains(&hash("link", "shop.example")));
+        assert!(found.contains(&hash("from-domain", "shop.example")));
+        assert!(!found.contains(&hash("meta", "html-only")));
+        let mut sorted = found.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), found.len(), "each token once");
+    }
+
+    #[test]
+    fn html_is_read_as_its_text() {
+        let message = b"Subject: x\r\nContent-Type: text/html\r\n\r\n<p>Click <b>here</b> <a href=\"http://evil.example/\">now</a></p>\r\n";
+        let found = tokens(message);
+        assert!(found.contains(&hash("body", "click")));
+        assert!(found.contains(&hash("meta", "html-only")));
+        assert!(!found.contains(&hash("body", "href")));
+    }
+}
