@@ -1,22 +1,380 @@
-//! Rules that need no training. GTUBE (the Generic Test for Unsolicited
-//! Bulk Email) first: a message carrying it is always spam, so operators
-//! can test the whole path with a harmless message.
+//! Rules that need no training, each a named score with a short reason
+//! (an operator must be able to see why a message went where it went).
+//! GTUBE (the Generic Test for Unsolicited Bulk Email) first: a message
+//! carrying it is always spam, so operators can test the whole path with
+//! a harmless message.
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// The GTUBE string, as SpamAssassin publishes it.
 pub const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
 
+/// One rule that matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub rule: &'static str,
+    pub score: f64,
+    pub text: String,
+}
+
+/// What the rules know beyond the message.
+pub struct Context<'a> {
+    /// Our own domains: a stranger's display name must not claim them.
+    pub our_domains: &'a [String],
+    /// Seconds since the epoch, for dates from the future.
+    pub now: i64,
+}
+
+/// Link shorteners hide where a link goes (a favourite of spam).
+const SHORTENERS: &[&str] = &[
+    "bit.ly",
+    "tinyurl.com",
+    "t.co",
+    "goo.gl",
+    "ow.ly",
+    "is.gd",
+    "buff.ly",
+    "rebrand.ly",
+    "cutt.ly",
+    "shorturl.at",
+    "tiny.cc",
+    "rb.gy",
+];
+/// Attachments that run when opened.
+const EXECUTABLE: &[&str] = &[
+    "exe", "scr", "js", "jse", "vbs", "vbe", "bat", "cmd", "com", "pif", "jar", "msi", "ps1", "lnk", "hta", "wsf",
+    "cpl",
+];
+/// Office documents with macros.
+const MACRO: &[&str] = &["docm", "xlsm", "pptm", "dotm", "xltm", "xlam"];
+
 pub fn is_gtube(message: &[u8]) -> bool {
     message.windows(GTUBE.len()).any(|window| window == GTUBE.as_bytes())
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('>')
+        .to_ascii_lowercase()
+}
+
+/// Links as (href domain, the text shown for it) from HTML.
+fn anchors(html: &str) -> Vec<(String, String)> {
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(start) = lower[at..].find("<a ") {
+        let start = at + start;
+        let Some(close) = lower[start..].find('>') else { break };
+        let tag = &lower[start..start + close];
+        let Some(end) = lower[start + close..].find("</a>") else {
+            break;
+        };
+        let text = &html[start + close + 1..start + close + end];
+        if let Some(href) = tag.split("href=").nth(1) {
+            let href = href.trim_start_matches(['"', '\'']);
+            let domain = url_domain(href);
+            if !domain.is_empty() {
+                found.push((domain, strip_tags(text)));
+            }
+        }
+        at = start + close + end;
+    }
+    found
+}
+
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            _ if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// The host of an http(s) URL, lower case; empty for anything else.
+fn url_domain(url: &str) -> String {
+    let lower = url.trim().to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://")) else {
+        return String::new();
+    };
+    rest.split(['/', '?', '#', ':', '"', '\'', ' ', '>'])
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("www.")
+        .to_owned()
+}
+
+/// Letters of two scripts in one word: Cyrillic "а" in "pаypal".
+fn mixed_script(word: &str) -> bool {
+    let latin = word.chars().any(|c| c.is_ascii_alphabetic());
+    let other = word
+        .chars()
+        .any(|c| matches!(c as u32, 0x0370..=0x03FF | 0x0400..=0x04FF));
+    latin && other
+}
+
+fn htmls<'a>(parsed: &'a Message<'a>) -> impl Iterator<Item = &'a str> {
+    parsed.parts.iter().filter_map(|part| match &part.body {
+        PartType::Html(html) => Some(html.as_ref()),
+        _ => None,
+    })
+}
+
+/// Every rule that matches `message`.
+pub fn check(message: &[u8], context: &Context) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let mut hit = |rule: &'static str, score: f64, text: String| hits.push(Hit { rule, score, text });
+    if is_gtube(message) {
+        hit("GTUBE", 1000.0, "the GTUBE test string".into());
+    }
+    let Some(parsed) = MessageParser::default().parse(message) else {
+        hit("UNPARSABLE", 2.0, "not a readable message".into());
+        return hits;
+    };
+
+    // RFC 5322 3.6: Date and (SHOULD) Message-ID are there in real mail.
+    match parsed.date() {
+        None => hit("MISSING_DATE", 1.0, "no Date: header".into()),
+        Some(date) if date.to_timestamp() > context.now + 86_400 => {
+            hit("DATE_IN_FUTURE", 1.5, format!("Date: is in the future ({date})"))
+        }
+        Some(date) if date.to_timestamp() < 631_152_000 => {
+            hit("DATE_TOO_OLD", 1.0, format!("Date: before 1990 ({date})"))
+        }
+        Some(_) => {}
+    }
+    if parsed.message_id().is_none_or(str::is_empty) {
+        hit("MISSING_MESSAGE_ID", 1.0, "no Message-ID: header".into());
+    }
+
+    let from = parsed.from().and_then(|a| a.first());
+    let from_domain = from.and_then(|f| f.address()).map(domain_of).unwrap_or_default();
+    if let Some(reply_to) = parsed.reply_to().and_then(|a| a.first()).and_then(|a| a.address())
+        && !from_domain.is_empty()
+        && domain_of(reply_to) != from_domain
+    {
+        hit(
+            "REPLYTO_DIFFERS",
+            0.5,
+            format!("replies go to {} instead of {from_domain}", domain_of(reply_to)),
+        );
+    }
+    if let Some(name) = from.and_then(|f| f.name()) {
+        let name = name.to_ascii_lowercase();
+        let ours = |domain: &str| context.our_domains.iter().any(|d| d == domain);
+        if !ours(&from_domain)
+            && let Some(claimed) = context.our_domains.iter().find(|d| name.contains(d.as_str()))
+        {
+            hit(
+                "DISPLAY_NAME_SPOOF",
+                3.0,
+                format!("the sender's name claims {claimed}, the address is {from_domain}"),
+            );
+        } else if name.contains('@') && !name.contains(&from_domain) {
+            hit(
+                "DISPLAY_NAME_ADDRESS",
+                1.5,
+                "the sender's name is another address".into(),
+            );
+        }
+    }
+
+    if let Some(subject) = parsed.subject() {
+        let letters: Vec<char> = subject.chars().filter(|c| c.is_alphabetic()).collect();
+        if letters.len() >= 10 && letters.iter().filter(|c| c.is_uppercase()).count() * 10 >= letters.len() * 8 {
+            hit("SUBJECT_ALL_CAPS", 1.0, "the subject shouts".into());
+        }
+        if subject.contains("!!") || subject.contains("$$") || subject.matches('!').count() >= 3 {
+            hit("SUBJECT_PUNCTUATION", 1.0, "the subject is heavy on ! or $".into());
+        }
+        if subject.split_whitespace().any(mixed_script) {
+            hit(
+                "MIXED_SCRIPT",
+                1.5,
+                "a subject word mixes alphabets (look-alike letters)".into(),
+            );
+        }
+    }
+
+    let has_text = parsed.parts.iter().any(|part| {
+        matches!(part.body, PartType::Text(_))
+            && part
+                .content_type()
+                .is_none_or(|ct| ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain")))
+    });
+    let mut html_seen = false;
+    for html in htmls(&parsed) {
+        html_seen = true;
+        let lower = html.to_ascii_lowercase().replace(' ', "");
+        if ["display:none", "font-size:0", "visibility:hidden", "font-size:1px"]
+            .iter()
+            .any(|trick| lower.contains(trick))
+        {
+            hit("INVISIBLE_TEXT", 1.5, "text styled not to be seen".into());
+        }
+        for (domain, text) in anchors(html) {
+            let shown = url_domain(&text);
+            let shown = if shown.is_empty() && text.contains('.') && !text.contains(' ') {
+                text.to_ascii_lowercase().trim_start_matches("www.").to_owned()
+            } else {
+                shown
+            };
+            if !shown.is_empty() && shown != domain && !domain.ends_with(&format!(".{shown}")) {
+                hit(
+                    "LINK_TEXT_MISMATCH",
+                    2.5,
+                    format!("a link shows {shown} but goes to {domain}"),
+                );
+                break;
+            }
+        }
+    }
+    if html_seen && !has_text {
+        hit("HTML_ONLY", 0.5, "HTML without a plain-text part".into());
+    }
+
+    let mut shortened = false;
+    for part in &parsed.parts {
+        let text = match &part.body {
+            PartType::Text(text) | PartType::Html(text) => text.as_ref(),
+            _ => continue,
+        };
+        let lower = text.to_ascii_lowercase();
+        if !shortened && SHORTENERS.iter().any(|s| lower.contains(&format!("//{s}/"))) {
+            shortened = true;
+            hit("URL_SHORTENER", 1.0, "a link through a URL shortener".into());
+        }
+    }
+
+    for part in parsed.attachments() {
+        let Some(name) = part.attachment_name() else { continue };
+        let extension = name.rsplit('.').next().unwrap_or_default().to_ascii_lowercase();
+        if EXECUTABLE.contains(&extension.as_str()) {
+            hit("EXECUTABLE_ATTACHMENT", 4.0, format!("an attachment that runs: {name}"));
+        } else if MACRO.contains(&extension.as_str()) {
+            hit("MACRO_ATTACHMENT", 2.5, format!("a document with macros: {name}"));
+        }
+    }
+    hits
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const NOW: i64 = 1_795_687_200; // 2026-11-26
+
+    fn rules(message: &str) -> Vec<&'static str> {
+        let ours = ["example.com".to_owned()];
+        let context = Context {
+            our_domains: &ours,
+            now: NOW,
+        };
+        check(message.as_bytes(), &context)
+            .into_iter()
+            .map(|h| h.rule)
+            .collect()
+    }
+
+    const CLEAN: &str = "From: Ana Souza <ana@partner.test>\r\nTo: bob@example.com\r\nSubject: Lunch on Friday?\r\n\
+Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a1@partner.test>\r\n\r\nShall we meet at noon?\r\n";
+
+    #[test]
+    fn a_plain_personal_message_matches_nothing() {
+        assert!(rules(CLEAN).is_empty(), "{:?}", rules(CLEAN));
+    }
+
     #[test]
     fn gtube_anywhere_in_the_message() {
         let message = format!("Subject: test\r\n\r\nhello\r\n{GTUBE}\r\n");
         assert!(is_gtube(message.as_bytes()));
+        assert!(rules(&message).contains(&"GTUBE"));
         assert!(!is_gtube(b"Subject: test\r\n\r\nXJS*C4JDBQADN1 but not all of it\r\n"));
+    }
+
+    #[test]
+    fn missing_or_odd_dates_and_ids() {
+        let message = "From: a@partner.test\r\nSubject: hello there\r\n\r\nbody\r\n";
+        let found = rules(message);
+        assert!(
+            found.contains(&"MISSING_DATE") && found.contains(&"MISSING_MESSAGE_ID"),
+            "{found:?}"
+        );
+        let future = CLEAN.replace("Wed, 25 Nov 2026", "Thu, 25 Nov 2027");
+        assert!(rules(&future).contains(&"DATE_IN_FUTURE"));
+        let old = CLEAN.replace("Wed, 25 Nov 2026", "Mon, 1 Jan 1979");
+        assert!(rules(&old).contains(&"DATE_TOO_OLD"));
+    }
+
+    #[test]
+    fn reply_to_elsewhere_and_display_name_spoofing() {
+        let replying = CLEAN.replace("To: bob", "Reply-To: collect@elsewhere.test\r\nTo: bob");
+        assert_eq!(rules(&replying), ["REPLYTO_DIFFERS"]);
+        let spoof = CLEAN.replace(
+            "Ana Souza <ana@partner.test>",
+            "\"IT support example.com\" <it@phish.test>",
+        );
+        assert!(rules(&spoof).contains(&"DISPLAY_NAME_SPOOF"), "{:?}", rules(&spoof));
+        let address = CLEAN.replace("Ana Souza <ana@partner.test>", "\"ceo@bank.test\" <x@phish.test>");
+        assert!(rules(&address).contains(&"DISPLAY_NAME_ADDRESS"));
+        // Our own users may put our domain in their names.
+        let own = CLEAN.replace(
+            "Ana Souza <ana@partner.test>",
+            "\"Ana (example.com)\" <ana@example.com>",
+        );
+        assert!(rules(&own).is_empty(), "{:?}", rules(&own));
+    }
+
+    #[test]
+    fn shouting_and_look_alike_subjects() {
+        let caps = CLEAN.replace("Lunch on Friday?", "YOU HAVE WON A PRIZE");
+        assert!(rules(&caps).contains(&"SUBJECT_ALL_CAPS"));
+        let bang = CLEAN.replace("Lunch on Friday?", "Act now!!! $$$");
+        assert!(rules(&bang).contains(&"SUBJECT_PUNCTUATION"));
+        let homoglyph = CLEAN.replace("Lunch on Friday?", "Your p\u{0430}ypal account");
+        assert!(rules(&homoglyph).contains(&"MIXED_SCRIPT"));
+    }
+
+    #[test]
+    fn html_tricks() {
+        let html = "From: Shop <news@shop.test>\r\nSubject: Offer\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <n1@shop.test>\r\nContent-Type: text/html\r\n\r\n\
+<p>Sign in at <a href=\"http://login.evil.test/x\">https://www.mybank.test/login</a></p>\
+<div style=\"display: none\">hidden words</div><a href=\"https://bit.ly/abc\">here</a>\r\n";
+        let found = rules(html);
+        for rule in ["HTML_ONLY", "INVISIBLE_TEXT", "LINK_TEXT_MISMATCH", "URL_SHORTENER"] {
+            assert!(found.contains(&rule), "{rule} in {found:?}");
+        }
+        // A link whose text names its own domain is fine.
+        let honest = html.replace("http://login.evil.test/x", "https://mybank.test/login");
+        assert!(!rules(&honest).contains(&"LINK_TEXT_MISMATCH"));
+    }
+
+    #[test]
+    fn dangerous_attachments() {
+        let with = |name: &str| {
+            format!(
+                "From: a@partner.test\r\nSubject: invoice\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <i@p.test>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--b\r\nContent-Type: application/octet-stream; name=\"{name}\"\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n"
+            )
+        };
+        assert!(rules(&with("invoice.pdf.exe")).contains(&"EXECUTABLE_ATTACHMENT"));
+        assert!(rules(&with("report.xlsm")).contains(&"MACRO_ATTACHMENT"));
+        assert!(
+            rules(&with("report.pdf")).is_empty(),
+            "{:?}",
+            rules(&with("report.pdf"))
+        );
     }
 }

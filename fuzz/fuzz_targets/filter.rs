@@ -1,0 +1,16 @@
+//! Whatever a message holds, the filter's tokens and rules finish without
+//! a panic (they read raw mail from the network).
+#![no_main]
+
+use estafeta_filter::rules::{check, Context};
+use estafeta_filter::tokens::tokens;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let found = tokens(data);
+    assert!(found.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+    let ours = ["example.com".to_owned()];
+    for hit in check(data, &Context { our_domains: &ours, now: 1_795_687_200 }) {
+        assert!(hit.score > 0.0 && !hit.text.is_empty());
+    }
+});
