@@ -116,9 +116,8 @@ fn url_domain(url: &str) -> String {
 /// Letters of two scripts in one word: Cyrillic "а" in "pаypal".
 fn mixed_script(word: &str) -> bool {
     let latin = word.chars().any(|c| c.is_ascii_alphabetic());
-    let other = word
-        .chars()
-        .any(|c| matches!(c as u32, 0x0370..=0x03FF | 0x0400..=0x04FF));
+    // Greek (U+0370..) and Cyrillic (..U+04FF), the usual look-alikes.
+    let other = word.chars().any(|c| matches!(c as u32, 0x0370..=0x04FF));
     latin && other
 }
 
