@@ -131,21 +131,7 @@ async fn a_killed_nodes_claims_pass_to_another_node_after_the_lease() {
     dns.ip("mx1.remote.test", mx);
 
     let store = estafeta_store::postgres::PostgresStore::open(&url).await.unwrap();
-    for i in 0..QUEUED {
-        let entry = NewQueuedMessage {
-            sender: String::new(),
-            recipients: vec![QueueRecipient {
-                address: format!("r{i}@remote.test"),
-                ..Default::default()
-            }],
-            envid: None,
-            ret: None,
-        };
-        store
-            .queue_insert(format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(), &entry)
-            .await
-            .unwrap();
-    }
+    estafeta_testkit::mta::queue_numbered(&store, QUEUED, "remote.test").await;
 
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(

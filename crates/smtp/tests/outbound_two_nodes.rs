@@ -3,7 +3,6 @@
 //! recipient gets its message once. Skipped (with a message) without
 //! ESTAFETA_TEST_POSTGRES.
 
-use estafeta_store::{NewQueuedMessage, QueueRecipient};
 use estafeta_testkit::TestServer;
 use estafeta_testkit::mta::{Behaviour, FakeMta, common_port};
 use std::collections::HashMap;
@@ -36,21 +35,7 @@ async fn two_nodes_deliver_each_queued_message_once() {
     };
     let (a, b) = (node(url.clone()).await, node(url).await);
     let store = a.store();
-    for i in 0..MESSAGES {
-        let entry = NewQueuedMessage {
-            sender: String::new(),
-            recipients: vec![QueueRecipient {
-                address: format!("r{i}@remote.test"),
-                ..Default::default()
-            }],
-            envid: None,
-            ret: None,
-        };
-        store
-            .queue_insert(format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(), &entry)
-            .await
-            .unwrap();
-    }
+    estafeta_testkit::mta::queue_numbered(store.as_ref(), MESSAGES, "remote.test").await;
     for _ in 0..600 {
         if store.queue_list().await.unwrap().is_empty() {
             break;

@@ -323,3 +323,24 @@ pub async fn common_port(hosts: &[std::net::IpAddr]) -> u16 {
     }
     panic!("no port free on all of {hosts:?}");
 }
+
+/// Queues `count` one-line messages from the null sender, to
+/// `r0@domain`, `r1@domain`, ... (one recipient each), for outbound tests
+/// that count who got what.
+pub async fn queue_numbered(store: &dyn estafeta_store::Store, count: usize, domain: &str) {
+    for i in 0..count {
+        let entry = estafeta_store::NewQueuedMessage {
+            sender: String::new(),
+            recipients: vec![estafeta_store::QueueRecipient {
+                address: format!("r{i}@{domain}"),
+                ..Default::default()
+            }],
+            envid: None,
+            ret: None,
+        };
+        store
+            .queue_insert(format!("Subject: {i}\r\n\r\nx\r\n").as_bytes(), &entry)
+            .await
+            .expect("queue a test message");
+    }
+}

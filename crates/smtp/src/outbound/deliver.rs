@@ -12,18 +12,12 @@ use crate::SmtpContext;
 use crate::policy::local_target;
 use crate::session::Target;
 use estafeta_core::model::MailboxRole;
+use estafeta_core::time::now;
 use estafeta_store::{
     DeliveryTarget, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus, StoreError,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
 
 /// What happened to one recipient in this run.
 struct Outcome {
