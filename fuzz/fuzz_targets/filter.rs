@@ -1,8 +1,11 @@
-//! Whatever a message holds, the filter's tokens and rules finish without
-//! a panic (they read raw mail from the network).
+//! Whatever a message holds, the filter's tokens, rules, tab rules and
+//! link extraction finish without a panic (they read raw mail from the
+//! network).
 #![no_main]
 
+use estafeta_filter::dnsbl::{linked_domains, registered_domain};
 use estafeta_filter::rules::{check, Context};
+use estafeta_filter::tabs::signals;
 use estafeta_filter::tokens::tokens;
 use libfuzzer_sys::fuzz_target;
 
@@ -12,5 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let ours = ["example.com".to_owned()];
     for hit in check(data, &Context { our_domains: &ours, now: 1_795_687_200 }) {
         assert!(hit.score > 0.0 && !hit.text.is_empty());
+    }
+    if let Some(parsed) = mail_parser::MessageParser::default().parse(data) {
+        let tab_signals = signals(&parsed, &[]);
+        let _ = tab_signals.choice();
+        for domain in linked_domains(&parsed) {
+            assert!(domain.contains('.') && !domain.starts_with('.'), "{domain}");
+            assert_eq!(registered_domain(&domain).as_deref(), Some(domain.as_str()));
+        }
     }
 });

@@ -44,6 +44,9 @@ pub enum Command {
     /// DKIM signing keys for our domains.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// The spam filter: training it and explaining its verdicts.
+    #[command(subcommand)]
+    Spam(SpamCommand),
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
         /// Fix what can be fixed safely (reference counts, counters, orphan files).
@@ -140,4 +143,37 @@ pub enum DkimCommand {
     Show { domain: String },
     /// Every domain with a key.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpamCommand {
+    /// Teach the classifiers labelled mail. Each PATH is a file of one
+    /// message, a directory of such files, or an mbox.
+    Train {
+        /// Spam examples.
+        #[arg(long, value_name = "PATH")]
+        spam: Vec<PathBuf>,
+        /// Examples of wanted mail.
+        #[arg(long, value_name = "PATH")]
+        ham: Vec<PathBuf>,
+        /// Examples of a tab, as TAB=PATH (primary, promotions, social, updates).
+        #[arg(long, value_name = "TAB=PATH")]
+        tab: Vec<String>,
+        /// Train this account's own model instead of the server's.
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Print the verdict on a message, with every reason.
+    Classify {
+        file: PathBuf,
+        /// Judge it as this account would get it (its threshold, its learning).
+        #[arg(long)]
+        account: Option<String>,
+        /// The client address it came from (checked against the blocklists).
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// No DNS lookups (blocklists).
+        #[arg(long)]
+        offline: bool,
+    },
 }

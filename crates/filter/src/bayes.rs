@@ -28,6 +28,16 @@ impl Model {
         Model::default()
     }
 
+    /// A model of stored counts: messages learned as (spam, ham) and,
+    /// per token, the (spam, ham) messages holding it.
+    pub fn from_counts(spam: u32, ham: u32, counts: impl IntoIterator<Item = (u64, (u32, u32))>) -> Model {
+        Model {
+            counts: counts.into_iter().collect(),
+            spam,
+            ham,
+        }
+    }
+
     /// Messages trained as (spam, ham).
     pub fn trained(&self) -> (u32, u32) {
         (self.spam, self.ham)

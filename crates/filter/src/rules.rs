@@ -130,12 +130,18 @@ fn htmls<'a>(parsed: &'a Message<'a>) -> impl Iterator<Item = &'a str> {
 
 /// Every rule that matches `message`.
 pub fn check(message: &[u8], context: &Context) -> Vec<Hit> {
+    check_parsed(message, MessageParser::default().parse(message).as_ref(), context)
+}
+
+/// Every rule that matches `message`, parsed once by the caller (`None`:
+/// it could not be).
+pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context) -> Vec<Hit> {
     let mut hits = Vec::new();
     let mut hit = |rule: &'static str, score: f64, text: String| hits.push(Hit { rule, score, text });
     if is_gtube(message) {
         hit("GTUBE", 1000.0, "the GTUBE test string".into());
     }
-    let Some(parsed) = MessageParser::default().parse(message) else {
+    let Some(parsed) = parsed else {
         hit("UNPARSABLE", 2.0, "not a readable message".into());
         return hits;
     };
@@ -211,7 +217,7 @@ pub fn check(message: &[u8], context: &Context) -> Vec<Hit> {
                 .is_none_or(|ct| ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain")))
     });
     let mut html_seen = false;
-    for html in htmls(&parsed) {
+    for html in htmls(parsed) {
         html_seen = true;
         let lower = html.to_ascii_lowercase().replace(' ', "");
         if ["display:none", "font-size:0", "visibility:hidden", "font-size:1px"]

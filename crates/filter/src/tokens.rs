@@ -13,7 +13,7 @@ const MAX_TEXT: usize = 64 * 1024;
 
 /// 64-bit FNV-1a: stable across runs and builds, so a stored model keeps
 /// meaning what it meant.
-fn hash(prefix: &str, word: &str) -> u64 {
+pub(crate) fn hash(prefix: &str, word: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in prefix.bytes().chain([0]).chain(word.bytes()) {
         h ^= byte as u64;
@@ -33,7 +33,7 @@ fn words<'a>(text: &'a str) -> impl Iterator<Item = String> + 'a {
 }
 
 /// The domain of each link in `text` (http, https, www.).
-fn link_domains(text: &str) -> Vec<String> {
+pub(crate) fn link_domains(text: &str) -> Vec<String> {
     let mut domains = Vec::new();
     for (start, _) in text.match_indices("://").chain(text.match_indices("www.")) {
         let rest = &text[start..];
@@ -69,8 +69,13 @@ fn html_text(html: &str) -> String {
 
 /// The tokens of `message`, each once.
 pub fn tokens(message: &[u8]) -> Vec<u64> {
+    tokens_of(MessageParser::default().parse(message).as_ref())
+}
+
+/// The tokens of a message the caller parsed (`None`: it could not be).
+pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
     let mut out = Vec::new();
-    let Some(parsed) = MessageParser::default().parse(message) else {
+    let Some(parsed) = parsed else {
         out.push(hash("meta", "unparsable"));
         return out;
     };
@@ -81,6 +86,7 @@ pub fn tokens(message: &[u8]) -> Vec<u64> {
         if let Some(address) = from.address() {
             let domain = address.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
             out.push(hash("from-domain", &domain));
+            out.push(hash("from", &address.to_ascii_lowercase()));
         }
         if let Some(name) = from.name() {
             out.extend(words(name).map(|w| hash("from-name", &w)));

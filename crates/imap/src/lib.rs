@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::Config;
 use estafeta_core::metrics::Metrics;
-use estafeta_core::model::AccountId;
+use estafeta_core::model::{AccountId, MailboxRole};
 use estafeta_net::{Connection, Handler, Refusal};
 use estafeta_store::{BlobId, Store};
 use message::MessageCache;
@@ -23,28 +23,55 @@ pub use session::selected::Snapshots;
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 
-/// Which way a message crossed the Junk boundary.
+/// What a user's move of messages between mailboxes teaches the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JunkVerdict {
-    /// Moved into Junk: the user says it is spam.
+pub enum Lesson {
+    /// Moved or copied into Junk: the user says it is spam.
     Spam,
-    /// Moved out of Junk: the user says it is not.
-    Ham,
+    /// Moved out of Junk (not into Trash): the user says it is not; `to`
+    /// is the role of where it went, if any.
+    Ham { to: Option<MailboxRole> },
+    /// Moved from one tab (INBOX, Promotions, Social, Updates) to another.
+    Tab { from: MailboxRole, to: MailboxRole },
 }
 
-/// Told when a user moves or copies mail into or out of Junk, so the
-/// filter can learn from it (the antispam issue implements this).
+impl Lesson {
+    /// The inbox and its tabs.
+    pub fn is_tab(role: MailboxRole) -> bool {
+        matches!(
+            role,
+            MailboxRole::Inbox | MailboxRole::Promotions | MailboxRole::Social | MailboxRole::Updates
+        )
+    }
+
+    /// What moving from a mailbox of role `from` to one of role `to` says.
+    pub fn of_move(from: Option<MailboxRole>, to: Option<MailboxRole>) -> Option<Lesson> {
+        let junk = |role: Option<MailboxRole>| role == Some(MailboxRole::Junk);
+        match (from, to) {
+            _ if !junk(from) && junk(to) => Some(Lesson::Spam),
+            // Out of Junk into Trash is cleaning up, not a verdict.
+            _ if junk(from) && !junk(to) && to != Some(MailboxRole::Trash) => Some(Lesson::Ham { to }),
+            (Some(from), Some(to)) if from != to && Lesson::is_tab(from) && Lesson::is_tab(to) => {
+                Some(Lesson::Tab { from, to })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Told when a user moves or copies mail in a way that teaches the
+/// filter (into or out of Junk, between tabs).
 #[async_trait]
-pub trait JunkLearning: Send + Sync {
-    async fn learn(&self, account: AccountId, messages: &[BlobId], verdict: JunkVerdict);
+pub trait Learning: Send + Sync {
+    async fn learn(&self, account: AccountId, messages: &[BlobId], lesson: Lesson);
 }
 
 /// Learns nothing: the default until a filter is plugged in.
 pub struct NoLearning;
 
 #[async_trait]
-impl JunkLearning for NoLearning {
-    async fn learn(&self, _: AccountId, _: &[BlobId], _: JunkVerdict) {}
+impl Learning for NoLearning {
+    async fn learn(&self, _: AccountId, _: &[BlobId], _: Lesson) {}
 }
 
 /// What every IMAP session shares.
@@ -56,7 +83,7 @@ pub struct ImapContext {
     pub cache: MessageCache,
     /// Message lists shared by sessions on the same mailbox.
     pub snapshots: Snapshots,
-    pub learning: Arc<dyn JunkLearning>,
+    pub learning: Arc<dyn Learning>,
 }
 
 impl ImapContext {

@@ -1,4 +1,5 @@
-//! Moving mail into or out of Junk tells the filter's learning hook.
+//! Moving mail into or out of Junk, or between tabs, tells the filter's
+//! learning hook.
 
 mod common;
 
@@ -9,7 +10,8 @@ use estafeta_core::auth::{LoginLimiter, hash_password};
 use estafeta_core::config::{Config, Service};
 use estafeta_core::metrics::Metrics;
 use estafeta_core::model::AccountId;
-use estafeta_imap::{ImapContext, ImapService, JunkLearning, JunkVerdict};
+use estafeta_core::model::MailboxRole;
+use estafeta_imap::{ImapContext, ImapService, Learning, Lesson};
 use estafeta_net::{CancellationToken, ConnectionLimiter, Listener, ListenerContext, TaskTracker};
 use estafeta_store::BlobId;
 use std::sync::{Arc, Mutex};
@@ -17,12 +19,12 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Default)]
-struct Recorder(Mutex<Vec<(usize, JunkVerdict)>>);
+struct Recorder(Mutex<Vec<(usize, Lesson)>>);
 
 #[async_trait]
-impl JunkLearning for Recorder {
-    async fn learn(&self, _: AccountId, messages: &[BlobId], verdict: JunkVerdict) {
-        self.0.lock().unwrap().push((messages.len(), verdict));
+impl Learning for Recorder {
+    async fn learn(&self, _: AccountId, messages: &[BlobId], lesson: Lesson) {
+        self.0.lock().unwrap().push((messages.len(), lesson));
     }
 }
 
@@ -101,8 +103,42 @@ async fn moves_into_and_out_of_junk_are_learned() {
     // Within INBOX-to-Archive nothing is said.
     command(&mut imap, "g", "SELECT INBOX").await;
     command(&mut imap, "h", "COPY 1 Archive").await;
+    // A copy between tabs says nothing; a move does.
+    command(&mut imap, "i", "COPY 1 Promotions").await;
+    assert!(command(&mut imap, "j", "MOVE 1 Promotions").await.starts_with("j OK"));
+    command(&mut imap, "k", "SELECT Promotions").await;
+    assert!(command(&mut imap, "l", "MOVE 1 Junk").await.starts_with("l OK"));
+    command(&mut imap, "m", "SELECT Junk").await;
+    assert!(
+        command(&mut imap, "n", "UID MOVE 1:* Updates")
+            .await
+            .starts_with("n OK")
+    );
+    let lessons = recorder.0.lock().unwrap().clone();
     assert_eq!(
-        *recorder.0.lock().unwrap(),
-        [(2, JunkVerdict::Spam), (1, JunkVerdict::Ham)]
+        lessons,
+        [
+            (2, Lesson::Spam),
+            (
+                1,
+                Lesson::Ham {
+                    to: Some(MailboxRole::Inbox)
+                }
+            ),
+            (
+                1,
+                Lesson::Tab {
+                    from: MailboxRole::Inbox,
+                    to: MailboxRole::Promotions
+                }
+            ),
+            (1, Lesson::Spam),
+            (
+                2,
+                Lesson::Ham {
+                    to: Some(MailboxRole::Updates)
+                }
+            ),
+        ]
     );
 }

@@ -2,6 +2,7 @@
 //! `estafeta serve`; testkit calls it to start servers in tests.
 
 mod http;
+mod learning;
 
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Backend, Config, Service};
@@ -140,21 +141,34 @@ impl RunningServer {
             idle_timeout: shared.config.limits.idle_timeout,
             tls: Some(tls.acceptor.clone()),
         };
+        let filter = Arc::new(estafeta_filter::Filter::new(
+            Arc::new(shared.config.clone()),
+            Arc::clone(&shared.store),
+            Some(resolver.clone()),
+        ));
         let smtp = Arc::new(SmtpContext {
             config: Arc::new(shared.config.clone()),
             store: Arc::clone(&shared.store),
             logins: Arc::clone(&shared.logins),
             metrics: Arc::clone(&shared.metrics),
-            resolver: Some(resolver),
+            resolver: Some(resolver.clone()),
             queue_wake: Default::default(),
+            filter: Some(Arc::clone(&filter)),
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
-        let imap = Arc::new(ImapContext::new(
+        let mut imap = ImapContext::new(
             Arc::new(shared.config.clone()),
             Arc::clone(&shared.store),
             Arc::clone(&shared.logins),
             Arc::clone(&shared.metrics),
-        ));
+        );
+        if shared.config.filter.enabled {
+            imap.learning = Arc::new(learning::FilterLearning {
+                filter: Arc::clone(&filter),
+                store: Arc::clone(&shared.store),
+            });
+        }
+        let imap = Arc::new(imap);
         let pop3 = Arc::new(Pop3Context::new(
             Arc::new(shared.config.clone()),
             Arc::clone(&shared.store),

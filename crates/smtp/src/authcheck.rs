@@ -3,11 +3,13 @@
 //! written as one Authentication-Results header (RFC 8601).
 
 use crate::proto::Reply;
+use estafeta_filter::{AuthSummary, Outcome};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dmarc::Policy;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator};
+use mail_auth::{DkimResult, SpfResult};
 use std::net::IpAddr;
 
 pub struct SenderCheck {
@@ -15,6 +17,8 @@ pub struct SenderCheck {
     pub header: String,
     /// Set when DMARC says reject and the operator enforces it.
     pub reject: Option<Reply>,
+    /// The results, for the spam filter.
+    pub summary: AuthSummary,
 }
 
 pub struct Envelope<'a> {
@@ -41,6 +45,10 @@ pub async fn check(
         return SenderCheck {
             header: results.to_header(),
             reject: None,
+            summary: AuthSummary {
+                spf: spf_outcome(spf.result()),
+                ..Default::default()
+            },
         };
     };
     let dkim = resolver.verify_dkim(&parsed).await;
@@ -63,5 +71,45 @@ pub async fn check(
             format!("Rejected by the DMARC policy of {}", dmarc.domain()),
         )
     });
-    SenderCheck { header, reject }
+    let summary = AuthSummary {
+        spf: spf_outcome(spf.result()),
+        dkim: if dkim.iter().any(|d| *d.result() == DkimResult::Pass) {
+            Outcome::Pass
+        } else if dkim
+            .iter()
+            .any(|d| matches!(d.result(), DkimResult::Fail(_) | DkimResult::PermError(_)))
+        {
+            Outcome::Fail
+        } else {
+            Outcome::None
+        },
+        dmarc: match dmarc.result() {
+            DmarcResult::Pass => Outcome::Pass,
+            DmarcResult::Fail(_) => Outcome::Fail,
+            DmarcResult::TempError(_) | DmarcResult::PermError(_) => Outcome::Error,
+            DmarcResult::None => Outcome::None,
+        },
+        dmarc_enforced: matches!(dmarc.policy(), Policy::Quarantine | Policy::Reject),
+        arc: match arc.result() {
+            DkimResult::Pass => Outcome::Pass,
+            DkimResult::None => Outcome::None,
+            _ => Outcome::Fail,
+        },
+    };
+    SenderCheck {
+        header,
+        reject,
+        summary,
+    }
+}
+
+fn spf_outcome(result: SpfResult) -> Outcome {
+    match result {
+        SpfResult::Pass => Outcome::Pass,
+        SpfResult::Fail => Outcome::Fail,
+        SpfResult::SoftFail => Outcome::SoftFail,
+        SpfResult::Neutral => Outcome::Neutral,
+        SpfResult::TempError | SpfResult::PermError => Outcome::Error,
+        SpfResult::None => Outcome::None,
+    }
 }

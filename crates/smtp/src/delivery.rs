@@ -4,10 +4,10 @@
 
 use crate::Mode;
 use crate::authcheck::{self, Envelope};
+use crate::filtering;
 use crate::proto::{Reply, ReversePath};
 use crate::session::{Session, Target, Transaction};
-use estafeta_core::model::MailboxRole;
-use estafeta_store::{DeliveryTarget, NewQueuedMessage, QueueRecipient};
+use estafeta_store::{NewQueuedMessage, QueueRecipient};
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -43,8 +43,9 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         }
     }
 
-    let mut message = strip_foreign_auth_results(&message, &context.config.hostname);
+    let message = strip_foreign_verdicts(&message, &context.config.hostname);
     let mut trace = String::new();
+    let mut auth_summary = estafeta_filter::AuthSummary::default();
     if session.mode == Mode::Mx
         && context.config.smtp.verify_sender
         && let Some(resolver) = &context.resolver
@@ -66,6 +67,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             return reply;
         }
         trace.push_str(&verdict.header);
+        auth_summary = verdict.summary;
     }
     let single = (transaction.recipients.len() == 1).then(|| transaction.recipients[0].address.as_str());
     trace.push_str(&received(session, &transaction, &helo, &id, single, now));
@@ -109,33 +111,49 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         context.queue_wake.notify_one();
     }
 
-    if !accounts.is_empty() {
-        let mut targets = Vec::with_capacity(accounts.len());
-        for account in accounts {
-            match context.store.mailbox_by_role(account, MailboxRole::Inbox).await {
-                Ok(Some(inbox)) => targets.push(DeliveryTarget {
-                    mailbox: inbox.id,
-                    flags: Default::default(),
-                }),
-                Ok(None) => {
-                    tracing::error!(%account, "account has no INBOX");
-                    return Reply::new(451, "4.3.0", "Mailbox unavailable, try again later");
-                }
-                Err(error) => {
-                    tracing::error!(%error, "inbox lookup failed");
-                    return Reply::new(451, "4.3.0", "Temporary failure, try again later");
-                }
-            }
+    // The filter judges mail from outside; our own users' mail to each
+    // other is person-to-person.
+    let analysis = match (&context.filter, session.mode) {
+        (Some(filter), Mode::Mx) if filter.enabled() && !accounts.is_empty() => {
+            let input = estafeta_filter::Input {
+                message: &message,
+                ip: Some(ip),
+                mail_from: &sender,
+                auth: auth_summary,
+            };
+            Some(filter.analyze(&input).await)
         }
+        _ => None,
+    };
+    if let (Some(analysis), Some(filter)) = (&analysis, &context.filter) {
+        let score = filter.verdict(analysis, None).await.score;
+        if let Some(reply) = filtering::refusal(&context, analysis, score) {
+            tracing::info!(%id, peer = %ip, from = %sender, score, "refused as spam");
+            return reply;
+        }
+    }
+    if let Some(auth) = &session.auth {
+        let recipients: Vec<String> = transaction.recipients.iter().map(|r| r.address.clone()).collect();
+        filtering::remember_recipients(&context, &auth.address, &recipients).await;
+    }
+
+    if !accounts.is_empty() {
+        let groups = match filtering::targets(&context, analysis.as_ref(), accounts).await {
+            Ok(groups) => groups,
+            Err(reply) => return reply,
+        };
         // RFC 5321 4.4: Return-Path is added at final delivery.
         let return_path = format!("Return-Path: <{sender}>\r\n");
-        let mut local = Vec::with_capacity(return_path.len() + trace.len() + message.len());
-        local.extend_from_slice(return_path.as_bytes());
-        local.extend_from_slice(trace.as_bytes());
-        local.append(&mut message);
-        if let Err(error) = context.store.deliver(&local, now, &targets).await {
-            tracing::error!(%error, "local delivery failed");
-            return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
+        for group in groups {
+            let mut local = Vec::with_capacity(return_path.len() + group.headers.len() + trace.len() + message.len());
+            local.extend_from_slice(return_path.as_bytes());
+            local.extend_from_slice(group.headers.as_bytes());
+            local.extend_from_slice(trace.as_bytes());
+            local.extend_from_slice(&message);
+            if let Err(error) = context.store.deliver(&local, now, &group.targets).await {
+                tracing::error!(%error, "local delivery failed");
+                return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
+            }
         }
     }
     context
@@ -198,8 +216,9 @@ fn received(
 }
 
 /// RFC 8601 5: Authentication-Results claiming to come from us, arriving
-/// from outside, are forgeries and are removed before we add ours.
-fn strip_foreign_auth_results(message: &[u8], hostname: &str) -> Vec<u8> {
+/// from outside, are forgeries and are removed before we add ours; so are
+/// spam verdicts, which only our filter writes.
+fn strip_foreign_verdicts(message: &[u8], hostname: &str) -> Vec<u8> {
     let header_end = find_header_end(message);
     let mut out = Vec::with_capacity(message.len());
     let mut skipping = false;
@@ -212,7 +231,7 @@ fn strip_foreign_auth_results(message: &[u8], hostname: &str) -> Vec<u8> {
         let line = &message[start..end];
         let continuation = matches!(line.first(), Some(b' ' | b'\t'));
         if !continuation {
-            skipping = is_our_auth_results(line, hostname);
+            skipping = is_our_auth_results(line, hostname) || is_spam_verdict(line);
         }
         if !skipping {
             out.extend_from_slice(line);
@@ -221,6 +240,16 @@ fn strip_foreign_auth_results(message: &[u8], hostname: &str) -> Vec<u8> {
     }
     out.extend_from_slice(&message[header_end..]);
     out
+}
+
+fn is_spam_verdict(line: &[u8]) -> bool {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let name = line[..colon].trim_ascii();
+    estafeta_filter::verdict::HEADERS
+        .iter()
+        .any(|header| name.eq_ignore_ascii_case(header.as_bytes()))
 }
 
 fn is_our_auth_results(line: &[u8], hostname: &str) -> bool {
@@ -284,9 +313,9 @@ mod tests {
     }
 
     #[test]
-    fn strips_only_our_forged_auth_results() {
-        let message = b"Authentication-Results: mx.test; spf=pass\r\n\tsmtp.mailfrom=x\r\nAuthentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n";
-        let out = strip_foreign_auth_results(message, "MX.test");
+    fn strips_forged_auth_results_and_verdicts() {
+        let message = b"Authentication-Results: mx.test; spf=pass\r\n\tsmtp.mailfrom=x\r\nX-Spam-Status: No, score=-9\r\n\ttests=FORGED\r\nAuthentication-Results: other.test; dkim=pass\r\nx-spam-score: -9\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n";
+        let out = strip_foreign_verdicts(message, "MX.test");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Authentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n"

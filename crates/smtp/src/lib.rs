@@ -5,6 +5,7 @@
 mod authcheck;
 mod command;
 mod delivery;
+pub(crate) mod filtering;
 pub mod outbound;
 mod policy;
 pub mod proto;
@@ -30,6 +31,8 @@ pub struct SmtpContext {
     pub resolver: Option<Resolver>,
     /// Told when mail is queued, so delivery starts at once.
     pub queue_wake: Arc<tokio::sync::Notify>,
+    /// Scores and files inbound mail; `None` files everything in INBOX.
+    pub filter: Option<Arc<estafeta_filter::Filter>>,
 }
 
 /// The MX port and the submission ports differ in who may do what.

@@ -128,10 +128,19 @@ async fn dmarc_failures_are_only_recorded_when_not_enforced() {
     send(&server, "ceo@spoofed.test", &message_from("ceo@spoofed.test", "kept"))
         .await
         .expect(250, "2.0.0");
-    let results = auth_results(&inbox(&server, "alice@example.com").await[0]);
+    // Taken, but the filter weighs the failures: a domain asking for
+    // rejection that the sender cannot pass is filed in Junk.
+    assert!(inbox(&server, "alice@example.com").await.is_empty());
+    let junk = mailbox(&server, "alice@example.com", "Junk").await;
+    let results = auth_results(&junk[0]);
     assert!(
         results.contains("spf=fail") && results.contains("dmarc=fail"),
         "{results}"
+    );
+    assert!(
+        junk[0].contains("X-Spam-Status: Yes") && junk[0].contains("DMARC_FAIL_ENFORCED"),
+        "{}",
+        junk[0]
     );
 }
 

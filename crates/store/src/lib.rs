@@ -10,6 +10,7 @@
 pub mod blob;
 mod dkim;
 mod error;
+pub mod learning;
 mod lease;
 pub mod login;
 pub mod migrate;
@@ -27,6 +28,7 @@ use std::time::Duration;
 pub use blob::BlobId;
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
+pub use learning::{Classifier, Greylisting, ModelScope, TokenCounts, Training};
 pub use types::*;
 
 #[async_trait]
@@ -179,6 +181,18 @@ pub trait Store: Send + Sync {
     async fn dkim_key_set(&self, key: &DkimKey) -> Result<()>;
     async fn dkim_key_get(&self, domain: &str) -> Result<Option<DkimKey>>;
     async fn dkim_key_list(&self) -> Result<Vec<DkimKey>>;
+
+    // --- What the filter learns ---------------------------------------------
+
+    /// The message totals of `scope` and the counts of those of `tokens` it knows.
+    async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts>;
+    /// Applies `training` in one transaction; counts never go below zero.
+    async fn tokens_learn(&self, scope: ModelScope, training: &Training) -> Result<()>;
+    /// Remembers addresses `account` corresponds with (wrote to, rescued from Junk).
+    async fn correspondents_add(&self, account: AccountId, addresses: &[String], now: i64) -> Result<()>;
+    async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool>;
+    /// Records an attempt of the greylisting triplet `key`; whether it may pass now.
+    async fn greylist_check(&self, key: &str, now: i64, rules: Greylisting) -> Result<bool>;
 
     // --- Operations ------------------------------------------------------
 

@@ -151,6 +151,29 @@ const TABLES: &[Table] = &[
             ("created_at", "BIGINT"),
         ],
     },
+    Table {
+        name: "filter_tokens",
+        columns: &[
+            ("classifier", "SMALLINT"),
+            ("scope", "BIGINT"),
+            ("token", "BIGINT"),
+            ("class", "SMALLINT"),
+            ("count", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "filter_totals",
+        columns: &[
+            ("classifier", "SMALLINT"),
+            ("scope", "BIGINT"),
+            ("class", "SMALLINT"),
+            ("count", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "correspondents",
+        columns: &[("account_id", "BIGINT"), ("address", "TEXT"), ("last_seen", "BIGINT")],
+    },
 ];
 
 /// PostgreSQL column names where they differ from the SQLite expression.

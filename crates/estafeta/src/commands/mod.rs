@@ -1,6 +1,7 @@
 mod admin;
 mod outbound;
 mod serve;
+mod spam;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -15,6 +16,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Alias(command) => admin::alias(&config, command).await,
         Command::Queue(command) => outbound::queue(&config, command).await,
         Command::Dkim(command) => outbound::dkim(&config, command).await,
+        Command::Spam(command) => spam::spam(&config, command).await,
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
         Command::Migrate { from, to } => admin::migrate(&from, &to).await,
     }

@@ -109,6 +109,7 @@ pub async fn queue(config: &Config, command: QueueCommand) -> anyhow::Result<()>
                     metrics: Metrics::new(),
                     resolver: None,
                     queue_wake: Default::default(),
+                    filter: None,
                 };
                 estafeta_smtp::outbound::bounce(&context, &message, "removed from the queue by the administrator")
                     .await

@@ -1,10 +1,10 @@
 //! COPY and MOVE (RFC 9051 6.4.7, RFC 6851) with COPYUID (RFC 4315), and
-//! the Junk learning hook: a message moved into Junk is spam to the user,
-//! one moved out of it is not.
+//! the learning hook: a message moved into Junk is spam to the user, one
+//! moved out of it is not, one moved between tabs belongs where it went.
 
 use super::mailbox::mailbox_name;
 use super::resolve;
-use crate::JunkVerdict;
+use crate::Lesson;
 use crate::proto::command::MailboxName;
 use crate::proto::response::{self, Code, Status};
 use crate::proto::sequence::SequenceSet;
@@ -65,7 +65,7 @@ pub async fn copy(
         Ok(copied) => copied,
         Err(error) => return session.store_error(tag, &error),
     };
-    learn(session, &source.role, &target.role, account, &blobs).await;
+    learn(session, source.role, target.role, remove, account, &blobs).await;
     let code = (!copied.source.is_empty()).then(|| Code::CopyUid {
         uid_validity: copied.uid_validity,
         source: copied.source.clone(),
@@ -86,19 +86,25 @@ pub async fn copy(
     session.ok(tag, "MOVE completed")
 }
 
+/// A user sorting mail teaches the filter; a MOVE of thousands (a
+/// clean-up) teaches no more than its first few hundred.
+const MAX_LESSONS: usize = 500;
+
 async fn learn(
     session: &Session,
-    from: &Option<MailboxRole>,
-    to: &Option<MailboxRole>,
+    from: Option<MailboxRole>,
+    to: Option<MailboxRole>,
+    moved: bool,
     account: estafeta_core::model::AccountId,
     blobs: &[BlobId],
 ) {
-    let junk = |role: &Option<MailboxRole>| *role == Some(MailboxRole::Junk);
-    let verdict = match (junk(from), junk(to)) {
-        (false, true) => JunkVerdict::Spam,
-        // Out of Junk into Trash is cleaning up, not a verdict.
-        (true, false) if *to != Some(MailboxRole::Trash) => JunkVerdict::Ham,
-        _ => return,
+    let Some(lesson) = Lesson::of_move(from, to) else {
+        return;
     };
-    session.context.learning.learn(account, blobs, verdict).await;
+    // A copy leaves the message where it was: it says nothing about tabs.
+    if matches!(lesson, Lesson::Tab { .. }) && !moved {
+        return;
+    }
+    let blobs = &blobs[..blobs.len().min(MAX_LESSONS)];
+    session.context.learning.learn(account, blobs, lesson).await;
 }

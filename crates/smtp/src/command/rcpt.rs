@@ -1,9 +1,23 @@
 //! RCPT TO (RFC 5321 4.1.1.3) with DSN's NOTIFY and ORCPT.
 
-use crate::policy;
-use crate::proto::{ForwardPath, RcptParams, Reply};
+use crate::proto::{ForwardPath, RcptParams, Reply, ReversePath};
 use crate::session::{Flow, Recipient, Session, Target};
+use crate::{Mode, filtering, policy};
 use estafeta_core::model::AccountId;
+
+/// RFC 6647: a first attempt from an unknown (network, sender, recipient)
+/// is deferred; postmaster is never greylisted (RFC 5321 4.5.1).
+async fn greylisted(session: &Session, recipient: &str) -> Option<Reply> {
+    if recipient == "postmaster" {
+        return None;
+    }
+    let sender = match &session.transaction.as_ref()?.from {
+        ReversePath::Null => String::new(),
+        ReversePath::Mailbox(mailbox) => mailbox.to_string(),
+    };
+    let ip = session.io.connection.peer.ip();
+    filtering::greylisted(&session.context, ip, &sender, recipient).await
+}
 
 /// Whether the account has used all of `limits.account_quota`.
 async fn quota_reached(session: &Session, account: AccountId) -> bool {
@@ -49,6 +63,12 @@ pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) ->
                 ForwardPath::Postmaster => "postmaster".to_owned(),
                 ForwardPath::Mailbox { mailbox, .. } => mailbox.to_string(),
             };
+            if session.mode == Mode::Mx
+                && !authenticated
+                && let Some(reply) = greylisted(session, &address).await
+            {
+                return session.reply(reply);
+            }
             if let Some(transaction) = &mut session.transaction {
                 transaction.recipients.push(Recipient {
                     address,

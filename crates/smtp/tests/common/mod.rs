@@ -48,6 +48,20 @@ impl Client {
         (client, greeting)
     }
 
+    /// Connected to the plain SMTP port from `source` (another loopback
+    /// address: 127.0.0.2 is the address every DNS blocklist lists).
+    pub async fn from_address(server: &TestServer, source: std::net::IpAddr) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(std::net::SocketAddr::new(source, 0)).unwrap();
+        let tcp = socket.connect(server.addr(Service::Smtp)).await.unwrap();
+        let mut client = Client {
+            reader: BufReader::new(Stream::Plain(tcp)),
+        };
+        client.read_reply().await.expect(220, "");
+        client.cmd("EHLO client.test").await.expect(250, "");
+        client
+    }
+
     /// Connected and greeted with EHLO.
     pub async fn ready(server: &TestServer, service: Service) -> Client {
         let (mut client, greeting) = Client::connect(server, service).await;
@@ -140,9 +154,14 @@ impl Client {
 
 /// Local messages of an account's INBOX, as text.
 pub async fn inbox(server: &TestServer, address: &str) -> Vec<String> {
+    mailbox(server, address, "INBOX").await
+}
+
+/// Local messages of one of an account's mailboxes, as text.
+pub async fn mailbox(server: &TestServer, address: &str, name: &str) -> Vec<String> {
     let store = server.store();
     let account = store.account_get(address).await.unwrap().expect("account");
-    let inbox = store.mailbox_get(account.id, "INBOX").await.unwrap().unwrap();
+    let inbox = store.mailbox_get(account.id, name).await.unwrap().unwrap();
     let mut out = Vec::new();
     for message in store.messages(inbox.id).await.unwrap() {
         out.push(String::from_utf8(store.message_content(&message.blob).await.unwrap()).unwrap());

@@ -181,6 +181,7 @@ pub async fn account_remove(tx: &Tx<'_>, changes: &mut Vec<Change>, address: &st
     }
     tx.execute("DELETE FROM aliases WHERE target = $1", &[&account.address])
         .await?;
+    super::learning::forget_account(tx, account.id).await?;
     tx.execute("DELETE FROM accounts WHERE id = $1", &[&account.id.0])
         .await?;
     changes.push(Change::Account { account: account.id });

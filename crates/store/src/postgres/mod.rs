@@ -9,6 +9,7 @@
 //! soon as it is answered.
 
 mod directory;
+mod learning;
 mod mailboxes;
 mod messages;
 mod queue;
@@ -17,6 +18,7 @@ mod verify;
 
 use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
+use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
 use crate::{DkimKey, Store};
 use async_trait::async_trait;
@@ -624,6 +626,30 @@ impl Store for PostgresStore {
             .execute("DELETE FROM login_failures WHERE key = $1", &[&key])
             .await?;
         Ok(())
+    }
+
+    async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {
+        read_tx!(self, |tx| learning::tokens_get(&tx, scope, tokens).await?)
+    }
+
+    async fn tokens_learn(&self, scope: ModelScope, training: &Training) -> Result<()> {
+        write_tx!(self, |tx, changes| learning::tokens_learn(&tx, scope, training).await?)
+    }
+
+    async fn correspondents_add(&self, account: AccountId, addresses: &[String], now: i64) -> Result<()> {
+        write_tx!(self, |tx, changes| learning::correspondents_add(
+            &tx, account, addresses, now
+        )
+        .await?)
+    }
+
+    async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool> {
+        read_tx!(self, |tx| learning::correspondent_known(&tx, account, address).await?)
+    }
+
+    async fn greylist_check(&self, key: &str, now: i64, rules: Greylisting) -> Result<bool> {
+        write_tx!(self, |tx, changes| learning::greylist_check(&tx, key, now, &rules)
+            .await?)
     }
 
     async fn dkim_key_set(&self, key: &DkimKey) -> Result<()> {

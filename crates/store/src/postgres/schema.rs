@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -139,6 +139,38 @@ CREATE TABLE login_failures (
     failures     INT NOT NULL,
     window_start BIGINT NOT NULL,
     locked_until BIGINT NOT NULL
+);
+"#;
+
+/// The filter's knowledge: classifier token counts (scope 0 is the
+/// server's, otherwise an account id), correspondents, greylisting.
+const V5: &str = r#"
+CREATE TABLE filter_tokens (
+    classifier SMALLINT NOT NULL,
+    scope      BIGINT NOT NULL,
+    token      BIGINT NOT NULL,
+    class      SMALLINT NOT NULL,
+    count      BIGINT NOT NULL,
+    PRIMARY KEY (classifier, scope, token, class)
+);
+CREATE TABLE filter_totals (
+    classifier SMALLINT NOT NULL,
+    scope      BIGINT NOT NULL,
+    class      SMALLINT NOT NULL,
+    count      BIGINT NOT NULL,
+    PRIMARY KEY (classifier, scope, class)
+);
+CREATE TABLE correspondents (
+    account_id BIGINT NOT NULL,
+    address    TEXT NOT NULL,
+    last_seen  BIGINT NOT NULL,
+    PRIMARY KEY (account_id, address)
+);
+CREATE TABLE greylist (
+    key        TEXT PRIMARY KEY,
+    first_seen BIGINT NOT NULL,
+    passed     BOOLEAN NOT NULL,
+    last_seen  BIGINT NOT NULL
 );
 "#;
 

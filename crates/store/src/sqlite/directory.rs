@@ -146,6 +146,7 @@ pub fn account_remove(conn: &Connection, effects: &mut Effects, address: &str) -
         conn.execute("DELETE FROM mailboxes WHERE id = ?1", [mailbox.id.0])?;
     }
     conn.execute("DELETE FROM aliases WHERE target = ?1", [&account.address])?;
+    super::learning::forget_account(conn, account.id)?;
     conn.execute("DELETE FROM accounts WHERE id = ?1", [account.id.0])?;
     effects.changes.push(Change::Account { account: account.id });
     Ok(())

@@ -1,6 +1,7 @@
 //! The embedded backend: SQLite in WAL mode beside a directory of blob files.
 
 mod directory;
+mod learning;
 mod mailboxes;
 mod messages;
 pub(crate) use messages::apply_flags;
@@ -11,6 +12,7 @@ mod verify;
 
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
+use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
 use crate::{DkimKey, Store};
 use async_trait::async_trait;
@@ -526,6 +528,44 @@ impl Store for SqliteStore {
     async fn maildrop_unlock(&self, account: AccountId, holder: &str) -> Result<()> {
         self.maildrop_locks.release(account, holder);
         Ok(())
+    }
+
+    async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {
+        let tokens = tokens.to_vec();
+        self.read("tokens_get", move |conn| learning::tokens_get(conn, scope, &tokens))
+            .await
+    }
+
+    async fn tokens_learn(&self, scope: ModelScope, training: &Training) -> Result<()> {
+        let training = training.clone();
+        self.write("tokens_learn", move |conn, _| {
+            learning::tokens_learn(conn, scope, &training)
+        })
+        .await
+    }
+
+    async fn correspondents_add(&self, account: AccountId, addresses: &[String], now: i64) -> Result<()> {
+        let addresses = addresses.to_vec();
+        self.write("correspondents_add", move |conn, _| {
+            learning::correspondents_add(conn, account, &addresses, now)
+        })
+        .await
+    }
+
+    async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool> {
+        let address = owned(address);
+        self.read("correspondent_known", move |conn| {
+            learning::correspondent_known(conn, account, &address)
+        })
+        .await
+    }
+
+    async fn greylist_check(&self, key: &str, now: i64, rules: Greylisting) -> Result<bool> {
+        let key = owned(key);
+        self.write("greylist_check", move |conn, _| {
+            learning::greylist_check(conn, &key, now, &rules)
+        })
+        .await
     }
 
     async fn dkim_key_set(&self, key: &DkimKey) -> Result<()> {

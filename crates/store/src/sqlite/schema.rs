@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -118,6 +118,38 @@ CREATE TABLE dkim_keys (
     private_key TEXT NOT NULL,
     created_at  INTEGER NOT NULL
 );
+"#;
+
+/// The filter's knowledge: classifier token counts (scope 0 is the
+/// server's, otherwise an account id), correspondents, greylisting.
+const V3: &str = r#"
+CREATE TABLE filter_tokens (
+    classifier INTEGER NOT NULL,
+    scope      INTEGER NOT NULL,
+    token      INTEGER NOT NULL,
+    class      INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (classifier, scope, token, class)
+) WITHOUT ROWID;
+CREATE TABLE filter_totals (
+    classifier INTEGER NOT NULL,
+    scope      INTEGER NOT NULL,
+    class      INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    PRIMARY KEY (classifier, scope, class)
+) WITHOUT ROWID;
+CREATE TABLE correspondents (
+    account_id INTEGER NOT NULL,
+    address    TEXT NOT NULL,
+    last_seen  INTEGER NOT NULL,
+    PRIMARY KEY (account_id, address)
+) WITHOUT ROWID;
+CREATE TABLE greylist (
+    key        TEXT PRIMARY KEY,
+    first_seen INTEGER NOT NULL,
+    passed     INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.

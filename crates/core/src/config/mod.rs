@@ -2,6 +2,9 @@
 //! default; an unknown key or a bad value is an error naming the key and the
 //! file, so a typo never silently falls back to a default.
 
+mod filter;
+
+pub use filter::{AccountFilter, DnsList, Filter, Greylist};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,6 +45,7 @@ pub struct Config {
     pub smtp: Smtp,
     pub pop3: Pop3,
     pub outbound: Outbound,
+    pub filter: Filter,
     pub store: StoreConfig,
 }
 
@@ -77,6 +81,7 @@ impl Default for Config {
             smtp: Smtp::default(),
             pop3: Pop3::default(),
             outbound: Outbound::default(),
+            filter: Filter::default(),
             store: StoreConfig::default(),
         }
     }
@@ -506,6 +511,9 @@ impl Config {
         }
         if self.outbound.max_messages_per_connection == 0 {
             return fail("outbound.max_messages_per_connection", "must be at least 1");
+        }
+        if let Some((key, message)) = self.filter.problem() {
+            return fail(&key, message);
         }
         let routes = self
             .outbound

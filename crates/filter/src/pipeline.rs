@@ -1,0 +1,477 @@
+//! The verdict pipeline. Once per message at DATA: the rules, what sender
+//! authentication found, the blocklists and the tokens (`analyze`). Then
+//! for each recipient: the Bayesian classifier over the server's and the
+//! recipient's own knowledge, the recipient's correspondents, the
+//! threshold and the tab (`verdict`). Learning (training, a user's moves)
+//! writes to the store, so every node scores alike.
+
+use crate::auth::{self, AuthSummary};
+use crate::bayes::Model;
+use crate::tabs::{self, TabModel, TabSignals};
+use crate::tokens::{self, hash};
+use crate::verdict::{Destination, Reason, Tab, Verdict};
+use crate::{dnsbl, rules};
+use estafeta_core::config::Config;
+use estafeta_core::model::AccountId;
+use estafeta_net::dns::Resolver;
+use estafeta_store::{Classifier, ModelScope, Store, StoreError, TokenCounts, Training};
+use mail_parser::MessageParser;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Bayes probability to points: from sure ham to sure spam. The chi-square
+/// combination is sure more often than not, so the ends carry the weight.
+const BAYES_POINTS: &[(f64, &str, f64)] = &[
+    (0.999, "BAYES_999", 5.5),
+    (0.99, "BAYES_99", 4.0),
+    (0.95, "BAYES_95", 3.0),
+    (0.80, "BAYES_80", 2.0),
+    (0.60, "BAYES_60", 1.0),
+    (0.40, "BAYES_50", 0.0),
+    (0.20, "BAYES_40", -0.5),
+    (0.01, "BAYES_20", -1.5),
+    (f64::NEG_INFINITY, "BAYES_00", -2.5),
+];
+
+/// How sure the tab classifier must be to overrule the rules.
+const TAB_CONFIDENCE: f64 = 0.9;
+
+/// Class numbers of the spam classifier.
+const HAM: u8 = 0;
+const SPAM: u8 = 1;
+
+/// The message and its envelope, as SMTP-in saw them.
+pub struct Input<'a> {
+    pub message: &'a [u8],
+    /// The client; `None` for mail not received over the network.
+    pub ip: Option<IpAddr>,
+    pub mail_from: &'a str,
+    pub auth: AuthSummary,
+}
+
+/// What holds for every recipient of one message.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    tokens: Vec<u64>,
+    reasons: Vec<Reason>,
+    signals: TabSignals,
+    /// The From: address, lower case.
+    from: String,
+}
+
+impl Analysis {
+    pub fn reasons(&self) -> &[Reason] {
+        &self.reasons
+    }
+}
+
+pub struct Filter {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    resolver: Option<Resolver>,
+}
+
+fn server(classifier: Classifier) -> ModelScope {
+    ModelScope {
+        classifier,
+        account: None,
+    }
+}
+
+fn own(classifier: Classifier, account: AccountId) -> ModelScope {
+    ModelScope {
+        classifier,
+        account: Some(account),
+    }
+}
+
+/// The token recording which tab an account's user wants a sender's mail in.
+fn sender_token(from: &str) -> u64 {
+    hash("sender-tab", from)
+}
+
+/// The token recording how a message (by content) was learned, so a user
+/// changing their mind untrains it instead of counting it twice.
+fn learned_token(message: &[u8]) -> u64 {
+    hash("learned", &estafeta_store::BlobId::of(message).to_string())
+}
+
+/// Server counts plus `weight` times the account's, per class.
+fn pool(
+    server: &TokenCounts,
+    account: Option<&TokenCounts>,
+    weight: u64,
+) -> (HashMap<u8, u64>, HashMap<u64, HashMap<u8, u64>>) {
+    let mut totals = server.totals.clone();
+    let mut tokens = server.tokens.clone();
+    if let Some(account) = account {
+        for (class, count) in &account.totals {
+            *totals.entry(*class).or_default() += count * weight;
+        }
+        for (token, classes) in &account.tokens {
+            let entry = tokens.entry(*token).or_default();
+            for (class, count) in classes {
+                *entry.entry(*class).or_default() += count * weight;
+            }
+        }
+    }
+    (totals, tokens)
+}
+
+impl Filter {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, resolver: Option<Resolver>) -> Filter {
+        Filter {
+            config,
+            store,
+            resolver,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.filter.enabled
+    }
+
+    /// Everything that does not depend on the recipient.
+    pub async fn analyze(&self, input: &Input<'_>) -> Analysis {
+        let parsed = MessageParser::default().parse(input.message);
+        let our_domains: Vec<String> = match self.store.domain_list().await {
+            Ok(domains) => domains.into_iter().map(|d| d.name).collect(),
+            Err(error) => {
+                tracing::warn!(%error, "filter: cannot list our domains");
+                Vec::new()
+            }
+        };
+        let context = rules::Context {
+            our_domains: &our_domains,
+            now: estafeta_core::time::now(),
+        };
+        let mut reasons: Vec<Reason> = rules::check_parsed(input.message, parsed.as_ref(), &context)
+            .into_iter()
+            .map(|hit| Reason::new(hit.rule, hit.score, hit.text))
+            .collect();
+        reasons.extend(auth::reasons(&input.auth));
+        let filter = &self.config.filter;
+        if let Some(resolver) = &self.resolver {
+            let domains = parsed.as_ref().map(dnsbl::linked_domains).unwrap_or_default();
+            reasons.extend(
+                dnsbl::check(
+                    resolver,
+                    input.ip,
+                    &domains,
+                    &filter.dnsbl,
+                    &filter.uribl,
+                    filter.dns_timeout,
+                )
+                .await,
+            );
+        }
+        let from = parsed
+            .as_ref()
+            .and_then(|p| p.from())
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let signals = parsed
+            .as_ref()
+            .map(|p| tabs::signals(p, &filter.social_domains))
+            .unwrap_or_default();
+        Analysis {
+            tokens: tokens::tokens_of(parsed.as_ref()),
+            reasons,
+            signals,
+            from,
+        }
+    }
+
+    /// The verdict for one recipient (`None`: the server's view alone).
+    pub async fn verdict(&self, analysis: &Analysis, recipient: Option<(AccountId, &str)>) -> Verdict {
+        let filter = &self.config.filter;
+        let mut reasons = analysis.reasons.clone();
+        match self.bayes(&analysis.tokens, recipient.map(|r| r.0)).await {
+            Ok(Some(probability)) => {
+                let (_, rule, points) = BAYES_POINTS
+                    .iter()
+                    .find(|(floor, _, _)| probability >= *floor)
+                    .expect("the last floor is -inf");
+                reasons.push(Reason::new(
+                    *rule,
+                    *points,
+                    format!("Bayesian spam probability {probability:.3}"),
+                ));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "filter: cannot read the Bayes tokens"),
+        }
+        let correspondent = match recipient {
+            Some((account, _)) if !analysis.from.is_empty() => self
+                .store
+                .correspondent_known(account, &analysis.from)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "filter: cannot read correspondents");
+                    false
+                }),
+            _ => false,
+        };
+        if correspondent {
+            reasons.push(Reason::new(
+                "KNOWN_CORRESPONDENT",
+                -3.0,
+                format!("{} is someone the user wrote to or rescued from Junk", analysis.from),
+            ));
+        }
+        let score: f64 = reasons.iter().map(|r| r.score).sum();
+        let required = recipient.map_or(filter.junk_score, |(_, address)| filter.junk_score_of(address));
+        let gtube = reasons.iter().any(|r| r.rule == "GTUBE");
+        if gtube || score >= required {
+            return Verdict {
+                score,
+                required,
+                reasons,
+                destination: Destination::Junk,
+                tab_reason: String::new(),
+            };
+        }
+        let (tab, tab_reason) = match recipient {
+            Some((_, address)) if !filter.tabs_of(address) => (Tab::Primary, "tabs are off".to_owned()),
+            None if !filter.tabs => (Tab::Primary, "tabs are off".to_owned()),
+            _ => self.tab(analysis, recipient.map(|r| r.0), correspondent).await,
+        };
+        Verdict {
+            score,
+            required,
+            reasons,
+            destination: Destination::Tab(tab),
+            tab_reason,
+        }
+    }
+
+    /// The spam probability, or `None` until enough of both is learned.
+    async fn bayes(&self, tokens: &[u64], account: Option<AccountId>) -> Result<Option<f64>, StoreError> {
+        let server = self.store.tokens_get(server(Classifier::Spam), tokens).await?;
+        let account = match account {
+            Some(account) => Some(self.store.tokens_get(own(Classifier::Spam, account), tokens).await?),
+            None => None,
+        };
+        let (totals, counts) = pool(&server, account.as_ref(), u64::from(self.config.filter.account_weight));
+        let total = |class| totals.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+        let (spam, ham) = (total(SPAM), total(HAM));
+        let min = self.config.filter.min_learned;
+        if spam < min || ham < min {
+            return Ok(None);
+        }
+        let counts = counts.into_iter().map(|(token, classes)| {
+            let count = |class| classes.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+            (token, (count(SPAM), count(HAM)))
+        });
+        Ok(Some(Model::from_counts(spam, ham, counts).score(tokens)))
+    }
+
+    async fn tab(&self, analysis: &Analysis, account: Option<AccountId>, correspondent: bool) -> (Tab, String) {
+        // The user's own word about this sender comes first.
+        if let Some(account) = account
+            && !analysis.from.is_empty()
+        {
+            let token = sender_token(&analysis.from);
+            if let Ok(counts) = self.store.tokens_get(own(Classifier::Tabs, account), &[token]).await
+                && let Some((class, _)) = counts
+                    .tokens
+                    .get(&token)
+                    .and_then(|classes| classes.iter().filter(|(_, n)| **n > 0).max_by_key(|(_, n)| **n))
+                && let Some(tab) = Tab::from_class(*class)
+            {
+                return (
+                    tab,
+                    format!("the user moved mail from {} to {}", analysis.from, tab.name()),
+                );
+            }
+        }
+        if correspondent && !analysis.signals.bulk {
+            return (Tab::Primary, "from a correspondent".into());
+        }
+        let rules_tab = analysis.signals.choice();
+        let rules_reason = if analysis.signals.reasons.is_empty() {
+            "nothing marks it as bulk or automated".to_owned()
+        } else {
+            analysis.signals.reasons.join("; ")
+        };
+        match self.tab_model(&analysis.tokens, account).await {
+            Ok(Some(model)) => {
+                let posterior = model.posterior(&analysis.tokens);
+                let (best, p) = posterior
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .map(|(class, p)| (Tab::from_class(class as u8).unwrap_or(Tab::Primary), *p))
+                    .unwrap_or((Tab::Primary, 0.0));
+                if p >= TAB_CONFIDENCE && best != rules_tab && !analysis.signals.reply {
+                    return (best, format!("learned from examples ({:.0}% sure)", p * 100.0));
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "filter: cannot read the tab tokens"),
+        }
+        (rules_tab, rules_reason)
+    }
+
+    async fn tab_model(&self, tokens: &[u64], account: Option<AccountId>) -> Result<Option<TabModel>, StoreError> {
+        let server = self.store.tokens_get(server(Classifier::Tabs), tokens).await?;
+        let account = match account {
+            Some(account) => Some(self.store.tokens_get(own(Classifier::Tabs, account), tokens).await?),
+            None => None,
+        };
+        let (totals, counts) = pool(&server, account.as_ref(), u64::from(self.config.filter.account_weight));
+        let mut class_totals = [0.0; 4];
+        for tab in Tab::ALL {
+            class_totals[tab.class() as usize] = totals.get(&tab.class()).copied().unwrap_or(0) as f64;
+        }
+        let counts = counts
+            .into_iter()
+            .map(|(token, classes)| {
+                let mut row = [0.0; 4];
+                for tab in Tab::ALL {
+                    row[tab.class() as usize] = classes.get(&tab.class()).copied().unwrap_or(0) as f64;
+                }
+                (token, row)
+            })
+            .collect();
+        let model = TabModel::new(class_totals, counts);
+        Ok(model
+            .trained(f64::from(self.config.filter.min_learned))
+            .then_some(model))
+    }
+
+    /// A user's verdict on a message: spam (moved into Junk) or not (moved
+    /// out). Trains the account's model and the server's; a message
+    /// learned the other way before is untrained first, one learned this
+    /// way already is left alone.
+    pub async fn learn_spam(&self, account: AccountId, message: &[u8], spam: bool) -> Result<(), StoreError> {
+        let class = if spam { SPAM } else { HAM };
+        let marker = learned_token(message);
+        let scope = own(Classifier::Spam, account);
+        let before = self.store.tokens_get(scope, &[marker]).await?;
+        let previous = before.tokens.get(&marker).and_then(|c| c.keys().next().copied());
+        if previous == Some(class) {
+            return Ok(());
+        }
+        let tokens = tokens::tokens(message);
+        let mut training = Training::new();
+        if let Some(previous) = previous {
+            training.add(previous, &tokens, true);
+        }
+        training.add(class, &tokens, false);
+        self.store.tokens_learn(server(Classifier::Spam), &training).await?;
+        // The marker rides with the account's training, not the server's.
+        if let Some(previous) = previous {
+            training.add_token(previous, marker, true);
+        }
+        training.add_token(class, marker, false);
+        self.store.tokens_learn(scope, &training).await?;
+        if !spam
+            && let Some(from) = mail_parser::MessageParser::default()
+                .parse_headers(message)
+                .and_then(|p| {
+                    p.from()
+                        .and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .map(str::to_owned)
+                })
+        {
+            self.store
+                .correspondents_add(account, &[from], estafeta_core::time::now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A user moved a message from one tab to another: learn the message
+    /// as an example of `to`, and the sender as belonging there.
+    pub async fn learn_tab(
+        &self,
+        account: AccountId,
+        message: &[u8],
+        from: Option<Tab>,
+        to: Tab,
+    ) -> Result<(), StoreError> {
+        let tokens = tokens::tokens(message);
+        let mut training = Training::new();
+        if let Some(from) = from {
+            training.add(from.class(), &tokens, true);
+        }
+        training.add(to.class(), &tokens, false);
+        let sender = mail_parser::MessageParser::default()
+            .parse_headers(message)
+            .and_then(|p| {
+                p.from()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .map(str::to_ascii_lowercase)
+            });
+        if let Some(sender) = sender {
+            let token = sender_token(&sender);
+            // Whatever tab the sender was in before no longer holds.
+            let known = self.store.tokens_get(own(Classifier::Tabs, account), &[token]).await?;
+            for (class, count) in known.tokens.get(&token).into_iter().flatten() {
+                for _ in 0..*count {
+                    training.add_token(*class, token, true);
+                }
+            }
+            training.add_token(to.class(), token, false);
+        }
+        self.store.tokens_learn(own(Classifier::Tabs, account), &training).await
+    }
+
+    /// Remembers who an account writes to (its sent mail).
+    pub async fn remember_correspondents(&self, account: AccountId, addresses: &[String]) -> Result<(), StoreError> {
+        self.store
+            .correspondents_add(account, addresses, estafeta_core::time::now())
+            .await
+    }
+}
+
+/// Trains the server's (or one account's) spam model on many messages at
+/// once: one write for the whole run.
+pub async fn train_spam(
+    store: &dyn Store,
+    account: Option<AccountId>,
+    messages: impl IntoIterator<Item = (Vec<u8>, bool)>,
+) -> Result<(u32, u32), StoreError> {
+    let mut training = Training::new();
+    let (mut spam, mut ham) = (0, 0);
+    for (message, is_spam) in messages {
+        training.add(if is_spam { SPAM } else { HAM }, &tokens::tokens(&message), false);
+        if is_spam {
+            spam += 1;
+        } else {
+            ham += 1;
+        }
+    }
+    let scope = ModelScope {
+        classifier: Classifier::Spam,
+        account,
+    };
+    store.tokens_learn(scope, &training).await?;
+    Ok((spam, ham))
+}
+
+/// Trains the tab classifier on examples of each tab.
+pub async fn train_tabs(
+    store: &dyn Store,
+    account: Option<AccountId>,
+    messages: impl IntoIterator<Item = (Vec<u8>, Tab)>,
+) -> Result<u32, StoreError> {
+    let mut training = Training::new();
+    let mut learned = 0;
+    for (message, tab) in messages {
+        training.add(tab.class(), &tokens::tokens(&message), false);
+        learned += 1;
+    }
+    let scope = ModelScope {
+        classifier: Classifier::Tabs,
+        account,
+    };
+    store.tokens_learn(scope, &training).await?;
+    Ok(learned)
+}
