@@ -2,6 +2,8 @@
 
 pub mod imap;
 pub mod server;
+pub mod social;
+pub mod spam_peers;
 
 /// `--name VALUE` from the command line, or `default`.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {

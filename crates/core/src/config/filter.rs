@@ -23,6 +23,9 @@ pub struct Filter {
     /// The classifiers say nothing until each class has this many
     /// messages learned (a model of a handful of messages is noise).
     pub min_learned: u32,
+    /// The same for the tab classifier, in at least two tabs (a wrong tab
+    /// costs less than a wrong spam verdict, so it may speak sooner).
+    pub tab_min_learned: u32,
     /// How much a user's own judgement counts against one message the
     /// whole server learned.
     pub account_weight: u32,
@@ -48,6 +51,7 @@ impl Default for Filter {
             tabs: true,
             accounts: BTreeMap::new(),
             min_learned: 50,
+            tab_min_learned: 10,
             account_weight: 5,
             dnsbl: vec![DnsList {
                 zone: "zen.spamhaus.org".into(),

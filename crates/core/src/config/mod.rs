@@ -697,6 +697,22 @@ mod tests {
     }
 
     #[test]
+    fn filter_values_are_checked() {
+        let error = |text: &str| parse(text).unwrap_err().to_string();
+        assert!(error("[filter]\njunk_score = 5.0\nreject_score = 4.0\n").contains("`filter.reject_score`"));
+        assert!(error("[filter]\naccount_weight = 0\n").contains("`filter.account_weight`"));
+        assert!(error("[[filter.dnsbl]]\nzone = \"\"\nweight = 1.0\n").contains("`filter.dnsbl`"));
+        assert!(
+            error("[filter.greylist]\nenabled = true\ndelay = \"2h\"\nretry_window = \"1h\"\n")
+                .contains("`filter.greylist.retry_window`")
+        );
+        let config = parse("[filter.accounts.\"a@x.test\"]\njunk_score = 2.5\ntabs = false\n").unwrap();
+        assert_eq!(config.filter.junk_score_of("a@x.test"), 2.5);
+        assert_eq!(config.filter.junk_score_of("b@x.test"), 5.0);
+        assert!(!config.filter.tabs_of("a@x.test") && config.filter.tabs_of("b@x.test"));
+    }
+
+    #[test]
     fn rules_beyond_types() {
         let error = parse("hostname = \"a b\"\n").unwrap_err().to_string();
         assert!(error.contains("`hostname`"), "{error}");

@@ -1,0 +1,168 @@
+//! Tab evaluation: ../shared/corpus/tabs (a provider's own Primary,
+//! Promotions, Updates and Spam labels) plus Social notifications built
+//! from the networks' public formats (`estafeta_bench::social`). Seeded
+//! 5-fold cross-validation: for each fold, a fresh store learns the other
+//! four (tab examples; spam against the rest, on top of the SpamAssassin
+//! corpus as the server's spam knowledge) and Estafeta's pipeline files
+//! the fold. Prints accuracy per tab and the confusion table, for the
+//! rules alone and for rules plus the trained classifiers.
+//!
+//!   cargo run --release -p estafeta-bench --bin tab-eval [-- --corpus DIR] [--smoke]
+
+use estafeta_bench::{arg, flag, social};
+use estafeta_core::Config;
+use estafeta_filter::{Destination, Filter, Input, Tab, corpus};
+use std::path::Path;
+use std::sync::Arc;
+
+const FOLDS: usize = 5;
+/// Rows and columns of the table: the four tabs, then Spam.
+const CLASSES: [&str; 5] = ["primary", "promotions", "social", "updates", "spam"];
+const SPAM: usize = 4;
+
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed.max(1);
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        items.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+}
+
+fn class_of(destination: Destination) -> usize {
+    match destination {
+        Destination::Junk => SPAM,
+        Destination::Tab(tab) => tab.class() as usize,
+    }
+}
+
+async fn run_fold(
+    train: &[(Vec<u8>, usize)],
+    test: &[(Vec<u8>, usize)],
+    background: &[(Vec<u8>, bool)],
+    learn: bool,
+    table: &mut [[usize; 5]; 5],
+) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = estafeta_store::open_sqlite(dir.path()).await.expect("store");
+    if learn {
+        let spam = background
+            .iter()
+            .cloned()
+            .chain(train.iter().map(|(m, class)| (m.clone(), *class == SPAM)));
+        estafeta_filter::train_spam(store.as_ref(), None, spam)
+            .await
+            .expect("train spam");
+        let tabs = train
+            .iter()
+            .filter(|(_, class)| *class != SPAM)
+            .map(|(m, class)| (m.clone(), Tab::from_class(*class as u8).expect("tab")));
+        estafeta_filter::train_tabs(store.as_ref(), None, tabs)
+            .await
+            .expect("train tabs");
+    }
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    let filter = Filter::new(Arc::new(config), store, None);
+    for (message, actual) in test {
+        let input = Input {
+            message,
+            ip: None,
+            mail_from: "",
+            auth: Default::default(),
+        };
+        let analysis = filter.analyze(&input).await;
+        let verdict = filter.verdict(&analysis, None).await;
+        table[*actual][class_of(verdict.destination)] += 1;
+    }
+}
+
+fn print(title: &str, table: &[[usize; 5]; 5]) {
+    println!("{title}");
+    print!("  {:<12}", "actual \\ got");
+    for class in CLASSES {
+        print!("{class:>11}");
+    }
+    println!("   accuracy");
+    for (row, class) in CLASSES.iter().enumerate() {
+        let total: usize = table[row].iter().sum();
+        if total == 0 {
+            continue;
+        }
+        print!("  {class:<12}");
+        for cell in table[row] {
+            print!("{cell:>11}");
+        }
+        println!("   {:>6.1}% of {total}", 100.0 * table[row][row] as f64 / total as f64);
+    }
+    let right: usize = (0..5).map(|i| table[i][i]).sum();
+    let all: usize = table.iter().flatten().sum();
+    println!("  overall {:.1}% of {all}", 100.0 * right as f64 / all.max(1) as f64);
+}
+
+#[tokio::main]
+async fn main() {
+    let smoke = flag("--smoke");
+    let corpus_dir: String = arg("--corpus", "../shared/corpus".to_owned());
+    let seed = arg("--seed", 20261126u64);
+    let tabs = Path::new(&corpus_dir).join("tabs");
+    let mut labelled: Vec<(Vec<u8>, usize)> = Vec::new();
+    if tabs.is_dir() {
+        for (dir, class) in [("personal", 0), ("promotions", 1), ("updates", 3), ("spam", SPAM)] {
+            let messages = corpus::read(&tabs.join(dir)).expect("read the tab corpus");
+            labelled.extend(messages.into_iter().map(|m| (m, class)));
+        }
+    } else {
+        assert!(smoke, "no corpus at {} (give --corpus DIR)", tabs.display());
+        eprintln!(
+            "tab-eval: no corpus at {}; smoke run on the Social examples alone",
+            tabs.display()
+        );
+    }
+    let social = social::notifications(if smoke { 10 } else { 45 });
+    labelled.extend(social.into_iter().map(|m| (m, 2)));
+    shuffle(&mut labelled, seed);
+    if smoke {
+        labelled.truncate(40);
+    }
+    // The server's spam knowledge: the SpamAssassin corpus when present.
+    let mut background = Vec::new();
+    let sa = Path::new(&corpus_dir).join("spamassassin");
+    if sa.is_dir() && !smoke {
+        for (dir, spam) in [("spam", true), ("ham", false)] {
+            let messages = corpus::read(&sa.join(dir)).expect("read the spam corpus");
+            background.extend(messages.into_iter().map(|m| (m, spam)));
+        }
+    }
+    let counts: Vec<String> = CLASSES
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} {c}", labelled.iter().filter(|(_, k)| *k == i).count()))
+        .collect();
+    println!(
+        "tab-eval: seed {seed}, {FOLDS}-fold cross-validation over {} messages ({}); spam background {}",
+        labelled.len(),
+        counts.join(", "),
+        background.len()
+    );
+    for learn in [false, true] {
+        let mut table = [[0usize; 5]; 5];
+        for fold in 0..FOLDS {
+            let (test, train): (Vec<_>, Vec<_>) = labelled.iter().enumerate().partition(|(i, _)| i % FOLDS == fold);
+            let test: Vec<_> = test.into_iter().map(|(_, m)| m.clone()).collect();
+            let train: Vec<_> = train.into_iter().map(|(_, m)| m.clone()).collect();
+            run_fold(&train, &test, &background, learn, &mut table).await;
+        }
+        print(
+            if learn {
+                "rules and the classifiers trained on the other folds:"
+            } else {
+                "rules alone (nothing learned):"
+            },
+            &table,
+        );
+    }
+}
