@@ -7,7 +7,7 @@
 //! the fold. Prints accuracy per tab and the confusion table, for the
 //! rules alone and for rules plus the trained classifiers.
 //!
-//!   cargo run --release -p estafeta-bench --bin tab-eval [-- --corpus DIR] [--smoke]
+//!   cargo run --release -p estafeta-bench --bin tab-eval [-- --corpus DIR] [--smoke] [--verbose]
 
 use estafeta_bench::{arg, flag, social};
 use estafeta_core::Config;
@@ -76,7 +76,29 @@ async fn run_fold(
         };
         let analysis = filter.analyze(&input).await;
         let verdict = filter.verdict(&analysis, None).await;
-        table[*actual][class_of(verdict.destination)] += 1;
+        let got = class_of(verdict.destination);
+        table[*actual][got] += 1;
+        if got != *actual && flag("--verbose") {
+            let parsed = mail_parser::MessageParser::default().parse_headers(&message[..]);
+            let header =
+                |f: fn(&mail_parser::Message) -> Option<String>| parsed.as_ref().and_then(f).unwrap_or_default();
+            println!(
+                "    {} filed as {}: {} | {} | {}",
+                CLASSES[*actual],
+                CLASSES[got],
+                header(|p| p
+                    .from()
+                    .and_then(|a| a.first())
+                    .and_then(|a| a.address())
+                    .map(str::to_owned)),
+                header(|p| p.subject().map(str::to_owned)),
+                if verdict.tab_reason.is_empty() {
+                    format!("score {:.1}", verdict.score)
+                } else {
+                    verdict.tab_reason.clone()
+                }
+            );
+        }
     }
 }
 

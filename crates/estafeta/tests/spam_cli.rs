@@ -85,6 +85,33 @@ fn train_then_classify_explains_the_verdict() {
 }
 
 #[test]
+fn a_senders_examples_decide_its_tab() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let updates = d.join("updates");
+    std::fs::create_dir(&updates).unwrap();
+    for n in 0..2 {
+        let notice = format!("From: Club <news@club.test>\nSubject: Club notice {n}\n\nMeeting minutes.\n");
+        std::fs::write(updates.join(format!("{n}")), notice).unwrap();
+    }
+    spam(d, &["train", "--tab", &format!("updates={}", updates.display())]).ok();
+    // By its rules this one is a promotion; the sender's mail goes to Updates.
+    let offer = "From: Club <news@club.test>\nSubject: 30% off - last chance\nList-Unsubscribe: <https://club.test/u>\n\nShop now.\n";
+    std::fs::write(d.join("offer.eml"), offer).unwrap();
+    let out = spam(d, &["classify", "--offline", d.join("offer.eml").to_str().unwrap()])
+        .ok()
+        .to_owned();
+    assert!(out.contains("not spam, updates tab"), "{out}");
+    assert!(out.contains("2 of 2 examples from news@club.test are updates"), "{out}");
+    // Another sender with the same message is judged by the rules.
+    std::fs::write(d.join("other.eml"), offer.replace("news@club.test", "deals@shop.test")).unwrap();
+    let out = spam(d, &["classify", "--offline", d.join("other.eml").to_str().unwrap()])
+        .ok()
+        .to_owned();
+    assert!(out.contains("not spam, promotions tab"), "{out}");
+}
+
+#[test]
 fn bad_arguments_get_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -38,6 +38,10 @@ const BAYES_POINTS: &[(f64, &str, f64)] = &[
 /// How sure the tab classifier must be to overrule the rules.
 const TAB_CONFIDENCE: f64 = 0.7;
 
+/// Examples from one sender it takes before they decide its tab (and
+/// three in five of them must agree).
+const SENDER_EXAMPLES: u64 = 2;
+
 /// Class numbers of the spam classifier.
 const HAM: u8 = 0;
 const SPAM: u8 = 1;
@@ -90,6 +94,22 @@ fn own(classifier: Classifier, account: AccountId) -> ModelScope {
 /// The token recording which tab an account's user wants a sender's mail in.
 fn sender_token(from: &str) -> u64 {
     hash("sender-tab", from)
+}
+
+/// The token counting, per tab, the examples the server learned from a
+/// sender: providers file a sender's mail where its earlier mail went.
+fn sender_examples_token(from: &str) -> u64 {
+    hash("sender-examples", from)
+}
+
+/// The From: address of a message, lower case.
+fn sender_of(message: &[u8]) -> Option<String> {
+    MessageParser::default().parse_headers(message).and_then(|p| {
+        p.from()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .map(str::to_ascii_lowercase)
+    })
 }
 
 /// The token recording how a message (by content) was learned, so a user
@@ -292,6 +312,27 @@ impl Filter {
         if correspondent && !analysis.signals.bulk {
             return (Tab::Primary, "from a correspondent".into());
         }
+        if !analysis.from.is_empty() && !analysis.signals.reply {
+            let token = sender_examples_token(&analysis.from);
+            match self.store.tokens_get(server(Classifier::Tabs), &[token]).await {
+                Ok(counts) => {
+                    if let Some(classes) = counts.tokens.get(&token) {
+                        let seen: u64 = classes.values().sum();
+                        if let Some((class, n)) = classes.iter().max_by_key(|(_, n)| **n)
+                            && seen >= SENDER_EXAMPLES
+                            && *n * 5 >= seen * 3
+                            && let Some(tab) = Tab::from_class(*class)
+                        {
+                            return (
+                                tab,
+                                format!("{n} of {seen} examples from {} are {}", analysis.from, tab.name()),
+                            );
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "filter: cannot read the sender's examples"),
+            }
+        }
         let rules_tab = analysis.signals.choice();
         let rules_reason = if analysis.signals.reasons.is_empty() {
             "nothing marks it as bulk or automated".to_owned()
@@ -467,6 +508,9 @@ pub async fn train_tabs(
     let mut learned = 0;
     for (message, tab) in messages {
         training.add(tab.class(), &tokens::tokens(&message), false);
+        if let Some(sender) = sender_of(&message) {
+            training.add_token(tab.class(), sender_examples_token(&sender), false);
+        }
         learned += 1;
     }
     let scope = ModelScope {

@@ -208,6 +208,27 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
                 "a subject word mixes alphabets (look-alike letters)".into(),
             );
         }
+        // RFC 2047 exists for text ASCII cannot carry; base64 around plain
+        // ASCII only hides the words from filters.
+        let raw = parsed.header_raw("Subject").unwrap_or_default().trim();
+        if subject.is_ascii() && raw.to_ascii_lowercase().contains("?b?") && raw.starts_with("=?") {
+            hit(
+                "SUBJECT_ENCODED_ASCII",
+                1.0,
+                "a plain ASCII subject hidden in base64".into(),
+            );
+        }
+    }
+
+    // RFC 6532 allows UTF-8 in headers; other raw 8-bit bytes there are
+    // neither that nor RFC 2047, and mail readers guess at them.
+    let header_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| message.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(message.len());
+    if std::str::from_utf8(&message[..header_end]).is_err() {
+        hit("RAW_8BIT_HEADER", 1.0, "header bytes in no declared charset".into());
     }
 
     let has_text = parsed.parts.iter().any(|part| {
@@ -296,6 +317,32 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a1@partner.test>\r\n\r\nSh
     #[test]
     fn a_plain_personal_message_matches_nothing() {
         assert!(rules(CLEAN).is_empty(), "{:?}", rules(CLEAN));
+    }
+
+    #[test]
+    fn charset_tricks_are_noticed() {
+        let hidden = CLEAN.replace("Subject: Lunch on Friday?", "Subject: =?utf-8?B?RlJFRSBWSUFHUkE=?=");
+        assert!(rules(&hidden).contains(&"SUBJECT_ENCODED_ASCII"));
+        // Base64 for text that needs it is what RFC 2047 is for.
+        let needed = CLEAN.replace("Subject: Lunch on Friday?", "Subject: =?utf-8?B?Q2Fmw6k=?=");
+        assert!(
+            !rules(&needed).contains(&"SUBJECT_ENCODED_ASCII"),
+            "{:?}",
+            rules(&needed)
+        );
+        let latin1 =
+            b"From: Ana <ana@partner.test>\r\nSubject: Ol\xe1 amigo\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <a@partner.test>\r\n\r\nbody \xe9\r\n";
+        let ours = ["example.com".to_owned()];
+        let context = Context {
+            our_domains: &ours,
+            now: NOW,
+        };
+        let hits: Vec<_> = check(latin1, &context).into_iter().map(|h| h.rule).collect();
+        assert!(hits.contains(&"RAW_8BIT_HEADER"), "{hits:?}");
+        // UTF-8 in headers is RFC 6532, not a trick.
+        let utf8 = CLEAN.replace("Lunch on Friday?", "Almoço na sexta?");
+        assert!(!rules(&utf8).contains(&"RAW_8BIT_HEADER"));
     }
 
     #[test]
