@@ -44,6 +44,15 @@ pub enum Command {
     /// DKIM signing keys for our domains.
     #[command(subcommand)]
     Dkim(DkimCommand),
+    /// Whether addresses can receive mail: syntax, domain, MX, an SMTP
+    /// probe that sends nothing, catch-all, disposable, role, typos.
+    Verify {
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+        /// One JSON array of reports instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The spam filter: training it and explaining its verdicts.
     #[command(subcommand)]
     Spam(SpamCommand),

@@ -112,6 +112,15 @@ impl TestDns {
         let host = Name::from_ascii(format!("{}.", key(host))).expect("mx host name");
         self.add(name, RData::MX(MX::new(preference, host)));
     }
+
+    /// Every question about `name` gets SERVFAIL (a broken zone).
+    pub fn servfail(&self, name: &str) {
+        self.zone
+            .write()
+            .unwrap()
+            .entry((key(name), RecordType::NULL))
+            .or_default();
+    }
 }
 
 fn answer(zone: &Zone, request: &[u8]) -> Option<Vec<u8>> {
@@ -124,6 +133,10 @@ fn answer(zone: &Zone, request: &[u8]) -> Option<Vec<u8>> {
     for question in &query.queries {
         response.add_query(question.clone());
         let name = key(&question.name().to_ascii());
+        if zone.contains_key(&(name.clone(), RecordType::NULL)) {
+            response.metadata.response_code = ResponseCode::ServFail;
+            continue;
+        }
         let alias = zone
             .get(&(name.clone(), RecordType::CNAME))
             .and_then(|records| records.first());

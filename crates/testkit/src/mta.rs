@@ -27,6 +27,12 @@ pub enum Behaviour {
     Stall,
     /// `554` as the greeting (no SMTP service here).
     RefuseGreeting,
+    /// `421` as the greeting (too busy now).
+    Busy,
+    /// Only these addresses exist; `550 5.1.1` to anyone else.
+    Mailboxes(Vec<String>),
+    /// `552 5.2.2` to every recipient: the mailbox is full.
+    Full,
 }
 
 /// One transaction the fake MTA accepted.
@@ -161,6 +167,10 @@ impl FakeMta {
             stream.get_mut().write_all(b"554 5.3.2 no service here\r\n").await?;
             return Ok(());
         }
+        if behaviour == Behaviour::Busy {
+            stream.get_mut().write_all(b"421 4.3.2 too busy, try later\r\n").await?;
+            return Ok(());
+        }
         stream.get_mut().write_all(b"220 fake.test ESMTP\r\n").await?;
         if behaviour == Behaviour::Stall {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -241,12 +251,16 @@ impl FakeMta {
                     .to_owned();
                 let attempt = {
                     let mut log = self.log.lock().unwrap();
-                    let count = log.attempts.entry(address).or_default();
+                    let count = log.attempts.entry(address.clone()).or_default();
                     *count += 1;
                     *count
                 };
                 match behaviour {
                     Behaviour::Reject => "550 5.1.1 no such user here\r\n".into(),
+                    Behaviour::Full => "552 5.2.2 mailbox full\r\n".into(),
+                    Behaviour::Mailboxes(known) if !known.iter().any(|k| k.eq_ignore_ascii_case(&address)) => {
+                        "550 5.1.1 no such user here\r\n".into()
+                    }
                     Behaviour::Greylist(n) if attempt <= *n => "451 4.7.1 greylisted, try again later\r\n".into(),
                     _ => {
                         rcpt_to.push(line.clone());

@@ -3,12 +3,14 @@
 //! file, so a typo never silently falls back to a default.
 
 mod filter;
+mod verify;
 
 pub use filter::{AccountFilter, DnsList, Filter, Greylist};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+pub use verify::Verify;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -46,6 +48,7 @@ pub struct Config {
     pub pop3: Pop3,
     pub outbound: Outbound,
     pub filter: Filter,
+    pub verify: Verify,
     pub store: StoreConfig,
 }
 
@@ -82,6 +85,7 @@ impl Default for Config {
             pop3: Pop3::default(),
             outbound: Outbound::default(),
             filter: Filter::default(),
+            verify: Verify::default(),
             store: StoreConfig::default(),
         }
     }

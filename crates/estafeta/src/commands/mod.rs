@@ -2,6 +2,7 @@ mod admin;
 mod outbound;
 mod serve;
 mod spam;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use anyhow::Context;
@@ -17,6 +18,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue(command) => outbound::queue(&config, command).await,
         Command::Dkim(command) => outbound::dkim(&config, command).await,
         Command::Spam(command) => spam::spam(&config, command).await,
+        Command::Verify { addresses, json } => verify::verify(&config, &addresses, json).await,
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
         Command::Migrate { from, to } => admin::migrate(&from, &to).await,
     }
