@@ -8,7 +8,7 @@
 //!   cargo run --release -p estafeta-bench --bin spam-eval [-- --corpus DIR] [--smoke] [--no-peers]
 
 use estafeta_bench::spam_peers::{Peer, Rspamd, SpamAssassin};
-use estafeta_bench::{arg, flag};
+use estafeta_bench::{arg, flag, shuffle};
 use estafeta_core::Config;
 use estafeta_filter::bayes::Model;
 use estafeta_filter::tokens::tokens;
@@ -29,17 +29,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_default();
     files.sort();
     files
-}
-
-/// A fixed shuffle (xorshift from `seed`), so every run splits alike.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed.max(1);
-    for i in (1..items.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        items.swap(i, (state % (i as u64 + 1)) as usize);
-    }
 }
 
 /// Stand-ins when the corpus is not on this machine (CI's smoke run).

@@ -9,7 +9,7 @@
 //!
 //!   cargo run --release -p estafeta-bench --bin tab-eval [-- --corpus DIR] [--smoke] [--verbose]
 
-use estafeta_bench::{arg, flag, social};
+use estafeta_bench::{arg, flag, shuffle, social};
 use estafeta_core::Config;
 use estafeta_filter::{Destination, Filter, Input, Tab, corpus};
 use std::path::Path;
@@ -19,16 +19,6 @@ const FOLDS: usize = 5;
 /// Rows and columns of the table: the four tabs, then Spam.
 const CLASSES: [&str; 5] = ["primary", "promotions", "social", "updates", "spam"];
 const SPAM: usize = 4;
-
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed.max(1);
-    for i in (1..items.len()).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        items.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-}
 
 fn class_of(destination: Destination) -> usize {
     match destination {

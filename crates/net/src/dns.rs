@@ -41,3 +41,42 @@ pub fn resolver(config: &Dns) -> Result<Resolver, DnsError> {
     };
     authenticator.map(Arc::new).map_err(|error| DnsError(error.to_string()))
 }
+
+/// `name` fully qualified (a trailing dot), so no search domain is tried.
+pub fn fqdn(name: &str) -> String {
+    if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// A and AAAA of `name`, IPv4 first (what receivers' reputation systems
+/// know best); empty when the name has neither. An error, as text, only
+/// when a lookup failed and nothing was found.
+pub async fn addresses(resolver: &Resolver, name: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    use hickory_resolver::proto::rr::RData;
+    use std::net::IpAddr;
+    let name = fqdn(name);
+    let (v4, v6) = tokio::join!(
+        resolver.0.ipv4_lookup(name.as_str()),
+        resolver.0.ipv6_lookup(name.as_str())
+    );
+    let mut addrs = Vec::new();
+    let mut failure = None;
+    for lookup in [v4, v6] {
+        match lookup {
+            Ok(lookup) => addrs.extend(lookup.answers().iter().filter_map(|record| match &record.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                _ => None,
+            })),
+            Err(error) if error.is_no_records_found() => {}
+            Err(error) => failure = Some(error.to_string()),
+        }
+    }
+    match failure {
+        Some(error) if addrs.is_empty() => Err(error),
+        _ => Ok(addrs),
+    }
+}

@@ -2,7 +2,7 @@
 //! or the domain itself when it has none (implicit MX), or nowhere (null
 //! MX, RFC 7505; no such domain).
 
-use estafeta_net::dns::Resolver;
+use estafeta_net::dns::{Resolver, addresses, fqdn};
 use hickory_proto::rr::RData;
 use std::net::IpAddr;
 
@@ -25,39 +25,6 @@ pub enum MailHosts {
     NoHost,
     /// The DNS did not answer (SERVFAIL, timeout): nothing is known.
     TempFail(String),
-}
-
-fn fqdn(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_owned()
-    } else {
-        format!("{name}.")
-    }
-}
-
-async fn addresses(resolver: &Resolver, name: &str) -> Result<Vec<IpAddr>, String> {
-    let name = fqdn(name);
-    let (v4, v6) = tokio::join!(
-        resolver.0.ipv4_lookup(name.as_str()),
-        resolver.0.ipv6_lookup(name.as_str())
-    );
-    let mut addrs = Vec::new();
-    let mut failure = None;
-    for lookup in [v4, v6] {
-        match lookup {
-            Ok(lookup) => addrs.extend(lookup.answers().iter().filter_map(|record| match &record.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                _ => None,
-            })),
-            Err(error) if error.is_no_records_found() || error.is_nx_domain() => {}
-            Err(error) => failure = Some(error.to_string()),
-        }
-    }
-    match failure {
-        Some(error) if addrs.is_empty() => Err(error),
-        _ => Ok(addrs),
-    }
 }
 
 pub async fn lookup(resolver: &Resolver, domain: &str) -> MailHosts {

@@ -6,7 +6,7 @@
 
 use super::reply::Reply;
 use estafeta_core::config::Route;
-use estafeta_net::dns::Resolver;
+use estafeta_net::dns::{self, Resolver, fqdn};
 use hickory_proto::rr::RData;
 use rand::seq::SliceRandom;
 use std::net::IpAddr;
@@ -35,39 +35,11 @@ fn dns_failure(what: &str, error: impl std::fmt::Display) -> RouteError {
     ))
 }
 
-fn fqdn(name: &str) -> String {
-    if name.ends_with('.') {
-        name.to_owned()
-    } else {
-        format!("{name}.")
-    }
-}
-
-/// A and AAAA of `name`, IPv4 first (what receivers' reputation systems
-/// know best); empty when the name has neither.
+/// A and AAAA of `name`; empty when the name has neither.
 async fn addresses(resolver: &Resolver, name: &str) -> Result<Vec<IpAddr>, RouteError> {
-    let name = fqdn(name);
-    let (v4, v6) = tokio::join!(
-        resolver.0.ipv4_lookup(name.as_str()),
-        resolver.0.ipv6_lookup(name.as_str())
-    );
-    let mut addrs = Vec::new();
-    let mut failure = None;
-    for lookup in [v4, v6] {
-        match lookup {
-            Ok(lookup) => addrs.extend(lookup.answers().iter().filter_map(|record| match &record.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                _ => None,
-            })),
-            Err(error) if error.is_no_records_found() => {}
-            Err(error) => failure = Some(error),
-        }
-    }
-    match failure {
-        Some(error) if addrs.is_empty() => Err(dns_failure(&name, error)),
-        _ => Ok(addrs),
-    }
+    dns::addresses(resolver, name)
+        .await
+        .map_err(|error| dns_failure(&fqdn(name), error))
 }
 
 /// The hosts to try for `domain`, in order.
