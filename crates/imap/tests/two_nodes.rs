@@ -7,21 +7,23 @@ mod common;
 use common::{Imap, PASSWORD, USER, message};
 use estafeta_testkit::TestServer;
 
+/// An IMAP session on `server`'s INBOX, idling, and the IDLE's tag.
+async fn idling(server: &TestServer) -> (Imap, String) {
+    let mut session = Imap::inbox(server).await;
+    let tag = session.tag();
+    session.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await;
+    assert_eq!(session.read_line().await.unwrap(), "+ idling");
+    (session, tag)
+}
+
 #[tokio::test]
 async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
-    let Some(url) = estafeta_testkit::postgres_url().await else {
+    let Some((_, a, b)) = TestServer::two_on_postgres().await else {
         return;
     };
-    let (a, b) = (
-        TestServer::start_on_postgres(&url).await,
-        TestServer::start_on_postgres(&url).await,
-    );
     a.add_account(USER, PASSWORD).await;
 
-    let mut on_b = Imap::inbox(&b).await;
-    let tag = on_b.tag();
-    on_b.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await;
-    assert_eq!(on_b.read_line().await.unwrap(), "+ idling");
+    let (mut on_b, tag) = idling(&b).await;
 
     let body = message("across nodes", "hello from A");
     let replies = common::smtp(
@@ -70,18 +72,11 @@ async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
 
 #[tokio::test]
 async fn a_node_whose_listener_was_cut_catches_up_when_it_reconnects() {
-    let Some(url) = estafeta_testkit::postgres_url().await else {
+    let Some((url, a, b)) = TestServer::two_on_postgres().await else {
         return;
     };
-    let (a, b) = (
-        TestServer::start_on_postgres(&url).await,
-        TestServer::start_on_postgres(&url).await,
-    );
     a.add_account(USER, PASSWORD).await;
-    let mut on_b = Imap::inbox(&b).await;
-    let tag = on_b.tag();
-    on_b.send_raw(format!("{tag} IDLE\r\n").as_bytes()).await;
-    assert_eq!(on_b.read_line().await.unwrap(), "+ idling");
+    let (mut on_b, tag) = idling(&b).await;
     // B does not hear A's notification: its listener is down (it waits a
     // second before reconnecting). On reconnecting it checks the store.
     estafeta_testkit::drop_change_listeners(&url).await;

@@ -11,13 +11,9 @@ use estafeta_testkit::TestServer;
 
 #[tokio::test]
 async fn the_maildrop_lock_holds_across_nodes() {
-    let Some(url) = estafeta_testkit::postgres_url().await else {
+    let Some((_, a, b)) = TestServer::two_on_postgres().await else {
         return;
     };
-    let (a, b) = (
-        TestServer::start_on_postgres(&url).await,
-        TestServer::start_on_postgres(&url).await,
-    );
     a.add_account(USER, PASSWORD).await;
     common::deliver(&a, &message("one", "x")).await;
     common::deliver(&a, &message("two", "x")).await;

@@ -61,6 +61,15 @@ impl TestServer {
 
     /// A node on the shared PostgreSQL at `url` (several of these make a
     /// cluster: scale-out tests).
+    /// Two nodes sharing the PostgreSQL at ESTAFETA_TEST_POSTGRES (and its
+    /// URL); `None`, with the skip noted, when none is configured.
+    pub async fn two_on_postgres() -> Option<(String, TestServer, TestServer)> {
+        let url = postgres_url().await?;
+        let a = TestServer::start_on_postgres(&url).await;
+        let b = TestServer::start_on_postgres(&url).await;
+        Some((url, a, b))
+    }
+
     pub async fn start_on_postgres(url: &str) -> TestServer {
         let url = url.to_owned();
         TestServer::start_with(move |config| {
