@@ -46,12 +46,21 @@ pub enum Command {
     Dkim(DkimCommand),
     /// Whether addresses can receive mail: syntax, domain, MX, an SMTP
     /// probe that sends nothing, catch-all, disposable, role, typos.
+    /// A list: `--input list.csv --output results.csv` (resumes an
+    /// interrupted run from its results file).
     Verify {
-        #[arg(required = true, value_name = "ADDRESS")]
+        #[arg(value_name = "ADDRESS", required_unless_present = "input", conflicts_with = "input")]
         addresses: Vec<String>,
         /// One JSON array of reports instead of text.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "input")]
         json: bool,
+        /// A CSV list (an `email` or `address` column, or the first
+        /// column holding addresses), or one address a line.
+        #[arg(long, value_name = "FILE", requires = "output")]
+        input: Option<std::path::PathBuf>,
+        /// Where the results go, one CSV row per address.
+        #[arg(long, value_name = "FILE", requires = "input")]
+        output: Option<std::path::PathBuf>,
     },
     /// The spam filter: training it and explaining its verdicts.
     #[command(subcommand)]

@@ -33,6 +33,10 @@ pub enum Behaviour {
     Mailboxes(Vec<String>),
     /// `552 5.2.2` to every recipient: the mailbox is full.
     Full,
+    /// Closes the connection when asked about a recipient.
+    DropAtRcpt,
+    /// Waits this long before the greeting, then accepts.
+    SlowBanner(Duration),
 }
 
 /// One transaction the fake MTA accepted.
@@ -67,7 +71,13 @@ impl Received {
 struct Log {
     received: Vec<Received>,
     connections: u32,
+    /// Connections open now, and the most ever open at once.
+    open: u32,
+    peak: u32,
     attempts: HashMap<String, u32>,
+    /// When each RCPT arrived.
+    rcpt_times: Vec<std::time::Instant>,
+    resets: u32,
 }
 
 #[derive(Clone)]
@@ -154,13 +164,39 @@ impl FakeMta {
         self.log.lock().unwrap().connections
     }
 
+    /// The most connections that were open at once.
+    pub fn peak_connections(&self) -> u32 {
+        self.log.lock().unwrap().peak
+    }
+
+    /// When each RCPT command arrived, in order.
+    pub fn rcpt_times(&self) -> Vec<std::time::Instant> {
+        self.log.lock().unwrap().rcpt_times.clone()
+    }
+
+    /// RSET commands seen.
+    pub fn resets(&self) -> u32 {
+        self.log.lock().unwrap().resets
+    }
+
     /// RCPT commands seen for `address`, accepted or not.
     pub fn attempts(&self, address: &str) -> u32 {
         self.log.lock().unwrap().attempts.get(address).copied().unwrap_or(0)
     }
 
     async fn session(&self, stream: TcpStream) -> std::io::Result<()> {
-        self.log.lock().unwrap().connections += 1;
+        {
+            let mut log = self.log.lock().unwrap();
+            log.connections += 1;
+            log.open += 1;
+            log.peak = log.peak.max(log.open);
+        }
+        let result = self.greet(stream).await;
+        self.log.lock().unwrap().open -= 1;
+        result
+    }
+
+    async fn greet(&self, stream: TcpStream) -> std::io::Result<()> {
         let behaviour = self.behaviour.lock().unwrap().clone();
         let mut stream = BufReader::new(stream);
         if behaviour == Behaviour::RefuseGreeting {
@@ -170,6 +206,9 @@ impl FakeMta {
         if behaviour == Behaviour::Busy {
             stream.get_mut().write_all(b"421 4.3.2 too busy, try later\r\n").await?;
             return Ok(());
+        }
+        if let Behaviour::SlowBanner(delay) = behaviour {
+            tokio::time::sleep(delay).await;
         }
         stream.get_mut().write_all(b"220 fake.test ESMTP\r\n").await?;
         if behaviour == Behaviour::Stall {
@@ -249,8 +288,12 @@ impl FakeMta {
                     .next()
                     .unwrap_or_default()
                     .to_owned();
+                if *behaviour == Behaviour::DropAtRcpt {
+                    return Ok(Next::Close);
+                }
                 let attempt = {
                     let mut log = self.log.lock().unwrap();
+                    log.rcpt_times.push(std::time::Instant::now());
                     let count = log.attempts.entry(address.clone()).or_default();
                     *count += 1;
                     *count
@@ -298,6 +341,9 @@ impl FakeMta {
                 self.record(&mail_from, &mut rcpt_to, data, tls, &auth);
                 "250 2.0.0 queued as fake\r\n".into()
             } else if upper == "RSET" || upper == "NOOP" {
+                if upper == "RSET" {
+                    self.log.lock().unwrap().resets += 1;
+                }
                 rcpt_to.clear();
                 "250 2.0.0 ok\r\n".into()
             } else if upper == "QUIT" {

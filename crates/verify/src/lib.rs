@@ -2,64 +2,119 @@
 //! checked step by step (syntax, domain, MX, an SMTP probe that never
 //! sends), with the signals senders care about (catch-all, disposable,
 //! role, free provider, typos), each reported separately, and a verdict.
+//! Probes are polite ([`sessions`]) and verdicts are kept for a while.
 
+pub mod batch;
+mod cache;
+mod decide;
+pub mod listfile;
 pub mod lists;
 pub mod mx;
 pub mod probe;
 pub mod report;
+mod sessions;
 pub mod syntax;
 
+use cache::TtlCache;
+use decide::{Answers, decide};
 use estafeta_core::config::Config;
 use estafeta_net::dns::Resolver;
 use mx::{MailHost, MailHosts};
-use probe::{Probe, ProbeError, Reply};
+use probe::{ProbeError, Reply};
 pub use report::{Report, SmtpAnswer, Verdict};
+use sessions::{Identity, Sessions};
 use std::net::IpAddr;
 use std::sync::Arc;
 use syntax::Host;
 
+/// Checks addresses; one per process (or server), shared, so its limits
+/// and caches hold for everything it verifies.
 pub struct Verifier {
     config: Arc<Config>,
     resolver: Resolver,
+    sessions: Arc<Sessions>,
+    /// Final verdicts by normal form.
+    reports: TtlCache<String, Report>,
+    /// Whether a domain's server takes any address.
+    catch_all: TtlCache<String, bool>,
+    /// Held while a domain's catch-all answer is being learned, so the
+    /// addresses behind the first wait for it instead of each asking.
+    learning: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// What one probe session learned.
-struct Answers {
-    host: String,
-    target: Reply,
-    /// The made-up address's reply, when asked.
-    random: Option<Reply>,
+/// One attempt's outcome: a report, or a temporary answer to ask again.
+pub enum Step {
+    Done(Box<Report>),
+    Retry,
 }
 
 impl Verifier {
     pub fn new(config: Arc<Config>, resolver: Resolver) -> Verifier {
-        Verifier { config, resolver }
-    }
-
-    fn helo(&self) -> &str {
-        let helo = &self.config.verify.helo;
-        if helo.is_empty() { &self.config.hostname } else { helo }
-    }
-
-    fn sender(&self) -> String {
-        let sender = &self.config.verify.probe_sender;
-        if sender.is_empty() {
-            format!("postmaster@{}", self.config.hostname)
-        } else {
-            sender.clone()
+        let verify = &config.verify;
+        let identity = Identity {
+            helo: if verify.helo.is_empty() {
+                config.hostname.clone()
+            } else {
+                verify.helo.clone()
+            },
+            sender: if verify.probe_sender.is_empty() {
+                format!("postmaster@{}", config.hostname)
+            } else {
+                verify.probe_sender.clone()
+            },
+        };
+        Verifier {
+            sessions: Arc::new(Sessions::new(verify.clone(), identity)),
+            reports: TtlCache::new(verify.cache_ttl),
+            catch_all: TtlCache::new(verify.cache_ttl),
+            learning: Default::default(),
+            config,
+            resolver,
         }
     }
 
+    /// The report on `address`; temporary answers are asked again after
+    /// `verify.retry_delay`, `verify.retries` times.
     pub async fn verify(&self, address: &str) -> Report {
+        let retries = self.config.verify.retries;
+        let mut asked = 0;
+        loop {
+            match self.attempt(address, asked, asked >= retries).await {
+                Step::Done(report) => return *report,
+                Step::Retry => {
+                    asked += 1;
+                    tokio::time::sleep(self.config.verify.retry_delay).await;
+                }
+            }
+        }
+    }
+
+    /// The report from the first answer, without waiting to ask again
+    /// (for callers that cannot wait minutes, like the HTTP API).
+    pub async fn verify_now(&self, address: &str) -> Report {
+        match self.attempt(address, 0, true).await {
+            Step::Done(report) => *report,
+            Step::Retry => unreachable!("a last attempt always reports"),
+        }
+    }
+
+    /// One attempt; `retried` attempts came before. Unless `last`, a
+    /// temporary answer asks for another.
+    pub async fn attempt(&self, address: &str, retried: u32, last: bool) -> Step {
         let mut report = Report::new(address);
         let parsed = match syntax::parse(address) {
             Ok(parsed) => parsed,
             Err(error) => {
                 report.syntax_error = Some(error.to_string());
-                return report.decide(Verdict::Undeliverable, format!("invalid address: {error}"));
+                return done(report.decide(Verdict::Undeliverable, format!("invalid address: {error}")));
             }
         };
         let normalised = parsed.normalised();
+        if let Some(mut known) = self.reports.get(&normalised) {
+            known.address = address.to_owned();
+            known.cached = true;
+            return done(known);
+        }
         report.normalised = Some(normalised.clone());
         report.role = lists::is_role(&parsed.local);
         let hosts = match &parsed.host {
@@ -79,22 +134,26 @@ impl Verifier {
                             .as_ref()
                             .map(|s| format!("; did you mean {s}?"))
                             .unwrap_or_default();
-                        return report.decide(
+                        return done(report.decide(
                             Verdict::Undeliverable,
                             format!("the domain {domain} does not exist{hint}"),
-                        );
+                        ));
                     }
                     MailHosts::NullMx => {
                         report.domain_exists = Some(true);
                         report.null_mx = true;
-                        return report.decide(Verdict::Undeliverable, format!("{domain} takes no mail (null MX)"));
+                        return done(
+                            report.decide(Verdict::Undeliverable, format!("{domain} takes no mail (null MX)")),
+                        );
                     }
                     MailHosts::NoHost => {
                         report.domain_exists = Some(true);
-                        return report.decide(Verdict::Undeliverable, format!("{domain} has no mail server"));
+                        return done(report.decide(Verdict::Undeliverable, format!("{domain} has no mail server")));
                     }
                     MailHosts::TempFail(why) => {
-                        return report.decide(Verdict::Unknown, format!("the DNS did not answer for {domain}: {why}"));
+                        return done(
+                            report.decide(Verdict::Unknown, format!("the DNS did not answer for {domain}: {why}")),
+                        );
                     }
                     MailHosts::Hosts { hosts, implicit } => {
                         report.domain_exists = Some(true);
@@ -109,125 +168,96 @@ impl Verifier {
             .domain()
             .map(str::to_owned)
             .unwrap_or_else(|| normalised.rsplit('@').next().unwrap_or("").to_owned());
-        let random = format!(
-            "estafeta-probe-{:012x}@{domain}",
-            rand::random::<u64>() & 0xffff_ffff_ffff
-        );
-
-        let verify = &self.config.verify;
-        let mut attempt = 0;
-        let answers = loop {
-            let outcome = self
-                .probe(&hosts, &normalised, verify.catch_all_check.then_some(random.as_str()))
-                .await;
-            let temporary = matches!(&outcome, Ok(a) if a.target.is_temporary());
-            if temporary && attempt < verify.retries {
-                attempt += 1;
-                tokio::time::sleep(verify.retry_delay).await;
-                continue;
-            }
-            break outcome;
-        };
-        let answers = match answers {
+        let answers = match self.probe(&hosts, &domain, &normalised).await {
             Ok(answers) => answers,
-            Err(error) => return report.decide(Verdict::Unknown, format!("no answer from the mail servers: {error}")),
+            Err(error) => {
+                return done(report.decide(Verdict::Unknown, format!("no answer from the mail servers: {error}")));
+            }
         };
-        let target = &answers.target;
-        report.smtp = Some(SmtpAnswer {
-            host: answers.host.clone(),
-            code: target.code,
-            enhanced: target.enhanced.clone(),
-            text: target.text.clone(),
-        });
-        report.catch_all = answers.random.as_ref().map(Reply::is_positive);
-        let enhanced = target.enhanced.as_deref().unwrap_or("");
-        if target.is_temporary() {
-            let full = target.code == 452 || enhanced == "4.2.2";
-            return if full {
-                report.decide(Verdict::Risky, format!("the mailbox is full for now: {target}"))
-            } else if target.code == 450 || target.code == 451 || enhanced.starts_with("4.7.") {
-                report.decide(
-                    Verdict::Risky,
-                    format!("still deferred after {attempt} retries (greylisting?): {target}"),
-                )
-            } else {
-                report.decide(Verdict::Unknown, format!("a temporary answer: {target}"))
-            };
+        if answers.target.is_temporary() && !last {
+            return Step::Retry;
         }
-        if !target.is_positive() {
-            let no_mailbox =
-                enhanced.starts_with("5.1.") || (enhanced.is_empty() && matches!(target.code, 550 | 551 | 553));
-            return if target.code == 552 || enhanced == "5.2.2" {
-                report.decide(Verdict::Risky, format!("the mailbox is full: {target}"))
-            } else if no_mailbox {
-                report.decide(Verdict::Undeliverable, format!("no such mailbox: {target}"))
-            } else {
-                report.decide(Verdict::Unknown, format!("the server refused the probe: {target}"))
-            };
+        let report = decide(report, &answers, retried);
+        if report.verdict != Verdict::Unknown && !answers.target.is_temporary() {
+            self.reports.put(normalised, report.clone());
         }
-        if report.catch_all == Some(true) {
-            return report.decide(Verdict::Risky, "the server takes any address (catch-all)");
-        }
-        if report.disposable {
-            return report.decide(Verdict::Risky, "a disposable (throwaway) domain");
-        }
-        if report.role {
-            return report.decide(Verdict::Risky, "a role account, not a person");
-        }
-        report.decide(Verdict::Deliverable, "the server takes mail for it")
+        done(report)
     }
 
-    /// One session at the first host address that will talk: the made-up
-    /// address first, then the one asked about.
-    async fn probe(&self, hosts: &[MailHost], address: &str, random: Option<&str>) -> Result<Answers, ProbeError> {
-        let verify = &self.config.verify;
-        let sender = self.sender();
+    /// The first host address that will talk is asked about a made-up
+    /// address at the domain (unless its catch-all answer is known), then
+    /// about the address itself, in one transaction.
+    async fn probe(&self, hosts: &[MailHost], domain: &str, address: &str) -> Result<Answers, ProbeError> {
+        let key = domain.to_ascii_lowercase();
+        let mut known = self.catch_all.get(&key);
+        let _learning = if known.is_none() && self.config.verify.catch_all_check {
+            let lock = Arc::clone(
+                self.learning
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(key.clone())
+                    .or_default(),
+            );
+            let guard = lock.lock_owned().await;
+            known = self.catch_all.get(&key);
+            Some(guard)
+        } else {
+            None
+        };
+        let random = (self.config.verify.catch_all_check && known.is_none()).then(|| {
+            format!(
+                "estafeta-probe-{:012x}@{domain}",
+                rand::random::<u64>() & 0xffff_ffff_ffff
+            )
+        });
+        let mut asked: Vec<&str> = random.iter().map(String::as_str).collect();
+        asked.push(address);
         let mut last = ProbeError::Connect("no address to connect to".into());
         for host in hosts {
             for ip in &host.addrs {
-                let session = Probe::open(
-                    *ip,
-                    verify.smtp_port,
-                    self.helo(),
-                    &sender,
-                    verify.connect_timeout,
-                    verify.command_timeout,
-                )
-                .await;
-                let mut session = match session {
-                    Ok(session) => session,
+                let mut replies = match self.sessions.ask(*ip, &asked).await {
+                    Ok(replies) => replies,
                     Err(error) => {
                         tracing::debug!(host = %host.name, %ip, %error, "probe: next host");
                         last = error;
                         continue;
                     }
                 };
-                let random = match random {
-                    Some(random) => match session.rcpt(random).await {
-                        Ok(reply) => Some(reply),
-                        Err(error) => {
-                            last = error;
-                            continue;
+                let target = replies.pop().expect("one reply per address");
+                let catch_all = match replies.pop() {
+                    Some(random) => {
+                        let answer = catch_all_answer(&random);
+                        if let Some(answer) = answer {
+                            self.catch_all.put(key.clone(), answer);
                         }
-                    },
-                    None => None,
-                };
-                let target = match session.rcpt(address).await {
-                    Ok(reply) => reply,
-                    Err(error) => {
-                        last = error;
-                        continue;
+                        answer
                     }
+                    None => known,
                 };
-                session.close().await;
                 return Ok(Answers {
                     host: describe(&host.name, *ip),
                     target,
-                    random,
+                    catch_all,
                 });
             }
         }
         Err(last)
+    }
+}
+
+fn done(report: Report) -> Step {
+    Step::Done(Box::new(report))
+}
+
+/// A made-up address taken means any is; refused means not; a temporary
+/// answer means nothing.
+fn catch_all_answer(reply: &Reply) -> Option<bool> {
+    if reply.is_positive() {
+        Some(true)
+    } else if reply.code >= 500 {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -68,12 +68,11 @@ pub struct Probe {
 const MAX_LINE: usize = 4096;
 
 impl Probe {
-    /// Connects and reads the greeting; then EHLO (or HELO) and MAIL FROM.
-    pub async fn open(
+    /// Connects, reads the greeting and says EHLO (HELO if refused).
+    pub async fn connect(
         ip: IpAddr,
         port: u16,
         helo: &str,
-        sender: &str,
         connect_timeout: Duration,
         timeout: Duration,
     ) -> Result<Probe, ProbeError> {
@@ -96,11 +95,16 @@ impl Probe {
                 return Err(ProbeError::Refused("HELO", hello));
             }
         }
-        let mail = probe.command(&format!("MAIL FROM:<{sender}>"), "MAIL FROM").await?;
+        Ok(probe)
+    }
+
+    /// Starts a transaction: MAIL FROM, which must be taken.
+    pub async fn mail(&mut self, sender: &str) -> Result<(), ProbeError> {
+        let mail = self.command(&format!("MAIL FROM:<{sender}>"), "MAIL FROM").await?;
         if !mail.is_positive() {
             return Err(ProbeError::Refused("MAIL FROM", mail));
         }
-        Ok(probe)
+        Ok(())
     }
 
     /// RCPT TO for one address; the reply, whatever it is.
@@ -108,9 +112,18 @@ impl Probe {
         self.command(&format!("RCPT TO:<{address}>"), "RCPT TO").await
     }
 
-    /// Ends the transaction and the session politely.
-    pub async fn close(mut self) {
-        let _ = self.command("RSET", "RSET").await;
+    /// Ends the transaction (RFC 5321 4.1.1.5) so the connection can check
+    /// the next address.
+    pub async fn reset(&mut self) -> Result<(), ProbeError> {
+        let reply = self.command("RSET", "RSET").await?;
+        if !reply.is_positive() {
+            return Err(ProbeError::Refused("RSET", reply));
+        }
+        Ok(())
+    }
+
+    /// Ends the session politely.
+    pub async fn quit(mut self) {
         let _ = self.command("QUIT", "QUIT").await;
     }
 

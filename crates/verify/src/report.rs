@@ -64,6 +64,8 @@ pub struct Report {
     pub suggestion: Option<String>,
     pub verdict: Verdict,
     pub reason: String,
+    /// Given again from an earlier check (within `verify.cache_ttl`).
+    pub cached: bool,
 }
 
 impl Report {
@@ -84,6 +86,7 @@ impl Report {
             suggestion: None,
             verdict: Verdict::Unknown,
             reason: String::new(),
+            cached: false,
         }
     }
 
@@ -137,6 +140,9 @@ impl Report {
         line("free", if self.free { "yes".into() } else { "no".into() });
         if let Some(suggestion) = &self.suggestion {
             line("did you mean", suggestion.clone());
+        }
+        if self.cached {
+            line("cached", "yes: checked earlier, not asked again".into());
         }
         out
     }

@@ -238,3 +238,127 @@ async fn reports_serialise_for_the_json_output() {
     assert_eq!(json["smtp"]["code"], 250);
     assert_eq!(json["mx"][0], "mx.ok.test");
 }
+
+async fn all(verifier: Arc<Verifier>, addresses: &[&str], window: usize) -> Vec<Report> {
+    let mut receiver =
+        estafeta_verify::batch::verify_all(verifier, addresses.iter().map(|a| a.to_string()).collect(), window);
+    let mut reports = Vec::new();
+    while let Some(report) = receiver.recv().await {
+        reports.push(report);
+    }
+    reports.sort_by(|a, b| a.address.cmp(&b.address));
+    reports
+}
+
+#[tokio::test]
+async fn one_host_gets_few_connections_reused_and_paced_rcpts() {
+    let mut world = World::new().await;
+    let known: Vec<String> = ["a", "b", "c", "d", "e"]
+        .iter()
+        .map(|l| format!("{l}@many.test"))
+        .collect();
+    world.domain("many.test", 2, Behaviour::Mailboxes(known)).await;
+    let verifier = Arc::new(world.verifier(|c| {
+        c.verify.host_connections = 1;
+        c.verify.rcpts_per_connection = 4;
+        c.verify.host_rate = 600;
+    }));
+    let addresses = [
+        "a@many.test",
+        "b@many.test",
+        "c@many.test",
+        "d@many.test",
+        "e@many.test",
+        "f@many.test",
+    ];
+    let reports = all(Arc::clone(&verifier), &addresses, 6).await;
+    assert_eq!(reports.len(), 6);
+    for report in &reports[..5] {
+        expect(report, Verdict::Deliverable, "takes mail");
+        assert_eq!(report.catch_all, Some(false), "learned once for the domain");
+    }
+    expect(&reports[5], Verdict::Undeliverable, "no such mailbox");
+
+    let mta = &world.mtas[0];
+    // One made-up address for the domain, then each address once.
+    let times = mta.rcpt_times();
+    assert_eq!(times.len(), 7);
+    // Four RCPTs a connection, one connection at a time, RSET between.
+    assert_eq!(mta.connections(), 2);
+    assert_eq!(mta.peak_connections(), 1);
+    assert!(mta.resets() >= 4, "{} RSETs", mta.resets());
+    // 600 a minute: the seven RCPTs spread over at least six intervals.
+    let span = *times.last().unwrap() - times[0];
+    assert!(span >= Duration::from_millis(550), "{span:?}");
+
+    // Asked again: the kept verdict, nothing sent to the server.
+    let again = verifier.verify("a@MANY.test").await;
+    expect(&again, Verdict::Deliverable, "takes mail");
+    assert!(again.cached && again.address == "a@MANY.test");
+    assert_eq!(mta.rcpt_times().len(), 7);
+    let fresh = world
+        .verifier(|c| c.verify.cache_ttl = Duration::ZERO)
+        .verify("a@many.test")
+        .await;
+    assert!(!fresh.cached);
+    assert_eq!(mta.rcpt_times().len(), 9);
+}
+
+#[tokio::test]
+async fn the_overall_bound_closes_idle_connections_for_other_hosts() {
+    let mut world = World::new().await;
+    world.domain("x.test", 3, Behaviour::Accept).await;
+    world.domain("y.test", 4, Behaviour::Accept).await;
+    world.domain("z.test", 5, Behaviour::Accept).await;
+    // One session in all; idle ones would otherwise wait an hour.
+    let verifier = Arc::new(world.verifier(|c| {
+        c.verify.max_probes = 1;
+        c.verify.host_connections = 4;
+        c.verify.idle_timeout = Duration::from_secs(3600);
+        c.verify.catch_all_check = false;
+    }));
+    let addresses = ["a@x.test", "b@x.test", "a@y.test", "b@y.test", "a@z.test", "c@x.test"];
+    let reports = tokio::time::timeout(Duration::from_secs(30), all(verifier, &addresses, 6))
+        .await
+        .expect("idle connections give way");
+    assert_eq!(reports.len(), 6);
+    assert!(reports.iter().all(|r| r.verdict == Verdict::Deliverable));
+    for mta in &world.mtas {
+        assert_eq!(mta.peak_connections(), 1);
+    }
+}
+
+#[tokio::test]
+async fn dropped_connections_and_slow_banners() {
+    let mut world = World::new().await;
+    world.domain("drop.test", 6, Behaviour::DropAtRcpt).await;
+    world
+        .domain("slow.test", 7, Behaviour::SlowBanner(Duration::from_millis(800)))
+        .await;
+    world
+        .domain("slower.test", 8, Behaviour::SlowBanner(Duration::from_secs(4)))
+        .await;
+    let verifier = world.verifier(|c| c.verify.catch_all_check = false);
+    expect(
+        &verifier.verify("a@drop.test").await,
+        Verdict::Unknown,
+        "closed the connection at RCPT TO",
+    );
+    expect(
+        &verifier.verify("a@slow.test").await,
+        Verdict::Deliverable,
+        "takes mail",
+    );
+    expect(
+        &verifier.verify("a@slower.test").await,
+        Verdict::Unknown,
+        "no answer to the greeting in time",
+    );
+    // Unknown verdicts are not kept: the next ask goes to the server.
+    world.mtas[0].set_behaviour(Behaviour::Accept);
+    expect(
+        &verifier.verify("a@drop.test").await,
+        Verdict::Deliverable,
+        "takes mail",
+    );
+}

@@ -18,7 +18,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue(command) => outbound::queue(&config, command).await,
         Command::Dkim(command) => outbound::dkim(&config, command).await,
         Command::Spam(command) => spam::spam(&config, command).await,
-        Command::Verify { addresses, json } => verify::verify(&config, &addresses, json).await,
+        Command::Verify {
+            addresses,
+            json,
+            input,
+            output,
+        } => match (input, output) {
+            (Some(input), Some(output)) => verify::verify_list(&config, &input, &output).await,
+            _ => verify::verify(&config, &addresses, json).await,
+        },
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
         Command::Migrate { from, to } => admin::migrate(&from, &to).await,
     }
