@@ -1,55 +1,70 @@
-//! Many addresses at once. Domains take turns, so each host sees a few
-//! addresses at a time and every host is busy, and the next address at a
-//! domain usually finds its connection still open. A temporary answer
-//! waits for its retry without holding a place in the window.
+//! Many addresses at once. Workers take a domain each and check its
+//! addresses one after another, so one connection serves several of them
+//! (RSET between) and each host sees at most `host_connections` workers;
+//! there are no more workers than sessions allowed in all, so a worker
+//! seldom waits for another host's idle connection to close. A temporary
+//! answer waits for its retry apart, without holding a worker.
 
-use crate::{Report, syntax};
-use crate::{Step, Verifier};
+use crate::{Report, Step, Verifier, syntax};
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// Reports in the order they finish; the channel closes after the last.
-/// `window` addresses are checked at once (the verifier's own limits
-/// still hold under it).
+/// At most `window` addresses are checked at once.
 pub fn verify_all(verifier: Arc<Verifier>, addresses: Vec<String>, window: usize) -> mpsc::Receiver<Report> {
-    let (reports, receiver) = mpsc::channel(window.max(1));
-    tokio::spawn(async move {
-        let window = Arc::new(Semaphore::new(window.max(1)));
-        for address in interleave(addresses) {
-            if reports.is_closed() {
-                return;
-            }
-            let permit = Arc::clone(&window).acquire_owned().await.expect("never closed");
-            let (verifier, window, reports) = (Arc::clone(&verifier), Arc::clone(&window), reports.clone());
-            tokio::spawn(async move {
-                let verify = &verifier.config.verify;
-                let mut permit = Some(permit);
-                let mut asked = 0;
+    let verify = &verifier.config.verify;
+    let workers = window.min(verify.max_probes).max(1);
+    let (reports, receiver) = mpsc::channel(workers);
+    let jobs = Arc::new(Mutex::new(jobs(addresses, verify.host_connections.max(1))));
+    for _ in 0..workers {
+        let (verifier, jobs, reports) = (Arc::clone(&verifier), Arc::clone(&jobs), reports.clone());
+        tokio::spawn(async move {
+            loop {
+                let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                let Some(job) = job else { return };
                 loop {
-                    match verifier.attempt(&address, asked, asked >= verify.retries).await {
+                    let address = job.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(address) = address else { break };
+                    if reports.is_closed() {
+                        return;
+                    }
+                    match verifier.attempt(&address, 0, verifier.config.verify.retries == 0).await {
                         Step::Done(report) => {
-                            drop(permit);
                             let _ = reports.send(*report).await;
-                            return;
                         }
                         Step::Retry => {
-                            drop(permit.take());
-                            asked += 1;
-                            tokio::time::sleep(verify.retry_delay).await;
-                            permit = Some(Arc::clone(&window).acquire_owned().await.expect("never closed"));
+                            tokio::spawn(retry(Arc::clone(&verifier), address, reports.clone()));
                         }
                     }
                 }
-            });
-        }
-    });
+            }
+        });
+    }
     receiver
 }
 
-/// One address per domain in turn, domains in order of first appearance.
-fn interleave(addresses: Vec<String>) -> Vec<String> {
-    let total = addresses.len();
+/// Asks again after `retry_delay`, up to `retries` times.
+async fn retry(verifier: Arc<Verifier>, address: String, reports: mpsc::Sender<Report>) {
+    let verify = &verifier.config.verify;
+    let mut asked = 1;
+    loop {
+        tokio::time::sleep(verify.retry_delay).await;
+        match verifier.attempt(&address, asked, asked >= verify.retries).await {
+            Step::Done(report) => {
+                let _ = reports.send(*report).await;
+                return;
+            }
+            Step::Retry => asked += 1,
+        }
+    }
+}
+
+type Job = Arc<Mutex<VecDeque<String>>>;
+
+/// One queue per domain, in order of first appearance; a domain with
+/// several addresses is offered to up to `lanes` workers.
+fn jobs(addresses: Vec<String>, lanes: usize) -> VecDeque<Job> {
     let mut order: Vec<String> = Vec::new();
     let mut by_domain: HashMap<String, VecDeque<String>> = HashMap::new();
     for address in addresses {
@@ -63,15 +78,16 @@ fn interleave(addresses: Vec<String>) -> Vec<String> {
         });
         queue.push_back(address);
     }
-    let mut out = Vec::with_capacity(total);
-    while out.len() < total {
-        for domain in &order {
-            if let Some(address) = by_domain.get_mut(domain).and_then(VecDeque::pop_front) {
-                out.push(address);
-            }
+    let mut jobs = VecDeque::new();
+    for domain in order {
+        let queue = by_domain.remove(&domain).unwrap_or_default();
+        let workers = lanes.min(queue.len());
+        let job = Arc::new(Mutex::new(queue));
+        for _ in 0..workers {
+            jobs.push_back(Arc::clone(&job));
         }
     }
-    out
+    jobs
 }
 
 #[cfg(test)]
@@ -79,16 +95,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn domains_take_turns() {
-        let input = [
-            "a@x.test", "b@x.test", "c@x.test", "d@y.test", "e@Y.test", "bad", "f@z.test",
-        ];
-        let order = interleave(input.iter().map(|s| s.to_string()).collect());
+    fn each_domain_is_one_queue_offered_to_a_few_workers() {
+        let input = ["a@x.test", "b@x.test", "c@x.test", "d@y.test", "bad", "e@Y.test"];
+        let jobs = jobs(input.iter().map(|s| s.to_string()).collect(), 2);
+        let queues: Vec<Vec<String>> = jobs
+            .iter()
+            .map(|job| job.lock().unwrap().iter().cloned().collect())
+            .collect();
         assert_eq!(
-            order,
+            queues,
             [
-                "a@x.test", "d@y.test", "bad", "f@z.test", "b@x.test", "e@Y.test", "c@x.test"
+                vec!["a@x.test", "b@x.test", "c@x.test"],
+                vec!["a@x.test", "b@x.test", "c@x.test"],
+                vec!["d@y.test", "e@Y.test"],
+                vec!["d@y.test", "e@Y.test"],
+                vec!["bad"],
             ]
         );
+        assert!(Arc::ptr_eq(&jobs[0], &jobs[1]));
     }
 }
