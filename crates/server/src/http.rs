@@ -1,11 +1,12 @@
-//! The HTTP listener: health and metrics now; admin API, JMAP and DAV later.
+//! The HTTP listener: health, metrics and the account API (`/api/...`);
+//! admin API, JMAP and DAV later.
 
 use crate::Shared;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use estafeta_net::{CancellationToken, Listener, TaskTracker};
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ pub fn spawn(listener: Listener, shared: Arc<Shared>, shutdown: &CancellationTok
     let stop = shutdown.clone();
     tracker.spawn(async move {
         let socket = listener.into_tokio();
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         if let Err(error) = axum::serve(socket, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
@@ -27,6 +29,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
+        .route("/api/verify", post(crate::api::verify::verify))
         .fallback(not_found)
         .with_state(shared)
 }

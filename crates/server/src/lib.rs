@@ -1,6 +1,7 @@
 //! Wiring: from a [`Config`] to a running server. The binary calls this for
 //! `estafeta serve`; testkit calls it to start servers in tests.
 
+mod api;
 mod http;
 mod learning;
 
@@ -55,6 +56,9 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     pub logins: Arc<LoginLimiter>,
     pub tls: TlsSetup,
+    /// One for the server, so its politeness limits and cache hold for
+    /// every API request together.
+    pub verifier: Arc<estafeta_verify::Verifier>,
 }
 
 pub struct RunningServer {
@@ -94,7 +98,7 @@ impl RunningServer {
         let metrics = Metrics::new();
         // Present (at zero) from the start, so dashboards and alerts can
         // rely on the series; each protocol counts into its own.
-        for protocol in ["smtp", "imap", "pop3"] {
+        for protocol in ["smtp", "imap", "pop3", "http"] {
             metrics.counter(AUTH_FAILURES, AUTH_FAILURES_HELP, &[("protocol", protocol)]);
         }
         let (store, sqlite): (Arc<dyn Store>, Option<Arc<SqliteStore>>) = match config.store.backend {
@@ -128,6 +132,10 @@ impl RunningServer {
             store,
             metrics: Arc::clone(&metrics),
             tls: tls.clone(),
+            verifier: Arc::new(estafeta_verify::Verifier::new(
+                Arc::new(config.clone()),
+                resolver.clone(),
+            )),
             config,
         });
         let context = ListenerContext {

@@ -122,22 +122,70 @@ impl TestServer {
 
 /// A minimal HTTP/1.1 GET, so tests need no HTTP client crate.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = http_request(addr, "GET", path, &[], b"").await;
+    (response.status, response.body)
+}
+
+/// What [`http_request`] got back.
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header lines as sent, lowercased names: `name: value`.
+    pub headers: Vec<String>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{}:", name.to_ascii_lowercase());
+        self.headers
+            .iter()
+            .find_map(|line| line.strip_prefix(&prefix).map(str::trim))
+    }
+}
+
+/// A minimal HTTP/1.1 request with the headers and body given.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect http");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method != "GET" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
         .await
         .expect("http timeout")
         .unwrap();
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
         .and_then(|code| code.parse().ok())
         .expect("status line");
-    (status, body.to_owned())
+    let headers = lines
+        .map(|line| match line.split_once(':') {
+            Some((name, value)) => format!("{}:{value}", name.to_ascii_lowercase()),
+            None => line.to_owned(),
+        })
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
 }
 
 /// The variable naming a PostgreSQL server (a URL to a database we may

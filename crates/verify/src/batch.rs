@@ -10,13 +10,28 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
+/// What to do with a temporary answer (greylisting, a busy server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retries {
+    /// Ask again after `verify.retry_delay`, `verify.retries` times.
+    Wait,
+    /// Report it now (callers that cannot wait minutes).
+    Skip,
+}
+
 /// Reports in the order they finish; the channel closes after the last.
 /// At most `window` addresses are checked at once.
-pub fn verify_all(verifier: Arc<Verifier>, addresses: Vec<String>, window: usize) -> mpsc::Receiver<Report> {
+pub fn verify_all(
+    verifier: Arc<Verifier>,
+    addresses: Vec<String>,
+    window: usize,
+    retries: Retries,
+) -> mpsc::Receiver<Report> {
     let verify = &verifier.config.verify;
     let workers = window.min(verify.max_probes).max(1);
     let (reports, receiver) = mpsc::channel(workers);
     let jobs = Arc::new(Mutex::new(jobs(addresses, verify.host_connections.max(1))));
+    let last_try = retries == Retries::Skip || verify.retries == 0;
     for _ in 0..workers {
         let (verifier, jobs, reports) = (Arc::clone(&verifier), Arc::clone(&jobs), reports.clone());
         tokio::spawn(async move {
@@ -29,7 +44,7 @@ pub fn verify_all(verifier: Arc<Verifier>, addresses: Vec<String>, window: usize
                     if reports.is_closed() {
                         return;
                     }
-                    match verifier.attempt(&address, 0, verifier.config.verify.retries == 0).await {
+                    match verifier.attempt(&address, 0, last_try).await {
                         Step::Done(report) => {
                             let _ = reports.send(*report).await;
                         }

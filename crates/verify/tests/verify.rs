@@ -240,8 +240,12 @@ async fn reports_serialise_for_the_json_output() {
 }
 
 async fn all(verifier: Arc<Verifier>, addresses: &[&str], window: usize) -> Vec<Report> {
-    let mut receiver =
-        estafeta_verify::batch::verify_all(verifier, addresses.iter().map(|a| a.to_string()).collect(), window);
+    let mut receiver = estafeta_verify::batch::verify_all(
+        verifier,
+        addresses.iter().map(|a| a.to_string()).collect(),
+        window,
+        estafeta_verify::batch::Retries::Wait,
+    );
     let mut reports = Vec::new();
     while let Some(report) = receiver.recv().await {
         reports.push(report);

@@ -4,7 +4,7 @@
 
 use estafeta_core::Config;
 use estafeta_verify::Verifier;
-use estafeta_verify::batch::verify_all;
+use estafeta_verify::batch::{Retries, verify_all};
 use estafeta_verify::listfile::{Results, read_input};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ fn verifier(config: &Config) -> anyhow::Result<Arc<Verifier>> {
 }
 
 pub async fn verify(config: &Config, addresses: &[String], json: bool) -> anyhow::Result<()> {
-    let mut receiver = verify_all(verifier(config)?, addresses.to_vec(), WINDOW);
+    let mut receiver = verify_all(verifier(config)?, addresses.to_vec(), WINDOW, Retries::Wait);
     let mut reports = Vec::with_capacity(addresses.len());
     while let Some(report) = receiver.recv().await {
         reports.push(report);
@@ -62,7 +62,7 @@ pub async fn verify_list(config: &Config, input: &Path, output: &Path) -> anyhow
             .expect("a valid template"),
     );
     progress.set_position(done as u64);
-    let mut receiver = verify_all(verifier(config)?, pending, WINDOW);
+    let mut receiver = verify_all(verifier(config)?, pending, WINDOW, Retries::Wait);
     let interrupted = loop {
         tokio::select! {
             report = receiver.recv() => match report {
