@@ -78,6 +78,7 @@ struct Log {
     /// When each RCPT arrived.
     rcpt_times: Vec<std::time::Instant>,
     resets: u32,
+    mail_commands: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -172,6 +173,11 @@ impl FakeMta {
     /// When each RCPT command arrived, in order.
     pub fn rcpt_times(&self) -> Vec<std::time::Instant> {
         self.log.lock().unwrap().rcpt_times.clone()
+    }
+
+    /// Every MAIL FROM line, as sent.
+    pub fn mail_commands(&self) -> Vec<String> {
+        self.log.lock().unwrap().mail_commands.clone()
     }
 
     /// RSET commands seen.
@@ -279,6 +285,7 @@ impl FakeMta {
                     "535 5.7.8 bad credentials\r\n".into()
                 }
             } else if upper.starts_with("MAIL FROM:") {
+                self.log.lock().unwrap().mail_commands.push(line.clone());
                 mail_from = line.clone();
                 rcpt_to.clear();
                 "250 2.1.0 ok\r\n".into()

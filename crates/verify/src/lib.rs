@@ -168,8 +168,14 @@ impl Verifier {
             .domain()
             .map(str::to_owned)
             .unwrap_or_else(|| normalised.rsplit('@').next().unwrap_or("").to_owned());
-        let answers = match self.probe(&hosts, &domain, &normalised).await {
+        let answers = match self.probe(&hosts, &domain, &normalised, parsed.utf8).await {
             Ok(answers) => answers,
+            Err(ProbeError::NoSmtpUtf8) => {
+                return done(report.decide(
+                    Verdict::Undeliverable,
+                    "a UTF-8 address, and its mail servers do not take them (no SMTPUTF8, RFC 6531)",
+                ));
+            }
             Err(error) => {
                 return done(report.decide(Verdict::Unknown, format!("no answer from the mail servers: {error}")));
             }
@@ -187,7 +193,7 @@ impl Verifier {
     /// The first host address that will talk is asked about a made-up
     /// address at the domain (unless its catch-all answer is known), then
     /// about the address itself, in one transaction.
-    async fn probe(&self, hosts: &[MailHost], domain: &str, address: &str) -> Result<Answers, ProbeError> {
+    async fn probe(&self, hosts: &[MailHost], domain: &str, address: &str, utf8: bool) -> Result<Answers, ProbeError> {
         let key = domain.to_ascii_lowercase();
         let mut known = self.catch_all.get(&key);
         let _learning = if known.is_none() && self.config.verify.catch_all_check {
@@ -215,7 +221,7 @@ impl Verifier {
         let mut last = ProbeError::Connect("no address to connect to".into());
         for host in hosts {
             for ip in &host.addrs {
-                let mut replies = match self.sessions.ask(*ip, &asked).await {
+                let mut replies = match self.sessions.ask(*ip, &asked, utf8).await {
                     Ok(replies) => replies,
                     Err(error) => {
                         tracing::debug!(host = %host.name, %ip, %error, "probe: next host");

@@ -45,6 +45,8 @@ pub enum ProbeError {
     Garbled,
     /// Greeting, EHLO/HELO or MAIL refused: the reply says why.
     Refused(&'static str, Reply),
+    /// A UTF-8 address, and the server does not offer SMTPUTF8.
+    NoSmtpUtf8,
 }
 
 impl std::fmt::Display for ProbeError {
@@ -55,6 +57,7 @@ impl std::fmt::Display for ProbeError {
             ProbeError::Closed(stage) => write!(f, "the server closed the connection at {stage}"),
             ProbeError::Garbled => write!(f, "the server's reply is not SMTP"),
             ProbeError::Refused(stage, reply) => write!(f, "{stage} refused: {reply}"),
+            ProbeError::NoSmtpUtf8 => write!(f, "the server does not take UTF-8 addresses (no SMTPUTF8)"),
         }
     }
 }
@@ -62,6 +65,8 @@ impl std::fmt::Display for ProbeError {
 pub struct Probe {
     reader: BufReader<TcpStream>,
     timeout: Duration,
+    /// The server offered SMTPUTF8 (RFC 6531) in its EHLO reply.
+    smtputf8: bool,
 }
 
 /// Reply line limit: RFC 5321 4.5.3.1.5 says 512; some servers say more.
@@ -83,12 +88,19 @@ impl Probe {
         let mut probe = Probe {
             reader: BufReader::new(tcp),
             timeout,
+            smtputf8: false,
         };
         let greeting = probe.read("the greeting").await?;
         if greeting.code != 220 {
             return Err(ProbeError::Refused("the connection", greeting));
         }
         let hello = probe.command(&format!("EHLO {helo}"), "EHLO").await?;
+        probe.smtputf8 = hello.is_positive()
+            && hello
+                .text
+                .split_ascii_whitespace()
+                .skip(1)
+                .any(|word| word.eq_ignore_ascii_case("SMTPUTF8"));
         if !hello.is_positive() {
             let hello = probe.command(&format!("HELO {helo}"), "HELO").await?;
             if !hello.is_positive() {
@@ -98,9 +110,18 @@ impl Probe {
         Ok(probe)
     }
 
-    /// Starts a transaction: MAIL FROM, which must be taken.
-    pub async fn mail(&mut self, sender: &str) -> Result<(), ProbeError> {
-        let mail = self.command(&format!("MAIL FROM:<{sender}>"), "MAIL FROM").await?;
+    /// Starts a transaction: MAIL FROM, which must be taken. For a UTF-8
+    /// address the server must offer SMTPUTF8 and the transaction says so
+    /// (RFC 6531 3.4).
+    pub async fn mail(&mut self, sender: &str, utf8: bool) -> Result<(), ProbeError> {
+        let parameter = match (utf8, self.smtputf8) {
+            (false, _) => "",
+            (true, true) => " SMTPUTF8",
+            (true, false) => return Err(ProbeError::NoSmtpUtf8),
+        };
+        let mail = self
+            .command(&format!("MAIL FROM:<{sender}>{parameter}"), "MAIL FROM")
+            .await?;
         if !mail.is_positive() {
             return Err(ProbeError::Refused("MAIL FROM", mail));
         }

@@ -92,12 +92,12 @@ impl Sessions {
         }))
     }
 
-    /// One transaction at `ip`: RCPT for each address in turn, their
-    /// replies in the same order. The connection is kept for the next
-    /// caller when it is still good.
-    pub async fn ask(self: &Arc<Self>, ip: IpAddr, addresses: &[&str]) -> Result<Vec<Reply>, ProbeError> {
+    /// One transaction at `ip` (with SMTPUTF8 when `utf8`): RCPT for each
+    /// address in turn, their replies in the same order. The connection
+    /// is kept for the next caller when it is still good.
+    pub async fn ask(self: &Arc<Self>, ip: IpAddr, addresses: &[&str], utf8: bool) -> Result<Vec<Reply>, ProbeError> {
         let host = self.host(ip);
-        let mut session = self.session(ip, &host).await?;
+        let mut session = self.session(ip, &host, utf8).await?;
         let mut replies = Vec::with_capacity(addresses.len());
         for address in addresses {
             self.pace(&host).await;
@@ -112,7 +112,7 @@ impl Sessions {
     /// once the host and the overall bound allow one. Idle connections
     /// hold their slots: a waiter takes its host's idle one, or closes
     /// another host's to free a slot of the overall bound.
-    async fn session(self: &Arc<Self>, ip: IpAddr, host: &Arc<Host>) -> Result<Session, ProbeError> {
+    async fn session(self: &Arc<Self>, ip: IpAddr, host: &Arc<Host>, utf8: bool) -> Result<Session, ProbeError> {
         'next: loop {
             // Armed before looking, so a connection put back meanwhile wakes us.
             let returned = self.returned.notified();
@@ -120,10 +120,11 @@ impl Sessions {
             returned.as_mut().enable();
             if let Some(mut session) = host.take_idle() {
                 // A server may have closed it meanwhile: then open another.
-                if session.probe.mail(&self.identity.sender).await.is_ok() {
-                    return Ok(session);
+                match session.probe.mail(&self.identity.sender, utf8).await {
+                    Ok(()) => return Ok(session),
+                    Err(ProbeError::NoSmtpUtf8) => return Err(ProbeError::NoSmtpUtf8),
+                    Err(_) => continue,
                 }
-                continue;
             }
             let host_permit = tokio::select! {
                 permit = Arc::clone(&host.connections).acquire_owned() => permit.expect("never closed"),
@@ -154,7 +155,7 @@ impl Sessions {
                 config.command_timeout,
             )
             .await?;
-            probe.mail(&self.identity.sender).await?;
+            probe.mail(&self.identity.sender, utf8).await?;
             return Ok(Session {
                 probe,
                 rcpts: 0,

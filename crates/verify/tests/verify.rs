@@ -366,3 +366,46 @@ async fn dropped_connections_and_slow_banners() {
         "takes mail",
     );
 }
+
+#[tokio::test]
+async fn utf8_addresses_need_smtputf8() {
+    let mut world = World::new().await;
+    world
+        .domain("utf.test", 9, Behaviour::Mailboxes(vec!["josé@utf.test".into()]))
+        .await;
+    world.dns.mx("old.test", 10, "mx.old.test");
+    world.dns.ip("mx.old.test", ip(10));
+    world.mtas.push(
+        FakeMta::start_with(
+            SocketAddr::new(ip(10), world.port),
+            Behaviour::Accept,
+            &["PIPELINING", "8BITMIME"],
+        )
+        .await,
+    );
+    let verifier = world.verifier(|c| c.verify.catch_all_check = false);
+    expect(
+        &verifier.verify("josé@utf.test").await,
+        Verdict::Deliverable,
+        "takes mail",
+    );
+    assert!(
+        world.mtas[0].mail_commands()[0].ends_with("> SMTPUTF8"),
+        "{:?}",
+        world.mtas[0].mail_commands()
+    );
+    expect(
+        &verifier.verify("josé@old.test").await,
+        Verdict::Undeliverable,
+        "no SMTPUTF8",
+    );
+    // Nothing asked of a server that could not take the address.
+    assert!(world.mtas[1].mail_commands().is_empty());
+    // ASCII addresses do not ask for it.
+    expect(
+        &verifier.verify("jose@old.test").await,
+        Verdict::Deliverable,
+        "takes mail",
+    );
+    assert_eq!(world.mtas[1].mail_commands(), ["MAIL FROM:<postmaster@verifier.test>"]);
+}

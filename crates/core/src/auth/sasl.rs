@@ -92,6 +92,36 @@ pub fn decode_plain(base64_text: &str) -> Result<Credentials, SaslError> {
     Ok(Credentials { authcid, password })
 }
 
+/// An HTTP `Authorization: Basic` value (RFC 7617 2): base64 of
+/// `user-id ":" password`, UTF-8 (we announce charset="UTF-8"). The same
+/// limits as PLAIN apply.
+pub fn decode_basic(header: &str) -> Result<Credentials, SaslError> {
+    let (scheme, token) = header.trim().split_once(' ').ok_or(SaslError::Malformed)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(SaslError::Malformed);
+    }
+    let token = token.trim();
+    if token == "*" || token == "=" {
+        return Err(SaslError::Malformed);
+    }
+    let raw = String::from_utf8(decode_base64(token)?).map_err(|_| SaslError::Utf8)?;
+    // RFC 7617 2: the user-id cannot contain a colon; the password can.
+    let (authcid, password) = raw.split_once(':').ok_or(SaslError::Malformed)?;
+    if authcid.is_empty() || password.is_empty() {
+        return Err(SaslError::Empty);
+    }
+    if authcid.len() > 255 || password.len() > 255 {
+        return Err(SaslError::TooLong);
+    }
+    if authcid.contains('\0') || password.contains('\0') {
+        return Err(SaslError::Malformed);
+    }
+    Ok(Credentials {
+        authcid: authcid.to_owned(),
+        password: password.to_owned(),
+    })
+}
+
 /// Base64 for a SASL line; `*` alone is the client cancelling (RFC 4954 4,
 /// RFC 9051 6.2.2, RFC 5034 4), and `=` alone an empty initial response.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, SaslError> {
@@ -270,5 +300,20 @@ mod tests {
             password: "hunter2".into(),
         };
         assert!(!format!("{credentials:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn http_basic_values() {
+        let basic = |raw: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw));
+        let credentials = decode_basic(&basic("ana@example.com:pa:ss word")).unwrap();
+        assert_eq!(credentials.authcid, "ana@example.com");
+        assert_eq!(credentials.password, "pa:ss word");
+        assert!(decode_basic(&basic("josé:contraseña")).is_ok());
+        assert_eq!(decode_basic(&basic("nopassword")), Err(SaslError::Malformed));
+        assert_eq!(decode_basic(&basic("ana:")), Err(SaslError::Empty));
+        assert_eq!(decode_basic(&basic(":pw")), Err(SaslError::Empty));
+        assert_eq!(decode_basic("Bearer abc"), Err(SaslError::Malformed));
+        assert!(decode_basic("Basic !!!").is_err());
+        assert!(decode_basic("Basic").is_err());
     }
 }

@@ -8,7 +8,7 @@ use crate::Shared;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use estafeta_core::auth::Credentials;
-use estafeta_core::auth::sasl::decode_base64;
+use estafeta_core::auth::sasl::decode_basic;
 use estafeta_store::login::{LoginError, login};
 use std::net::SocketAddr;
 
@@ -31,17 +31,7 @@ fn challenge(message: &str) -> Response {
 }
 
 fn basic(headers: &HeaderMap) -> Option<Credentials> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(decode_base64(token.trim()).ok()?).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    Some(Credentials {
-        authcid: user.to_owned(),
-        password: password.to_owned(),
-    })
+    decode_basic(headers.get(header::AUTHORIZATION)?.to_str().ok()?).ok()
 }
 
 pub async fn caller(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<Caller, Response> {
