@@ -14,6 +14,7 @@ macro_rules! id_type {
     };
 }
 
+id_type!(TenantId);
 id_type!(DomainId);
 id_type!(AccountId);
 id_type!(MailboxId);

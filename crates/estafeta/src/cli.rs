@@ -61,10 +61,20 @@ pub enum Command {
         /// Where the results go, one CSV row per address.
         #[arg(long, value_name = "FILE", requires = "input")]
         output: Option<std::path::PathBuf>,
+        /// Whose suppression list to consult.
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
     },
     /// The spam filter: training it and explaining its verdicts.
     #[command(subcommand)]
     Spam(SpamCommand),
+    /// Tenants: who owns which domains; limits and lists are per tenant.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Addresses a tenant must not mail again (bounces, complaints,
+    /// unsubscribes, by hand).
+    #[command(subcommand)]
+    Suppression(SuppressionCommand),
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
         /// Fix what can be fixed safely (reference counts, counters, orphan files).
@@ -84,12 +94,80 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum DomainCommand {
-    /// Start hosting a domain.
-    Add { domain: String },
+    /// Start hosting a domain (or, when hosted, give it to `--tenant`).
+    Add {
+        domain: String,
+        /// The tenant owning it; the default tenant unless given.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+    },
     /// List hosted domains.
     List,
     /// Stop hosting a domain (it must have no accounts or aliases left).
     Remove { domain: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Add { name: String },
+    /// List tenants and the domains each owns.
+    List,
+    /// Remove a tenant that owns no domains (its suppression list goes too).
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SuppressionCommand {
+    /// The tenant's entries in force.
+    List {
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
+    },
+    /// Suppress addresses by hand.
+    Add {
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
+        /// Only for mail from this sender domain; all the tenant's mail if not given.
+        #[arg(long, value_name = "DOMAIN")]
+        sender_domain: Option<String>,
+        /// hard-bounce, soft-bounce, complaint, unsubscribe or manual.
+        #[arg(long, default_value = "manual")]
+        reason: String,
+        /// Why, in words.
+        #[arg(long, default_value = "added by the operator")]
+        detail: String,
+        /// Lapses after this long ("30d", "12h"); never if not given.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+    },
+    /// Take an address off the list.
+    Remove {
+        address: String,
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
+        /// Only its entry for this sender domain.
+        #[arg(long, value_name = "DOMAIN")]
+        sender_domain: Option<String>,
+    },
+    /// Add entries from a CSV file: an export, or a plain list of addresses.
+    Import {
+        file: PathBuf,
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
+        /// The reason given to a plain list's addresses.
+        #[arg(long, default_value = "manual")]
+        reason: String,
+    },
+    /// Write the tenant's entries as CSV (to standard output, or --output).
+    Export {
+        #[arg(long, value_name = "NAME", default_value = "default")]
+        tenant: String,
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,7 +14,7 @@ async fn verify_prints_a_report_per_address_as_text_or_json() {
     let dns = TestDns::start().await;
     dns.mx("ok.test", 10, "mx.ok.test");
     dns.ip("mx.ok.test", host);
-    let _mta = FakeMta::start(
+    let mta = FakeMta::start(
         SocketAddr::new(host, port),
         Behaviour::Mailboxes(vec!["a@ok.test".into()]),
     )
@@ -46,6 +46,29 @@ async fn verify_prints_a_report_per_address_as_text_or_json() {
     let json: serde_json::Value = serde_json::from_str(done.ok()).unwrap();
     assert_eq!(json[0]["verdict"], "deliverable");
     assert_eq!(json[0]["catch_all"], false);
+
+    // On the tenant's suppression list: reported so, and no probe sent.
+    let asked = mta.attempts("a@ok.test");
+    run_in(
+        &dir.path().join("data"),
+        &["suppression", "add", "A@ok.test", "--reason", "complaint"],
+        None,
+    )
+    .ok();
+    let mut command = configured(dir.path(), &toml);
+    command.args(["verify", "a@ok.test"]);
+    let done = tokio::task::spawn_blocking(move || run(command, None)).await.unwrap();
+    let out = done.ok();
+    assert!(
+        out.contains("a@ok.test: undeliverable (on the suppression list (complaint); do not send)"),
+        "{out}"
+    );
+    assert!(out.contains("  suppressed   complaint: added by the operator"), "{out}");
+    assert_eq!(mta.attempts("a@ok.test"), asked);
+    let mut command = configured(dir.path(), &toml);
+    command.args(["verify", "--tenant", "nobody", "a@ok.test"]);
+    let done = tokio::task::spawn_blocking(move || run(command, None)).await.unwrap();
+    done.refused("no tenant nobody");
 }
 
 /// A list through `--input/--output`: interrupted with Ctrl-C (SIGINT)

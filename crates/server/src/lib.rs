@@ -129,13 +129,13 @@ impl RunningServer {
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
             logins: Arc::new(LoginLimiter::from_config(&config.auth)),
+            verifier: Arc::new(
+                estafeta_verify::Verifier::new(Arc::new(config.clone()), resolver.clone())
+                    .with_store(Arc::clone(&store)),
+            ),
             store,
             metrics: Arc::clone(&metrics),
             tls: tls.clone(),
-            verifier: Arc::new(estafeta_verify::Verifier::new(
-                Arc::new(config.clone()),
-                resolver.clone(),
-            )),
             config,
         });
         let context = ListenerContext {

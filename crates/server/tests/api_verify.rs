@@ -103,6 +103,28 @@ async fn single_and_batch_requests_with_an_accounts_password() {
             ("c@ok.test", "undeliverable", false),
         ]
     );
+
+    // The caller's tenant's suppression list is consulted; another
+    // tenant's is not.
+    let store = api.server.store();
+    let acme = store.tenant_add("acme").await.unwrap();
+    let entry = |tenant| estafeta_store::Suppression {
+        tenant,
+        address: "b@ok.test".into(),
+        sender_domain: String::new(),
+        reason: estafeta_store::SuppressionReason::HardBounce,
+        detail: "550 5.1.1 earlier bounce".into(),
+        created_at: 0,
+        expires_at: None,
+    };
+    store.suppression_add(&entry(acme.id)).await.unwrap();
+    let b = json(&api.post(Some(USER), r#"{"address": "b@ok.test"}"#).await);
+    assert_eq!(b["verdict"], "deliverable", "{b}");
+    assert_eq!(b["suppressed"], serde_json::Value::Null);
+    store.domain_set_tenant("example.com", acme.id).await.unwrap();
+    let b = json(&api.post(Some(USER), r#"{"address": "b@ok.test"}"#).await);
+    assert_eq!(b["verdict"], "undeliverable", "{b}");
+    assert_eq!(b["suppressed"], "hard-bounce: 550 5.1.1 earlier bounce");
 }
 
 #[tokio::test]

@@ -16,12 +16,13 @@ pub mod login;
 pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
+pub mod tenancy;
 mod types;
 
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::ChangeBus;
-use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId};
+use estafeta_core::model::{AccountId, MailboxId, MailboxRole, QueueId, TenantId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub use blob::BlobId;
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
 pub use learning::{Classifier, Greylisting, ModelScope, TokenCounts, Training};
+pub use tenancy::{DEFAULT_TENANT, Suppression, SuppressionReason, Tenant};
 pub use types::*;
 
 #[async_trait]
@@ -193,6 +195,36 @@ pub trait Store: Send + Sync {
     async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool>;
     /// Records an attempt of the greylisting triplet `key`; whether it may pass now.
     async fn greylist_check(&self, key: &str, now: i64, rules: Greylisting) -> Result<bool>;
+
+    // --- Tenants and suppression lists -------------------------------------
+
+    /// The default tenant exists from the start; names are unique.
+    async fn tenant_add(&self, name: &str) -> Result<Tenant>;
+    async fn tenant_list(&self) -> Result<Vec<Tenant>>;
+    async fn tenant_get(&self, name: &str) -> Result<Option<Tenant>>;
+    /// Refused for the default tenant and while it owns domains; its
+    /// suppression list goes with it.
+    async fn tenant_remove(&self, name: &str) -> Result<()>;
+    /// Gives a local domain (and so its accounts) to another tenant.
+    async fn domain_set_tenant(&self, domain: &str, tenant: TenantId) -> Result<()>;
+    /// The tenant owning a local domain; `None` when not ours.
+    async fn domain_tenant(&self, domain: &str) -> Result<Option<TenantId>>;
+    /// Adds or replaces the entry for (tenant, sender domain, address).
+    async fn suppression_add(&self, entry: &Suppression) -> Result<()>;
+    /// The entry stopping mail from `sender_domain` to `address` at `now`:
+    /// one for the tenant's whole mail or for that sender domain.
+    async fn suppression_check(
+        &self,
+        tenant: TenantId,
+        sender_domain: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<Option<Suppression>>;
+    /// The tenant's entries in force at `now`, by address.
+    async fn suppression_list(&self, tenant: TenantId, now: i64) -> Result<Vec<Suppression>>;
+    /// Removes the address's entries (for one sender domain, or all when
+    /// `None`); how many went.
+    async fn suppression_remove(&self, tenant: TenantId, sender_domain: Option<&str>, address: &str) -> Result<u64>;
 
     // --- Operations ------------------------------------------------------
 

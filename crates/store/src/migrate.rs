@@ -50,13 +50,26 @@ impl Value {
 struct Table {
     name: &'static str,
     columns: &'static [(&'static str, &'static str)],
+    /// Rows left out: those the target's own migrations already made.
+    skip: Option<&'static str>,
 }
 
 /// In dependency order. Blobs go first, their content read from the files.
 const TABLES: &[Table] = &[
     Table {
-        name: "domains",
+        name: "tenants",
         columns: &[("id", "BIGINT"), ("name", "TEXT"), ("created_at", "BIGINT")],
+        skip: Some("id = 1"),
+    },
+    Table {
+        name: "domains",
+        columns: &[
+            ("id", "BIGINT"),
+            ("name", "TEXT"),
+            ("created_at", "BIGINT"),
+            ("tenant_id", "BIGINT"),
+        ],
+        skip: None,
     },
     Table {
         name: "accounts",
@@ -67,6 +80,7 @@ const TABLES: &[Table] = &[
             ("password_hash", "TEXT"),
             ("created_at", "BIGINT"),
         ],
+        skip: None,
     },
     Table {
         name: "aliases",
@@ -77,6 +91,7 @@ const TABLES: &[Table] = &[
             ("target", "TEXT"),
             ("created_at", "BIGINT"),
         ],
+        skip: None,
     },
     Table {
         name: "mailboxes",
@@ -90,6 +105,7 @@ const TABLES: &[Table] = &[
             ("highest_modseq", "BIGINT"),
             ("subscribed", "BOOLEAN"),
         ],
+        skip: None,
     },
     Table {
         name: "messages",
@@ -103,10 +119,12 @@ const TABLES: &[Table] = &[
             ("flags", "SMALLINT"),
             ("keywords", "TEXT"),
         ],
+        skip: None,
     },
     Table {
         name: "expunged",
         columns: &[("mailbox_id", "BIGINT"), ("uid", "BIGINT"), ("modseq", "BIGINT")],
+        skip: None,
     },
     Table {
         name: "queue",
@@ -124,6 +142,7 @@ const TABLES: &[Table] = &[
             ("attempts", "INT"),
             ("warned", "INT"),
         ],
+        skip: None,
     },
     Table {
         name: "queue_recipients",
@@ -140,6 +159,7 @@ const TABLES: &[Table] = &[
             ("attempts", "INT"),
             ("last_reply", "TEXT"),
         ],
+        skip: None,
     },
     Table {
         name: "dkim_keys",
@@ -150,6 +170,7 @@ const TABLES: &[Table] = &[
             ("private_key", "TEXT"),
             ("created_at", "BIGINT"),
         ],
+        skip: None,
     },
     Table {
         name: "filter_tokens",
@@ -160,6 +181,7 @@ const TABLES: &[Table] = &[
             ("class", "SMALLINT"),
             ("count", "BIGINT"),
         ],
+        skip: None,
     },
     Table {
         name: "filter_totals",
@@ -169,10 +191,25 @@ const TABLES: &[Table] = &[
             ("class", "SMALLINT"),
             ("count", "BIGINT"),
         ],
+        skip: None,
     },
     Table {
         name: "correspondents",
         columns: &[("account_id", "BIGINT"), ("address", "TEXT"), ("last_seen", "BIGINT")],
+        skip: None,
+    },
+    Table {
+        name: "suppressions",
+        columns: &[
+            ("tenant_id", "BIGINT"),
+            ("sender_domain", "TEXT"),
+            ("address", "TEXT"),
+            ("reason", "TEXT"),
+            ("detail", "TEXT"),
+            ("created_at", "BIGINT"),
+            ("expires_at", "BIGINT"),
+        ],
+        skip: None,
     },
 ];
 
@@ -186,7 +223,11 @@ fn target_column(table: &str, i: usize, source: &'static str) -> &'static str {
 
 fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>> {
     let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-    let mut statement = conn.prepare(&format!("SELECT {} FROM {}", columns.join(", "), table.name))?;
+    let filter = table
+        .skip
+        .map(|skip| format!(" WHERE NOT ({skip})"))
+        .unwrap_or_default();
+    let mut statement = conn.prepare(&format!("SELECT {} FROM {}{filter}", columns.join(", "), table.name))?;
     let rows = statement.query_map([], |row| (0..columns.len()).map(|i| Value::read(row, i)).collect())?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -298,7 +339,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         }
     }
     // New rows continue after the copied ids; UIDVALIDITY never goes back.
-    for table in ["domains", "accounts", "aliases", "mailboxes", "queue"] {
+    for table in ["tenants", "domains", "accounts", "aliases", "mailboxes", "queue"] {
         tx.batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
         ))

@@ -1,13 +1,14 @@
 //! The typed records the store hands out and takes in.
 
 use crate::blob::BlobId;
-use estafeta_core::model::{AccountId, DomainId, Flags, MailboxId, MailboxRole, QueueId};
+use estafeta_core::model::{AccountId, DomainId, Flags, MailboxId, MailboxRole, QueueId, TenantId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Domain {
     pub id: DomainId,
     pub name: String,
     pub created_at: i64,
+    pub tenant: TenantId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,6 +30,11 @@ async fn snapshot(store: &dyn Store) -> Vec<String> {
     out.push(format!("{:?}", store.alias_list().await.unwrap()));
     out.push(format!("{:?}", store.domain_list().await.unwrap()));
     out.push(format!("{:?}", store.queue_list().await.unwrap()));
+    for tenant in store.tenant_list().await.unwrap() {
+        // The default tenant is made by each backend's own migration.
+        out.push(format!("{} {}", tenant.id, tenant.name));
+        out.push(format!("{:?}", store.suppression_list(tenant.id, 0).await.unwrap()));
+    }
     out
 }
 
@@ -98,6 +103,20 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
         ret: Some("HDRS".into()),
     };
     source.queue_insert(&message(5000), &entry).await.unwrap();
+    let tenant = source.tenant_add("two").await.unwrap();
+    source.domain_set_tenant("two.test", tenant.id).await.unwrap();
+    source
+        .suppression_add(&estafeta_store::Suppression {
+            tenant: tenant.id,
+            address: "gone@remote.test".into(),
+            sender_domain: String::new(),
+            reason: estafeta_store::SuppressionReason::HardBounce,
+            detail: "550 5.1.1".into(),
+            created_at: 1_700_000_000,
+            expires_at: Some(1_900_000_000),
+        })
+        .await
+        .unwrap();
     let before = snapshot(&source).await;
     source.shutdown();
     drop(source);

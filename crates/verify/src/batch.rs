@@ -6,6 +6,7 @@
 //! answer waits for its retry apart, without holding a worker.
 
 use crate::{Report, Step, Verifier, syntax};
+use estafeta_core::model::TenantId;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -19,14 +20,23 @@ pub enum Retries {
     Skip,
 }
 
+/// How a batch runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    /// Addresses checked at once, at most (the verifier's limits still hold).
+    pub window: usize,
+    pub retries: Retries,
+    /// Whose suppression list to consult.
+    pub tenant: Option<TenantId>,
+}
+
 /// Reports in the order they finish; the channel closes after the last.
-/// At most `window` addresses are checked at once.
-pub fn verify_all(
-    verifier: Arc<Verifier>,
-    addresses: Vec<String>,
-    window: usize,
-    retries: Retries,
-) -> mpsc::Receiver<Report> {
+pub fn verify_all(verifier: Arc<Verifier>, addresses: Vec<String>, batch: Batch) -> mpsc::Receiver<Report> {
+    let Batch {
+        window,
+        retries,
+        tenant,
+    } = batch;
     let verify = &verifier.config.verify;
     let workers = window.min(verify.max_probes).max(1);
     let (reports, receiver) = mpsc::channel(workers);
@@ -44,12 +54,12 @@ pub fn verify_all(
                     if reports.is_closed() {
                         return;
                     }
-                    match verifier.attempt(&address, 0, last_try).await {
+                    match verifier.attempt(&address, 0, last_try, tenant).await {
                         Step::Done(report) => {
                             let _ = reports.send(*report).await;
                         }
                         Step::Retry => {
-                            tokio::spawn(retry(Arc::clone(&verifier), address, reports.clone()));
+                            tokio::spawn(retry(Arc::clone(&verifier), address, tenant, reports.clone()));
                         }
                     }
                 }
@@ -60,12 +70,12 @@ pub fn verify_all(
 }
 
 /// Asks again after `retry_delay`, up to `retries` times.
-async fn retry(verifier: Arc<Verifier>, address: String, reports: mpsc::Sender<Report>) {
+async fn retry(verifier: Arc<Verifier>, address: String, tenant: Option<TenantId>, reports: mpsc::Sender<Report>) {
     let verify = &verifier.config.verify;
     let mut asked = 1;
     loop {
         tokio::time::sleep(verify.retry_delay).await;
-        match verifier.attempt(&address, asked, asked >= verify.retries).await {
+        match verifier.attempt(&address, asked, asked >= verify.retries, tenant).await {
             Step::Done(report) => {
                 let _ = reports.send(*report).await;
                 return;

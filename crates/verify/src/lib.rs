@@ -18,7 +18,9 @@ pub mod syntax;
 use cache::TtlCache;
 use decide::{Answers, decide};
 use estafeta_core::config::Config;
+use estafeta_core::model::TenantId;
 use estafeta_net::dns::Resolver;
+use estafeta_store::Store;
 use mx::{MailHost, MailHosts};
 use probe::{ProbeError, Reply};
 pub use report::{Report, SmtpAnswer, Verdict};
@@ -40,6 +42,8 @@ pub struct Verifier {
     /// Held while a domain's catch-all answer is being learned, so the
     /// addresses behind the first wait for it instead of each asking.
     learning: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Where suppression lists are kept, when there is a store.
+    store: Option<Arc<dyn Store>>,
 }
 
 /// One attempt's outcome: a report, or a temporary answer to ask again.
@@ -68,18 +72,32 @@ impl Verifier {
             reports: TtlCache::new(verify.cache_ttl),
             catch_all: TtlCache::new(verify.cache_ttl),
             learning: Default::default(),
+            store: None,
             config,
             resolver,
         }
     }
 
+    /// Consults the suppression lists in `store` for verifications made
+    /// on behalf of a tenant.
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Verifier {
+        self.store = Some(store);
+        self
+    }
+
     /// The report on `address`; temporary answers are asked again after
     /// `verify.retry_delay`, `verify.retries` times.
     pub async fn verify(&self, address: &str) -> Report {
+        self.verify_for(address, None).await
+    }
+
+    /// The same, on behalf of `tenant`: an address on its suppression list
+    /// is reported as such, without a probe.
+    pub async fn verify_for(&self, address: &str, tenant: Option<TenantId>) -> Report {
         let retries = self.config.verify.retries;
         let mut asked = 0;
         loop {
-            match self.attempt(address, asked, asked >= retries).await {
+            match self.attempt(address, asked, asked >= retries, tenant).await {
                 Step::Done(report) => return *report,
                 Step::Retry => {
                     asked += 1;
@@ -89,18 +107,9 @@ impl Verifier {
         }
     }
 
-    /// The report from the first answer, without waiting to ask again
-    /// (for callers that cannot wait minutes, like the HTTP API).
-    pub async fn verify_now(&self, address: &str) -> Report {
-        match self.attempt(address, 0, true).await {
-            Step::Done(report) => *report,
-            Step::Retry => unreachable!("a last attempt always reports"),
-        }
-    }
-
     /// One attempt; `retried` attempts came before. Unless `last`, a
     /// temporary answer asks for another.
-    pub async fn attempt(&self, address: &str, retried: u32, last: bool) -> Step {
+    pub async fn attempt(&self, address: &str, retried: u32, last: bool, tenant: Option<TenantId>) -> Step {
         let mut report = Report::new(address);
         let parsed = match syntax::parse(address) {
             Ok(parsed) => parsed,
@@ -110,6 +119,28 @@ impl Verifier {
             }
         };
         let normalised = parsed.normalised();
+        if let (Some(store), Some(tenant)) = (&self.store, tenant) {
+            match store
+                .suppression_check(tenant, "", &normalised, estafeta_core::time::now())
+                .await
+            {
+                Ok(Some(entry)) => {
+                    report.normalised = Some(normalised);
+                    report.suppressed = Some(format!("{}: {}", entry.reason.code(), entry.detail));
+                    return done(report.decide(
+                        Verdict::Undeliverable,
+                        format!("on the suppression list ({}); do not send", entry.reason.code()),
+                    ));
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    return done(report.decide(
+                        Verdict::Unknown,
+                        format!("the suppression list could not be read: {error}"),
+                    ));
+                }
+            }
+        }
         if let Some(mut known) = self.reports.get(&normalised) {
             known.address = address.to_owned();
             known.cached = true;

@@ -66,6 +66,8 @@ pub struct Report {
     pub reason: String,
     /// Given again from an earlier check (within `verify.cache_ttl`).
     pub cached: bool,
+    /// On the tenant's suppression list: the reason and detail.
+    pub suppressed: Option<String>,
 }
 
 impl Report {
@@ -87,6 +89,7 @@ impl Report {
             verdict: Verdict::Unknown,
             reason: String::new(),
             cached: false,
+            suppressed: None,
         }
     }
 
@@ -140,6 +143,9 @@ impl Report {
         line("free", if self.free { "yes".into() } else { "no".into() });
         if let Some(suggestion) = &self.suggestion {
             line("did you mean", suggestion.clone());
+        }
+        if let Some(suppressed) = &self.suppressed {
+            line("suppressed", suppressed.clone());
         }
         if self.cached {
             line("cached", "yes: checked earlier, not asked again".into());

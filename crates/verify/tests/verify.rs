@@ -243,8 +243,11 @@ async fn all(verifier: Arc<Verifier>, addresses: &[&str], window: usize) -> Vec<
     let mut receiver = estafeta_verify::batch::verify_all(
         verifier,
         addresses.iter().map(|a| a.to_string()).collect(),
-        window,
-        estafeta_verify::batch::Retries::Wait,
+        estafeta_verify::batch::Batch {
+            window,
+            retries: estafeta_verify::batch::Retries::Wait,
+            tenant: None,
+        },
     );
     let mut reports = Vec::new();
     while let Some(report) = receiver.recv().await {

@@ -54,13 +54,35 @@ async fn hash(password: String) -> anyhow::Result<String> {
 pub async fn domain(config: &Config, command: DomainCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
     match command {
-        DomainCommand::Add { domain } => {
-            let added = store.domain_add(&domain).await?;
-            println!("added domain {}", added.name);
+        DomainCommand::Add { domain, tenant } => {
+            let owner = match &tenant {
+                Some(name) => Some(super::tenancy::tenant(store.as_ref(), name).await?),
+                None => None,
+            };
+            let name = match store.domain_add(&domain).await {
+                Ok(added) => {
+                    println!("added domain {}", added.name);
+                    added.name
+                }
+                // Already hosted: `--tenant` moves it.
+                Err(estafeta_store::StoreError::AlreadyExists(_)) if owner.is_some() => domain.to_ascii_lowercase(),
+                Err(error) => return Err(error.into()),
+            };
+            if let (Some(owner), Some(tenant)) = (owner, tenant) {
+                store.domain_set_tenant(&name, owner.id).await?;
+                println!("domain {name} belongs to tenant {tenant}");
+            }
         }
         DomainCommand::List => {
+            let tenants = store.tenant_list().await?;
             for domain in store.domain_list().await? {
-                println!("{}", domain.name);
+                match tenants
+                    .iter()
+                    .find(|t| t.id == domain.tenant && t.id != estafeta_store::DEFAULT_TENANT)
+                {
+                    Some(tenant) => println!("{} (tenant {})", domain.name, tenant.name),
+                    None => println!("{}", domain.name),
+                }
             }
         }
         DomainCommand::Remove { domain } => {

@@ -2,6 +2,7 @@ mod admin;
 mod outbound;
 mod serve;
 mod spam;
+mod tenancy;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -13,6 +14,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::run(config).await,
         Command::Domain(command) => admin::domain(&config, command).await,
+        Command::Tenant(command) => tenancy::tenants(&config, command).await,
+        Command::Suppression(command) => tenancy::suppressions(&config, command).await,
         Command::Account(command) => admin::account(&config, command).await,
         Command::Alias(command) => admin::alias(&config, command).await,
         Command::Queue(command) => outbound::queue(&config, command).await,
@@ -23,9 +26,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             input,
             output,
+            tenant,
         } => match (input, output) {
-            (Some(input), Some(output)) => verify::verify_list(&config, &input, &output).await,
-            _ => verify::verify(&config, &addresses, json).await,
+            (Some(input), Some(output)) => verify::verify_list(&config, &tenant, &input, &output).await,
+            _ => verify::verify(&config, &tenant, &addresses, json).await,
         },
         Command::VerifyData { repair } => admin::verify_data(&config, repair).await,
         Command::Migrate { from, to } => admin::migrate(&from, &to).await,

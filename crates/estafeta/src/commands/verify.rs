@@ -4,7 +4,7 @@
 
 use estafeta_core::Config;
 use estafeta_verify::Verifier;
-use estafeta_verify::batch::{Retries, verify_all};
+use estafeta_verify::batch::{Batch, Retries, verify_all};
 use estafeta_verify::listfile::{Results, read_input};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,13 +13,23 @@ use std::sync::Arc;
 /// own limits (`verify.max_probes`, per host) still apply under it.
 const WINDOW: usize = 256;
 
-fn verifier(config: &Config) -> anyhow::Result<Arc<Verifier>> {
+/// The verifier, consulting `tenant`'s suppression list.
+async fn verifier(config: &Config, tenant: &str) -> anyhow::Result<(Arc<Verifier>, Batch)> {
     let resolver = estafeta_net::dns::resolver(&config.dns)?;
-    Ok(Arc::new(Verifier::new(Arc::new(config.clone()), resolver)))
+    let store = super::admin::open(config).await?;
+    let owner = super::tenancy::tenant(store.as_ref(), tenant).await?;
+    let verifier = Verifier::new(Arc::new(config.clone()), resolver).with_store(store);
+    let batch = Batch {
+        window: WINDOW,
+        retries: Retries::Wait,
+        tenant: Some(owner.id),
+    };
+    Ok((Arc::new(verifier), batch))
 }
 
-pub async fn verify(config: &Config, addresses: &[String], json: bool) -> anyhow::Result<()> {
-    let mut receiver = verify_all(verifier(config)?, addresses.to_vec(), WINDOW, Retries::Wait);
+pub async fn verify(config: &Config, tenant: &str, addresses: &[String], json: bool) -> anyhow::Result<()> {
+    let (verifier, batch) = verifier(config, tenant).await?;
+    let mut receiver = verify_all(verifier, addresses.to_vec(), batch);
     let mut reports = Vec::with_capacity(addresses.len());
     while let Some(report) = receiver.recv().await {
         reports.push(report);
@@ -36,7 +46,8 @@ pub async fn verify(config: &Config, addresses: &[String], json: bool) -> anyhow
     Ok(())
 }
 
-pub async fn verify_list(config: &Config, input: &Path, output: &Path) -> anyhow::Result<()> {
+pub async fn verify_list(config: &Config, tenant: &str, input: &Path, output: &Path) -> anyhow::Result<()> {
+    let (verifier, batch) = verifier(config, tenant).await?;
     let list = read_input(input)?;
     let mut results = Results::open(output)?;
     let pending: Vec<String> = list
@@ -62,7 +73,7 @@ pub async fn verify_list(config: &Config, input: &Path, output: &Path) -> anyhow
             .expect("a valid template"),
     );
     progress.set_position(done as u64);
-    let mut receiver = verify_all(verifier(config)?, pending, WINDOW, Retries::Wait);
+    let mut receiver = verify_all(verifier, pending, batch);
     let interrupted = loop {
         tokio::select! {
             report = receiver.recv() => match report {

@@ -2,7 +2,8 @@
 //! its report) or a batch (`{"addresses": [...]}`, answered with
 //! `{"results": [...]}` in the order asked), up to `verify.api_batch`.
 //! A request cannot wait minutes for a greylisting server to be asked
-//! again: temporary answers are reported as they are.
+//! again: temporary answers are reported as they are. Addresses on the
+//! caller's tenant's suppression list are reported as suppressed.
 
 use super::auth::{caller, error};
 use crate::Shared;
@@ -11,7 +12,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use estafeta_verify::Report;
-use estafeta_verify::batch::{Retries, verify_all};
+use estafeta_verify::batch::{Batch, Retries, verify_all};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -64,7 +65,18 @@ pub async fn verify(
     let mut distinct = addresses.clone();
     distinct.sort();
     distinct.dedup();
-    let mut receiver = verify_all(Arc::clone(&shared.verifier), distinct, limit, Retries::Skip);
+    // The caller's tenant's suppression list is consulted.
+    let domain = caller.account.rsplit('@').next().unwrap_or("");
+    let tenant = match shared.store.domain_tenant(domain).await {
+        Ok(tenant) => tenant,
+        Err(why) => return error(StatusCode::SERVICE_UNAVAILABLE, why.to_string()),
+    };
+    let batch = Batch {
+        window: limit,
+        retries: Retries::Skip,
+        tenant,
+    };
+    let mut receiver = verify_all(Arc::clone(&shared.verifier), distinct, batch);
     let mut reports: HashMap<String, Report> = HashMap::new();
     while let Some(report) = receiver.recv().await {
         reports.insert(report.address.clone(), report);

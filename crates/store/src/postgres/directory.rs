@@ -24,6 +24,7 @@ pub async fn domain_add(tx: &Tx<'_>, name: &str) -> Result<Domain> {
         id: DomainId(row.get(0)),
         name: name.to_owned(),
         created_at,
+        tenant: crate::DEFAULT_TENANT,
     })
 }
 
@@ -36,7 +37,7 @@ pub async fn domain_id(tx: &Tx<'_>, name: &str) -> Result<Option<DomainId>> {
 
 pub async fn domain_list(tx: &Tx<'_>) -> Result<Vec<Domain>> {
     let rows = tx
-        .query("SELECT id, name, created_at FROM domains ORDER BY name", &[])
+        .query("SELECT id, name, created_at, tenant_id FROM domains ORDER BY name", &[])
         .await?;
     Ok(rows
         .iter()
@@ -44,6 +45,7 @@ pub async fn domain_list(tx: &Tx<'_>) -> Result<Vec<Domain>> {
             id: DomainId(row.get(0)),
             name: row.get(1),
             created_at: row.get(2),
+            tenant: estafeta_core::model::TenantId(row.get(3)),
         })
         .collect())
 }

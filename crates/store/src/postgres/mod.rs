@@ -14,18 +14,19 @@ mod mailboxes;
 mod messages;
 mod queue;
 pub mod schema;
+mod tenancy;
 mod verify;
 
 use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DkimKey, Store};
+use crate::{DkimKey, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
-use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
+use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId, TenantId};
 use std::time::Duration;
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -626,6 +627,66 @@ impl Store for PostgresStore {
             .execute("DELETE FROM login_failures WHERE key = $1", &[&key])
             .await?;
         Ok(())
+    }
+
+    async fn tenant_add(&self, name: &str) -> Result<Tenant> {
+        write_tx!(self, |tx, changes| tenancy::tenant_add(&tx, name).await?)
+    }
+
+    async fn tenant_list(&self) -> Result<Vec<Tenant>> {
+        read_tx!(self, |tx| tenancy::tenant_list(&tx).await?)
+    }
+
+    async fn tenant_get(&self, name: &str) -> Result<Option<Tenant>> {
+        read_tx!(self, |tx| tenancy::tenant_get(&tx, name).await?)
+    }
+
+    async fn tenant_remove(&self, name: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| tenancy::tenant_remove(&tx, name).await?)
+    }
+
+    async fn domain_set_tenant(&self, domain: &str, tenant: TenantId) -> Result<()> {
+        write_tx!(self, |tx, changes| tenancy::domain_set_tenant(&tx, domain, tenant)
+            .await?)
+    }
+
+    async fn domain_tenant(&self, domain: &str) -> Result<Option<TenantId>> {
+        read_tx!(self, |tx| tenancy::domain_tenant(&tx, domain).await?)
+    }
+
+    async fn suppression_add(&self, entry: &Suppression) -> Result<()> {
+        write_tx!(self, |tx, changes| tenancy::suppression_add(&tx, entry).await?)
+    }
+
+    async fn suppression_check(
+        &self,
+        tenant: TenantId,
+        sender_domain: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<Option<Suppression>> {
+        read_tx!(self, |tx| tenancy::suppression_check(
+            &tx,
+            tenant,
+            sender_domain,
+            address,
+            now
+        )
+        .await?)
+    }
+
+    async fn suppression_list(&self, tenant: TenantId, now: i64) -> Result<Vec<Suppression>> {
+        read_tx!(self, |tx| tenancy::suppression_list(&tx, tenant, now).await?)
+    }
+
+    async fn suppression_remove(&self, tenant: TenantId, sender_domain: Option<&str>, address: &str) -> Result<u64> {
+        write_tx!(self, |tx, changes| tenancy::suppression_remove(
+            &tx,
+            tenant,
+            sender_domain,
+            address
+        )
+        .await?)
     }
 
     async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {

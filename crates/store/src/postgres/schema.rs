@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -171,6 +171,30 @@ CREATE TABLE greylist (
     first_seen BIGINT NOT NULL,
     passed     BOOLEAN NOT NULL,
     last_seen  BIGINT NOT NULL
+);
+"#;
+
+/// Tenants own domains; each has its suppression list.
+const V6: &str = r#"
+CREATE TABLE tenants (
+    id         BIGSERIAL PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+INSERT INTO tenants (id, name, created_at) VALUES (1, 'default', EXTRACT(EPOCH FROM now())::BIGINT);
+SELECT setval('tenants_id_seq', 1);
+ALTER TABLE domains ADD COLUMN tenant_id BIGINT NOT NULL DEFAULT 1 REFERENCES tenants(id);
+CREATE INDEX domains_tenant ON domains(tenant_id);
+
+CREATE TABLE suppressions (
+    tenant_id     BIGINT NOT NULL REFERENCES tenants(id),
+    sender_domain TEXT NOT NULL,
+    address       TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    expires_at    BIGINT,
+    PRIMARY KEY (tenant_id, address, sender_domain)
 );
 "#;
 

@@ -33,16 +33,18 @@ pub fn domain_add(conn: &Connection, name: &str) -> Result<Domain> {
         id: DomainId(conn.last_insert_rowid()),
         name: name.to_owned(),
         created_at,
+        tenant: crate::DEFAULT_TENANT,
     })
 }
 
 pub fn domain_list(conn: &Connection) -> Result<Vec<Domain>> {
-    let mut statement = conn.prepare_cached("SELECT id, name, created_at FROM domains ORDER BY name")?;
+    let mut statement = conn.prepare_cached("SELECT id, name, created_at, tenant_id FROM domains ORDER BY name")?;
     let rows = statement.query_map([], |row| {
         Ok(Domain {
             id: DomainId(row.get(0)?),
             name: row.get(1)?,
             created_at: row.get(2)?,
+            tenant: estafeta_core::model::TenantId(row.get(3)?),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

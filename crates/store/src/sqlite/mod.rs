@@ -8,18 +8,19 @@ pub(crate) use messages::apply_flags;
 mod pool;
 mod queue;
 pub mod schema;
+mod tenancy;
 mod verify;
 
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DkimKey, Store};
+use crate::{DkimKey, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
 use estafeta_core::metrics::{Counter, Metrics};
-use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId};
+use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId, TenantId};
 use pool::{Readers, Writer};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -556,6 +557,77 @@ impl Store for SqliteStore {
         let address = owned(address);
         self.read("correspondent_known", move |conn| {
             learning::correspondent_known(conn, account, &address)
+        })
+        .await
+    }
+
+    async fn tenant_add(&self, name: &str) -> Result<Tenant> {
+        let name = owned(name);
+        self.write("tenant_add", move |conn, _| tenancy::tenant_add(conn, &name))
+            .await
+    }
+
+    async fn tenant_list(&self) -> Result<Vec<Tenant>> {
+        self.read("tenant_list", tenancy::tenant_list).await
+    }
+
+    async fn tenant_get(&self, name: &str) -> Result<Option<Tenant>> {
+        let name = owned(name);
+        self.read("tenant_get", move |conn| tenancy::tenant_get(conn, &name))
+            .await
+    }
+
+    async fn tenant_remove(&self, name: &str) -> Result<()> {
+        let name = owned(name);
+        self.write("tenant_remove", move |conn, _| tenancy::tenant_remove(conn, &name))
+            .await
+    }
+
+    async fn domain_set_tenant(&self, domain: &str, tenant: TenantId) -> Result<()> {
+        let domain = owned(domain);
+        self.write("domain_set_tenant", move |conn, _| {
+            tenancy::domain_set_tenant(conn, &domain, tenant)
+        })
+        .await
+    }
+
+    async fn domain_tenant(&self, domain: &str) -> Result<Option<TenantId>> {
+        let domain = owned(domain);
+        self.read("domain_tenant", move |conn| tenancy::domain_tenant(conn, &domain))
+            .await
+    }
+
+    async fn suppression_add(&self, entry: &Suppression) -> Result<()> {
+        let entry = entry.clone();
+        self.write("suppression_add", move |conn, _| tenancy::suppression_add(conn, &entry))
+            .await
+    }
+
+    async fn suppression_check(
+        &self,
+        tenant: TenantId,
+        sender_domain: &str,
+        address: &str,
+        now: i64,
+    ) -> Result<Option<Suppression>> {
+        let (sender_domain, address) = (owned(sender_domain), owned(address));
+        self.read("suppression_check", move |conn| {
+            tenancy::suppression_check(conn, tenant, &sender_domain, &address, now)
+        })
+        .await
+    }
+
+    async fn suppression_list(&self, tenant: TenantId, now: i64) -> Result<Vec<Suppression>> {
+        self.read("suppression_list", move |conn| {
+            tenancy::suppression_list(conn, tenant, now)
+        })
+        .await
+    }
+
+    async fn suppression_remove(&self, tenant: TenantId, sender_domain: Option<&str>, address: &str) -> Result<u64> {
+        let (sender_domain, address) = (sender_domain.map(owned), owned(address));
+        self.write("suppression_remove", move |conn, _| {
+            tenancy::suppression_remove(conn, tenant, sender_domain.as_deref(), &address)
         })
         .await
     }

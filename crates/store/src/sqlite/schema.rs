@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -149,6 +149,29 @@ CREATE TABLE greylist (
     first_seen INTEGER NOT NULL,
     passed     INTEGER NOT NULL,
     last_seen  INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Tenants own domains; each has its suppression list.
+const V4: &str = r#"
+CREATE TABLE tenants (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+INSERT INTO tenants (id, name, created_at) VALUES (1, 'default', CAST(strftime('%s', 'now') AS INTEGER));
+ALTER TABLE domains ADD COLUMN tenant_id INTEGER NOT NULL DEFAULT 1 REFERENCES tenants(id);
+CREATE INDEX domains_tenant ON domains(tenant_id);
+
+CREATE TABLE suppressions (
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+    sender_domain TEXT NOT NULL,
+    address       TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,
+    expires_at    INTEGER,
+    PRIMARY KEY (tenant_id, address, sender_domain)
 ) WITHOUT ROWID;
 "#;
 

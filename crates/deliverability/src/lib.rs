@@ -1,0 +1,6 @@
+//! Estafeta's deliverability: what protects a sender's reputation.
+//! Suppression lists (who must not be mailed again, per tenant) and, in
+//! [`bounce`], reading bounces into classes with a hard/soft decision.
+
+pub mod bounce;
+pub mod suppression;

@@ -1,0 +1,171 @@
+//! Tenants and suppression lists in SQLite (see `crate::tenancy`).
+
+use crate::error::{Result, StoreError};
+use crate::tenancy::{DEFAULT_TENANT, Suppression, SuppressionReason, Tenant, suppression_key};
+use estafeta_core::model::TenantId;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+fn tenant_from_row(row: &Row) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId(row.get(0)?),
+        name: row.get(1)?,
+        created_at: row.get(2)?,
+    })
+}
+
+pub fn tenant_get(conn: &Connection, name: &str) -> Result<Option<Tenant>> {
+    Ok(conn
+        .prepare_cached("SELECT id, name, created_at FROM tenants WHERE name = ?1")?
+        .query_row([name], tenant_from_row)
+        .optional()?)
+}
+
+pub fn tenant_add(conn: &Connection, name: &str) -> Result<Tenant> {
+    if tenant_get(conn, name)?.is_some() {
+        return Err(StoreError::exists(format!("tenant {name}")));
+    }
+    let created_at = super::now();
+    conn.execute(
+        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)",
+        params![name, created_at],
+    )?;
+    Ok(Tenant {
+        id: TenantId(conn.last_insert_rowid()),
+        name: name.to_owned(),
+        created_at,
+    })
+}
+
+pub fn tenant_list(conn: &Connection) -> Result<Vec<Tenant>> {
+    let mut statement = conn.prepare_cached("SELECT id, name, created_at FROM tenants ORDER BY id")?;
+    let rows = statement.query_map([], tenant_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn tenant_remove(conn: &Connection, name: &str) -> Result<()> {
+    let tenant = tenant_get(conn, name)?.ok_or_else(|| StoreError::not_found(format!("tenant {name}")))?;
+    if tenant.id == DEFAULT_TENANT {
+        return Err(StoreError::InUse(
+            "the default tenant owns every domain not given to another; it stays".into(),
+        ));
+    }
+    let domains: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM domains WHERE tenant_id = ?1",
+        [tenant.id.0],
+        |row| row.get(0),
+    )?;
+    if domains > 0 {
+        return Err(StoreError::InUse(format!(
+            "tenant {name} still owns {domains} domain(s); give them to another tenant or remove them first"
+        )));
+    }
+    conn.execute("DELETE FROM suppressions WHERE tenant_id = ?1", [tenant.id.0])?;
+    conn.execute("DELETE FROM tenants WHERE id = ?1", [tenant.id.0])?;
+    Ok(())
+}
+
+pub fn domain_set_tenant(conn: &Connection, domain: &str, tenant: TenantId) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE domains SET tenant_id = ?2 WHERE name = ?1",
+        params![domain.to_ascii_lowercase(), tenant.0],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("domain {domain}")));
+    }
+    Ok(())
+}
+
+pub fn domain_tenant(conn: &Connection, domain: &str) -> Result<Option<TenantId>> {
+    Ok(conn
+        .prepare_cached("SELECT tenant_id FROM domains WHERE name = ?1")?
+        .query_row([domain.to_ascii_lowercase()], |row| row.get(0))
+        .optional()?
+        .map(TenantId))
+}
+
+fn suppression_from_row(row: &Row) -> rusqlite::Result<Suppression> {
+    let reason: String = row.get(3)?;
+    Ok(Suppression {
+        tenant: TenantId(row.get(0)?),
+        sender_domain: row.get(1)?,
+        address: row.get(2)?,
+        reason: SuppressionReason::parse(&reason).unwrap_or(SuppressionReason::Manual),
+        detail: row.get(4)?,
+        created_at: row.get(5)?,
+        expires_at: row.get(6)?,
+    })
+}
+
+const COLUMNS: &str = "tenant_id, sender_domain, address, reason, detail, created_at, expires_at";
+
+pub fn suppression_add(conn: &Connection, entry: &Suppression) -> Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO suppressions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        entry.tenant.0,
+        entry.sender_domain.to_ascii_lowercase(),
+        suppression_key(&entry.address),
+        entry.reason.code(),
+        entry.detail,
+        entry.created_at,
+        entry.expires_at,
+    ])?;
+    Ok(())
+}
+
+pub fn suppression_check(
+    conn: &Connection,
+    tenant: TenantId,
+    sender_domain: &str,
+    address: &str,
+    now: i64,
+) -> Result<Option<Suppression>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM suppressions
+             WHERE tenant_id = ?1 AND address = ?2 AND sender_domain IN ('', ?3)
+               AND (expires_at IS NULL OR expires_at > ?4)
+             ORDER BY sender_domain LIMIT 1"
+        ))?
+        .query_row(
+            params![
+                tenant.0,
+                suppression_key(address),
+                sender_domain.to_ascii_lowercase(),
+                now
+            ],
+            suppression_from_row,
+        )
+        .optional()?)
+}
+
+pub fn suppression_list(conn: &Connection, tenant: TenantId, now: i64) -> Result<Vec<Suppression>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM suppressions
+         WHERE tenant_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
+         ORDER BY address, sender_domain"
+    ))?;
+    let rows = statement.query_map(params![tenant.0, now], suppression_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn suppression_remove(
+    conn: &Connection,
+    tenant: TenantId,
+    sender_domain: Option<&str>,
+    address: &str,
+) -> Result<u64> {
+    let key = suppression_key(address);
+    let removed = match sender_domain {
+        Some(domain) => conn.execute(
+            "DELETE FROM suppressions WHERE tenant_id = ?1 AND address = ?2 AND sender_domain = ?3",
+            params![tenant.0, key, domain.to_ascii_lowercase()],
+        )?,
+        None => conn.execute(
+            "DELETE FROM suppressions WHERE tenant_id = ?1 AND address = ?2",
+            params![tenant.0, key],
+        )?,
+    };
+    Ok(removed as u64)
+}

@@ -1,0 +1,79 @@
+//! Tenants and their suppression lists. A tenant owns domains (and so
+//! their accounts); each suppression entry belongs to one tenant, for all
+//! its mail or for one of its sender domains, so one tenant's bounces and
+//! complaints never stop another's mail.
+
+use estafeta_core::model::TenantId;
+
+/// Every domain belongs to a tenant; this one unless told otherwise.
+pub const DEFAULT_TENANT: TenantId = TenantId(1);
+pub const DEFAULT_TENANT_NAME: &str = "default";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// Why an address is on a suppression list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SuppressionReason {
+    /// A permanent failure that names the address (unknown user, no such
+    /// domain, null MX).
+    HardBounce,
+    /// Temporary failures, too many in a row.
+    SoftBounce,
+    /// The recipient reported the mail as spam (ARF, RFC 5965).
+    Complaint,
+    /// The recipient unsubscribed (RFC 8058 one-click, or by hand).
+    Unsubscribe,
+    /// Added by the operator.
+    Manual,
+}
+
+impl SuppressionReason {
+    pub const ALL: [SuppressionReason; 5] = [
+        SuppressionReason::HardBounce,
+        SuppressionReason::SoftBounce,
+        SuppressionReason::Complaint,
+        SuppressionReason::Unsubscribe,
+        SuppressionReason::Manual,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            SuppressionReason::HardBounce => "hard-bounce",
+            SuppressionReason::SoftBounce => "soft-bounce",
+            SuppressionReason::Complaint => "complaint",
+            SuppressionReason::Unsubscribe => "unsubscribe",
+            SuppressionReason::Manual => "manual",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<SuppressionReason> {
+        SuppressionReason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppression {
+    pub tenant: TenantId,
+    /// The recipient, lowercased.
+    pub address: String,
+    /// The sender domain it holds for; empty: all the tenant's mail.
+    pub sender_domain: String,
+    pub reason: SuppressionReason,
+    /// What happened: the bounce's status and text, the report's source.
+    pub detail: String,
+    pub created_at: i64,
+    /// When it lapses; `None`: never.
+    pub expires_at: Option<i64>,
+}
+
+/// The form addresses are kept and looked up in: lowercased whole, since
+/// receivers treat local parts without regard to case in practice and a
+/// suppression should not be dodged by a capital letter.
+pub fn suppression_key(address: &str) -> String {
+    address.trim().to_lowercase()
+}

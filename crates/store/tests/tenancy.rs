@@ -1,0 +1,165 @@
+//! Tenants and suppression lists on both backends: the default tenant,
+//! domains changing hands, one tenant's list invisible to another, entries
+//! for one sender domain or all, expiry, and removal rules.
+
+mod common;
+
+use common::*;
+use estafeta_store::{DEFAULT_TENANT, Suppression, SuppressionReason};
+
+fn entry(tenant: estafeta_core::model::TenantId, address: &str, sender_domain: &str) -> Suppression {
+    Suppression {
+        tenant,
+        address: address.into(),
+        sender_domain: sender_domain.into(),
+        reason: SuppressionReason::HardBounce,
+        detail: "550 5.1.1 user unknown".into(),
+        created_at: 1_000,
+        expires_at: None,
+    }
+}
+
+#[tokio::test]
+async fn tenants_own_domains() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let tenants = store.tenant_list().await.unwrap();
+        assert_eq!(tenants.len(), 1, "{}", backend.name);
+        assert_eq!((tenants[0].id, tenants[0].name.as_str()), (DEFAULT_TENANT, "default"));
+
+        store.domain_add("shop.example").await.unwrap();
+        assert_eq!(store.domain_tenant("shop.example").await.unwrap(), Some(DEFAULT_TENANT));
+        assert_eq!(store.domain_tenant("elsewhere.example").await.unwrap(), None);
+        let acme = store.tenant_add("acme").await.unwrap();
+        assert_ne!(acme.id, DEFAULT_TENANT);
+        assert!(store.tenant_add("acme").await.is_err(), "names are unique");
+        store.domain_set_tenant("SHOP.example", acme.id).await.unwrap();
+        assert_eq!(store.domain_tenant("shop.example").await.unwrap(), Some(acme.id));
+        assert_eq!(store.domain_list().await.unwrap()[0].tenant, acme.id);
+        assert!(store.domain_set_tenant("none.example", acme.id).await.is_err());
+
+        let refusal = store.tenant_remove("acme").await.unwrap_err().to_string();
+        assert!(refusal.contains("owns 1 domain"), "{refusal}");
+        assert!(store.tenant_remove("default").await.is_err());
+        store.domain_set_tenant("shop.example", DEFAULT_TENANT).await.unwrap();
+        store.suppression_add(&entry(acme.id, "x@y.example", "")).await.unwrap();
+        store.tenant_remove("acme").await.unwrap();
+        assert!(store.tenant_get("acme").await.unwrap().is_none());
+        // A new tenant of the same name starts with an empty list.
+        let again = store.tenant_add("acme").await.unwrap();
+        assert!(store.suppression_list(again.id, 0).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn suppression_lists_are_per_tenant_and_sender_domain() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let acme = store.tenant_add("acme").await.unwrap().id;
+        let other = store.tenant_add("other").await.unwrap().id;
+        store
+            .suppression_add(&entry(acme, "Gone@Example.com", ""))
+            .await
+            .unwrap();
+        let mut news = entry(acme, "reader@example.com", "news.acme.example");
+        news.reason = SuppressionReason::Unsubscribe;
+        store.suppression_add(&news).await.unwrap();
+        let mut soft = entry(acme, "full@example.com", "");
+        soft.reason = SuppressionReason::SoftBounce;
+        soft.expires_at = Some(5_000);
+        store.suppression_add(&soft).await.unwrap();
+
+        // Lowercased, any sender domain of the tenant.
+        let found = store
+            .suppression_check(acme, "shop.acme.example", "gone@EXAMPLE.com", 2_000)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.address, "gone@example.com", "{}", backend.name);
+        assert_eq!(found.reason, SuppressionReason::HardBounce);
+        assert_eq!(found.detail, "550 5.1.1 user unknown");
+        // Another tenant sees none of it.
+        assert!(
+            store
+                .suppression_check(other, "", "gone@example.com", 2_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.suppression_list(other, 2_000).await.unwrap().is_empty());
+        // One sender domain's unsubscribe does not stop the others.
+        assert!(
+            store
+                .suppression_check(acme, "news.acme.example", "reader@example.com", 2_000)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .suppression_check(acme, "shop.acme.example", "reader@example.com", 2_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Expiry.
+        assert!(
+            store
+                .suppression_check(acme, "", "full@example.com", 4_999)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .suppression_check(acme, "", "full@example.com", 5_000)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let listed: Vec<String> = store
+            .suppression_list(acme, 6_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| format!("{} {} {}", s.address, s.sender_domain, s.reason.code()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "gone@example.com  hard-bounce",
+                "reader@example.com news.acme.example unsubscribe"
+            ]
+        );
+        // Replaced, not doubled.
+        let mut complaint = entry(acme, "gone@example.com", "");
+        complaint.reason = SuppressionReason::Complaint;
+        store.suppression_add(&complaint).await.unwrap();
+        assert_eq!(store.suppression_list(acme, 6_000).await.unwrap().len(), 2);
+        assert_eq!(
+            store
+                .suppression_check(acme, "", "gone@example.com", 6_000)
+                .await
+                .unwrap()
+                .unwrap()
+                .reason,
+            SuppressionReason::Complaint
+        );
+
+        assert_eq!(
+            store
+                .suppression_remove(acme, Some("other.example"), "reader@example.com")
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .suppression_remove(acme, None, "READER@example.com")
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(store.suppression_list(acme, 6_000).await.unwrap().len(), 1);
+    }
+}
