@@ -3,4 +3,6 @@
 //! [`bounce`], reading bounces into classes with a hard/soft decision.
 
 pub mod bounce;
+pub mod ledger;
 pub mod suppression;
+pub mod verp;

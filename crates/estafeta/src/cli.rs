@@ -115,6 +115,9 @@ pub enum TenantCommand {
     List,
     /// Remove a tenant that owns no domains (its suppression list goes too).
     Remove { name: String },
+    /// Let a tenant's bulk mail go again after a pause (bounce or
+    /// complaint rate over its limit); clean the list first.
+    Resume { name: String },
 }
 
 #[derive(Debug, Subcommand)]

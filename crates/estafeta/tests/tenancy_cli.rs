@@ -27,6 +27,7 @@ fn tenants_own_domains_and_keep_their_own_suppression_lists() {
         "default\tother.example\nacme\tshop.example\n"
     );
     run_in(d, &["tenant", "remove", "acme"], None).refused("still owns 1 domain");
+    run_in(d, &["tenant", "resume", "acme"], None).refused("tenant acme is not paused");
     run_in(d, &["tenant", "remove", "default"], None).refused("default tenant");
 
     let add = run_in(
@@ -109,4 +110,31 @@ fn tenants_own_domains_and_keep_their_own_suppression_lists() {
             .ok()
             .contains("b@remote.example\t*\tunsubscribe")
     );
+}
+
+#[test]
+fn a_paused_tenant_is_shown_and_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_in(d, &["tenant", "add", "acme"], None).ok();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use estafeta_store::Store;
+        let store = estafeta_store::sqlite::SqliteStore::open(d).await.unwrap();
+        let acme = store.tenant_get("acme").await.unwrap().unwrap();
+        store
+            .tenant_pause(acme.id, Some("bounce rate 5.0% over the 3.0% limit"))
+            .await
+            .unwrap();
+        store.shutdown();
+    });
+    assert_eq!(
+        run_in(d, &["tenant", "list"], None).ok(),
+        "default\t\nacme\t\tpaused: bounce rate 5.0% over the 3.0% limit\n"
+    );
+    assert_eq!(
+        run_in(d, &["tenant", "resume", "acme"], None).ok(),
+        "resumed tenant acme's bulk mail\n"
+    );
+    assert_eq!(run_in(d, &["tenant", "list"], None).ok(), "default\t\nacme\t\n");
 }

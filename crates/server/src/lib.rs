@@ -154,6 +154,17 @@ impl RunningServer {
             Arc::clone(&shared.store),
             Some(resolver.clone()),
         ));
+        let secret =
+            estafeta_deliverability::verp::secret(&shared.config.deliverability.secret, &shared.config.data_dir)
+                .map_err(|e| ServerError::DataDir {
+                    path: shared.config.data_dir.join("deliverability.key"),
+                    message: e.to_string(),
+                })?;
+        let ledger = Arc::new(estafeta_deliverability::ledger::Ledger::new(
+            Arc::new(shared.config.clone()),
+            Arc::clone(&shared.store),
+            &secret,
+        ));
         let smtp = Arc::new(SmtpContext {
             config: Arc::new(shared.config.clone()),
             store: Arc::clone(&shared.store),
@@ -162,6 +173,7 @@ impl RunningServer {
             resolver: Some(resolver.clone()),
             queue_wake: Default::default(),
             filter: Some(Arc::clone(&filter)),
+            ledger: Some(ledger),
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         let mut imap = ImapContext::new(

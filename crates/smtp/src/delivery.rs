@@ -74,11 +74,13 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
 
     let mut accounts = BTreeSet::new();
     let mut remote = Vec::new();
+    let mut bounces = Vec::new();
     for recipient in &transaction.recipients {
         match &recipient.target {
             Target::Local(account) => {
                 accounts.insert(*account);
             }
+            Target::Bounce(delivery) => bounces.push(delivery),
             Target::Remote(address) => {
                 if !remote.iter().any(|r: &QueueRecipient| r.address == *address) {
                     remote.push(QueueRecipient {
@@ -87,6 +89,24 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
                         notify: recipient.params.notify.map(|n| n.to_param()),
                     });
                 }
+            }
+        }
+    }
+
+    // Bounces to our VERP addresses go to the ledger, then to the user
+    // who sent the message, as a bounce to their own address would.
+    if let Some(ledger) = &context.ledger {
+        for delivery in bounces {
+            if let Err(error) = ledger.bounce_received(delivery, &message).await {
+                tracing::error!(%error, "could not record a bounce");
+                return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
+            }
+            if let Some((local, domain)) = delivery.sender.rsplit_once('@')
+                && let Ok(Some(Target::Local(account))) =
+                    crate::policy::local_target(&context, &local.to_lowercase(), &domain.to_lowercase()).await
+                && let Err(reply) = bounce_to_sender(&context, account, &trace, &message, now).await
+            {
+                return reply;
             }
         }
     }
@@ -166,6 +186,42 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         .inc();
     tracing::info!(%id, peer = %ip, from = %sender, recipients = transaction.recipients.len(), "accepted");
     Reply::new(250, "2.0.0", format!("Message accepted as {id}"))
+}
+
+/// A bounce about a user's message goes to their INBOX, past the filter,
+/// as our own DSNs do: it is about mail they sent.
+async fn bounce_to_sender(
+    context: &crate::SmtpContext,
+    account: estafeta_core::model::AccountId,
+    trace: &str,
+    message: &[u8],
+    now: i64,
+) -> Result<(), Reply> {
+    let failed = |error: estafeta_store::StoreError| {
+        tracing::error!(%error, "could not deliver a bounce to its sender");
+        Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later")
+    };
+    let inbox = context
+        .store
+        .mailbox_by_role(account, estafeta_core::model::MailboxRole::Inbox)
+        .await
+        .map_err(failed)?;
+    let Some(inbox) = inbox else {
+        return Ok(());
+    };
+    let mut data = b"Return-Path: <>\r\n".to_vec();
+    data.extend_from_slice(trace.as_bytes());
+    data.extend_from_slice(message);
+    let target = estafeta_store::DeliveryTarget {
+        mailbox: inbox.id,
+        flags: Default::default(),
+    };
+    context
+        .store
+        .deliver(&data, now, &[target])
+        .await
+        .map(|_| ())
+        .map_err(failed)
 }
 
 fn mode_name(mode: Mode) -> &'static str {

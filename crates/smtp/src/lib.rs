@@ -33,6 +33,8 @@ pub struct SmtpContext {
     pub queue_wake: Arc<tokio::sync::Notify>,
     /// Scores and files inbound mail; `None` files everything in INBOX.
     pub filter: Option<Arc<estafeta_filter::Filter>>,
+    /// Bounces, suppression and sending limits; `None` sends without them.
+    pub ledger: Option<Arc<estafeta_deliverability::ledger::Ledger>>,
 }
 
 /// The MX port and the submission ports differ in who may do what.

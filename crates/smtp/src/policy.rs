@@ -40,9 +40,40 @@ pub async fn resolve(context: &SmtpContext, to: &ForwardPath, authenticated: boo
             false => Err(relay_denied()),
         };
     }
-    local_target(context, &mailbox.local.to_lowercase(), domain)
-        .await?
-        .ok_or_else(no_such_user)
+    let local = mailbox.local.to_lowercase();
+    if let Some(ledger) = &context.ledger
+        && local.starts_with(estafeta_deliverability::verp::PREFIX)
+    {
+        // A bounce to a VERP address names its delivery; a made-up or
+        // expired token is nobody.
+        return match ledger.delivery_of(&local, domain).await.map_err(unavailable)? {
+            Some(delivery) => Ok(Target::Bounce(delivery)),
+            None => Err(no_such_user()),
+        };
+    }
+    local_target(context, &local, domain).await?.ok_or_else(no_such_user)
+}
+
+/// The suppression entry stopping an authenticated user's mail from
+/// `sender` to `recipient`, as the refusal RCPT gives.
+pub async fn suppressed(context: &SmtpContext, sender: &str, recipient: &str) -> Option<Reply> {
+    let ledger = context.ledger.as_ref()?;
+    let scope = match ledger.scope_of(sender).await {
+        Ok(scope) => scope?,
+        Err(error) => return Some(unavailable(error)),
+    };
+    match ledger.suppressed(&scope, recipient).await {
+        Ok(Some(entry)) => Some(Reply::new(
+            550,
+            "5.7.1",
+            format!(
+                "<{recipient}> is on your suppression list ({}): not sent",
+                entry.reason.code()
+            ),
+        )),
+        Ok(None) => None,
+        Err(error) => Some(unavailable(error)),
+    }
 }
 
 /// Who `local@domain` (a domain of ours) is: an account, an alias, a

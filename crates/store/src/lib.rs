@@ -30,7 +30,7 @@ pub use blob::BlobId;
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
 pub use learning::{Classifier, Greylisting, ModelScope, TokenCounts, Training};
-pub use tenancy::{DEFAULT_TENANT, Suppression, SuppressionReason, Tenant};
+pub use tenancy::{DEFAULT_TENANT, DeliveryRecord, StatKind, Stats, Suppression, SuppressionReason, Tenant};
 pub use types::*;
 
 #[async_trait]
@@ -225,6 +225,19 @@ pub trait Store: Send + Sync {
     /// Removes the address's entries (for one sender domain, or all when
     /// `None`); how many went.
     async fn suppression_remove(&self, tenant: TenantId, sender_domain: Option<&str>, address: &str) -> Result<u64>;
+
+    /// Pauses a tenant's bulk sending with a reason, or (`None`) resumes it.
+    async fn tenant_pause(&self, tenant: TenantId, reason: Option<&str>) -> Result<()>;
+    /// Records a recipient sent to (once per message and recipient); its id.
+    async fn delivery_record(&self, record: &DeliveryRecord) -> Result<i64>;
+    async fn delivery_get(&self, id: i64) -> Result<Option<DeliveryRecord>>;
+    /// Forgets deliveries sent before `before`; how many.
+    async fn deliveries_expire(&self, before: i64) -> Result<u64>;
+    /// Adds to the counters of the hour holding `at`.
+    async fn stats_add(&self, tenant: TenantId, sender_domain: &str, at: i64, counts: &[(StatKind, u64)])
+    -> Result<()>;
+    /// Sums the counters from `since` on, for one sender domain or all.
+    async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats>;
 
     // --- Operations ------------------------------------------------------
 

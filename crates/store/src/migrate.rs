@@ -58,7 +58,12 @@ struct Table {
 const TABLES: &[Table] = &[
     Table {
         name: "tenants",
-        columns: &[("id", "BIGINT"), ("name", "TEXT"), ("created_at", "BIGINT")],
+        columns: &[
+            ("id", "BIGINT"),
+            ("name", "TEXT"),
+            ("created_at", "BIGINT"),
+            ("paused", "TEXT"),
+        ],
         skip: Some("id = 1"),
     },
     Table {
@@ -211,6 +216,31 @@ const TABLES: &[Table] = &[
         ],
         skip: None,
     },
+    Table {
+        name: "deliveries",
+        columns: &[
+            ("id", "BIGINT"),
+            ("queue_id", "BIGINT"),
+            ("queued_at", "BIGINT"),
+            ("recipient", "TEXT"),
+            ("sender", "TEXT"),
+            ("tenant_id", "BIGINT"),
+            ("sender_domain", "TEXT"),
+            ("sent_at", "BIGINT"),
+        ],
+        skip: None,
+    },
+    Table {
+        name: "send_stats",
+        columns: &[
+            ("tenant_id", "BIGINT"),
+            ("sender_domain", "TEXT"),
+            ("bucket", "BIGINT"),
+            ("kind", "TEXT"),
+            ("count", "BIGINT"),
+        ],
+        skip: None,
+    },
 ];
 
 /// PostgreSQL column names where they differ from the SQLite expression.
@@ -339,7 +369,15 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         }
     }
     // New rows continue after the copied ids; UIDVALIDITY never goes back.
-    for table in ["tenants", "domains", "accounts", "aliases", "mailboxes", "queue"] {
+    for table in [
+        "tenants",
+        "domains",
+        "accounts",
+        "aliases",
+        "mailboxes",
+        "queue",
+        "deliveries",
+    ] {
         tx.batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"
         ))

@@ -14,7 +14,69 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: String,
     pub created_at: i64,
+    /// Why its bulk sending is paused; `None` while it sends.
+    pub paused: Option<String>,
 }
+
+/// One recipient of one message sent, for bounces to refer back to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// Given by the store; 0 in a new record.
+    pub id: i64,
+    pub queue_id: i64,
+    pub queued_at: i64,
+    pub recipient: String,
+    pub sender: String,
+    pub tenant: TenantId,
+    pub sender_domain: String,
+    pub sent_at: i64,
+}
+
+/// What the sending counters count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StatKind {
+    Sent,
+    Delivered,
+    Deferred,
+    HardBounce,
+    SoftBounce,
+    Complaint,
+    Unsubscribe,
+}
+
+impl StatKind {
+    pub const ALL: [StatKind; 7] = [
+        StatKind::Sent,
+        StatKind::Delivered,
+        StatKind::Deferred,
+        StatKind::HardBounce,
+        StatKind::SoftBounce,
+        StatKind::Complaint,
+        StatKind::Unsubscribe,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            StatKind::Sent => "sent",
+            StatKind::Delivered => "delivered",
+            StatKind::Deferred => "deferred",
+            StatKind::HardBounce => "hard_bounce",
+            StatKind::SoftBounce => "soft_bounce",
+            StatKind::Complaint => "complaint",
+            StatKind::Unsubscribe => "unsubscribe",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<StatKind> {
+        StatKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// Counts over a window.
+pub type Stats = std::collections::BTreeMap<StatKind, u64>;
+
+/// Counters go in hour buckets; windows are whole hours.
+pub const STATS_BUCKET: i64 = 3600;
 
 /// Why an address is on a suppression list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

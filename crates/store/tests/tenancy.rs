@@ -163,3 +163,76 @@ async fn suppression_lists_are_per_tenant_and_sender_domain() {
         assert_eq!(store.suppression_list(acme, 6_000).await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn deliveries_counters_and_pauses() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let acme = store.tenant_add("acme").await.unwrap().id;
+        let record = estafeta_store::DeliveryRecord {
+            id: 0,
+            queue_id: 7,
+            queued_at: 1_000,
+            recipient: "a@remote.example".into(),
+            sender: "news@shop.example".into(),
+            tenant: acme,
+            sender_domain: "shop.example".into(),
+            sent_at: 1_001,
+        };
+        let id = store.delivery_record(&record).await.unwrap();
+        // The same recipient of the same message again: the same record.
+        assert_eq!(store.delivery_record(&record).await.unwrap(), id, "{}", backend.name);
+        let other = store
+            .delivery_record(&estafeta_store::DeliveryRecord {
+                recipient: "b@remote.example".into(),
+                ..record.clone()
+            })
+            .await
+            .unwrap();
+        assert_ne!(other, id);
+        let found = store.delivery_get(id).await.unwrap().unwrap();
+        assert_eq!(found, estafeta_store::DeliveryRecord { id, ..record.clone() });
+        assert_eq!(store.deliveries_expire(1_001).await.unwrap(), 0);
+        assert_eq!(store.deliveries_expire(1_002).await.unwrap(), 2);
+        assert!(store.delivery_get(id).await.unwrap().is_none());
+
+        use estafeta_store::StatKind::*;
+        let hour = 3_600 * 500_000;
+        store
+            .stats_add(acme, "shop.example", hour + 10, &[(Sent, 100), (Delivered, 95)])
+            .await
+            .unwrap();
+        store
+            .stats_add(acme, "Shop.example", hour + 3_599, &[(HardBounce, 5)])
+            .await
+            .unwrap();
+        store
+            .stats_add(acme, "news.example", hour + 3_600, &[(Sent, 10), (Complaint, 1)])
+            .await
+            .unwrap();
+        store
+            .stats_add(acme, "shop.example", hour - 1, &[(Sent, 1_000)])
+            .await
+            .unwrap();
+        let all = store.stats_sum(acme, None, hour).await.unwrap();
+        assert_eq!(
+            (all[&Sent], all[&Delivered], all[&HardBounce], all[&Complaint]),
+            (110, 95, 5, 1)
+        );
+        let shop = store.stats_sum(acme, Some("shop.example"), hour + 5).await.unwrap();
+        assert_eq!((shop[&Sent], shop.get(&Complaint)), (100, None));
+        let default = store.stats_sum(DEFAULT_TENANT, None, 0).await.unwrap();
+        assert!(default.is_empty());
+
+        store
+            .tenant_pause(acme, Some("bounce rate 5.0% over 3%"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.tenant_get("acme").await.unwrap().unwrap().paused.as_deref(),
+            Some("bounce rate 5.0% over 3%")
+        );
+        store.tenant_pause(acme, None).await.unwrap();
+        assert_eq!(store.tenant_get("acme").await.unwrap().unwrap().paused, None);
+    }
+}

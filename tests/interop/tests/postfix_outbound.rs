@@ -71,6 +71,8 @@ async fn estafeta_delivers_dkim_signed_mail_to_postfix() {
     let stored = std::fs::read_to_string(&file).unwrap().replace('\n', "\r\n");
     assert!(stored.contains("DKIM-Signature: v=1; a=rsa-sha256"), "{stored}");
     assert!(stored.contains("by peer.test (Postfix)"), "{stored}");
+    // Postfix took our VERP return path (one per recipient, signed).
+    assert!(stored.contains("Return-Path: <bounces+"), "{stored}");
     assert!(stored.contains("\r\n.dot line\r\n"), "{stored}");
     let resolver = estafeta_net::dns::resolver(&estafeta_core::config::Dns {
         nameservers: vec![server.dns.addr()],

@@ -2,9 +2,11 @@
 //! default; an unknown key or a bad value is an error naming the key and the
 //! file, so a typo never silently falls back to a default.
 
+mod deliverability;
 mod filter;
 mod verify;
 
+pub use deliverability::{Deliverability, SuppressedAction};
 pub use filter::{AccountFilter, DnsList, Filter, Greylist};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -49,6 +51,7 @@ pub struct Config {
     pub outbound: Outbound,
     pub filter: Filter,
     pub verify: Verify,
+    pub deliverability: Deliverability,
     pub store: StoreConfig,
 }
 
@@ -86,6 +89,7 @@ impl Default for Config {
             outbound: Outbound::default(),
             filter: Filter::default(),
             verify: Verify::default(),
+            deliverability: Deliverability::default(),
             store: StoreConfig::default(),
         }
     }

@@ -110,6 +110,7 @@ pub async fn queue(config: &Config, command: QueueCommand) -> anyhow::Result<()>
                     resolver: None,
                     queue_wake: Default::default(),
                     filter: None,
+                    ledger: None,
                 };
                 estafeta_smtp::outbound::bounce(&context, &message, "removed from the queue by the administrator")
                     .await

@@ -39,12 +39,21 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> anyhow::Result<
                     .filter(|d| d.tenant == tenant.id)
                     .map(|d| d.name.as_str())
                     .collect();
-                println!("{}\t{}", tenant.name, owned.join(" "));
+                match &tenant.paused {
+                    Some(reason) => println!("{}\t{}\tpaused: {reason}", tenant.name, owned.join(" ")),
+                    None => println!("{}\t{}", tenant.name, owned.join(" ")),
+                }
             }
         }
         TenantCommand::Remove { name } => {
             store.tenant_remove(&name).await?;
             println!("removed tenant {name}");
+        }
+        TenantCommand::Resume { name } => {
+            let found = tenant(store.as_ref(), &name).await?;
+            anyhow::ensure!(found.paused.is_some(), "tenant {name} is not paused");
+            store.tenant_pause(found.id, None).await?;
+            println!("resumed tenant {name}'s bulk mail");
         }
     }
     Ok(())

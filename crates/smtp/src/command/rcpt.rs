@@ -3,6 +3,7 @@
 use crate::proto::{ForwardPath, RcptParams, Reply, ReversePath};
 use crate::session::{Flow, Recipient, Session, Target};
 use crate::{Mode, filtering, policy};
+use estafeta_core::config::SuppressedAction;
 use estafeta_core::model::AccountId;
 
 /// RFC 6647: a first attempt from an unknown (network, sender, recipient)
@@ -17,6 +18,15 @@ async fn greylisted(session: &Session, recipient: &str) -> Option<Reply> {
     };
     let ip = session.io.connection.peer.ip();
     filtering::greylisted(&session.context, ip, &sender, recipient).await
+}
+
+/// The refusal for a suppressed recipient of the transaction's sender.
+async fn suppressed(session: &Session, recipient: &str) -> Option<Reply> {
+    let sender = match &session.transaction.as_ref()?.from {
+        ReversePath::Null => return None,
+        ReversePath::Mailbox(mailbox) => mailbox.to_string(),
+    };
+    policy::suppressed(&session.context, &sender, recipient).await
 }
 
 /// Whether the account has used all of `limits.account_quota`.
@@ -66,6 +76,13 @@ pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) ->
             if session.mode == Mode::Mx
                 && !authenticated
                 && let Some(reply) = greylisted(session, &address).await
+            {
+                return session.reply(reply);
+            }
+            if let Target::Remote(remote) = &target
+                && authenticated
+                && session.context.config.deliverability.suppressed == SuppressedAction::Reject
+                && let Some(reply) = suppressed(session, remote).await
             {
                 return session.reply(reply);
             }

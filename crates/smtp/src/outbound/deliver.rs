@@ -13,11 +13,31 @@ use crate::policy::local_target;
 use crate::session::Target;
 use estafeta_core::model::MailboxRole;
 use estafeta_core::time::now;
+use estafeta_deliverability::ledger::{Outcome as LedgerOutcome, Scope};
 use estafeta_store::{
     DeliveryTarget, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus, StoreError,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+
+/// Recipients sharing one MAIL FROM: all of a domain's, or one each with
+/// VERP (every recipient its own return path).
+type Transactions<'a> = Vec<(String, Vec<&'a QueueRecipient>)>;
+
+/// RFC 2369 and RFC 3834 headers of bulk mail; `Precedence` is the
+/// old convention lists still use.
+fn is_bulk(content: &[u8]) -> bool {
+    let end = content
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(content.len());
+    let head = String::from_utf8_lossy(&content[..end]).to_ascii_lowercase();
+    head.lines().any(|line| {
+        line.starts_with("list-unsubscribe:")
+            || line.starts_with("list-id:")
+            || (line.starts_with("precedence:") && ["bulk", "list", "junk"].iter().any(|p| line.contains(p)))
+    })
+}
 
 /// What happened to one recipient in this run.
 struct Outcome {
@@ -27,6 +47,9 @@ struct Outcome {
     remote: Option<String>,
     /// Delivered to a server that does not take DSN parameters.
     relayed: bool,
+    /// Sent (or tried): counted in the ledger. Not so for a recipient
+    /// failed here because it is suppressed.
+    counted: bool,
 }
 
 impl Outcome {
@@ -44,6 +67,23 @@ impl Outcome {
             reply,
             remote,
             relayed,
+            counted: true,
+        }
+    }
+
+    /// As the ledger counts it.
+    fn ledger(&self) -> LedgerOutcome {
+        let text = format!("{} {}", self.reply.enhanced(), self.reply.text);
+        match self.status {
+            RecipientStatus::Delivered => LedgerOutcome::Delivered,
+            RecipientStatus::Failed => LedgerOutcome::Failed {
+                code: self.reply.code,
+                text,
+            },
+            RecipientStatus::Pending => LedgerOutcome::Deferred {
+                code: self.reply.code,
+                text,
+            },
         }
     }
 
@@ -74,16 +114,59 @@ impl Outbound {
             }
         };
         let content = self.signed(&message, content).await;
+        let scope = self.scope(&message).await;
+        let ledger = self.context.ledger.as_ref();
+        if let (Some(ledger), Some(scope)) = (ledger, &scope)
+            && is_bulk(&content)
+            && let Ok(Some(reason)) = ledger.paused(scope.tenant).await
+        {
+            tracing::info!(id = %message.id, %reason, "bulk mail of a paused tenant held");
+            self.hold(&message).await;
+            return;
+        }
+        let mut outcomes: Vec<Outcome> = Vec::new();
         let mut by_domain: BTreeMap<String, Vec<&QueueRecipient>> = BTreeMap::new();
+        let mut return_paths = HashMap::new();
         for recipient in &message.recipients {
+            let address = &recipient.recipient.address;
+            if let (Some(ledger), Some(scope)) = (ledger, &scope) {
+                match ledger.suppressed(scope, address).await {
+                    Ok(Some(entry)) => {
+                        let reply = Reply::local(
+                            550,
+                            [5, 7, 1],
+                            format!("not sent: on the sender's suppression list ({})", entry.reason.code()),
+                        );
+                        let mut outcome = Outcome::from_reply(address, reply, None, false);
+                        outcome.counted = false;
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "suppression list unreadable; sending"),
+                }
+                if self.context.config.deliverability.verp {
+                    match ledger
+                        .return_path(scope, message.id.0, message.created_at, &message.sender, address)
+                        .await
+                    {
+                        Ok(path) => {
+                            return_paths.insert(address.clone(), path);
+                        }
+                        Err(error) => tracing::warn!(%error, "could not record a delivery; no VERP for it"),
+                    }
+                }
+            }
             by_domain
-                .entry(domain_of(&recipient.recipient.address))
+                .entry(domain_of(address))
                 .or_default()
                 .push(&recipient.recipient);
         }
-        let mut outcomes: Vec<Outcome> = Vec::new();
         for (domain, recipients) in by_domain {
-            let group = self.deliver_group(&message, &content, &domain, &recipients).await;
+            let transactions = transactions(&message.sender, &recipients, &return_paths);
+            let group = self
+                .deliver_group(&message, &content, &domain, &recipients, &transactions)
+                .await;
             // Mark first, then let the connection go (the group is done with
             // it): a crash now cannot send these recipients a second copy.
             // Failures are recorded after their DSN is safely queued.
@@ -98,7 +181,32 @@ impl Outbound {
             }
             outcomes.extend(group);
         }
-        self.finish(&message, &content, outcomes).await;
+        self.finish(&message, &content, outcomes, scope.as_ref()).await;
+    }
+
+    /// The tenant and domain of the message's sender, when it is ours.
+    async fn scope(&self, message: &QueuedMessage) -> Option<Scope> {
+        let ledger = self.context.ledger.as_ref()?;
+        if message.sender.is_empty() {
+            return None;
+        }
+        ledger.scope_of(&message.sender).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "could not look up the sender's tenant");
+            None
+        })
+    }
+
+    /// Leaves a message in the queue, untried, for a later look.
+    async fn hold(&self, message: &QueuedMessage) {
+        let next = now() + 300;
+        if let Err(error) = self
+            .context
+            .store
+            .queue_release(message.id, &self.owner, next, message.warned)
+            .await
+        {
+            self.lost(message, &error);
+        }
     }
 
     /// The message with a DKIM signature of its From: domain (what DMARC
@@ -146,6 +254,7 @@ impl Outbound {
         content: &[u8],
         domain: &str,
         recipients: &[&QueueRecipient],
+        transactions: &Transactions<'_>,
     ) -> Vec<Outcome> {
         let config = &self.context.config.outbound;
         let route = config.route(domain);
@@ -165,19 +274,22 @@ impl Outbound {
                 .collect()
         };
         let _slot = self.pool.slot(&destination, config.max_connections_per_domain).await;
-        let envelope = Envelope {
-            sender: &message.sender,
-            recipients,
-            envid: message.envid.as_deref(),
-            ret: message.ret.as_deref(),
-        };
         // A connection left open by the previous message to this destination.
-        if let Some(mut client) = self.pool.take(&destination)
-            && let Ok(replies) = client.send(&envelope, content).await
-        {
-            let outcomes = self.outcomes(recipients, replies, &client);
-            self.keep_or_close(&destination, client).await;
-            return outcomes;
+        if let Some(mut client) = self.pool.take(&destination) {
+            match send_all(&mut client, message, transactions, content).await {
+                Ok(replies) => {
+                    let outcomes = self.outcomes(recipients, replies, &client);
+                    self.keep_or_close(&destination, client).await;
+                    return outcomes;
+                }
+                // Gone stale while idle: a new connection below.
+                Err((partial, _)) if partial.is_empty() => {}
+                Err((mut partial, error)) => {
+                    let reply = error.as_reply();
+                    partial.resize(recipients.len(), reply);
+                    return self.outcomes(recipients, partial, &client);
+                }
+            }
         }
         let Some(resolver) = &self.context.resolver else {
             return all(&Reply::local(451, [4, 4, 3], "no DNS resolver is configured"), None);
@@ -209,15 +321,18 @@ impl Outbound {
                         continue;
                     }
                 };
-                return match client.send(&envelope, content).await {
+                return match send_all(&mut client, message, transactions, content).await {
                     Ok(replies) => {
                         let outcomes = self.outcomes(recipients, replies, &client);
                         self.keep_or_close(&destination, client).await;
                         outcomes
                     }
-                    // Lost in the middle: nothing can be known to be
-                    // delivered, so all of them are tried again later.
-                    Err(error) => all(&error.as_reply(), Some(name.clone())),
+                    // Lost in the middle: what was not answered cannot be
+                    // known to be delivered, so it is tried again later.
+                    Err((mut partial, error)) => {
+                        partial.resize(recipients.len(), error.as_reply());
+                        self.outcomes(recipients, partial, &client)
+                    }
                 };
             }
         }
@@ -243,7 +358,7 @@ impl Outbound {
 
     /// After every domain: give up on what is too old, warn about delays,
     /// send the DSNs, record failures, and schedule what is left.
-    async fn finish(&self, message: &QueuedMessage, content: &[u8], mut outcomes: Vec<Outcome>) {
+    async fn finish(&self, message: &QueuedMessage, content: &[u8], mut outcomes: Vec<Outcome>, scope: Option<&Scope>) {
         let config = &self.context.config.outbound;
         let now = now();
         let age = now - message.created_at;
@@ -321,6 +436,13 @@ impl Outbound {
             self.lost(message, &error);
             return;
         }
+        if let (Some(ledger), Some(scope)) = (&self.context.ledger, scope) {
+            for outcome in outcomes.iter().filter(|o| o.counted) {
+                if let Err(error) = ledger.record(scope, &outcome.address, &outcome.ledger()).await {
+                    tracing::warn!(%error, "could not record a delivery outcome");
+                }
+            }
+        }
         let metrics = &self.context.metrics;
         for outcome in &outcomes {
             let result = match outcome.status {
@@ -363,6 +485,52 @@ impl Outbound {
     }
 }
 
+/// One transaction for the group, or one per recipient with its own
+/// return path (VERP) when it has one.
+fn transactions<'a>(
+    sender: &str,
+    recipients: &[&'a QueueRecipient],
+    return_paths: &HashMap<String, String>,
+) -> Transactions<'a> {
+    if recipients.iter().all(|r| !return_paths.contains_key(&r.address)) {
+        return vec![(sender.to_owned(), recipients.to_vec())];
+    }
+    recipients
+        .iter()
+        .map(|r| {
+            let path = return_paths
+                .get(&r.address)
+                .cloned()
+                .unwrap_or_else(|| sender.to_owned());
+            (path, vec![*r])
+        })
+        .collect()
+}
+
+/// Each transaction in turn over one connection; the replies in recipient
+/// order. On an error, the replies so far and the error.
+async fn send_all(
+    client: &mut SmtpClient,
+    message: &QueuedMessage,
+    transactions: &Transactions<'_>,
+    content: &[u8],
+) -> Result<Vec<Reply>, (Vec<Reply>, ClientError)> {
+    let mut replies = Vec::new();
+    for (sender, recipients) in transactions {
+        let envelope = Envelope {
+            sender,
+            recipients,
+            envid: message.envid.as_deref(),
+            ret: message.ret.as_deref(),
+        };
+        match client.send(&envelope, content).await {
+            Ok(more) => replies.extend(more),
+            Err(error) => return Err((replies, error)),
+        }
+    }
+    Ok(replies)
+}
+
 /// A DSN goes to the sender like any mail: into the store when the
 /// sender is ours, else into the queue with a null reverse-path.
 pub(super) async fn submit_report(context: &SmtpContext, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
@@ -394,7 +562,7 @@ pub(super) async fn submit_report(context: &SmtpContext, to: &str, report: Vec<u
                     .map(|_| ())
             }
             Some(Target::Remote(forward)) => queue_report(context, &forward, report).await,
-            None => {
+            None | Some(Target::Bounce(_)) => {
                 tracing::warn!(%to, "DSN for a local sender that no longer exists; dropped");
                 Ok(())
             }

@@ -27,6 +27,9 @@ pub struct Authenticated {
 pub enum Target {
     Local(AccountId),
     Remote(String),
+    /// A VERP return path of ours: a bounce (or a reply) about a message
+    /// we sent, for the deliverability ledger.
+    Bounce(estafeta_store::DeliveryRecord),
 }
 
 pub struct Recipient {

@@ -2,6 +2,8 @@
 //! parsed into code and text, STARTTLS and implicit TLS.
 #![allow(dead_code)]
 
+pub mod world;
+
 use estafeta_core::config::Service;
 use estafeta_testkit::{Stream, TestServer};
 use std::time::Duration;

@@ -21,7 +21,7 @@ use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DkimKey, Store, Suppression, Tenant};
+use crate::{DeliveryRecord, DkimKey, StatKind, Stats, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use estafeta_core::Address;
@@ -687,6 +687,43 @@ impl Store for PostgresStore {
             address
         )
         .await?)
+    }
+
+    async fn tenant_pause(&self, tenant: TenantId, reason: Option<&str>) -> Result<()> {
+        write_tx!(self, |tx, changes| tenancy::tenant_pause(&tx, tenant, reason).await?)
+    }
+
+    async fn delivery_record(&self, record: &DeliveryRecord) -> Result<i64> {
+        write_tx!(self, |tx, changes| tenancy::delivery_record(&tx, record).await?)
+    }
+
+    async fn delivery_get(&self, id: i64) -> Result<Option<DeliveryRecord>> {
+        read_tx!(self, |tx| tenancy::delivery_get(&tx, id).await?)
+    }
+
+    async fn deliveries_expire(&self, before: i64) -> Result<u64> {
+        write_tx!(self, |tx, changes| tenancy::deliveries_expire(&tx, before).await?)
+    }
+
+    async fn stats_add(
+        &self,
+        tenant: TenantId,
+        sender_domain: &str,
+        at: i64,
+        counts: &[(StatKind, u64)],
+    ) -> Result<()> {
+        write_tx!(self, |tx, changes| tenancy::stats_add(
+            &tx,
+            tenant,
+            sender_domain,
+            at,
+            counts
+        )
+        .await?)
+    }
+
+    async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
+        read_tx!(self, |tx| tenancy::stats_sum(&tx, tenant, sender_domain, since).await?)
     }
 
     async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {

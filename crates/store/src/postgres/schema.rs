@@ -196,6 +196,29 @@ CREATE TABLE suppressions (
     expires_at    BIGINT,
     PRIMARY KEY (tenant_id, address, sender_domain)
 );
+ALTER TABLE tenants ADD COLUMN paused TEXT;
+
+CREATE TABLE deliveries (
+    id            BIGSERIAL PRIMARY KEY,
+    queue_id      BIGINT NOT NULL,
+    queued_at     BIGINT NOT NULL,
+    recipient     TEXT NOT NULL,
+    sender        TEXT NOT NULL,
+    tenant_id     BIGINT NOT NULL,
+    sender_domain TEXT NOT NULL,
+    sent_at       BIGINT NOT NULL,
+    UNIQUE (queue_id, queued_at, recipient)
+);
+CREATE INDEX deliveries_sent ON deliveries(sent_at);
+
+CREATE TABLE send_stats (
+    tenant_id     BIGINT NOT NULL,
+    sender_domain TEXT NOT NULL,
+    bucket        BIGINT NOT NULL,
+    kind          TEXT NOT NULL,
+    count         BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, sender_domain, bucket, kind)
+);
 "#;
 
 pub fn latest() -> i32 {

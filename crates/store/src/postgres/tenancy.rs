@@ -4,7 +4,10 @@
 use super::Tx;
 use crate::error::{Result, StoreError};
 use crate::sqlite::now;
-use crate::tenancy::{DEFAULT_TENANT, Suppression, SuppressionReason, Tenant, suppression_key};
+use crate::tenancy::{
+    DEFAULT_TENANT, DeliveryRecord, STATS_BUCKET, StatKind, Stats, Suppression, SuppressionReason, Tenant,
+    suppression_key,
+};
 use estafeta_core::model::TenantId;
 use tokio_postgres::Row;
 
@@ -13,12 +16,16 @@ fn tenant_from_row(row: &Row) -> Tenant {
         id: TenantId(row.get(0)),
         name: row.get(1),
         created_at: row.get(2),
+        paused: row.get(3),
     }
 }
 
 pub async fn tenant_get(tx: &Tx<'_>, name: &str) -> Result<Option<Tenant>> {
     let row = tx
-        .query_opt("SELECT id, name, created_at FROM tenants WHERE name = $1", &[&name])
+        .query_opt(
+            "SELECT id, name, created_at, paused FROM tenants WHERE name = $1",
+            &[&name],
+        )
         .await?;
     Ok(row.as_ref().map(tenant_from_row))
 }
@@ -38,12 +45,13 @@ pub async fn tenant_add(tx: &Tx<'_>, name: &str) -> Result<Tenant> {
         id: TenantId(row.get(0)),
         name: name.to_owned(),
         created_at,
+        paused: None,
     })
 }
 
 pub async fn tenant_list(tx: &Tx<'_>) -> Result<Vec<Tenant>> {
     let rows = tx
-        .query("SELECT id, name, created_at FROM tenants ORDER BY id", &[])
+        .query("SELECT id, name, created_at, paused FROM tenants ORDER BY id", &[])
         .await?;
     Ok(rows.iter().map(tenant_from_row).collect())
 }
@@ -195,4 +203,113 @@ pub async fn suppression_remove(
             .await?
         }
     })
+}
+
+pub async fn tenant_pause(tx: &Tx<'_>, tenant: TenantId, reason: Option<&str>) -> Result<()> {
+    let changed = tx
+        .execute("UPDATE tenants SET paused = $2 WHERE id = $1", &[&tenant.0, &reason])
+        .await?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("tenant {tenant}")));
+    }
+    Ok(())
+}
+
+fn delivery_from_row(row: &Row) -> DeliveryRecord {
+    DeliveryRecord {
+        id: row.get(0),
+        queue_id: row.get(1),
+        queued_at: row.get(2),
+        recipient: row.get(3),
+        sender: row.get(4),
+        tenant: TenantId(row.get(5)),
+        sender_domain: row.get(6),
+        sent_at: row.get(7),
+    }
+}
+
+pub async fn delivery_record(tx: &Tx<'_>, record: &DeliveryRecord) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO deliveries (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (queue_id, queued_at, recipient) DO NOTHING",
+        &[
+            &record.queue_id,
+            &record.queued_at,
+            &record.recipient,
+            &record.sender,
+            &record.tenant.0,
+            &record.sender_domain,
+            &record.sent_at,
+        ],
+    )
+    .await?;
+    Ok(tx
+        .query_one(
+            "SELECT id FROM deliveries WHERE queue_id = $1 AND queued_at = $2 AND recipient = $3",
+            &[&record.queue_id, &record.queued_at, &record.recipient],
+        )
+        .await?
+        .get(0))
+}
+
+pub async fn delivery_get(tx: &Tx<'_>, id: i64) -> Result<Option<DeliveryRecord>> {
+    let row = tx
+        .query_opt(
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at
+             FROM deliveries WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(delivery_from_row))
+}
+
+pub async fn deliveries_expire(tx: &Tx<'_>, before: i64) -> Result<u64> {
+    Ok(tx
+        .execute("DELETE FROM deliveries WHERE sent_at < $1", &[&before])
+        .await?)
+}
+
+pub async fn stats_add(
+    tx: &Tx<'_>,
+    tenant: TenantId,
+    sender_domain: &str,
+    at: i64,
+    counts: &[(StatKind, u64)],
+) -> Result<()> {
+    let bucket = at - at.rem_euclid(STATS_BUCKET);
+    let domain = sender_domain.to_ascii_lowercase();
+    // One order for every writer, so two nodes counting at once do not deadlock.
+    let mut counts = counts.to_vec();
+    counts.sort();
+    for (kind, count) in counts {
+        tx.execute(
+            "INSERT INTO send_stats (tenant_id, sender_domain, bucket, kind, count) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, sender_domain, bucket, kind)
+             DO UPDATE SET count = send_stats.count + EXCLUDED.count",
+            &[&tenant.0, &domain, &bucket, &kind.code(), &(count as i64)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn stats_sum(tx: &Tx<'_>, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
+    let bucket = since - since.rem_euclid(STATS_BUCKET);
+    let domain = sender_domain.map(str::to_ascii_lowercase);
+    let rows = tx
+        .query(
+            "SELECT kind, SUM(count)::BIGINT FROM send_stats
+             WHERE tenant_id = $1 AND bucket >= $2 AND ($3::TEXT IS NULL OR sender_domain = $3)
+             GROUP BY kind",
+            &[&tenant.0, &bucket, &domain],
+        )
+        .await?;
+    let mut stats = Stats::new();
+    for row in rows {
+        let (kind, count): (String, i64) = (row.get(0), row.get(1));
+        if let Some(kind) = StatKind::parse(&kind) {
+            stats.insert(kind, count.max(0) as u64);
+        }
+    }
+    Ok(stats)
 }

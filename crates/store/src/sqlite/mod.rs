@@ -15,7 +15,7 @@ use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DkimKey, Store, Suppression, Tenant};
+use crate::{DeliveryRecord, DkimKey, StatKind, Stats, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
@@ -628,6 +628,56 @@ impl Store for SqliteStore {
         let (sender_domain, address) = (sender_domain.map(owned), owned(address));
         self.write("suppression_remove", move |conn, _| {
             tenancy::suppression_remove(conn, tenant, sender_domain.as_deref(), &address)
+        })
+        .await
+    }
+
+    async fn tenant_pause(&self, tenant: TenantId, reason: Option<&str>) -> Result<()> {
+        let reason = reason.map(owned);
+        self.write("tenant_pause", move |conn, _| {
+            tenancy::tenant_pause(conn, tenant, reason.as_deref())
+        })
+        .await
+    }
+
+    async fn delivery_record(&self, record: &DeliveryRecord) -> Result<i64> {
+        let record = record.clone();
+        self.write("delivery_record", move |conn, _| {
+            tenancy::delivery_record(conn, &record)
+        })
+        .await
+    }
+
+    async fn delivery_get(&self, id: i64) -> Result<Option<DeliveryRecord>> {
+        self.read("delivery_get", move |conn| tenancy::delivery_get(conn, id))
+            .await
+    }
+
+    async fn deliveries_expire(&self, before: i64) -> Result<u64> {
+        self.write("deliveries_expire", move |conn, _| {
+            tenancy::deliveries_expire(conn, before)
+        })
+        .await
+    }
+
+    async fn stats_add(
+        &self,
+        tenant: TenantId,
+        sender_domain: &str,
+        at: i64,
+        counts: &[(StatKind, u64)],
+    ) -> Result<()> {
+        let (sender_domain, counts) = (owned(sender_domain), counts.to_vec());
+        self.write("stats_add", move |conn, _| {
+            tenancy::stats_add(conn, tenant, &sender_domain, at, &counts)
+        })
+        .await
+    }
+
+    async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
+        let sender_domain = sender_domain.map(owned);
+        self.read("stats_sum", move |conn| {
+            tenancy::stats_sum(conn, tenant, sender_domain.as_deref(), since)
         })
         .await
     }

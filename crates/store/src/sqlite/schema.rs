@@ -173,6 +173,32 @@ CREATE TABLE suppressions (
     expires_at    INTEGER,
     PRIMARY KEY (tenant_id, address, sender_domain)
 ) WITHOUT ROWID;
+ALTER TABLE tenants ADD COLUMN paused TEXT;
+
+-- One row per recipient of a message sent: what a bounce, a complaint
+-- or an unsubscribe refers back to (its id is in the VERP token).
+CREATE TABLE deliveries (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue_id      INTEGER NOT NULL,
+    queued_at     INTEGER NOT NULL,
+    recipient     TEXT NOT NULL,
+    sender        TEXT NOT NULL,
+    tenant_id     INTEGER NOT NULL,
+    sender_domain TEXT NOT NULL,
+    sent_at       INTEGER NOT NULL,
+    UNIQUE (queue_id, queued_at, recipient)
+);
+CREATE INDEX deliveries_sent ON deliveries(sent_at);
+
+-- Sending counters per tenant and sender domain, in hour buckets.
+CREATE TABLE send_stats (
+    tenant_id     INTEGER NOT NULL,
+    sender_domain TEXT NOT NULL,
+    bucket        INTEGER NOT NULL,
+    kind          TEXT NOT NULL,
+    count         INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, sender_domain, bucket, kind)
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.

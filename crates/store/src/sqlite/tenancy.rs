@@ -1,7 +1,10 @@
 //! Tenants and suppression lists in SQLite (see `crate::tenancy`).
 
 use crate::error::{Result, StoreError};
-use crate::tenancy::{DEFAULT_TENANT, Suppression, SuppressionReason, Tenant, suppression_key};
+use crate::tenancy::{
+    DEFAULT_TENANT, DeliveryRecord, STATS_BUCKET, StatKind, Stats, Suppression, SuppressionReason, Tenant,
+    suppression_key,
+};
 use estafeta_core::model::TenantId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -10,12 +13,13 @@ fn tenant_from_row(row: &Row) -> rusqlite::Result<Tenant> {
         id: TenantId(row.get(0)?),
         name: row.get(1)?,
         created_at: row.get(2)?,
+        paused: row.get(3)?,
     })
 }
 
 pub fn tenant_get(conn: &Connection, name: &str) -> Result<Option<Tenant>> {
     Ok(conn
-        .prepare_cached("SELECT id, name, created_at FROM tenants WHERE name = ?1")?
+        .prepare_cached("SELECT id, name, created_at, paused FROM tenants WHERE name = ?1")?
         .query_row([name], tenant_from_row)
         .optional()?)
 }
@@ -33,11 +37,12 @@ pub fn tenant_add(conn: &Connection, name: &str) -> Result<Tenant> {
         id: TenantId(conn.last_insert_rowid()),
         name: name.to_owned(),
         created_at,
+        paused: None,
     })
 }
 
 pub fn tenant_list(conn: &Connection) -> Result<Vec<Tenant>> {
-    let mut statement = conn.prepare_cached("SELECT id, name, created_at FROM tenants ORDER BY id")?;
+    let mut statement = conn.prepare_cached("SELECT id, name, created_at, paused FROM tenants ORDER BY id")?;
     let rows = statement.query_map([], tenant_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -168,4 +173,109 @@ pub fn suppression_remove(
         )?,
     };
     Ok(removed as u64)
+}
+
+pub fn tenant_pause(conn: &Connection, tenant: TenantId, reason: Option<&str>) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE tenants SET paused = ?2 WHERE id = ?1",
+        params![tenant.0, reason],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::not_found(format!("tenant {tenant}")));
+    }
+    Ok(())
+}
+
+fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
+    Ok(DeliveryRecord {
+        id: row.get(0)?,
+        queue_id: row.get(1)?,
+        queued_at: row.get(2)?,
+        recipient: row.get(3)?,
+        sender: row.get(4)?,
+        tenant: TenantId(row.get(5)?),
+        sender_domain: row.get(6)?,
+        sent_at: row.get(7)?,
+    })
+}
+
+pub fn delivery_record(conn: &Connection, record: &DeliveryRecord) -> Result<i64> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries
+         (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        record.queue_id,
+        record.queued_at,
+        record.recipient,
+        record.sender,
+        record.tenant.0,
+        record.sender_domain,
+        record.sent_at
+    ])?;
+    Ok(conn
+        .prepare_cached("SELECT id FROM deliveries WHERE queue_id = ?1 AND queued_at = ?2 AND recipient = ?3")?
+        .query_row(params![record.queue_id, record.queued_at, record.recipient], |row| {
+            row.get(0)
+        })?)
+}
+
+pub fn delivery_get(conn: &Connection, id: i64) -> Result<Option<DeliveryRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at
+             FROM deliveries WHERE id = ?1",
+        )?
+        .query_row([id], delivery_from_row)
+        .optional()?)
+}
+
+pub fn deliveries_expire(conn: &Connection, before: i64) -> Result<u64> {
+    Ok(conn.execute("DELETE FROM deliveries WHERE sent_at < ?1", [before])? as u64)
+}
+
+pub fn stats_add(
+    conn: &Connection,
+    tenant: TenantId,
+    sender_domain: &str,
+    at: i64,
+    counts: &[(StatKind, u64)],
+) -> Result<()> {
+    let bucket = at - at.rem_euclid(STATS_BUCKET);
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO send_stats (tenant_id, sender_domain, bucket, kind, count) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant_id, sender_domain, bucket, kind) DO UPDATE SET count = count + excluded.count",
+    )?;
+    for (kind, count) in counts {
+        upsert.execute(params![
+            tenant.0,
+            sender_domain.to_ascii_lowercase(),
+            bucket,
+            kind.code(),
+            *count as i64
+        ])?;
+    }
+    Ok(())
+}
+
+pub fn stats_sum(conn: &Connection, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
+    let bucket = since - since.rem_euclid(STATS_BUCKET);
+    let mut statement = conn.prepare_cached(
+        "SELECT kind, SUM(count) FROM send_stats
+         WHERE tenant_id = ?1 AND bucket >= ?2 AND (?3 IS NULL OR sender_domain = ?3)
+         GROUP BY kind",
+    )?;
+    let rows = statement.query_map(
+        params![tenant.0, bucket, sender_domain.map(str::to_ascii_lowercase)],
+        |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+    )?;
+    let mut stats = Stats::new();
+    for row in rows {
+        let (kind, count) = row?;
+        if let Some(kind) = StatKind::parse(&kind) {
+            stats.insert(kind, count.max(0) as u64);
+        }
+    }
+    Ok(stats)
 }

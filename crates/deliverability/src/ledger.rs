@@ -1,0 +1,398 @@
+//! The sending ledger: what happened to each recipient of our users' mail
+//! (delivered, deferred, bounced now or later), kept as counters per
+//! tenant and sender domain, turned into suppression entries by the rules
+//! of the issue (a hard bounce at once, soft bounces after a few), and
+//! watched: a tenant whose bounce or complaint rate passes its limit has
+//! its bulk sending paused and the operator is told.
+
+use crate::bounce::{self, Action, BounceClass, Classification, Severity};
+use crate::verp::Signer;
+use estafeta_core::config::Config;
+use estafeta_core::model::TenantId;
+use estafeta_core::time::now;
+use estafeta_store::{DeliveryRecord, StatKind, Store, StoreError, Suppression, SuppressionReason};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Whose mail it is: a tenant, through one of its domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant: TenantId,
+    pub sender_domain: String,
+}
+
+/// One recipient's result in one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// A temporary failure; tried again later.
+    Deferred {
+        code: u16,
+        text: String,
+    },
+    /// A permanent failure (or a temporary one given up on).
+    Failed {
+        code: u16,
+        text: String,
+    },
+}
+
+pub struct Ledger {
+    config: Arc<Config>,
+    store: Arc<dyn Store>,
+    signer: Signer,
+    /// Temporary failures per (tenant, address): times seen.
+    soft: Mutex<HashMap<(TenantId, String), Vec<i64>>>,
+    /// Tenants warned about, so the log says it once per window.
+    warned: Mutex<HashMap<TenantId, i64>>,
+}
+
+impl Ledger {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, secret: &[u8]) -> Ledger {
+        Ledger {
+            config,
+            store,
+            signer: Signer::new(secret),
+            soft: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The tenant and domain of mail from `sender`, when the domain is ours.
+    pub async fn scope_of(&self, sender: &str) -> Result<Option<Scope>, StoreError> {
+        let Some((_, domain)) = sender.rsplit_once('@') else {
+            return Ok(None);
+        };
+        let domain = domain.to_ascii_lowercase();
+        Ok(self.store.domain_tenant(&domain).await?.map(|tenant| Scope {
+            tenant,
+            sender_domain: domain,
+        }))
+    }
+
+    /// The entry stopping mail from `scope` to `recipient`, if any.
+    pub async fn suppressed(&self, scope: &Scope, recipient: &str) -> Result<Option<Suppression>, StoreError> {
+        self.store
+            .suppression_check(scope.tenant, &scope.sender_domain, recipient, now())
+            .await
+    }
+
+    /// Why the tenant's bulk mail is paused, if it is.
+    pub async fn paused(&self, tenant: TenantId) -> Result<Option<String>, StoreError> {
+        let tenants = self.store.tenant_list().await?;
+        Ok(tenants.into_iter().find(|t| t.id == tenant).and_then(|t| t.paused))
+    }
+
+    /// Records that `recipient` of queued message `queue_id` is being sent
+    /// and returns its VERP return path (when VERP is on).
+    pub async fn return_path(
+        &self,
+        scope: &Scope,
+        queue_id: i64,
+        queued_at: i64,
+        sender: &str,
+        recipient: &str,
+    ) -> Result<String, StoreError> {
+        let id = self
+            .store
+            .delivery_record(&DeliveryRecord {
+                id: 0,
+                queue_id,
+                queued_at,
+                recipient: recipient.to_lowercase(),
+                sender: sender.to_owned(),
+                tenant: scope.tenant,
+                sender_domain: scope.sender_domain.clone(),
+                sent_at: now(),
+            })
+            .await?;
+        Ok(self.signer.return_path(id as u64, &scope.sender_domain))
+    }
+
+    /// The delivery a VERP address names (`bounces+TOKEN@domain`).
+    pub async fn delivery_of(&self, local: &str, domain: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        match self.signer.read_return_path(local, domain) {
+            Some(id) => self.store.delivery_get(id as i64).await,
+            None => Ok(None),
+        }
+    }
+
+    /// One recipient's result while sending.
+    pub async fn record(&self, scope: &Scope, recipient: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        let at = now();
+        match outcome {
+            Outcome::Delivered => {
+                self.count(scope, at, &[(StatKind::Sent, 1), (StatKind::Delivered, 1)])
+                    .await?;
+            }
+            Outcome::Deferred { code, text } => {
+                self.count(scope, at, &[(StatKind::Deferred, 1)]).await?;
+                let classification = bounce::classify(Some(*code), None, text);
+                self.soft_failure(scope, recipient, &classification, &format!("{code} {text}"), at)
+                    .await?;
+            }
+            Outcome::Failed { code, text } => {
+                let classification = bounce::classify(Some(*code), None, text);
+                let kind = match classification.severity {
+                    Severity::Hard => StatKind::HardBounce,
+                    Severity::Soft => StatKind::SoftBounce,
+                };
+                self.count(scope, at, &[(StatKind::Sent, 1), (kind, 1)]).await?;
+                self.apply(scope, recipient, &classification, &format!("{code} {text}"), at)
+                    .await?;
+            }
+        }
+        self.watch(scope.tenant, at).await
+    }
+
+    /// A bounce message that came back to a VERP address: the recipient
+    /// is the one the token names, whatever the report says.
+    pub async fn bounce_received(
+        &self,
+        delivery: &DeliveryRecord,
+        raw: &[u8],
+    ) -> Result<Option<Classification>, StoreError> {
+        let Some(report) = bounce::parse(raw) else {
+            tracing::info!(recipient = %delivery.recipient, "mail to a VERP address that is not a bounce; ignored");
+            return Ok(None);
+        };
+        let failure = report
+            .failures
+            .iter()
+            .find(|f| f.recipient == delivery.recipient)
+            .or_else(|| report.failures.first())
+            .expect("a bounce names a failure");
+        let scope = Scope {
+            tenant: delivery.tenant,
+            sender_domain: delivery.sender_domain.clone(),
+        };
+        let at = now();
+        let detail = failure.diagnostic.clone();
+        match failure.action {
+            Action::Delayed => {
+                self.soft_failure(&scope, &delivery.recipient, &failure.classification, &detail, at)
+                    .await?;
+            }
+            Action::Failed => {
+                let kind = match failure.classification.severity {
+                    Severity::Hard => StatKind::HardBounce,
+                    Severity::Soft => StatKind::SoftBounce,
+                };
+                // It was counted delivered when the next hop took it.
+                self.count(&scope, at, &[(kind, 1)]).await?;
+                self.apply(&scope, &delivery.recipient, &failure.classification, &detail, at)
+                    .await?;
+            }
+        }
+        self.watch(scope.tenant, at).await?;
+        Ok(Some(failure.classification))
+    }
+
+    /// A complaint (ARF) or an unsubscribe about a delivery: suppressed at
+    /// once for its sender domain's tenant.
+    pub async fn feedback(
+        &self,
+        delivery: &DeliveryRecord,
+        reason: SuppressionReason,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let scope = Scope {
+            tenant: delivery.tenant,
+            sender_domain: delivery.sender_domain.clone(),
+        };
+        let kind = match reason {
+            SuppressionReason::Complaint => StatKind::Complaint,
+            _ => StatKind::Unsubscribe,
+        };
+        self.count(&scope, at, &[(kind, 1)]).await?;
+        // A complaint stops all the tenant's mail to that person; an
+        // unsubscribe, the mail of the domain it came from (RFC 8058).
+        let sender_domain = match reason {
+            SuppressionReason::Unsubscribe => scope.sender_domain.clone(),
+            _ => String::new(),
+        };
+        self.store
+            .suppression_add(&Suppression {
+                tenant: scope.tenant,
+                address: delivery.recipient.clone(),
+                sender_domain,
+                reason,
+                detail: detail.to_owned(),
+                created_at: at,
+                expires_at: None,
+            })
+            .await?;
+        self.watch(scope.tenant, at).await
+    }
+
+    async fn count(&self, scope: &Scope, at: i64, counts: &[(StatKind, u64)]) -> Result<(), StoreError> {
+        self.store
+            .stats_add(scope.tenant, &scope.sender_domain, at, counts)
+            .await
+    }
+
+    /// A permanent failure: suppressed at once when it is unambiguous
+    /// about the recipient; never for blocks about us (5.7.x reputation,
+    /// policy, content).
+    async fn apply(
+        &self,
+        scope: &Scope,
+        recipient: &str,
+        classification: &Classification,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        if classification.suppresses() {
+            tracing::info!(tenant = %scope.tenant, %recipient, class = classification.class.code(), "suppressed after a hard bounce");
+            return self
+                .store
+                .suppression_add(&Suppression {
+                    tenant: scope.tenant,
+                    address: recipient.to_owned(),
+                    sender_domain: String::new(),
+                    reason: SuppressionReason::HardBounce,
+                    detail: format!("{}: {detail}", classification.class.code()),
+                    created_at: at,
+                    expires_at: None,
+                })
+                .await;
+        }
+        if classification.severity == Severity::Soft {
+            return self.soft_failure(scope, recipient, classification, detail, at).await;
+        }
+        Ok(())
+    }
+
+    /// Temporary failures about the recipient (a full mailbox, a server
+    /// that keeps deferring it): `soft_bounces` within the window suppress
+    /// it for a while. Failures about us do not count against it.
+    async fn soft_failure(
+        &self,
+        scope: &Scope,
+        recipient: &str,
+        classification: &Classification,
+        detail: &str,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let rules = &self.config.deliverability;
+        let about_recipient = matches!(
+            classification.class,
+            BounceClass::MailboxFull | BounceClass::InactiveMailbox | BounceClass::UnknownUser | BounceClass::BadDomain
+        );
+        if !about_recipient || rules.soft_bounces == 0 {
+            return Ok(());
+        }
+        let window = rules.soft_bounce_window.as_secs() as i64;
+        let seen = {
+            let mut soft = self.soft.lock().unwrap_or_else(|e| e.into_inner());
+            let times = soft.entry((scope.tenant, recipient.to_lowercase())).or_default();
+            times.retain(|t| at - t < window);
+            times.push(at);
+            times.len() as u32
+        };
+        if seen >= rules.soft_bounces {
+            self.soft
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(scope.tenant, recipient.to_lowercase()));
+            self.store
+                .suppression_add(&Suppression {
+                    tenant: scope.tenant,
+                    address: recipient.to_owned(),
+                    sender_domain: String::new(),
+                    reason: SuppressionReason::SoftBounce,
+                    detail: format!("{seen} temporary failures; last: {detail}"),
+                    created_at: at,
+                    expires_at: Some(at + rules.soft_bounce_expiry.as_secs() as i64),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The tenant's rates over the window against the limits.
+    pub async fn rates(&self, tenant: TenantId, at: i64) -> Result<Rates, StoreError> {
+        let window = self.config.deliverability.rate_window.as_secs() as i64;
+        let stats = self.store.stats_sum(tenant, None, at - window).await?;
+        let get = |kind| stats.get(&kind).copied().unwrap_or(0);
+        Ok(Rates {
+            sent: get(StatKind::Sent),
+            delivered: get(StatKind::Delivered),
+            hard_bounces: get(StatKind::HardBounce),
+            complaints: get(StatKind::Complaint),
+        })
+    }
+
+    async fn watch(&self, tenant: TenantId, at: i64) -> Result<(), StoreError> {
+        let rules = &self.config.deliverability;
+        let rates = self.rates(tenant, at).await?;
+        if rates.sent < rules.min_volume {
+            return Ok(());
+        }
+        let (bounce, complaint) = (rates.bounce_rate(), rates.complaint_rate());
+        let over = if bounce > rules.bounce_limit {
+            Some(format!(
+                "bounce rate {:.1}% over the {:.1}% limit ({} of {} sent)",
+                100.0 * bounce,
+                100.0 * rules.bounce_limit,
+                rates.hard_bounces,
+                rates.sent
+            ))
+        } else if complaint > rules.complaint_limit {
+            Some(format!(
+                "complaint rate {:.2}% over the {:.2}% limit ({} of {} delivered)",
+                100.0 * complaint,
+                100.0 * rules.complaint_limit,
+                rates.complaints,
+                rates.delivered
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = over {
+            if self.paused(tenant).await?.is_none() {
+                tracing::error!(%tenant, %reason, "tenant's bulk sending paused (estafeta tenant resume NAME after cleaning the list)");
+                self.store.tenant_pause(tenant, Some(&reason)).await?;
+            }
+            return Ok(());
+        }
+        if bounce > rules.bounce_warning || complaint > rules.complaint_warning {
+            let window = rules.rate_window.as_secs() as i64;
+            let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+            if warned.get(&tenant).is_none_or(|t| at - t >= window) {
+                warned.insert(tenant, at);
+                tracing::warn!(
+                    %tenant,
+                    bounce_rate = format!("{:.2}%", 100.0 * bounce),
+                    complaint_rate = format!("{:.3}%", 100.0 * complaint),
+                    "tenant nearing its sending limits"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A tenant's sending over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    pub sent: u64,
+    pub delivered: u64,
+    pub hard_bounces: u64,
+    pub complaints: u64,
+}
+
+impl Rates {
+    pub fn bounce_rate(&self) -> f64 {
+        self.hard_bounces as f64 / self.sent.max(1) as f64
+    }
+
+    pub fn complaint_rate(&self) -> f64 {
+        self.complaints as f64 / self.delivered.max(1) as f64
+    }
+}

@@ -1,0 +1,201 @@
+//! Deliverability end to end on the simulated internet: a tenant sends a
+//! bulk message to a list with 5% unknown users; the synchronous bounce
+//! (550 at RCPT) and the asynchronous one (a DSN to the VERP address, as
+//! a remote server sends it later) put exactly those two addresses on the
+//! tenant's suppression list, the bounce rate passes 3% and the tenant's
+//! bulk sending pauses; sent again, the list reaches nobody suppressed.
+
+mod common;
+
+use common::world::*;
+use common::*;
+use estafeta_core::config::{Service, SuppressedAction};
+use estafeta_store::SuppressionReason;
+use estafeta_testkit::mta::Behaviour;
+
+fn bulk(subject: &str) -> String {
+    format!(
+        "From: {ALICE}\r\nSubject: {subject}\r\nMessage-ID: <{subject}@example.com>\r\nPrecedence: bulk\r\n\
+         List-Unsubscribe: <mailto:leave@example.com>\r\n\r\nOur news.\r\n"
+    )
+}
+
+/// The list: 20 at sync.test (one unknown there, refused at RCPT) and 20
+/// at late.test (which takes all, then bounces one later).
+fn list() -> Vec<String> {
+    let mut list: Vec<String> = (0..20).map(|i| format!("s{i}@sync.test")).collect();
+    list.extend((0..20).map(|i| format!("l{i}@late.test")));
+    list
+}
+
+async fn world(adjust: impl FnOnce(&mut estafeta_core::Config)) -> World {
+    let world = World::start(|config| {
+        // Judged on the whole list, not on its first few.
+        config.deliverability.min_volume = 40;
+        adjust(config);
+    })
+    .await;
+    let store = world.server.store();
+    let acme = store.tenant_add("acme").await.unwrap();
+    store.domain_set_tenant("example.com", acme.id).await.unwrap();
+    world.mx("sync.test", 2);
+    world.mx("late.test", 3);
+    world
+}
+
+/// The DSN late.test's server sends afterwards to the return path it got.
+fn late_bounce(return_path: &str, recipient: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx1.late.test\r\nTo: {return_path}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nThe mailbox went away.\r\n\
+         --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx1.late.test\r\n\r\n\
+         Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+         Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown\r\n\
+         --b--\r\n"
+    )
+}
+
+#[tokio::test]
+async fn bounces_suppress_exactly_the_bad_addresses_and_pause_the_tenant() {
+    let world = world(|_| {}).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    let known: Vec<String> = (0..20).filter(|i| *i != 7).map(|i| format!("s{i}@sync.test")).collect();
+    let sync = world.mta(2, Behaviour::Mailboxes(known)).await;
+    let late = world.mta(3, Behaviour::Accept).await;
+
+    let replies = world.send_message(&list(), &bulk("news-1")).await;
+    assert!(replies.iter().all(|r| r.code == 250));
+    world
+        .eventually("the first send done", async || world.queue_len().await == 0)
+        .await;
+    // VERP: one transaction per recipient, each its own signed return path.
+    let transactions = late.received();
+    assert_eq!(transactions.len(), 20);
+    let paths: Vec<String> = transactions
+        .iter()
+        .map(|t| {
+            let from = t.mail_from.trim_start_matches("MAIL FROM:<");
+            from[..from.find('>').unwrap()].to_owned()
+        })
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| p.starts_with("bounces+") && p.ends_with("@example.com"))
+    );
+    let distinct: std::collections::BTreeSet<&String> = paths.iter().collect();
+    assert_eq!(distinct.len(), 20);
+    assert_eq!(sync.attempts("s7@sync.test"), 1);
+
+    // The synchronous bounce is on the list; a 2.5% rate does not pause.
+    let listed =
+        |entries: Vec<estafeta_store::Suppression>| -> Vec<String> { entries.into_iter().map(|e| e.address).collect() };
+    assert_eq!(listed(store.suppression_list(acme, 0).await.unwrap()), ["s7@sync.test"]);
+    assert_eq!(store.tenant_get("acme").await.unwrap().unwrap().paused, None);
+
+    // Later, late.test bounces l3: a DSN to l3's return path.
+    let l3 = transactions
+        .iter()
+        .position(|t| t.recipients() == ["l3@late.test"])
+        .unwrap();
+    let mut mx = Client::ready(&world.server, Service::Smtp).await;
+    mx.cmd("MAIL FROM:<>").await.expect(250, "2.1.0");
+    mx.cmd(&format!("RCPT TO:<{}>", paths[l3])).await.expect(250, "2.1.5");
+    mx.data(&late_bounce(&paths[l3], "l3@late.test"))
+        .await
+        .expect(250, "2.0.0");
+    // A forged token is nobody.
+    let forged = paths[l3].replacen("bounces+", "bounces+1", 1);
+    mx.cmd("MAIL FROM:<>").await.expect(250, "2.1.0");
+    mx.cmd(&format!("RCPT TO:<{forged}>")).await.expect(550, "5.1.1");
+
+    let mut entries = store.suppression_list(acme, 0).await.unwrap();
+    entries.sort_by(|a, b| a.address.cmp(&b.address));
+    assert_eq!(listed(entries.clone()), ["l3@late.test", "s7@sync.test"]);
+    assert!(entries.iter().all(|e| e.reason == SuppressionReason::HardBounce));
+    assert!(entries[0].detail.contains("unknown-user"), "{}", entries[0].detail);
+    // 2 of 40: 5% passes the 3% limit; the tenant's bulk mail pauses.
+    let paused = store.tenant_get("acme").await.unwrap().unwrap().paused.unwrap();
+    assert!(paused.contains("bounce rate 5.0%"), "{paused}");
+    // Alice, who sent it, still sees the late bounce.
+    world
+        .eventually("the bounce in Alice's INBOX", async || {
+            world
+                .reports()
+                .await
+                .iter()
+                .any(|m| m.contains("The mailbox went away"))
+        })
+        .await;
+
+    // Sent again: the suppressed are refused at RCPT...
+    let replies = world.send_message(&list(), &bulk("news-2")).await;
+    let refused: Vec<usize> = (0..40).filter(|i| replies[*i].code != 250).collect();
+    assert_eq!(refused, [7, 23]);
+    assert_eq!(replies[7].code, 550);
+    assert!(
+        replies[7].text().contains("on your suppression list (hard-bounce)"),
+        "{}",
+        replies[7].text()
+    );
+    // ...and the rest waits while the tenant is paused.
+    world
+        .eventually("the held message looked at", async || {
+            store.queue_list().await.unwrap().iter().any(|m| m.attempts >= 1)
+        })
+        .await;
+    assert_eq!(late.received().len(), 20, "nothing sent while paused");
+    store.tenant_pause(acme, None).await.unwrap();
+    store.queue_retry(None).await.unwrap();
+    world
+        .eventually("the second send done", async || world.queue_len().await == 0)
+        .await;
+    assert_eq!(late.received().len(), 39);
+    assert_eq!(late.attempts("l3@late.test"), 1);
+    assert_eq!(sync.attempts("s7@sync.test"), 1);
+    assert_eq!(sync.attempts("s8@sync.test"), 2);
+}
+
+#[tokio::test]
+async fn in_bounce_mode_a_suppressed_recipient_gets_a_dsn_and_no_mail() {
+    let world = world(|config| config.deliverability.suppressed = SuppressedAction::Bounce).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    store
+        .suppression_add(&estafeta_store::Suppression {
+            tenant: acme,
+            address: "l1@late.test".into(),
+            sender_domain: String::new(),
+            reason: SuppressionReason::Complaint,
+            detail: "reported as spam".into(),
+            created_at: 0,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let late = world.mta(3, Behaviour::Accept).await;
+    let replies = world
+        .send_message(&["l1@late.test".into(), "l2@late.test".into()], &bulk("news-3"))
+        .await;
+    assert!(replies.iter().all(|r| r.code == 250));
+    world
+        .eventually("the send done", async || world.queue_len().await == 0)
+        .await;
+    assert_eq!(late.attempts("l1@late.test"), 0);
+    assert_eq!(late.attempts("l2@late.test"), 1);
+    world
+        .eventually("a DSN for l1", async || {
+            world
+                .reports()
+                .await
+                .iter()
+                .any(|m| m.contains("suppression list (complaint)"))
+        })
+        .await;
+    // Not counted as sent or bounced: it never left.
+    let rates = store.stats_sum(acme, None, 0).await.unwrap();
+    assert_eq!(rates.get(&estafeta_store::StatKind::Sent), Some(&1));
+    assert_eq!(rates.get(&estafeta_store::StatKind::HardBounce), None);
+}
