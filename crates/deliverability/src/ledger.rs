@@ -8,6 +8,7 @@
 use crate::bounce::{self, Action, BounceClass, Classification, Severity};
 use crate::verp::Signer;
 use estafeta_core::config::Config;
+use estafeta_core::metrics::Metrics;
 use estafeta_core::model::TenantId;
 use estafeta_core::time::now;
 use estafeta_store::{DeliveryRecord, StatKind, Store, StoreError, Suppression, SuppressionReason};
@@ -45,7 +46,13 @@ pub struct Ledger {
     soft: Mutex<HashMap<(TenantId, String), Vec<i64>>>,
     /// Tenants warned about, so the log says it once per window.
     warned: Mutex<HashMap<TenantId, i64>>,
+    metrics: Option<Arc<Metrics>>,
+    /// Tenant names for metric labels.
+    names: Mutex<HashMap<TenantId, String>>,
 }
+
+const EVENTS: &str = "estafeta_sending_events_total";
+const EVENTS_HELP: &str = "Outbound results, bounces, complaints and unsubscribes, per tenant.";
 
 impl Ledger {
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>, secret: &[u8]) -> Ledger {
@@ -55,7 +62,33 @@ impl Ledger {
             signer: Signer::new(secret),
             soft: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashMap::new()),
+            metrics: None,
+            names: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Exports the counters for Prometheus (`/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Ledger {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    async fn tenant_name(&self, tenant: TenantId) -> String {
+        if let Some(name) = self.names.lock().unwrap_or_else(|e| e.into_inner()).get(&tenant) {
+            return name.clone();
+        }
+        let name = match self.store.tenant_list().await {
+            Ok(tenants) => tenants
+                .into_iter()
+                .find(|t| t.id == tenant)
+                .map_or_else(|| tenant.to_string(), |t| t.name),
+            Err(_) => return tenant.to_string(),
+        };
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant, name.clone());
+        name
     }
 
     pub fn signer(&self) -> &Signer {
@@ -87,16 +120,16 @@ impl Ledger {
         Ok(tenants.into_iter().find(|t| t.id == tenant).and_then(|t| t.paused))
     }
 
-    /// Records that `recipient` of queued message `queue_id` is being sent
-    /// and returns its VERP return path (when VERP is on).
-    pub async fn return_path(
+    /// Records that `recipient` of queued message `queue_id` is being
+    /// sent; the record's id (for its VERP return path and links).
+    pub async fn delivery(
         &self,
         scope: &Scope,
         queue_id: i64,
         queued_at: i64,
         sender: &str,
         recipient: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<u64, StoreError> {
         let id = self
             .store
             .delivery_record(&DeliveryRecord {
@@ -110,7 +143,7 @@ impl Ledger {
                 sent_at: now(),
             })
             .await?;
-        Ok(self.signer.return_path(id as u64, &scope.sender_domain))
+        Ok(id as u64)
     }
 
     /// The delivery a VERP address names (`bounces+TOKEN@domain`).
@@ -119,6 +152,72 @@ impl Ledger {
             Some(id) => self.store.delivery_get(id as i64).await,
             None => Ok(None),
         }
+    }
+
+    /// The one-click unsubscribe link (RFC 8058) for a delivery.
+    pub fn unsubscribe_link(&self, delivery: u64) -> String {
+        let base = &self.config.deliverability.unsubscribe_url;
+        let base = if base.is_empty() {
+            format!("https://{}/unsubscribe", self.config.hostname)
+        } else {
+            base.trim_end_matches('/').to_owned()
+        };
+        format!("{base}/{}", self.signer.token("unsubscribe", delivery, ""))
+    }
+
+    /// The delivery an unsubscribe token names, when its signature holds.
+    pub async fn unsubscribe_target(&self, token: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        match self.signer.read(token, "unsubscribe", "") {
+            Some(id) => self.store.delivery_get(id as i64).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A one-click unsubscribe (RFC 8058): the recipient is suppressed for
+    /// the sender domain's mail at once.
+    pub async fn unsubscribe(&self, token: &str) -> Result<Option<DeliveryRecord>, StoreError> {
+        let Some(delivery) = self.unsubscribe_target(token).await? else {
+            return Ok(None);
+        };
+        self.feedback(
+            &delivery,
+            SuppressionReason::Unsubscribe,
+            "one-click unsubscribe (RFC 8058)",
+        )
+        .await?;
+        Ok(Some(delivery))
+    }
+
+    /// An ARF report (RFC 5965) about one of our deliveries: a complaint,
+    /// suppressed at once. `None` when it is not one or names nothing of ours.
+    pub async fn complaint_received(&self, raw: &[u8]) -> Result<Option<DeliveryRecord>, StoreError> {
+        let Some(complaint) = crate::feedback::parse(raw) else {
+            return Ok(None);
+        };
+        if !complaint.is_complaint() {
+            return Ok(None);
+        }
+        for path in &complaint.return_paths {
+            let Some((local, domain)) = path.rsplit_once('@') else {
+                continue;
+            };
+            if let Some(delivery) = self.delivery_of(local, domain).await? {
+                let detail = format!(
+                    "ARF {} report{}",
+                    complaint.feedback_type,
+                    complaint
+                        .user_agent
+                        .as_ref()
+                        .map(|ua| format!(" from {ua}"))
+                        .unwrap_or_default()
+                );
+                tracing::info!(recipient = %delivery.recipient, "complaint received; suppressed");
+                self.feedback(&delivery, SuppressionReason::Complaint, &detail).await?;
+                return Ok(Some(delivery));
+            }
+        }
+        tracing::info!("a feedback report about nothing we sent (or too old); ignored");
+        Ok(None)
     }
 
     /// One recipient's result while sending.
@@ -233,7 +332,16 @@ impl Ledger {
     async fn count(&self, scope: &Scope, at: i64, counts: &[(StatKind, u64)]) -> Result<(), StoreError> {
         self.store
             .stats_add(scope.tenant, &scope.sender_domain, at, counts)
-            .await
+            .await?;
+        if let Some(metrics) = &self.metrics {
+            let tenant = self.tenant_name(scope.tenant).await;
+            for (kind, count) in counts {
+                metrics
+                    .counter(EVENTS, EVENTS_HELP, &[("tenant", &tenant), ("kind", kind.code())])
+                    .add(*count);
+            }
+        }
+        Ok(())
     }
 
     /// A permanent failure: suppressed at once when it is unambiguous
@@ -356,7 +464,8 @@ impl Ledger {
         };
         if let Some(reason) = over {
             if self.paused(tenant).await?.is_none() {
-                tracing::error!(%tenant, %reason, "tenant's bulk sending paused (estafeta tenant resume NAME after cleaning the list)");
+                let name = self.tenant_name(tenant).await;
+                tracing::error!(tenant = %name, %reason, "tenant's bulk sending paused (estafeta tenant resume NAME after cleaning the list)");
                 self.store.tenant_pause(tenant, Some(&reason)).await?;
             }
             return Ok(());

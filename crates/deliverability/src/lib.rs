@@ -3,6 +3,8 @@
 //! [`bounce`], reading bounces into classes with a hard/soft decision.
 
 pub mod bounce;
+pub mod feedback;
 pub mod ledger;
+pub mod reputation;
 pub mod suppression;
 pub mod verp;

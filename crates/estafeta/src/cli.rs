@@ -75,6 +75,9 @@ pub enum Command {
     /// unsubscribes, by hand).
     #[command(subcommand)]
     Suppression(SuppressionCommand),
+    /// Each tenant's sender domains over `deliverability.rate_window`:
+    /// sent, bounced, complaints, rates and a 0-100 score.
+    Reputation,
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
         /// Fix what can be fixed safely (reference counts, counters, orphan files).

@@ -126,15 +126,51 @@ fn a_paused_tenant_is_shown_and_resumed() {
             .tenant_pause(acme.id, Some("bounce rate 5.0% over the 3.0% limit"))
             .await
             .unwrap();
+        store.domain_add("shop.example").await.unwrap();
+        store.domain_set_tenant("shop.example", acme.id).await.unwrap();
+        let now = estafeta_core::time::now();
+        use estafeta_store::StatKind::*;
+        let counts = [(Sent, 200), (Delivered, 190), (HardBounce, 10), (Complaint, 1)];
+        store.stats_add(acme.id, "shop.example", now, &counts).await.unwrap();
         store.shutdown();
     });
     assert_eq!(
         run_in(d, &["tenant", "list"], None).ok(),
-        "default\t\nacme\t\tpaused: bounce rate 5.0% over the 3.0% limit\n"
+        "default\t\nacme\tshop.example\tpaused: bounce rate 5.0% over the 3.0% limit\n"
     );
+    let table = run_in(d, &["reputation"], None);
+    let row = table
+        .ok()
+        .lines()
+        .find(|l| l.starts_with("acme"))
+        .expect("acme's row")
+        .to_owned();
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // 10 of 200 bounced (5%, past 3%: -50), 1 of 190 complained (0.53%, past 0.3%: -50).
+    assert_eq!(
+        cells[..11],
+        [
+            "acme",
+            "shop.example",
+            "200",
+            "190",
+            "10",
+            "0",
+            "1",
+            "0",
+            "5.00%",
+            "0.526%",
+            "0"
+        ],
+        "{row}"
+    );
+    assert!(row.ends_with("paused: bounce rate 5.0% over the 3.0% limit"), "{row}");
     assert_eq!(
         run_in(d, &["tenant", "resume", "acme"], None).ok(),
         "resumed tenant acme's bulk mail\n"
     );
-    assert_eq!(run_in(d, &["tenant", "list"], None).ok(), "default\t\nacme\t\n");
+    assert_eq!(
+        run_in(d, &["tenant", "list"], None).ok(),
+        "default\t\nacme\tshop.example\n"
+    );
 }

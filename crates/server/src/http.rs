@@ -30,6 +30,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/verify", post(crate::api::verify::verify))
+        .route(
+            "/unsubscribe/{token}",
+            get(crate::api::unsubscribe::page).post(crate::api::unsubscribe::one_click),
+        )
         .fallback(not_found)
         .with_state(shared)
 }
@@ -47,6 +51,20 @@ async fn health(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    // Read from the store at each scrape: `estafeta tenant resume` (another
+    // process, or another node) changes it.
+    if let Ok(tenants) = shared.store.tenant_list().await {
+        for tenant in tenants {
+            shared
+                .metrics
+                .gauge(
+                    "estafeta_tenant_paused",
+                    "1 while a tenant's bulk mail is paused for its bounce or complaint rate.",
+                    &[("tenant", &tenant.name)],
+                )
+                .set(i64::from(tenant.paused.is_some()));
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         shared.metrics.render(),

@@ -59,6 +59,8 @@ pub struct Shared {
     /// One for the server, so its politeness limits and cache hold for
     /// every API request together.
     pub verifier: Arc<estafeta_verify::Verifier>,
+    /// Bounces, complaints, unsubscribes and sending limits.
+    pub ledger: Arc<estafeta_deliverability::ledger::Ledger>,
 }
 
 pub struct RunningServer {
@@ -125,9 +127,21 @@ impl RunningServer {
             listeners.push(Listener::bind(service, addr).await?);
         }
 
+        let secret =
+            estafeta_deliverability::verp::secret(&config.deliverability.secret, &config.data_dir).map_err(|e| {
+                ServerError::DataDir {
+                    path: config.data_dir.join("deliverability.key"),
+                    message: e.to_string(),
+                }
+            })?;
+        let ledger = Arc::new(
+            estafeta_deliverability::ledger::Ledger::new(Arc::new(config.clone()), Arc::clone(&store), &secret)
+                .with_metrics(Arc::clone(&metrics)),
+        );
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
+            ledger,
             logins: Arc::new(LoginLimiter::from_config(&config.auth)),
             verifier: Arc::new(
                 estafeta_verify::Verifier::new(Arc::new(config.clone()), resolver.clone())
@@ -154,17 +168,6 @@ impl RunningServer {
             Arc::clone(&shared.store),
             Some(resolver.clone()),
         ));
-        let secret =
-            estafeta_deliverability::verp::secret(&shared.config.deliverability.secret, &shared.config.data_dir)
-                .map_err(|e| ServerError::DataDir {
-                    path: shared.config.data_dir.join("deliverability.key"),
-                    message: e.to_string(),
-                })?;
-        let ledger = Arc::new(estafeta_deliverability::ledger::Ledger::new(
-            Arc::new(shared.config.clone()),
-            Arc::clone(&shared.store),
-            &secret,
-        ));
         let smtp = Arc::new(SmtpContext {
             config: Arc::new(shared.config.clone()),
             store: Arc::clone(&shared.store),
@@ -173,7 +176,7 @@ impl RunningServer {
             resolver: Some(resolver.clone()),
             queue_wake: Default::default(),
             filter: Some(Arc::clone(&filter)),
-            ledger: Some(ledger),
+            ledger: Some(Arc::clone(&shared.ledger)),
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         let mut imap = ImapContext::new(

@@ -93,9 +93,26 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         }
     }
 
+    // A complaint (ARF) about mail we sent, to a VERP address or to an
+    // abuse/feedback mailbox of ours: the recipient is suppressed at once.
+    let mut complaint = false;
+    if let Some(ledger) = &context.ledger
+        && session.mode == Mode::Mx
+        && (!bounces.is_empty() || !accounts.is_empty())
+    {
+        match ledger.complaint_received(&message).await {
+            Ok(found) => complaint = found.is_some(),
+            Err(error) => {
+                tracing::error!(%error, "could not record a complaint");
+                return Reply::new(451, "4.3.0", "Temporary failure recording the report, try again later");
+            }
+        }
+    }
     // Bounces to our VERP addresses go to the ledger, then to the user
     // who sent the message, as a bounce to their own address would.
-    if let Some(ledger) = &context.ledger {
+    if let Some(ledger) = &context.ledger
+        && !complaint
+    {
         for delivery in bounces {
             if let Err(error) = ledger.bounce_received(delivery, &message).await {
                 tracing::error!(%error, "could not record a bounce");

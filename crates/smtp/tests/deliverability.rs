@@ -119,6 +119,23 @@ async fn bounces_suppress_exactly_the_bad_addresses_and_pause_the_tenant() {
     // 2 of 40: 5% passes the 3% limit; the tenant's bulk mail pauses.
     let paused = store.tenant_get("acme").await.unwrap().unwrap().paused.unwrap();
     assert!(paused.contains("bounce rate 5.0%"), "{paused}");
+    let (_, metrics) = world.server.http_get("/metrics").await;
+    assert!(
+        metrics.contains("estafeta_sending_events_total{tenant=\"acme\",kind=\"hard_bounce\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("estafeta_sending_events_total{tenant=\"acme\",kind=\"delivered\"} 39"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("estafeta_tenant_paused{tenant=\"acme\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("estafeta_tenant_paused{tenant=\"default\"} 0"),
+        "{metrics}"
+    );
     // Alice, who sent it, still sees the late bounce.
     world
         .eventually("the bounce in Alice's INBOX", async || {
@@ -198,4 +215,101 @@ async fn in_bounce_mode_a_suppressed_recipient_gets_a_dsn_and_no_mail() {
     let rates = store.stats_sum(acme, None, 0).await.unwrap();
     assert_eq!(rates.get(&estafeta_store::StatKind::Sent), Some(&1));
     assert_eq!(rates.get(&estafeta_store::StatKind::HardBounce), None);
+}
+
+/// The return path and content one recipient's transaction carried.
+fn transaction_of(mta: &estafeta_testkit::mta::FakeMta, recipient: &str) -> (String, String) {
+    let received = mta.received();
+    let transaction = received
+        .iter()
+        .find(|t| t.recipients() == [recipient])
+        .expect("a transaction for the recipient");
+    let from = transaction.mail_from.trim_start_matches("MAIL FROM:<");
+    let path = from[..from.find('>').unwrap()].to_owned();
+    (path, String::from_utf8_lossy(&transaction.data).into_owned())
+}
+
+#[tokio::test]
+async fn a_complaint_and_a_one_click_unsubscribe_each_suppress_their_recipient() {
+    let world = world(|_| {}).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    let late = world.mta(3, Behaviour::Accept).await;
+    // Bulk mail without a List-Unsubscribe of its own gets ours.
+    let message = format!(
+        "From: {ALICE}\r\nSubject: weekly\r\nMessage-ID: <weekly@example.com>\r\nPrecedence: bulk\r\n\r\nOur news.\r\n"
+    );
+    world
+        .send_message(&["l1@late.test".into(), "l2@late.test".into()], &message)
+        .await;
+    world
+        .eventually("the send done", async || world.queue_len().await == 0)
+        .await;
+    let (_, data) = transaction_of(&late, "l1@late.test");
+    assert!(
+        data.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+        "{data}"
+    );
+    let start = data.find("List-Unsubscribe: <https://").expect("a one-click link") + "List-Unsubscribe: <".len();
+    let link = &data[start..start + data[start..].find('>').unwrap()];
+    let path = &link[link.find("/unsubscribe/").unwrap()..];
+    let (_, other) = transaction_of(&late, "l2@late.test");
+    assert!(!other.contains(path), "each recipient its own link");
+
+    let http = world.server.addr(Service::Http);
+    let page = estafeta_testkit::http_request(http, "GET", path, &[], b"").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<form method=post"), "{}", page.body);
+    assert!(
+        store.suppression_list(acme, 0).await.unwrap().is_empty(),
+        "a GET unsubscribes nobody"
+    );
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let empty = estafeta_testkit::http_request(http, "POST", path, &form, b"").await;
+    assert_eq!(empty.status, 400);
+    let forged = path.replacen("/unsubscribe/", "/unsubscribe/1", 1);
+    let bad = estafeta_testkit::http_request(http, "POST", &forged, &form, b"List-Unsubscribe=One-Click").await;
+    assert_eq!(bad.status, 404);
+    let done = estafeta_testkit::http_request(http, "POST", path, &form, b"List-Unsubscribe=One-Click").await;
+    assert_eq!((done.status, done.body.as_str()), (200, "Unsubscribed.\n"));
+    // Suppressed by the time the click is answered, for that sender domain.
+    let entries = store.suppression_list(acme, 0).await.unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        (
+            entries[0].address.as_str(),
+            entries[0].sender_domain.as_str(),
+            entries[0].reason
+        ),
+        ("l1@late.test", "example.com", SuppressionReason::Unsubscribe)
+    );
+
+    // The provider's feedback loop reports l2 to our postmaster (RFC 5965).
+    let (l2_path, _) = transaction_of(&late, "l2@late.test");
+    let report = format!(
+        "From: <fbl@late.test>\r\nTo: <postmaster@example.com>\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"arf\"\r\n\r\n\
+         --arf\r\nContent-Type: text/plain\r\n\r\nA user marked this as spam.\r\n\
+         --arf\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nUser-Agent: LateFBL/1.0\r\n\
+         Version: 1\r\nOriginal-Mail-From: <{l2_path}>\r\n\r\n\
+         --arf\r\nContent-Type: text/rfc822-headers\r\n\r\nReturn-Path: <{l2_path}>\r\nSubject: weekly\r\n\r\n--arf--\r\n"
+    );
+    let mut mx = Client::ready(&world.server, Service::Smtp).await;
+    mx.cmd("MAIL FROM:<fbl@late.test>").await.expect(250, "2.1.0");
+    mx.cmd("RCPT TO:<postmaster@example.com>").await.expect(250, "2.1.5");
+    mx.data(&report).await.expect(250, "2.0.0");
+    let complaint = store
+        .suppression_check(acme, "news.other.example", "l2@late.test", i64::MAX / 2)
+        .await
+        .unwrap()
+        .expect("suppressed when the report was taken");
+    assert_eq!(complaint.reason, SuppressionReason::Complaint);
+    assert_eq!(
+        complaint.sender_domain, "",
+        "a complaint stops all the tenant's mail to them"
+    );
+    assert!(complaint.detail.contains("LateFBL/1.0"), "{}", complaint.detail);
+    let counted = store.stats_sum(acme, None, 0).await.unwrap();
+    assert_eq!(counted.get(&estafeta_store::StatKind::Complaint), Some(&1));
+    assert_eq!(counted.get(&estafeta_store::StatKind::Unsubscribe), Some(&1));
 }

@@ -23,6 +23,9 @@ pub struct Deliverability {
     /// one is made once and kept in `<data_dir>/deliverability.key`.
     pub secret: String,
     pub suppressed: SuppressedAction,
+    /// Where one-click unsubscribe links (RFC 8058) point: this server's
+    /// http listener behind HTTPS. Empty: `https://<hostname>/unsubscribe`.
+    pub unsubscribe_url: String,
     /// Temporary failures of one address within `soft_bounce_window`
     /// that suppress it (for `soft_bounce_expiry`).
     pub soft_bounces: u32,
@@ -53,6 +56,7 @@ impl Default for Deliverability {
             verp: true,
             secret: String::new(),
             suppressed: SuppressedAction::Reject,
+            unsubscribe_url: String::new(),
             soft_bounces: 3,
             soft_bounce_window: Duration::from_secs(7 * 86_400),
             soft_bounce_expiry: Duration::from_secs(30 * 86_400),

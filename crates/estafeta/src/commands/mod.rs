@@ -16,6 +16,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(command) => admin::domain(&config, command).await,
         Command::Tenant(command) => tenancy::tenants(&config, command).await,
         Command::Suppression(command) => tenancy::suppressions(&config, command).await,
+        Command::Reputation => tenancy::reputation(&config).await,
         Command::Account(command) => admin::account(&config, command).await,
         Command::Alias(command) => admin::alias(&config, command).await,
         Command::Queue(command) => outbound::queue(&config, command).await,

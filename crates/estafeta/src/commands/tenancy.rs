@@ -167,3 +167,49 @@ pub async fn suppressions(config: &Config, command: SuppressionCommand) -> anyho
     }
     Ok(())
 }
+
+pub async fn reputation(config: &Config) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let rules = &config.deliverability;
+    let since = estafeta_core::time::now() - rules.rate_window.as_secs() as i64;
+    let domains = store.domain_list().await?;
+    println!(
+        "{:<12} {:<24} {:>8} {:>9} {:>6} {:>6} {:>10} {:>7} {:>8} {:>10} {:>5}  status",
+        "tenant",
+        "sender domain",
+        "sent",
+        "delivered",
+        "hard",
+        "soft",
+        "complaints",
+        "unsubs",
+        "bounce%",
+        "complaint%",
+        "score"
+    );
+    for tenant in store.tenant_list().await? {
+        let status = match &tenant.paused {
+            Some(reason) => format!("paused: {reason}"),
+            None => "sending".to_owned(),
+        };
+        for domain in domains.iter().filter(|d| d.tenant == tenant.id) {
+            let stats = store.stats_sum(tenant.id, Some(&domain.name), since).await?;
+            let s = estafeta_deliverability::reputation::standing(&stats, rules);
+            println!(
+                "{:<12} {:<24} {:>8} {:>9} {:>6} {:>6} {:>10} {:>7} {:>7.2}% {:>9.3}% {:>5}  {status}",
+                tenant.name,
+                domain.name,
+                s.sent,
+                s.delivered,
+                s.hard_bounces,
+                s.soft_bounces,
+                s.complaints,
+                s.unsubscribes,
+                100.0 * s.bounce_rate,
+                100.0 * s.complaint_rate,
+                s.score
+            );
+        }
+    }
+    Ok(())
+}

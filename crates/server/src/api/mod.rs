@@ -1,4 +1,6 @@
-//! The HTTP API for accounts: each request logs in (see [`auth`]).
+//! The HTTP API for accounts: each request logs in (see [`auth`]); and
+//! the one-click unsubscribe links recipients of our users' mail follow.
 
 pub mod auth;
+pub mod unsubscribe;
 pub mod verify;

@@ -20,23 +20,31 @@ use estafeta_store::{
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
-/// Recipients sharing one MAIL FROM: all of a domain's, or one each with
-/// VERP (every recipient its own return path).
-type Transactions<'a> = Vec<(String, Vec<&'a QueueRecipient>)>;
+/// Recipients sharing one MAIL FROM and one content: all of a domain's,
+/// or one each with VERP (its own return path) or its own headers.
+struct Transaction<'a> {
+    sender: String,
+    recipients: Vec<&'a QueueRecipient>,
+    /// This recipient's own copy (its unsubscribe link), when it has one.
+    content: Option<Vec<u8>>,
+}
 
-/// RFC 2369 and RFC 3834 headers of bulk mail; `Precedence` is the
-/// old convention lists still use.
-fn is_bulk(content: &[u8]) -> bool {
+/// What the header says about a message: bulk (RFC 2369 List-*, or the
+/// old `Precedence` lists still use), and whether it has its own
+/// List-Unsubscribe.
+fn list_headers(content: &[u8]) -> (bool, bool) {
     let end = content
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .unwrap_or(content.len());
     let head = String::from_utf8_lossy(&content[..end]).to_ascii_lowercase();
-    head.lines().any(|line| {
-        line.starts_with("list-unsubscribe:")
-            || line.starts_with("list-id:")
-            || (line.starts_with("precedence:") && ["bulk", "list", "junk"].iter().any(|p| line.contains(p)))
-    })
+    let unsubscribe = head.lines().any(|line| line.starts_with("list-unsubscribe:"));
+    let bulk = unsubscribe
+        || head.lines().any(|line| {
+            line.starts_with("list-id:")
+                || (line.starts_with("precedence:") && ["bulk", "list", "junk"].iter().any(|p| line.contains(p)))
+        });
+    (bulk, unsubscribe)
 }
 
 /// What happened to one recipient in this run.
@@ -113,11 +121,16 @@ impl Outbound {
                 return;
             }
         };
-        let content = self.signed(&message, content).await;
+        let raw = content;
+        let content = self.signed(&message, raw.clone()).await;
         let scope = self.scope(&message).await;
         let ledger = self.context.ledger.as_ref();
+        let (bulk, has_unsubscribe) = list_headers(&raw);
+        // RFC 8058: bulk mail gets a one-click unsubscribe link, per
+        // recipient, under the DKIM signature.
+        let one_click = bulk && !has_unsubscribe;
         if let (Some(ledger), Some(scope)) = (ledger, &scope)
-            && is_bulk(&content)
+            && bulk
             && let Ok(Some(reason)) = ledger.paused(scope.tenant).await
         {
             tracing::info!(id = %message.id, %reason, "bulk mail of a paused tenant held");
@@ -127,6 +140,7 @@ impl Outbound {
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut by_domain: BTreeMap<String, Vec<&QueueRecipient>> = BTreeMap::new();
         let mut return_paths = HashMap::new();
+        let mut own_copies = HashMap::new();
         for recipient in &message.recipients {
             let address = &recipient.recipient.address;
             if let (Some(ledger), Some(scope)) = (ledger, &scope) {
@@ -145,15 +159,28 @@ impl Outbound {
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "suppression list unreadable; sending"),
                 }
-                if self.context.config.deliverability.verp {
+                let verp = self.context.config.deliverability.verp;
+                if verp || one_click {
                     match ledger
-                        .return_path(scope, message.id.0, message.created_at, &message.sender, address)
+                        .delivery(scope, message.id.0, message.created_at, &message.sender, address)
                         .await
                     {
-                        Ok(path) => {
-                            return_paths.insert(address.clone(), path);
+                        Ok(id) => {
+                            if verp {
+                                return_paths
+                                    .insert(address.clone(), ledger.signer().return_path(id, &scope.sender_domain));
+                            }
+                            if one_click {
+                                let mut copy = format!(
+                                    "List-Unsubscribe: <{}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                                    ledger.unsubscribe_link(id)
+                                )
+                                .into_bytes();
+                                copy.extend_from_slice(&raw);
+                                own_copies.insert(address.clone(), self.signed(&message, copy).await);
+                            }
                         }
-                        Err(error) => tracing::warn!(%error, "could not record a delivery; no VERP for it"),
+                        Err(error) => tracing::warn!(%error, "could not record a delivery; sent without VERP"),
                     }
                 }
             }
@@ -163,7 +190,7 @@ impl Outbound {
                 .push(&recipient.recipient);
         }
         for (domain, recipients) in by_domain {
-            let transactions = transactions(&message.sender, &recipients, &return_paths);
+            let transactions = transactions(&message.sender, &recipients, &return_paths, &mut own_copies);
             let group = self
                 .deliver_group(&message, &content, &domain, &recipients, &transactions)
                 .await;
@@ -254,7 +281,7 @@ impl Outbound {
         content: &[u8],
         domain: &str,
         recipients: &[&QueueRecipient],
-        transactions: &Transactions<'_>,
+        transactions: &[Transaction<'_>],
     ) -> Vec<Outcome> {
         let config = &self.context.config.outbound;
         let route = config.route(domain);
@@ -486,23 +513,32 @@ impl Outbound {
 }
 
 /// One transaction for the group, or one per recipient with its own
-/// return path (VERP) when it has one.
+/// return path (VERP) or its own copy when it has one.
 fn transactions<'a>(
     sender: &str,
     recipients: &[&'a QueueRecipient],
     return_paths: &HashMap<String, String>,
-) -> Transactions<'a> {
-    if recipients.iter().all(|r| !return_paths.contains_key(&r.address)) {
-        return vec![(sender.to_owned(), recipients.to_vec())];
+    own_copies: &mut HashMap<String, Vec<u8>>,
+) -> Vec<Transaction<'a>> {
+    let shared = recipients
+        .iter()
+        .all(|r| !return_paths.contains_key(&r.address) && !own_copies.contains_key(&r.address));
+    if shared {
+        return vec![Transaction {
+            sender: sender.to_owned(),
+            recipients: recipients.to_vec(),
+            content: None,
+        }];
     }
     recipients
         .iter()
-        .map(|r| {
-            let path = return_paths
+        .map(|r| Transaction {
+            sender: return_paths
                 .get(&r.address)
                 .cloned()
-                .unwrap_or_else(|| sender.to_owned());
-            (path, vec![*r])
+                .unwrap_or_else(|| sender.to_owned()),
+            recipients: vec![*r],
+            content: own_copies.remove(&r.address),
         })
         .collect()
 }
@@ -512,18 +548,21 @@ fn transactions<'a>(
 async fn send_all(
     client: &mut SmtpClient,
     message: &QueuedMessage,
-    transactions: &Transactions<'_>,
+    transactions: &[Transaction<'_>],
     content: &[u8],
 ) -> Result<Vec<Reply>, (Vec<Reply>, ClientError)> {
     let mut replies = Vec::new();
-    for (sender, recipients) in transactions {
+    for transaction in transactions {
         let envelope = Envelope {
-            sender,
-            recipients,
+            sender: &transaction.sender,
+            recipients: &transaction.recipients,
             envid: message.envid.as_deref(),
             ret: message.ret.as_deref(),
         };
-        match client.send(&envelope, content).await {
+        match client
+            .send(&envelope, transaction.content.as_deref().unwrap_or(content))
+            .await
+        {
             Ok(more) => replies.extend(more),
             Err(error) => return Err((replies, error)),
         }
