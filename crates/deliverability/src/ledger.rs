@@ -315,17 +315,14 @@ impl Ledger {
             SuppressionReason::Unsubscribe => scope.sender_domain.clone(),
             _ => String::new(),
         };
-        self.store
-            .suppression_add(&Suppression {
-                tenant: scope.tenant,
-                address: delivery.recipient.clone(),
-                sender_domain,
-                reason,
-                detail: detail.to_owned(),
-                created_at: at,
-                expires_at: None,
-            })
-            .await?;
+        self.suppress(
+            (scope.tenant, &delivery.recipient, &sender_domain),
+            reason,
+            detail.to_owned(),
+            at,
+            None,
+        )
+        .await?;
         self.watch(scope.tenant, at).await
     }
 
@@ -344,6 +341,30 @@ impl Ledger {
         Ok(())
     }
 
+    /// Adds `address` to the tenant's list (for one sender domain, or all
+    /// its mail when empty).
+    async fn suppress(
+        &self,
+        entry: (TenantId, &str, &str),
+        reason: SuppressionReason,
+        detail: String,
+        at: i64,
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let (tenant, address, sender_domain) = entry;
+        self.store
+            .suppression_add(&Suppression {
+                tenant,
+                address: address.to_owned(),
+                sender_domain: sender_domain.to_owned(),
+                reason,
+                detail,
+                created_at: at,
+                expires_at,
+            })
+            .await
+    }
+
     /// A permanent failure: suppressed at once when it is unambiguous
     /// about the recipient; never for blocks about us (5.7.x reputation,
     /// policy, content).
@@ -357,17 +378,15 @@ impl Ledger {
     ) -> Result<(), StoreError> {
         if classification.suppresses() {
             tracing::info!(tenant = %scope.tenant, %recipient, class = classification.class.code(), "suppressed after a hard bounce");
+            let detail = format!("{}: {detail}", classification.class.code());
             return self
-                .store
-                .suppression_add(&Suppression {
-                    tenant: scope.tenant,
-                    address: recipient.to_owned(),
-                    sender_domain: String::new(),
-                    reason: SuppressionReason::HardBounce,
-                    detail: format!("{}: {detail}", classification.class.code()),
-                    created_at: at,
-                    expires_at: None,
-                })
+                .suppress(
+                    (scope.tenant, recipient, ""),
+                    SuppressionReason::HardBounce,
+                    detail,
+                    at,
+                    None,
+                )
                 .await;
         }
         if classification.severity == Severity::Soft {
@@ -408,17 +427,16 @@ impl Ledger {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&(scope.tenant, recipient.to_lowercase()));
-            self.store
-                .suppression_add(&Suppression {
-                    tenant: scope.tenant,
-                    address: recipient.to_owned(),
-                    sender_domain: String::new(),
-                    reason: SuppressionReason::SoftBounce,
-                    detail: format!("{seen} temporary failures; last: {detail}"),
-                    created_at: at,
-                    expires_at: Some(at + rules.soft_bounce_expiry.as_secs() as i64),
-                })
-                .await?;
+            let expires = at + rules.soft_bounce_expiry.as_secs() as i64;
+            let detail = format!("{seen} temporary failures; last: {detail}");
+            self.suppress(
+                (scope.tenant, recipient, ""),
+                SuppressionReason::SoftBounce,
+                detail,
+                at,
+                Some(expires),
+            )
+            .await?;
         }
         Ok(())
     }

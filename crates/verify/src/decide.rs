@@ -106,6 +106,13 @@ mod tests {
             (552, "5.2.2 over quota", None, Verdict::Risky, "full"),
             (452, "4.2.2 over quota", None, Verdict::Risky, "full for now"),
             (451, "4.7.1 greylisted", None, Verdict::Risky, "after 1 retries"),
+            (
+                450,
+                "4.2.0 Greylisted, see http://postgrey.schweikert.ch/help/example.com.html",
+                None,
+                Verdict::Risky,
+                "after 1 retries",
+            ),
             (421, "4.4.2 timeout", None, Verdict::Unknown, "temporary"),
             (
                 550,
