@@ -4,7 +4,7 @@
 //! whether the report gives it as Original-Mail-From or keeps the
 //! original's Return-Path (recipients are often redacted).
 
-use crate::verp::PREFIX;
+use crate::verp::paths_in;
 use mail_parser::{MessageParser, MimeHeaders};
 
 /// An ARF report, read.
@@ -67,10 +67,9 @@ pub fn parse(raw: &[u8]) -> Option<Complaint> {
     };
     let mut return_paths = Vec::new();
     let mut add = |text: &str| {
-        for word in text.split(|c: char| c.is_whitespace() || "<>;,\"'()".contains(c)) {
-            let lower = word.to_ascii_lowercase();
-            if lower.starts_with(PREFIX) && lower.contains('@') && !return_paths.contains(&lower) {
-                return_paths.push(lower);
+        for path in paths_in(text) {
+            if !return_paths.contains(&path) {
+                return_paths.push(path);
             }
         }
     };
@@ -80,11 +79,6 @@ pub fn parse(raw: &[u8]) -> Option<Complaint> {
     if let Some(original) = &original {
         let head = original.split("\r\n\r\n").next().unwrap_or(original);
         let head = head.split("\n\n").next().unwrap_or(head);
-        for line in head.lines() {
-            if line.to_ascii_lowercase().starts_with("return-path:") {
-                add(line);
-            }
-        }
         add(head);
     }
     Some(Complaint {

@@ -42,8 +42,6 @@ pub struct Ledger {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     signer: Signer,
-    /// Temporary failures per (tenant, address): times seen.
-    soft: Mutex<HashMap<(TenantId, String), Vec<i64>>>,
     /// Tenants warned about, so the log says it once per window.
     warned: Mutex<HashMap<TenantId, i64>>,
     metrics: Option<Arc<Metrics>>,
@@ -60,7 +58,6 @@ impl Ledger {
             config,
             store,
             signer: Signer::new(secret),
-            soft: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashMap::new()),
             metrics: None,
             names: Mutex::new(HashMap::new()),
@@ -259,6 +256,38 @@ impl Ledger {
             tracing::info!(recipient = %delivery.recipient, "mail to a VERP address that is not a bounce; ignored");
             return Ok(None);
         };
+        self.apply_report(delivery, &report).await
+    }
+
+    /// A bounce that reached one of our users rather than a VERP address
+    /// (forwarded, or its return path rewritten): attributed by the signed
+    /// return path in the original it quotes. `None` when it is not one or
+    /// quotes nothing of ours.
+    pub async fn quoted_bounce(&self, raw: &[u8]) -> Result<Option<Classification>, StoreError> {
+        let Some(report) = bounce::parse(raw) else {
+            return Ok(None);
+        };
+        let quoted = match &report.original_headers {
+            Some(headers) => crate::verp::paths_in(headers),
+            // Text bounces quote the original in their body.
+            None => crate::verp::paths_in(&String::from_utf8_lossy(raw)),
+        };
+        for path in quoted {
+            let Some((local, domain)) = path.rsplit_once('@') else {
+                continue;
+            };
+            if let Some(delivery) = self.delivery_of(local, domain).await? {
+                return self.apply_report(&delivery, &report).await;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn apply_report(
+        &self,
+        delivery: &DeliveryRecord,
+        report: &bounce::Bounce,
+    ) -> Result<Option<Classification>, StoreError> {
         let failure = report
             .failures
             .iter()
@@ -414,19 +443,14 @@ impl Ledger {
         if !about_recipient || rules.soft_bounces == 0 {
             return Ok(());
         }
-        let window = rules.soft_bounce_window.as_secs() as i64;
-        let seen = {
-            let mut soft = self.soft.lock().unwrap_or_else(|e| e.into_inner());
-            let times = soft.entry((scope.tenant, recipient.to_lowercase())).or_default();
-            times.retain(|t| at - t < window);
-            times.push(at);
-            times.len() as u32
-        };
+        let since = at - rules.soft_bounce_window.as_secs() as i64;
+        // In the store, so every node's failures count together.
+        let seen = self
+            .store
+            .soft_bounce(scope.tenant, recipient, at, since, false)
+            .await?;
         if seen >= rules.soft_bounces {
-            self.soft
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&(scope.tenant, recipient.to_lowercase()));
+            self.store.soft_bounce(scope.tenant, recipient, at, since, true).await?;
             let expires = at + rules.soft_bounce_expiry.as_secs() as i64;
             let detail = format!("{seen} temporary failures; last: {detail}");
             self.suppress(

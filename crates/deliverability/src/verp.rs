@@ -88,6 +88,19 @@ impl Signer {
     }
 }
 
+/// Every VERP address in `text`, lowercased, in order of appearance (to
+/// be checked: anyone can write one; only ours carry a good signature).
+pub fn paths_in(text: &str) -> Vec<String> {
+    let mut paths: Vec<String> = Vec::new();
+    for word in text.split(|c: char| c.is_whitespace() || "<>;,\"'()".contains(c)) {
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with(PREFIX) && lower.contains('@') && !paths.contains(&lower) {
+            paths.push(lower);
+        }
+    }
+    paths
+}
+
 /// The secret from the config, or the one kept in `dir`, made on first use.
 pub fn secret(configured: &str, dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
     if !configured.is_empty() {

@@ -38,6 +38,27 @@ pub enum ServerError {
     Dns(#[from] estafeta_net::dns::DnsError),
 }
 
+/// Sent-message records older than `deliverability.delivery_log` are
+/// forgotten at start and every hour: late bounces to them are too late.
+fn spawn_delivery_log_expiry(shared: &Arc<Shared>, shutdown: &CancellationToken, tracker: &TaskTracker) {
+    let store = Arc::clone(&shared.store);
+    let keep = shared.config.deliverability.delivery_log.as_secs() as i64;
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        loop {
+            match store.deliveries_expire(estafeta_core::time::now() - keep).await {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(expired, "forgot old sent-message records"),
+                Err(error) => tracing::warn!(%error, "could not expire sent-message records"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+                _ = stop.cancelled() => return,
+            }
+        }
+    });
+}
+
 /// A data dir that others can read is tightened to owner-only, loudly.
 fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -179,6 +200,7 @@ impl RunningServer {
             ledger: Some(Arc::clone(&shared.ledger)),
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
+        spawn_delivery_log_expiry(&shared, &shutdown, &tracker);
         let mut imap = ImapContext::new(
             Arc::new(shared.config.clone()),
             Arc::clone(&shared.store),

@@ -132,3 +132,46 @@ async fn shutdown_is_graceful() {
     assert!(server.stop(Duration::from_secs(5)).await, "no session left hanging");
     assert!(TcpStream::connect(addr).await.is_err(), "no longer accepting");
 }
+
+/// Sent-message records past `deliverability.delivery_log` are forgotten
+/// when the server starts (and hourly after); recent ones stay.
+#[tokio::test]
+async fn old_sent_message_records_are_forgotten() {
+    use estafeta_store::{DEFAULT_TENANT, DeliveryRecord, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let now = estafeta_core::time::now();
+    let (old, recent) = {
+        let store = estafeta_store::sqlite::SqliteStore::open(dir.path()).await.unwrap();
+        let record = |recipient: &str, sent_at| DeliveryRecord {
+            id: 0,
+            queue_id: 1,
+            queued_at: 1,
+            recipient: recipient.into(),
+            sender: "a@example.com".into(),
+            tenant: DEFAULT_TENANT,
+            sender_domain: "example.com".into(),
+            sent_at,
+        };
+        let old = store
+            .delivery_record(&record("old@remote.test", now - 31 * 86_400))
+            .await
+            .unwrap();
+        let recent = store
+            .delivery_record(&record("new@remote.test", now - 86_400))
+            .await
+            .unwrap();
+        store.shutdown();
+        (old, recent)
+    };
+    let path = dir.path().to_owned();
+    let server = TestServer::start_with(|config| config.data_dir = path).await;
+    let store = server.store();
+    for _ in 0..200 {
+        if store.delivery_get(old).await.unwrap().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(store.delivery_get(old).await.unwrap().is_none(), "a 31-day-old record");
+    assert!(store.delivery_get(recent).await.unwrap().is_some());
+}

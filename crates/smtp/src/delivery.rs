@@ -108,6 +108,19 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             }
         }
     }
+    // A bounce (null reverse-path, RFC 5321 4.5.5) that reached a user
+    // rather than a VERP address still names what it is about.
+    if let Some(ledger) = &context.ledger
+        && session.mode == Mode::Mx
+        && !complaint
+        && bounces.is_empty()
+        && !accounts.is_empty()
+        && sender.is_empty()
+        && let Err(error) = ledger.quoted_bounce(&message).await
+    {
+        tracing::error!(%error, "could not record a bounce");
+        return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
+    }
     // Bounces to our VERP addresses go to the ledger, then to the user
     // who sent the message, as a bounce to their own address would.
     if let Some(ledger) = &context.ledger

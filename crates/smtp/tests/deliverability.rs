@@ -313,3 +313,71 @@ async fn a_complaint_and_a_one_click_unsubscribe_each_suppress_their_recipient()
     assert_eq!(counted.get(&estafeta_store::StatKind::Complaint), Some(&1));
     assert_eq!(counted.get(&estafeta_store::StatKind::Unsubscribe), Some(&1));
 }
+
+#[tokio::test]
+async fn a_mailbox_full_three_times_is_suppressed_for_a_while() {
+    let world = world(|_| {}).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    let _full = world.mta(3, Behaviour::Full).await;
+    for n in 0..3 {
+        let replies = world
+            .send_message(&["stuffed@late.test".into()], &bulk(&format!("full-{n}")))
+            .await;
+        assert_eq!(replies[0].code, 250, "not suppressed before the third");
+        world
+            .eventually("the send done", async || world.queue_len().await == 0)
+            .await;
+    }
+    let entry = store
+        .suppression_check(acme, "example.com", "stuffed@late.test", estafeta_core::time::now())
+        .await
+        .unwrap()
+        .expect("suppressed after three");
+    assert_eq!(entry.reason, SuppressionReason::SoftBounce);
+    assert!(entry.detail.starts_with("3 temporary failures"), "{}", entry.detail);
+    let expires = entry.expires_at.expect("for a while, not for ever");
+    assert_eq!(expires - entry.created_at, 30 * 86_400);
+    let replies = world.send_message(&["stuffed@late.test".into()], &bulk("full-3")).await;
+    assert_eq!(replies[0].code, 550);
+}
+
+#[tokio::test]
+async fn a_bounce_to_the_sender_is_matched_by_the_original_it_quotes() {
+    let world = world(|_| {}).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    let late = world.mta(3, Behaviour::Accept).await;
+    world
+        .send_message(&["l1@late.test".into(), "l2@late.test".into()], &bulk("quoted"))
+        .await;
+    world
+        .eventually("the send done", async || world.queue_len().await == 0)
+        .await;
+    // A bounce that comes to Alice herself (a forwarder rewrote the return
+    // path), quoting the original's headers.
+    let quoting = |path: &str, recipient: &str| {
+        format!(
+            "From: MAILER-DAEMON@forwarder.test\r\nTo: {ALICE}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"q\"\r\n\r\n\
+             --q\r\nContent-Type: text/plain\r\n\r\nForwarding failed.\r\n\
+             --q\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; forwarder.test\r\n\r\n\
+             Final-Recipient: rfc822; old-{recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+             Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\
+             --q\r\nContent-Type: text/rfc822-headers\r\n\r\nReturn-Path: <{path}>\r\nSubject: quoted\r\n\r\n--q--\r\n"
+        )
+    };
+    let (path, _) = transaction_of(&late, "l1@late.test");
+    let forged = path.replacen("bounces+", "bounces+9", 1);
+    let mut mx = Client::ready(&world.server, Service::Smtp).await;
+    for (path, recipient) in [(forged.as_str(), "l2@late.test"), (path.as_str(), "l1@late.test")] {
+        mx.cmd("MAIL FROM:<>").await.expect(250, "2.1.0");
+        mx.cmd(&format!("RCPT TO:<{ALICE}>")).await.expect(250, "2.1.5");
+        mx.data(&quoting(path, recipient)).await.expect(250, "2.0.0");
+    }
+    let entries = store.suppression_list(acme, 0).await.unwrap();
+    let listed: Vec<(&str, SuppressionReason)> = entries.iter().map(|e| (e.address.as_str(), e.reason)).collect();
+    // The signed path names l1 (whatever the forwarder calls it); the
+    // forged one names nobody.
+    assert_eq!(listed, [("l1@late.test", SuppressionReason::HardBounce)]);
+}

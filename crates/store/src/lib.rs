@@ -233,6 +233,9 @@ pub trait Store: Send + Sync {
     async fn delivery_get(&self, id: i64) -> Result<Option<DeliveryRecord>>;
     /// Forgets deliveries sent before `before`; how many.
     async fn deliveries_expire(&self, before: i64) -> Result<u64>;
+    /// Counts a temporary failure of `address` at `at`; how many it has
+    /// had since `since` (older ones are forgotten). `clear` forgets all.
+    async fn soft_bounce(&self, tenant: TenantId, address: &str, at: i64, since: i64, clear: bool) -> Result<u32>;
     /// Adds to the counters of the hour holding `at`.
     async fn stats_add(&self, tenant: TenantId, sender_domain: &str, at: i64, counts: &[(StatKind, u64)])
     -> Result<()>;

@@ -231,6 +231,11 @@ const TABLES: &[Table] = &[
         skip: None,
     },
     Table {
+        name: "soft_bounces",
+        columns: &[("tenant_id", "BIGINT"), ("address", "TEXT"), ("at", "BIGINT")],
+        skip: None,
+    },
+    Table {
         name: "send_stats",
         columns: &[
             ("tenant_id", "BIGINT"),

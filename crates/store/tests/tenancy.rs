@@ -236,3 +236,32 @@ async fn deliveries_counters_and_pauses() {
         assert_eq!(store.tenant_get("acme").await.unwrap().unwrap().paused, None);
     }
 }
+
+#[tokio::test]
+async fn soft_bounces_are_counted_in_a_window() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let count = |at, since| store.soft_bounce(DEFAULT_TENANT, "Full@Example.com", at, since, false);
+        assert_eq!(count(100, 0).await.unwrap(), 1, "{}", backend.name);
+        assert_eq!(count(200, 0).await.unwrap(), 2);
+        // The first falls out of the window.
+        assert_eq!(count(300, 150).await.unwrap(), 2);
+        // Another tenant's failures are its own.
+        let acme = store.tenant_add("acme").await.unwrap().id;
+        assert_eq!(
+            store
+                .soft_bounce(acme, "full@example.com", 300, 0, false)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .soft_bounce(DEFAULT_TENANT, "full@example.com", 400, 0, true)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(count(500, 0).await.unwrap(), 1, "cleared");
+    }
+}

@@ -705,6 +705,13 @@ impl Store for PostgresStore {
         write_tx!(self, |tx, changes| tenancy::deliveries_expire(&tx, before).await?)
     }
 
+    async fn soft_bounce(&self, tenant: TenantId, address: &str, at: i64, since: i64, clear: bool) -> Result<u32> {
+        write_tx!(self, |tx, changes| tenancy::soft_bounce(
+            &tx, tenant, address, at, since, clear
+        )
+        .await?)
+    }
+
     async fn stats_add(
         &self,
         tenant: TenantId,

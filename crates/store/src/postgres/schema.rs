@@ -219,6 +219,13 @@ CREATE TABLE send_stats (
     count         BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, sender_domain, bucket, kind)
 );
+
+CREATE TABLE soft_bounces (
+    tenant_id BIGINT NOT NULL,
+    address   TEXT NOT NULL,
+    at        BIGINT NOT NULL
+);
+CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 "#;
 
 pub fn latest() -> i32 {

@@ -313,3 +313,35 @@ pub async fn stats_sum(tx: &Tx<'_>, tenant: TenantId, sender_domain: Option<&str
     }
     Ok(stats)
 }
+
+pub async fn soft_bounce(
+    tx: &Tx<'_>,
+    tenant: TenantId,
+    address: &str,
+    at: i64,
+    since: i64,
+    clear: bool,
+) -> Result<u32> {
+    let address = suppression_key(address);
+    tx.execute(
+        "DELETE FROM soft_bounces WHERE tenant_id = $1 AND address = $2 AND (at < $3 OR $4)",
+        &[&tenant.0, &address, &since, &clear],
+    )
+    .await?;
+    if clear {
+        return Ok(0);
+    }
+    tx.execute(
+        "INSERT INTO soft_bounces (tenant_id, address, at) VALUES ($1, $2, $3)",
+        &[&tenant.0, &address, &at],
+    )
+    .await?;
+    let count: i64 = tx
+        .query_one(
+            "SELECT COUNT(*) FROM soft_bounces WHERE tenant_id = $1 AND address = $2",
+            &[&tenant.0, &address],
+        )
+        .await?
+        .get(0);
+    Ok(count as u32)
+}

@@ -660,6 +660,14 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn soft_bounce(&self, tenant: TenantId, address: &str, at: i64, since: i64, clear: bool) -> Result<u32> {
+        let address = owned(address);
+        self.write("soft_bounce", move |conn, _| {
+            tenancy::soft_bounce(conn, tenant, &address, at, since, clear)
+        })
+        .await
+    }
+
     async fn stats_add(
         &self,
         tenant: TenantId,

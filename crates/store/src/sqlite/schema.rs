@@ -199,6 +199,14 @@ CREATE TABLE send_stats (
     count         INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, sender_domain, bucket, kind)
 ) WITHOUT ROWID;
+
+-- Temporary failures per recipient, until enough of them suppress it.
+CREATE TABLE soft_bounces (
+    tenant_id INTEGER NOT NULL,
+    address   TEXT NOT NULL,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 "#;
 
 /// The newest schema this build knows.

@@ -279,3 +279,31 @@ pub fn stats_sum(conn: &Connection, tenant: TenantId, sender_domain: Option<&str
     }
     Ok(stats)
 }
+
+pub fn soft_bounce(
+    conn: &Connection,
+    tenant: TenantId,
+    address: &str,
+    at: i64,
+    since: i64,
+    clear: bool,
+) -> Result<u32> {
+    let address = suppression_key(address);
+    conn.execute(
+        "DELETE FROM soft_bounces WHERE tenant_id = ?1 AND address = ?2 AND (at < ?3 OR ?4)",
+        params![tenant.0, address, since, clear],
+    )?;
+    if clear {
+        return Ok(0);
+    }
+    conn.execute(
+        "INSERT INTO soft_bounces (tenant_id, address, at) VALUES (?1, ?2, ?3)",
+        params![tenant.0, address, at],
+    )?;
+    let count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM soft_bounces WHERE tenant_id = ?1 AND address = ?2",
+        params![tenant.0, address],
+        |row| row.get(0),
+    )?;
+    Ok(count as u32)
+}
