@@ -19,6 +19,8 @@ pub enum Behaviour {
     Accept,
     /// `451 4.7.1` to each recipient's first `n` attempts, then accept.
     Greylist(u32),
+    /// The same with `450 4.2.0`, as Postgrey answers.
+    Greylist450(u32),
     /// `550 5.1.1` to every recipient.
     Reject,
     /// Reads part of the message, then closes the connection.
@@ -312,6 +314,9 @@ impl FakeMta {
                         "550 5.1.1 no such user here\r\n".into()
                     }
                     Behaviour::Greylist(n) if attempt <= *n => "451 4.7.1 greylisted, try again later\r\n".into(),
+                    Behaviour::Greylist450(n) if attempt <= *n => {
+                        "450 4.2.0 Greylisted, see http://postgrey.example/\r\n".into()
+                    }
                     _ => {
                         rcpt_to.push(line.clone());
                         "250 2.1.5 ok\r\n".into()

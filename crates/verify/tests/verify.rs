@@ -22,7 +22,7 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let port = common_port(&(2..=12).map(ip).collect::<Vec<_>>()).await;
+        let port = common_port(&(2..=14).map(ip).collect::<Vec<_>>()).await;
         World {
             dns: TestDns::start().await,
             port,
@@ -206,6 +206,14 @@ async fn greylisting_is_retried_and_silence_is_unknown() {
     let grey = verifier.verify("a@grey.test").await;
     expect(&grey, Verdict::Deliverable, "takes mail");
     assert_eq!(world.mtas[0].attempts("a@grey.test"), 2, "asked again after the delay");
+    // Postgrey's 450 likewise.
+    world.domain("postgrey.test", 14, Behaviour::Greylist450(1)).await;
+    expect(
+        &verifier.verify("a@postgrey.test").await,
+        Verdict::Deliverable,
+        "takes mail",
+    );
+    assert_eq!(world.mtas[3].attempts("a@postgrey.test"), 2);
     expect(
         &verifier.verify("a@stubborn.test").await,
         Verdict::Risky,
