@@ -38,6 +38,23 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// What it adds to the counters.
+    fn counts(&self) -> Vec<(StatKind, u64)> {
+        match self {
+            Outcome::Delivered => vec![(StatKind::Sent, 1), (StatKind::Delivered, 1)],
+            Outcome::Deferred { .. } => vec![(StatKind::Deferred, 1)],
+            Outcome::Failed { code, text } => {
+                let kind = match bounce::classify(Some(*code), None, text).severity {
+                    Severity::Hard => StatKind::HardBounce,
+                    Severity::Soft => StatKind::SoftBounce,
+                };
+                vec![(StatKind::Sent, 1), (kind, 1)]
+            }
+        }
+    }
+}
+
 pub struct Ledger {
     config: Arc<Config>,
     store: Arc<dyn Store>,
@@ -47,6 +64,9 @@ pub struct Ledger {
     metrics: Option<Arc<Metrics>>,
     /// Tenant names for metric labels.
     names: Mutex<HashMap<TenantId, String>>,
+    /// Sender domains this node sent for, and when last: the ones
+    /// checked against domain blocklists.
+    sending: Mutex<HashMap<String, i64>>,
 }
 
 const EVENTS: &str = "estafeta_sending_events_total";
@@ -61,6 +81,7 @@ impl Ledger {
             warned: Mutex::new(HashMap::new()),
             metrics: None,
             names: Mutex::new(HashMap::new()),
+            sending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -220,29 +241,52 @@ impl Ledger {
     /// One recipient's result while sending.
     pub async fn record(&self, scope: &Scope, recipient: &str, outcome: &Outcome) -> Result<(), StoreError> {
         let at = now();
+        self.sending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(scope.sender_domain.clone(), at);
+        self.count(scope, at, &outcome.counts()).await?;
         match outcome {
-            Outcome::Delivered => {
-                self.count(scope, at, &[(StatKind::Sent, 1), (StatKind::Delivered, 1)])
-                    .await?;
-            }
+            Outcome::Delivered => {}
             Outcome::Deferred { code, text } => {
-                self.count(scope, at, &[(StatKind::Deferred, 1)]).await?;
                 let classification = bounce::classify(Some(*code), None, text);
                 self.soft_failure(scope, recipient, &classification, &format!("{code} {text}"), at)
                     .await?;
             }
             Outcome::Failed { code, text } => {
                 let classification = bounce::classify(Some(*code), None, text);
-                let kind = match classification.severity {
-                    Severity::Hard => StatKind::HardBounce,
-                    Severity::Soft => StatKind::SoftBounce,
-                };
-                self.count(scope, at, &[(StatKind::Sent, 1), (kind, 1)]).await?;
                 self.apply(scope, recipient, &classification, &format!("{code} {text}"), at)
                     .await?;
             }
         }
         self.watch(scope.tenant, at).await
+    }
+
+    /// The sender domains this node has sent for since `since`.
+    pub fn sending_domains(&self, since: i64) -> Vec<String> {
+        let mut sending = self.sending.lock().unwrap_or_else(|e| e.into_inner());
+        sending.retain(|_, last| *last >= since);
+        let mut domains: Vec<String> = sending.keys().cloned().collect();
+        domains.sort();
+        domains
+    }
+
+    /// Counts one recipient's result against the address it left from
+    /// (what that address's reputation is made of).
+    pub async fn record_source(&self, source: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        let counts = outcome.counts();
+        if let Some(metrics) = &self.metrics {
+            for (kind, count) in &counts {
+                metrics
+                    .counter(
+                        "estafeta_source_events_total",
+                        "Outbound results per source address.",
+                        &[("source", source), ("kind", kind.code())],
+                    )
+                    .add(*count);
+            }
+        }
+        self.store.source_stats_add(source, now(), &counts).await
     }
 
     /// A bounce message that came back to a VERP address: the recipient

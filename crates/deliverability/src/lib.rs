@@ -6,5 +6,7 @@ pub mod bounce;
 pub mod feedback;
 pub mod ledger;
 pub mod reputation;
+pub mod sources;
 pub mod suppression;
+pub mod throttle;
 pub mod verp;

@@ -75,8 +75,12 @@ pub enum Command {
     /// unsubscribes, by hand).
     #[command(subcommand)]
     Suppression(SuppressionCommand),
-    /// Each tenant's sender domains over `deliverability.rate_window`:
-    /// sent, bounced, complaints, rates and a 0-100 score.
+    /// IP pools: the source addresses outbound mail leaves from.
+    #[command(subcommand)]
+    Pool(PoolCommand),
+    /// Each tenant's sender domains and each pool address over
+    /// `deliverability.rate_window`: sent, bounced, complaints, rates and
+    /// a 0-100 score.
     Reputation,
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
@@ -121,6 +125,56 @@ pub enum TenantCommand {
     /// Let a tenant's bulk mail go again after a pause (bounce or
     /// complaint rate over its limit); clean the list first.
     Resume { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolCommand {
+    /// Create a pool, shared by any number of tenants unless `--dedicated`.
+    Add {
+        name: String,
+        /// For one tenant alone: its reputation is its own.
+        #[arg(long)]
+        dedicated: bool,
+    },
+    /// Pools, their tenants and addresses (warm-up, blocklist listings).
+    List,
+    /// Remove a pool no tenant sends from (its addresses go with it).
+    Remove { name: String },
+    /// Send a tenant's mail from this pool.
+    Assign {
+        pool: String,
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
+    },
+    /// Take a tenant's pool away: it sends from the default tenant's pool.
+    Unassign {
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
+    },
+    /// Add or remove a pool's source addresses.
+    #[command(subcommand)]
+    Address(PoolAddressCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PoolAddressCommand {
+    /// Add a source address (configured on the sending hosts).
+    Add {
+        pool: String,
+        address: std::net::IpAddr,
+        /// The EHLO name: the address's PTR name, which must resolve back to it.
+        #[arg(long, value_name = "HOSTNAME")]
+        ehlo: String,
+        /// Its share of the pool's mail relative to the others (0: none).
+        #[arg(long, default_value_t = 1)]
+        weight: u32,
+        /// Already warm: no warm-up caps.
+        #[arg(long)]
+        warm: bool,
+    },
+    Remove {
+        address: std::net::IpAddr,
+    },
 }
 
 #[derive(Debug, Subcommand)]

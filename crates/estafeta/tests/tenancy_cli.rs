@@ -174,3 +174,97 @@ fn a_paused_tenant_is_shown_and_resumed() {
         "default\t\nacme\tshop.example\n"
     );
 }
+
+#[test]
+fn pools_give_tenants_their_source_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_in(d, &["tenant", "add", "acme"], None).ok();
+    run_in(d, &["tenant", "add", "globex"], None).ok();
+    assert_eq!(
+        run_in(d, &["pool", "add", "shared"], None).ok(),
+        "added shared pool shared\n"
+    );
+    assert_eq!(
+        run_in(d, &["pool", "add", "vip", "--dedicated"], None).ok(),
+        "added dedicated pool vip\n"
+    );
+    run_in(d, &["pool", "add", "vip"], None).refused("pool vip already exists");
+    run_in(d, &["pool", "add", "bad name"], None).refused("pool names are");
+    let add = |pool: &str, ip: &str, ehlo: &str, extra: &[&str]| {
+        let mut args = vec!["pool", "address", "add", pool, ip, "--ehlo", ehlo];
+        args.extend_from_slice(extra);
+        run_in(d, &args, None)
+    };
+    // 127.0.0.x is an address of every host; 192.0.2.x (documentation) is
+    // not, which is allowed (the server may run elsewhere) with a warning.
+    assert_eq!(
+        add("shared", "127.0.0.61", "mta61.example.com", &[]).ok(),
+        "added 127.0.0.61 (mta61.example.com) to pool shared\n"
+    );
+    let elsewhere = add(
+        "shared",
+        "192.0.2.62",
+        "mta62.example.com",
+        &["--weight", "3", "--warm"],
+    );
+    assert!(
+        elsewhere.stderr.contains("is not an address of this host"),
+        "{}",
+        elsewhere.stderr
+    );
+    elsewhere.ok();
+    add("vip", "127.0.0.63", "mta63.example.com", &[]).ok();
+    add("vip", "127.0.0.61", "mta61.example.com", &[]).refused("in pool shared");
+    add("vip", "127.0.0.64", "localhost", &[]).refused("not a fully qualified host name");
+    add("none", "127.0.0.64", "mta64.example.com", &[]).refused("pool none not found");
+    // clap's own usage error: exit code 2, the value named.
+    let bad = add("vip", "not-an-ip", "mta64.example.com", &[]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.starts_with("error: invalid value 'not-an-ip'"),
+        "{}",
+        bad.stderr
+    );
+
+    assert_eq!(
+        run_in(d, &["pool", "assign", "shared", "--tenant", "acme"], None).ok(),
+        "tenant acme sends from pool shared\n"
+    );
+    run_in(d, &["pool", "assign", "shared", "--tenant", "globex"], None).ok();
+    run_in(d, &["pool", "assign", "vip", "--tenant", "default"], None).ok();
+    run_in(d, &["pool", "assign", "vip", "--tenant", "acme"], None).refused("dedicated to tenant default");
+    run_in(d, &["pool", "remove", "shared"], None).refused("still serves 2 tenant(s)");
+
+    let list = run_in(d, &["pool", "list"], None).ok().to_owned();
+    let lines: Vec<&str> = list.lines().collect();
+    assert_eq!(lines[0], "shared\tshared\ttenants: acme globex", "{list}");
+    assert!(
+        lines[1].starts_with("  127.0.0.61\tmta61.example.com\tweight 1\twarm-up day 1: 50 a day per provider\tin use"),
+        "{list}"
+    );
+    assert_eq!(
+        lines[2], "  192.0.2.62\tmta62.example.com\tweight 3\twarm\tin use",
+        "{list}"
+    );
+    assert_eq!(lines[3], "vip\tdedicated\ttenants: default", "{list}");
+
+    let reputation = run_in(d, &["reputation"], None).ok().to_owned();
+    assert!(reputation.contains("source address"), "{reputation}");
+    assert!(
+        reputation
+            .lines()
+            .any(|l| l.starts_with("vip") && l.contains("127.0.0.63") && l.contains("sending")),
+        "{reputation}"
+    );
+
+    run_in(d, &["pool", "unassign", "--tenant", "acme"], None).ok();
+    run_in(d, &["pool", "unassign", "--tenant", "globex"], None).ok();
+    run_in(d, &["pool", "address", "remove", "127.0.0.61"], None).ok();
+    run_in(d, &["pool", "address", "remove", "127.0.0.61"], None).refused("pool address 127.0.0.61 not found");
+    assert_eq!(
+        run_in(d, &["pool", "remove", "shared"], None).ok(),
+        "removed pool shared\n"
+    );
+    assert!(!run_in(d, &["pool", "list"], None).ok().contains("shared"));
+}

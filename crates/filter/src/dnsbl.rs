@@ -85,7 +85,7 @@ pub fn linked_domains(parsed: &mail_parser::Message) -> Vec<String> {
 }
 
 /// Whether an answer counts as a listing of `list`.
-fn listed(list: &DnsList, answer: Ipv4Addr) -> bool {
+pub fn listed(list: &DnsList, answer: Ipv4Addr) -> bool {
     if list.codes.is_empty() {
         // RFC 5782 2.1: 127.0.0.0/8; lists answer 127.255.255.x for
         // errors (refused resolver, over quota), which are not listings.
@@ -106,6 +106,35 @@ async fn lookup(resolver: Resolver, name: String) -> Vec<Ipv4Addr> {
             })
             .collect(),
         Err(_) => Vec::new(),
+    }
+}
+
+/// One lookup of `name` (an address reversed, or a domain, under the
+/// list's zone): the listing answer, `None` when the list does not list
+/// it, an error when the list could not be asked (so a listing already
+/// known is not taken back on a resolver's failure).
+pub async fn listing(resolver: &Resolver, name: &str, list: &DnsList) -> Result<Option<Ipv4Addr>, String> {
+    match resolver.0.ipv4_lookup(name).await {
+        Ok(lookup) => {
+            let answers: Vec<Ipv4Addr> = lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect();
+            if let Some(code) = answers.iter().find(|a| listed(list, **a)) {
+                return Ok(Some(*code));
+            }
+            // 127.255.255.x: the list refused to answer.
+            match answers.iter().find(|a| a.octets()[..3] == [127, 255, 255]) {
+                Some(error) => Err(format!("{} answered {error} (a refusal)", list.zone)),
+                None => Ok(None),
+            }
+        }
+        Err(error) if error.is_no_records_found() => Ok(None),
+        Err(error) => Err(error.to_string()),
     }
 }
 

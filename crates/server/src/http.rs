@@ -65,6 +65,20 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
                 .set(i64::from(tenant.paused.is_some()));
         }
     }
+    if let Ok(pools) = shared.store.pool_list().await {
+        for pool in pools {
+            for address in pool.addresses {
+                shared
+                    .metrics
+                    .gauge(
+                        "estafeta_pool_address_listed",
+                        "1 while a pool address is on a blocklist (and out of its pool).",
+                        &[("pool", &pool.name), ("address", &address.address)],
+                    )
+                    .set(i64::from(address.listed.is_some()));
+            }
+        }
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         shared.metrics.render(),

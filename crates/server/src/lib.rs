@@ -2,6 +2,7 @@
 //! `estafeta serve`; testkit calls it to start servers in tests.
 
 mod api;
+mod blocklists;
 mod http;
 mod learning;
 
@@ -201,6 +202,7 @@ impl RunningServer {
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         spawn_delivery_log_expiry(&shared, &shutdown, &tracker);
+        blocklists::spawn(&shared, resolver.clone(), &shutdown, &tracker);
         let mut imap = ImapContext::new(
             Arc::new(shared.config.clone()),
             Arc::clone(&shared.store),

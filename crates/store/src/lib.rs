@@ -10,6 +10,7 @@
 pub mod blob;
 mod dkim;
 mod error;
+pub mod ip_pools;
 pub mod learning;
 mod lease;
 pub mod login;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use blob::BlobId;
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
+pub use ip_pools::{IpPool, NewPoolAddress, PoolAddress};
 pub use learning::{Classifier, Greylisting, ModelScope, TokenCounts, Training};
 pub use tenancy::{DEFAULT_TENANT, DeliveryRecord, StatKind, Stats, Suppression, SuppressionReason, Tenant};
 pub use types::*;
@@ -241,6 +243,29 @@ pub trait Store: Send + Sync {
     -> Result<()>;
     /// Sums the counters from `since` on, for one sender domain or all.
     async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats>;
+
+    // --- IP pools ----------------------------------------------------------
+
+    async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()>;
+    /// Refused while a tenant sends from it; its addresses go with it.
+    async fn pool_remove(&self, name: &str) -> Result<()>;
+    /// Every pool with its addresses and tenants, by name.
+    async fn pool_list(&self) -> Result<Vec<IpPool>>;
+    /// An address belongs to one pool at most.
+    async fn pool_address_add(&self, pool: &str, address: &NewPoolAddress) -> Result<()>;
+    async fn pool_address_remove(&self, address: &str) -> Result<()>;
+    /// Gives a tenant a pool, or (`None`) takes it away. A dedicated pool
+    /// serves one tenant.
+    async fn pool_assign(&self, pool: Option<&str>, tenant: &str) -> Result<()>;
+    /// Marks an address as on a blocklist (`listed` names it) or clean;
+    /// whether that changed anything.
+    async fn pool_address_listed(&self, address: &str, listed: Option<&str>, at: i64) -> Result<bool>;
+    /// Takes up to `want` of the `cap` messages `address` may send to
+    /// `provider` on `day`; how many it got (every node counts together).
+    async fn warmup_take(&self, address: &str, provider: &str, day: i64, want: u32, cap: u32) -> Result<u32>;
+    /// Adds to the counters of a source address for the hour holding `at`.
+    async fn source_stats_add(&self, address: &str, at: i64, counts: &[(StatKind, u64)]) -> Result<()>;
+    async fn source_stats_sum(&self, address: &str, since: i64) -> Result<Stats>;
 
     // --- Operations ------------------------------------------------------
 

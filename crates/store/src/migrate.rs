@@ -50,12 +50,32 @@ impl Value {
 struct Table {
     name: &'static str,
     columns: &'static [(&'static str, &'static str)],
-    /// Rows left out: those the target's own migrations already made.
-    skip: Option<&'static str>,
 }
 
 /// In dependency order. Blobs go first, their content read from the files.
 const TABLES: &[Table] = &[
+    Table {
+        name: "ip_pools",
+        columns: &[
+            ("id", "BIGINT"),
+            ("name", "TEXT"),
+            ("dedicated", "BOOLEAN"),
+            ("created_at", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "pool_addresses",
+        columns: &[
+            ("address", "TEXT"),
+            ("pool_id", "BIGINT"),
+            ("ehlo", "TEXT"),
+            ("weight", "BIGINT"),
+            ("warmup_start", "BIGINT"),
+            ("listed", "TEXT"),
+            ("listed_at", "BIGINT"),
+            ("created_at", "BIGINT"),
+        ],
+    },
     Table {
         name: "tenants",
         columns: &[
@@ -63,8 +83,8 @@ const TABLES: &[Table] = &[
             ("name", "TEXT"),
             ("created_at", "BIGINT"),
             ("paused", "TEXT"),
+            ("pool_id", "BIGINT"),
         ],
-        skip: Some("id = 1"),
     },
     Table {
         name: "domains",
@@ -74,7 +94,6 @@ const TABLES: &[Table] = &[
             ("created_at", "BIGINT"),
             ("tenant_id", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "accounts",
@@ -85,7 +104,6 @@ const TABLES: &[Table] = &[
             ("password_hash", "TEXT"),
             ("created_at", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "aliases",
@@ -96,7 +114,6 @@ const TABLES: &[Table] = &[
             ("target", "TEXT"),
             ("created_at", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "mailboxes",
@@ -110,7 +127,6 @@ const TABLES: &[Table] = &[
             ("highest_modseq", "BIGINT"),
             ("subscribed", "BOOLEAN"),
         ],
-        skip: None,
     },
     Table {
         name: "messages",
@@ -124,12 +140,10 @@ const TABLES: &[Table] = &[
             ("flags", "SMALLINT"),
             ("keywords", "TEXT"),
         ],
-        skip: None,
     },
     Table {
         name: "expunged",
         columns: &[("mailbox_id", "BIGINT"), ("uid", "BIGINT"), ("modseq", "BIGINT")],
-        skip: None,
     },
     Table {
         name: "queue",
@@ -147,7 +161,6 @@ const TABLES: &[Table] = &[
             ("attempts", "INT"),
             ("warned", "INT"),
         ],
-        skip: None,
     },
     Table {
         name: "queue_recipients",
@@ -164,7 +177,6 @@ const TABLES: &[Table] = &[
             ("attempts", "INT"),
             ("last_reply", "TEXT"),
         ],
-        skip: None,
     },
     Table {
         name: "dkim_keys",
@@ -175,7 +187,6 @@ const TABLES: &[Table] = &[
             ("private_key", "TEXT"),
             ("created_at", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "filter_tokens",
@@ -186,7 +197,6 @@ const TABLES: &[Table] = &[
             ("class", "SMALLINT"),
             ("count", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "filter_totals",
@@ -196,12 +206,10 @@ const TABLES: &[Table] = &[
             ("class", "SMALLINT"),
             ("count", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "correspondents",
         columns: &[("account_id", "BIGINT"), ("address", "TEXT"), ("last_seen", "BIGINT")],
-        skip: None,
     },
     Table {
         name: "suppressions",
@@ -214,7 +222,6 @@ const TABLES: &[Table] = &[
             ("created_at", "BIGINT"),
             ("expires_at", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "deliveries",
@@ -228,12 +235,28 @@ const TABLES: &[Table] = &[
             ("sender_domain", "TEXT"),
             ("sent_at", "BIGINT"),
         ],
-        skip: None,
     },
     Table {
         name: "soft_bounces",
         columns: &[("tenant_id", "BIGINT"), ("address", "TEXT"), ("at", "BIGINT")],
-        skip: None,
+    },
+    Table {
+        name: "warmup_counts",
+        columns: &[
+            ("address", "TEXT"),
+            ("provider", "TEXT"),
+            ("day", "BIGINT"),
+            ("sent", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "source_stats",
+        columns: &[
+            ("address", "TEXT"),
+            ("bucket", "BIGINT"),
+            ("kind", "TEXT"),
+            ("count", "BIGINT"),
+        ],
     },
     Table {
         name: "send_stats",
@@ -244,7 +267,6 @@ const TABLES: &[Table] = &[
             ("kind", "TEXT"),
             ("count", "BIGINT"),
         ],
-        skip: None,
     },
 ];
 
@@ -258,11 +280,7 @@ fn target_column(table: &str, i: usize, source: &'static str) -> &'static str {
 
 fn read_table(conn: &Connection, table: &Table) -> Result<Vec<Vec<Value>>> {
     let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
-    let filter = table
-        .skip
-        .map(|skip| format!(" WHERE NOT ({skip})"))
-        .unwrap_or_default();
-    let mut statement = conn.prepare(&format!("SELECT {} FROM {}{filter}", columns.join(", "), table.name))?;
+    let mut statement = conn.prepare(&format!("SELECT {} FROM {}", columns.join(", "), table.name))?;
     let rows = statement.query_map([], |row| (0..columns.len()).map(|i| Value::read(row, i)).collect())?;
     Ok(rows.collect::<std::result::Result<_, _>>()?)
 }
@@ -336,8 +354,15 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
             .enumerate()
             .map(|(i, (_, kind))| format!("${}::TEXT::{kind}", i + 1))
             .collect();
+        // The default tenant is made by the target's migrations; what it
+        // was given (a pause, a pool) comes over.
+        let conflict = if table.name == "tenants" {
+            " ON CONFLICT (id) DO UPDATE SET paused = EXCLUDED.paused, pool_id = EXCLUDED.pool_id"
+        } else {
+            ""
+        };
         let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
+            "INSERT INTO {} ({}) VALUES ({}){conflict}",
             table.name,
             names.join(", "),
             placeholders.join(", ")
@@ -375,6 +400,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
     }
     // New rows continue after the copied ids; UIDVALIDITY never goes back.
     for table in [
+        "ip_pools",
         "tenants",
         "domains",
         "accounts",

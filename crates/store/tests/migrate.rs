@@ -30,9 +30,12 @@ async fn snapshot(store: &dyn Store) -> Vec<String> {
     out.push(format!("{:?}", store.alias_list().await.unwrap()));
     out.push(format!("{:?}", store.domain_list().await.unwrap()));
     out.push(format!("{:?}", store.queue_list().await.unwrap()));
+    out.push(format!("{:?}", store.pool_list().await.unwrap()));
+    out.push(format!("{:?}", store.source_stats_sum("192.0.2.7", 0).await.unwrap()));
     for tenant in store.tenant_list().await.unwrap() {
-        // The default tenant is made by each backend's own migration.
-        out.push(format!("{} {}", tenant.id, tenant.name));
+        // The default tenant is made by each backend's own migration;
+        // what it was given comes over.
+        out.push(format!("{} {} {:?}", tenant.id, tenant.name, tenant.paused));
         out.push(format!("{:?}", store.suppression_list(tenant.id, 0).await.unwrap()));
     }
     out
@@ -117,6 +120,37 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
         })
         .await
         .unwrap();
+    source.pool_add("vip", true).await.unwrap();
+    source
+        .pool_address_add(
+            "vip",
+            &estafeta_store::NewPoolAddress {
+                address: "192.0.2.7".into(),
+                ehlo: "mta7.one.test".into(),
+                weight: 3,
+                warmup: true,
+            },
+        )
+        .await
+        .unwrap();
+    source
+        .pool_address_listed("192.0.2.7", Some("bl.test (127.0.0.2)"), 1_800_000_000)
+        .await
+        .unwrap();
+    source.pool_assign(Some("vip"), "default").await.unwrap();
+    source
+        .tenant_pause(estafeta_store::DEFAULT_TENANT, Some("bounce rate 4%"))
+        .await
+        .unwrap();
+    source
+        .source_stats_add("192.0.2.7", 1_800_000_000, &[(estafeta_store::StatKind::Sent, 42)])
+        .await
+        .unwrap();
+    // Taken on the first day of its warm-up: the count carries over.
+    assert_eq!(
+        source.warmup_take("192.0.2.7", "gmail", 20_000, 40, 50).await.unwrap(),
+        40
+    );
     let before = snapshot(&source).await;
     source.shutdown();
     drop(source);
@@ -133,6 +167,10 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
 
     let target = PostgresStore::open(&url).await.unwrap();
     assert_eq!(snapshot(&target).await, before);
+    assert_eq!(
+        target.warmup_take("192.0.2.7", "gmail", 20_000, 40, 50).await.unwrap(),
+        10
+    );
     // New mail continues where the old store left off.
     let delivered = target.deliver(&message(9999), 0, &[to(&ann_inbox)]).await.unwrap();
     assert_eq!(delivered[0].uid, ann_inbox.uid_next);

@@ -53,6 +53,10 @@ pub struct Received {
     pub tls: bool,
     /// Who logged in with AUTH PLAIN, if anyone.
     pub auth: Option<String>,
+    /// The address the client connected from.
+    pub peer: std::net::IpAddr,
+    /// The name it gave in EHLO (or HELO).
+    pub helo: String,
 }
 
 impl Received {
@@ -94,6 +98,12 @@ pub struct FakeMta {
     /// Set when the extensions offer STARTTLS.
     tls: Option<tokio_rustls::TlsAcceptor>,
     _tls_dir: Option<Arc<tempfile::TempDir>>,
+}
+
+/// Who is on the other end of a session.
+struct Client {
+    peer: std::net::IpAddr,
+    helo: String,
 }
 
 /// The one account AUTH PLAIN takes.
@@ -206,6 +216,10 @@ impl FakeMta {
 
     async fn greet(&self, stream: TcpStream) -> std::io::Result<()> {
         let behaviour = self.behaviour.lock().unwrap().clone();
+        let mut client = Client {
+            peer: stream.peer_addr()?.ip(),
+            helo: String::new(),
+        };
         let mut stream = BufReader::new(stream);
         if behaviour == Behaviour::RefuseGreeting {
             stream.get_mut().write_all(b"554 5.3.2 no service here\r\n").await?;
@@ -223,11 +237,11 @@ impl FakeMta {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return Ok(());
         }
-        if let Next::Upgrade(tcp) = self.serve(stream, &behaviour, false).await?
+        if let Next::Upgrade(tcp) = self.serve(stream, &behaviour, false, &mut client).await?
             && let Some(acceptor) = &self.tls
         {
             let tls = acceptor.accept(tcp).await?;
-            self.serve(BufReader::new(tls), &behaviour, true).await?;
+            self.serve(BufReader::new(tls), &behaviour, true, &mut client).await?;
         }
         Ok(())
     }
@@ -237,6 +251,7 @@ impl FakeMta {
         mut stream: BufReader<S>,
         behaviour: &Behaviour,
         tls: bool,
+        client: &mut Client,
     ) -> std::io::Result<Next<S>> {
         let mut mail_from = String::new();
         let mut rcpt_to = Vec::new();
@@ -249,6 +264,9 @@ impl FakeMta {
             }
             let line = line.trim_end().to_owned();
             let upper = line.to_ascii_uppercase();
+            if upper.starts_with("EHLO ") || upper.starts_with("HELO ") {
+                client.helo = line[5..].trim().to_owned();
+            }
             let reply = if upper.starts_with("EHLO") && no_ehlo {
                 "502 5.5.1 EHLO not implemented\r\n".to_owned()
             } else if upper.starts_with("EHLO") {
@@ -343,14 +361,14 @@ impl FakeMta {
                     }
                     let delay = *self.delay.lock().unwrap();
                     tokio::time::sleep(delay).await;
-                    self.record(&mail_from, &mut rcpt_to, data, tls, &auth);
+                    self.record(&mail_from, &mut rcpt_to, data, tls, &auth, client);
                     "250 2.0.0 queued as fake\r\n".into()
                 }
             } else if upper.starts_with("BDAT") {
                 let size: usize = upper.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
                 let mut data = vec![0; size];
                 stream.read_exact(&mut data).await?;
-                self.record(&mail_from, &mut rcpt_to, data, tls, &auth);
+                self.record(&mail_from, &mut rcpt_to, data, tls, &auth, client);
                 "250 2.0.0 queued as fake\r\n".into()
             } else if upper == "RSET" || upper == "NOOP" {
                 if upper == "RSET" {
@@ -368,13 +386,23 @@ impl FakeMta {
         }
     }
 
-    fn record(&self, mail_from: &str, rcpt_to: &mut Vec<String>, data: Vec<u8>, tls: bool, auth: &Option<String>) {
+    fn record(
+        &self,
+        mail_from: &str,
+        rcpt_to: &mut Vec<String>,
+        data: Vec<u8>,
+        tls: bool,
+        auth: &Option<String>,
+        client: &Client,
+    ) {
         self.log.lock().unwrap().received.push(Received {
             mail_from: mail_from.to_owned(),
             rcpt_to: std::mem::take(rcpt_to),
             data,
             tls,
             auth: auth.clone(),
+            peer: client.peer,
+            helo: client.helo.clone(),
         });
     }
 }

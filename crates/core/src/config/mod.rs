@@ -523,6 +523,9 @@ impl Config {
         if let Some((key, message)) = self.filter.problem() {
             return fail(&key, message);
         }
+        if let Some((key, message)) = self.deliverability.problem() {
+            return fail(key, message);
+        }
         let routes = self
             .outbound
             .routes
@@ -710,6 +713,9 @@ mod tests {
         assert!(error("[filter]\njunk_score = 5.0\nreject_score = 4.0\n").contains("`filter.reject_score`"));
         assert!(error("[filter]\naccount_weight = 0\n").contains("`filter.account_weight`"));
         assert!(error("[[filter.dnsbl]]\nzone = \"\"\nweight = 1.0\n").contains("`filter.dnsbl`"));
+        assert!(error("[deliverability]\nthrottle_deferrals = 0.0\n").contains("`deliverability.throttle_deferrals`"));
+        assert!(error("[deliverability]\nwarmup = [10, 0]\n").contains("`deliverability.warmup`"));
+        assert!(error("[deliverability]\nblocklists = [\"\"]\n").contains("`deliverability.blocklists`"));
         assert!(
             error("[filter.greylist]\nenabled = true\ndelay = \"2h\"\nretry_window = \"1h\"\n")
                 .contains("`filter.greylist.retry_window`")

@@ -1,5 +1,6 @@
 mod admin;
 mod outbound;
+mod pools;
 mod serve;
 mod spam;
 mod tenancy;
@@ -16,6 +17,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Domain(command) => admin::domain(&config, command).await,
         Command::Tenant(command) => tenancy::tenants(&config, command).await,
         Command::Suppression(command) => tenancy::suppressions(&config, command).await,
+        Command::Pool(command) => pools::pools(&config, command).await,
         Command::Reputation => tenancy::reputation(&config).await,
         Command::Account(command) => admin::account(&config, command).await,
         Command::Alias(command) => admin::alias(&config, command).await,

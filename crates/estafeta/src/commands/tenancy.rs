@@ -13,6 +13,11 @@ pub async fn tenant(store: &dyn Store, name: &str) -> anyhow::Result<Tenant> {
         .ok_or_else(|| anyhow::anyhow!("no tenant {name} (estafeta tenant add {name})"))
 }
 
+/// Tenant and pool names: short, and safe in logs and metric labels.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 fn reason(code: &str) -> anyhow::Result<SuppressionReason> {
     SuppressionReason::parse(code).ok_or_else(|| {
         let known: Vec<&str> = SuppressionReason::ALL.iter().map(|r| r.code()).collect();
@@ -24,10 +29,10 @@ pub async fn tenants(config: &Config, command: TenantCommand) -> anyhow::Result<
     let store = open(config).await?;
     match command {
         TenantCommand::Add { name } => {
-            let valid = !name.is_empty()
-                && name.len() <= 64
-                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            anyhow::ensure!(valid, "tenant names are 1-64 of a-z, 0-9, '-', '_', '.': `{name}`");
+            anyhow::ensure!(
+                valid_name(&name),
+                "tenant names are 1-64 of a-z, 0-9, '-', '_', '.': `{name}`"
+            );
             let added = store.tenant_add(&name).await?;
             println!("added tenant {}", added.name);
         }
@@ -207,6 +212,38 @@ pub async fn reputation(config: &Config) -> anyhow::Result<()> {
                 s.unsubscribes,
                 100.0 * s.bounce_rate,
                 100.0 * s.complaint_rate,
+                s.score
+            );
+        }
+    }
+    let pools = store.pool_list().await?;
+    if pools.iter().any(|p| !p.addresses.is_empty()) {
+        println!();
+        println!(
+            "{:<12} {:<24} {:>8} {:>9} {:>8} {:>6} {:>6} {:>8} {:>9} {:>5}  status",
+            "pool", "source address", "sent", "delivered", "deferred", "hard", "soft", "bounce%", "deferral%", "score"
+        );
+    }
+    for pool in &pools {
+        for address in &pool.addresses {
+            let stats = store.source_stats_sum(&address.address, since).await?;
+            let listed = address.listed.is_some();
+            let s = estafeta_deliverability::reputation::source_standing(&stats, rules, listed);
+            let status = match &address.listed {
+                Some(listing) => format!("listed: {listing}"),
+                None => "sending".to_owned(),
+            };
+            println!(
+                "{:<12} {:<24} {:>8} {:>9} {:>8} {:>6} {:>6} {:>7.2}% {:>8.2}% {:>5}  {status}",
+                pool.name,
+                address.address,
+                s.sent,
+                s.delivered,
+                s.deferred,
+                s.hard_bounces,
+                s.soft_bounces,
+                100.0 * s.bounce_rate,
+                100.0 * s.deferral_rate,
                 s.score
             );
         }

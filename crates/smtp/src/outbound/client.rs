@@ -12,7 +12,7 @@ use smtp_proto::{
     EhloResponse,
 };
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -118,6 +118,9 @@ pub struct Settings {
     pub data_timeout: Duration,
     /// AUTH PLAIN credentials, for a smarthost.
     pub auth: Option<(String, String)>,
+    /// The address connections leave from (an IP pool's); `None` lets
+    /// the system choose.
+    pub source: Option<IpAddr>,
 }
 
 /// What the server said it supports.
@@ -170,6 +173,20 @@ pub struct SmtpClient {
     pub sent: u32,
 }
 
+/// A TCP connection to `addr`, from `source` when one is given.
+async fn tcp_connect(addr: SocketAddr, source: Option<IpAddr>) -> std::io::Result<TcpStream> {
+    let Some(source) = source else {
+        return TcpStream::connect(addr).await;
+    };
+    let socket = if source.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
 /// RFC 3461 4: xtext, for ENVID and ORCPT values.
 pub fn xtext(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -188,6 +205,11 @@ impl SmtpClient {
     /// upgrades to TLS when offered or required. Where TLS is only
     /// opportunistic, a peer whose handshake fails is tried again in the
     /// clear, as mail in the clear beats mail that never leaves (RFC 7435).
+    /// The address this connection left from.
+    pub fn source(&self) -> Option<IpAddr> {
+        self.settings.source
+    }
+
     pub async fn connect(addr: SocketAddr, host: &str, settings: Settings) -> Result<SmtpClient, ClientError> {
         match SmtpClient::open(addr, host, settings.clone(), true).await {
             Err(ClientError::Handshake(why)) if !settings.require_tls => {
@@ -199,7 +221,7 @@ impl SmtpClient {
     }
 
     async fn open(addr: SocketAddr, host: &str, settings: Settings, try_tls: bool) -> Result<SmtpClient, ClientError> {
-        let tcp = tokio::time::timeout(settings.command_timeout, TcpStream::connect(addr))
+        let tcp = tokio::time::timeout(settings.command_timeout, tcp_connect(addr, settings.source))
             .await
             .map_err(|_| ClientError::Connect(addr, "timed out".into()))?
             .map_err(|error| ClientError::Connect(addr, error.to_string()))?;

@@ -5,6 +5,7 @@
 
 use super::Outbound;
 use super::client::{ClientError, Envelope, Settings, SmtpClient};
+use super::departure::Departure;
 use super::dsn::{self, Action, RecipientReport, Report};
 use super::reply::Reply;
 use super::route::{self, Host, RouteError};
@@ -15,7 +16,8 @@ use estafeta_core::model::MailboxRole;
 use estafeta_core::time::now;
 use estafeta_deliverability::ledger::{Outcome as LedgerOutcome, Scope};
 use estafeta_store::{
-    DeliveryTarget, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus, StoreError,
+    DeliveryTarget, IpPool, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus,
+    StoreError,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ struct Transaction<'a> {
     sender: String,
     recipients: Vec<&'a QueueRecipient>,
     /// This recipient's own copy (its unsubscribe link), when it has one.
-    content: Option<Vec<u8>>,
+    content: Option<&'a [u8]>,
 }
 
 /// What the header says about a message: bulk (RFC 2369 List-*, or the
@@ -56,8 +58,10 @@ struct Outcome {
     /// Delivered to a server that does not take DSN parameters.
     relayed: bool,
     /// Sent (or tried): counted in the ledger. Not so for a recipient
-    /// failed here because it is suppressed.
+    /// failed here because it is suppressed, or held back.
     counted: bool,
+    /// The address it left from, when a pool chose it.
+    source: Option<String>,
 }
 
 impl Outcome {
@@ -76,6 +80,7 @@ impl Outcome {
             remote,
             relayed,
             counted: true,
+            source: None,
         }
     }
 
@@ -189,10 +194,11 @@ impl Outbound {
                 .or_default()
                 .push(&recipient.recipient);
         }
+        let pool = self.sources.pool_of(scope.as_ref().map(|s| s.tenant)).await;
         for (domain, recipients) in by_domain {
-            let transactions = transactions(&message.sender, &recipients, &return_paths, &mut own_copies);
+            let transactions = transactions(&message.sender, &recipients, &return_paths, &own_copies);
             let group = self
-                .deliver_group(&message, &content, &domain, &recipients, &transactions)
+                .deliver_group(&message, &content, &domain, &recipients, &transactions, pool.as_ref())
                 .await;
             // Mark first, then let the connection go (the group is done with
             // it): a crash now cannot send these recipients a second copy.
@@ -282,18 +288,25 @@ impl Outbound {
         domain: &str,
         recipients: &[&QueueRecipient],
         transactions: &[Transaction<'_>],
+        pool: Option<&IpPool>,
     ) -> Vec<Outcome> {
         let config = &self.context.config.outbound;
         let route = config.route(domain);
         // Connections are shared by what reaches the same place the same
         // way: a relay serves many domains, but never a TLS-only route
-        // over a plain connection, nor one account's AUTH for another.
+        // over a plain connection, nor one account's AUTH for another,
+        // nor one pool's address for another pool's tenants.
         let place = if route.host.is_empty() {
             domain.to_owned()
         } else {
             format!("{}:{}", route.host, route.port)
         };
-        let destination = format!("{place} tls={} auth={}", route.require_tls, route.username);
+        let destination = format!(
+            "{place} tls={} auth={} pool={}",
+            route.require_tls,
+            route.username,
+            pool.map_or("", |p| p.name.as_str())
+        );
         let all = |reply: &Reply, remote: Option<String>| -> Vec<Outcome> {
             recipients
                 .iter()
@@ -301,29 +314,51 @@ impl Outbound {
                 .collect()
         };
         let _slot = self.pool.slot(&destination, config.max_connections_per_domain).await;
-        // A connection left open by the previous message to this destination.
-        if let Some(mut client) = self.pool.take(&destination) {
-            match send_all(&mut client, message, transactions, content).await {
-                Ok(replies) => {
-                    let outcomes = self.outcomes(recipients, replies, &client);
-                    self.keep_or_close(&destination, client).await;
-                    return outcomes;
+        let idle = self.pool.take(&destination);
+        let mut hosts = None;
+        let provider = match &idle {
+            Some(client) => self.sources.provider_of(&client.host),
+            None => match self.hosts(domain, &route).await {
+                Ok(found) => {
+                    let first = found.first().map_or(domain, |host| host.name.as_str());
+                    let provider = self.sources.provider_of(first);
+                    hosts = Some(found);
+                    provider
                 }
-                // Gone stale while idle: a new connection below.
-                Err((partial, _)) if partial.is_empty() => {}
-                Err((mut partial, error)) => {
-                    let reply = error.as_reply();
-                    partial.resize(recipients.len(), reply);
-                    return self.outcomes(recipients, partial, &client);
+                Err(reply) => return all(&reply, None),
+            },
+        };
+        if let Err(reply) = self.admit(&provider).await {
+            return held(recipients, &reply);
+        }
+        // A connection left open by the previous message to this destination.
+        if let Some(mut client) = idle {
+            let allowed = self.reuse(pool, client.source(), &provider, recipients.len()).await;
+            if allowed == 0 {
+                client.quit().await;
+            } else {
+                let now = first_recipients(transactions, allowed);
+                match send_all(&mut client, message, &now, content).await {
+                    Ok(replies) => {
+                        let outcomes = self.outcomes(recipients, replies, &client, &provider);
+                        self.keep_or_close(&destination, client).await;
+                        return outcomes;
+                    }
+                    // Gone stale while idle: a new connection below.
+                    Err((partial, _)) if partial.is_empty() => {}
+                    Err((mut partial, error)) => {
+                        partial.resize(now_count(&now), error.as_reply());
+                        return self.outcomes(recipients, partial, &client, &provider);
+                    }
                 }
             }
         }
-        let Some(resolver) = &self.context.resolver else {
-            return all(&Reply::local(451, [4, 4, 3], "no DNS resolver is configured"), None);
-        };
-        let hosts = match route::hosts(resolver, domain, &route, config.smtp_port).await {
-            Ok(hosts) => hosts,
-            Err(RouteError::Permanent(reply) | RouteError::Temporary(reply)) => return all(&reply, None),
+        let hosts = match hosts {
+            Some(hosts) => hosts,
+            None => match self.hosts(domain, &route).await {
+                Ok(hosts) => hosts,
+                Err(reply) => return all(&reply, None),
+            },
         };
         let settings = Settings {
             helo: self.context.config.hostname.clone(),
@@ -332,14 +367,39 @@ impl Outbound {
             command_timeout: config.command_timeout,
             data_timeout: config.data_timeout,
             auth: (!route.username.is_empty()).then(|| (route.username.clone(), route.password.clone())),
+            source: None,
         };
         let mut last = Reply::local(451, [4, 4, 1], format!("no host of {domain} could be reached"));
         let mut last_host = None;
+        let mut reached = false;
+        // One source per address family, picked (and its warm-up share
+        // taken) once for the group.
+        let mut departures: [Option<Result<Departure, Reply>>; 2] = [None, None];
         for Host { name, addrs, port } in hosts {
             for ip in addrs {
+                let family = usize::from(!ip.is_ipv4());
+                if departures[family].is_none() {
+                    departures[family] = Some(self.depart(pool, ip.is_ipv4(), &provider, recipients.len()).await);
+                }
+                let departure = match departures[family].as_ref() {
+                    Some(Ok(departure)) => departure,
+                    Some(Err(reply)) => {
+                        if !reached {
+                            last = reply.clone();
+                        }
+                        continue;
+                    }
+                    None => continue,
+                };
+                let mut settings = settings.clone();
+                if let Some(source) = &departure.source {
+                    settings.source = Some(source.address);
+                    settings.helo = source.ehlo.clone();
+                }
+                reached = true;
                 // RFC 5321 5.1: on a failure to connect or a refusal at
                 // the greeting, the next address, then the next MX.
-                let mut client = match SmtpClient::connect(SocketAddr::new(ip, port), &name, settings.clone()).await {
+                let mut client = match SmtpClient::connect(SocketAddr::new(ip, port), &name, settings).await {
                     Ok(client) => client,
                     Err(error) => {
                         tracing::debug!(host = %name, %ip, %error, "outbound connection failed");
@@ -348,31 +408,77 @@ impl Outbound {
                         continue;
                     }
                 };
-                return match send_all(&mut client, message, transactions, content).await {
+                let now = first_recipients(transactions, departure.allowed);
+                return match send_all(&mut client, message, &now, content).await {
                     Ok(replies) => {
-                        let outcomes = self.outcomes(recipients, replies, &client);
+                        let outcomes = self.outcomes(recipients, replies, &client, &provider);
                         self.keep_or_close(&destination, client).await;
                         outcomes
                     }
                     // Lost in the middle: what was not answered cannot be
                     // known to be delivered, so it is tried again later.
                     Err((mut partial, error)) => {
-                        partial.resize(recipients.len(), error.as_reply());
-                        self.outcomes(recipients, partial, &client)
+                        partial.resize(now_count(&now), error.as_reply());
+                        self.outcomes(recipients, partial, &client, &provider)
                     }
                 };
             }
         }
+        if !reached && departures.iter().any(|d| matches!(d, Some(Err(_)))) {
+            // Nothing was tried: no source may send there now.
+            return held(recipients, &last);
+        }
+        if reached {
+            self.throttle.observe(&provider, true);
+        }
         all(&last, last_host)
     }
 
-    fn outcomes(&self, recipients: &[&QueueRecipient], replies: Vec<Reply>, client: &SmtpClient) -> Vec<Outcome> {
+    async fn hosts(&self, domain: &str, route: &estafeta_core::config::Route) -> Result<Vec<Host>, Reply> {
+        let Some(resolver) = &self.context.resolver else {
+            return Err(Reply::local(451, [4, 4, 3], "no DNS resolver is configured"));
+        };
+        route::hosts(resolver, domain, route, self.context.config.outbound.smtp_port)
+            .await
+            .map_err(|(RouteError::Permanent(reply) | RouteError::Temporary(reply))| reply)
+    }
+
+    /// The replies of the first recipients, the rest held back (their
+    /// source's warm-up share ran out). What the provider said teaches
+    /// its throttle.
+    fn outcomes(
+        &self,
+        recipients: &[&QueueRecipient],
+        replies: Vec<Reply>,
+        client: &SmtpClient,
+        provider: &str,
+    ) -> Vec<Outcome> {
         let relayed = !client.features.dsn;
-        recipients
+        let source = client.source().map(|ip| ip.to_string());
+        let sent = replies.len();
+        let deferred = replies.iter().any(|r| (400..500).contains(&r.code));
+        self.throttle.observe(provider, deferred);
+        let mut outcomes: Vec<Outcome> = recipients
             .iter()
             .zip(replies)
-            .map(|(r, reply)| Outcome::from_reply(&r.address, reply, Some(client.host.clone()), relayed))
-            .collect()
+            .map(|(r, reply)| {
+                let mut outcome = Outcome::from_reply(&r.address, reply, Some(client.host.clone()), relayed);
+                outcome.source = source.clone();
+                outcome
+            })
+            .collect();
+        if sent < recipients.len() {
+            let why = Reply::local(
+                451,
+                [4, 7, 0],
+                format!(
+                    "{} has sent its warm-up share to {provider} today",
+                    source.as_deref().unwrap_or("the source address")
+                ),
+            );
+            outcomes.extend(held(&recipients[sent..], &why));
+        }
+        outcomes
     }
 
     async fn keep_or_close(&self, destination: &str, client: SmtpClient) {
@@ -463,9 +569,17 @@ impl Outbound {
             self.lost(message, &error);
             return;
         }
-        if let (Some(ledger), Some(scope)) = (&self.context.ledger, scope) {
+        if let Some(ledger) = &self.context.ledger {
             for outcome in outcomes.iter().filter(|o| o.counted) {
-                if let Err(error) = ledger.record(scope, &outcome.address, &outcome.ledger()).await {
+                let recorded = match scope {
+                    Some(scope) => ledger.record(scope, &outcome.address, &outcome.ledger()).await,
+                    None => Ok(()),
+                };
+                let by_source = match &outcome.source {
+                    Some(source) => ledger.record_source(source, &outcome.ledger()).await,
+                    None => Ok(()),
+                };
+                if let Err(error) = recorded.and(by_source) {
                     tracing::warn!(%error, "could not record a delivery outcome");
                 }
             }
@@ -512,13 +626,49 @@ impl Outbound {
     }
 }
 
+/// Outcomes for recipients kept back here, tried again later and not
+/// counted against the sender.
+fn held(recipients: &[&QueueRecipient], reply: &Reply) -> Vec<Outcome> {
+    recipients
+        .iter()
+        .map(|r| {
+            let mut outcome = Outcome::from_reply(&r.address, reply.clone(), None, false);
+            outcome.counted = false;
+            outcome
+        })
+        .collect()
+}
+
+/// The transactions carrying the first `allowed` recipients.
+fn first_recipients<'a>(transactions: &[Transaction<'a>], allowed: usize) -> Vec<Transaction<'a>> {
+    let mut left = allowed;
+    let mut now = Vec::new();
+    for transaction in transactions {
+        if left == 0 {
+            break;
+        }
+        let take = transaction.recipients.len().min(left);
+        left -= take;
+        now.push(Transaction {
+            sender: transaction.sender.clone(),
+            recipients: transaction.recipients[..take].to_vec(),
+            content: transaction.content,
+        });
+    }
+    now
+}
+
+fn now_count(transactions: &[Transaction<'_>]) -> usize {
+    transactions.iter().map(|t| t.recipients.len()).sum()
+}
+
 /// One transaction for the group, or one per recipient with its own
 /// return path (VERP) or its own copy when it has one.
 fn transactions<'a>(
     sender: &str,
     recipients: &[&'a QueueRecipient],
     return_paths: &HashMap<String, String>,
-    own_copies: &mut HashMap<String, Vec<u8>>,
+    own_copies: &'a HashMap<String, Vec<u8>>,
 ) -> Vec<Transaction<'a>> {
     let shared = recipients
         .iter()
@@ -538,7 +688,7 @@ fn transactions<'a>(
                 .cloned()
                 .unwrap_or_else(|| sender.to_owned()),
             recipients: vec![*r],
-            content: own_copies.remove(&r.address),
+            content: own_copies.get(&r.address).map(Vec::as_slice),
         })
         .collect()
 }
@@ -559,10 +709,7 @@ async fn send_all(
             envid: message.envid.as_deref(),
             ret: message.ret.as_deref(),
         };
-        match client
-            .send(&envelope, transaction.content.as_deref().unwrap_or(content))
-            .await
-        {
+        match client.send(&envelope, transaction.content.unwrap_or(content)).await {
             Ok(more) => replies.extend(more),
             Err(error) => return Err((replies, error)),
         }

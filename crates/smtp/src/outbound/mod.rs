@@ -6,6 +6,7 @@
 
 pub mod client;
 mod deliver;
+mod departure;
 pub mod dkim;
 pub mod dsn;
 mod pool;
@@ -15,6 +16,8 @@ pub mod tls;
 
 use crate::SmtpContext;
 pub use deliver::bounce;
+use estafeta_deliverability::sources::Sources;
+use estafeta_deliverability::throttle::{Throttle, ThrottleRules};
 use estafeta_net::{CancellationToken, TaskTracker};
 use pool::Pool;
 use std::sync::Arc;
@@ -31,6 +34,10 @@ pub struct Outbound {
     owner: String,
     tls: Arc<rustls::ClientConfig>,
     pool: Pool,
+    /// Which address mail leaves from (IP pools, warm-up).
+    sources: Sources,
+    /// Spaces out connections to providers that defer us.
+    throttle: Throttle,
     /// Messages in delivery at once.
     slots: Arc<Semaphore>,
     /// Told when a delivery ends, so its slot is filled at once.
@@ -44,6 +51,12 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
         owner: format!("{}-{:016x}", context.config.hostname, rand::random::<u64>()),
         tls: tls::client_config(),
         pool: Pool::default(),
+        sources: Sources::new(Arc::clone(&context.config), Arc::clone(&context.store)),
+        throttle: Throttle::new(ThrottleRules {
+            deferrals: context.config.deliverability.throttle_deferrals,
+            sample: context.config.deliverability.throttle_sample,
+            max_gap: context.config.deliverability.throttle_max,
+        }),
         slots: Arc::new(Semaphore::new(slots)),
         freed: tokio::sync::Notify::new(),
         context,

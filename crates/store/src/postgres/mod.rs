@@ -9,6 +9,7 @@
 //! soon as it is answered.
 
 mod directory;
+mod ip_pools;
 mod learning;
 mod mailboxes;
 mod messages;
@@ -21,7 +22,7 @@ use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DeliveryRecord, DkimKey, StatKind, Stats, Store, Suppression, Tenant};
+use crate::{DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use estafeta_core::Address;
@@ -731,6 +732,54 @@ impl Store for PostgresStore {
 
     async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
         read_tx!(self, |tx| tenancy::stats_sum(&tx, tenant, sender_domain, since).await?)
+    }
+
+    async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::pool_add(&tx, name, dedicated).await?)
+    }
+
+    async fn pool_remove(&self, name: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::pool_remove(&tx, name).await?)
+    }
+
+    async fn pool_list(&self) -> Result<Vec<IpPool>> {
+        read_tx!(self, |tx| ip_pools::pool_list(&tx).await?)
+    }
+
+    async fn pool_address_add(&self, pool: &str, address: &NewPoolAddress) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::pool_address_add(&tx, pool, address)
+            .await?)
+    }
+
+    async fn pool_address_remove(&self, address: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::pool_address_remove(&tx, address).await?)
+    }
+
+    async fn pool_assign(&self, pool: Option<&str>, tenant: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::pool_assign(&tx, pool, tenant).await?)
+    }
+
+    async fn pool_address_listed(&self, address: &str, listed: Option<&str>, at: i64) -> Result<bool> {
+        write_tx!(self, |tx, changes| ip_pools::pool_address_listed(
+            &tx, address, listed, at
+        )
+        .await?)
+    }
+
+    async fn warmup_take(&self, address: &str, provider: &str, day: i64, want: u32, cap: u32) -> Result<u32> {
+        write_tx!(self, |tx, changes| ip_pools::warmup_take(
+            &tx, address, provider, day, want, cap
+        )
+        .await?)
+    }
+
+    async fn source_stats_add(&self, address: &str, at: i64, counts: &[(StatKind, u64)]) -> Result<()> {
+        write_tx!(self, |tx, changes| ip_pools::source_stats_add(&tx, address, at, counts)
+            .await?)
+    }
+
+    async fn source_stats_sum(&self, address: &str, since: i64) -> Result<Stats> {
+        read_tx!(self, |tx| ip_pools::source_stats_sum(&tx, address, since).await?)
     }
 
     async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {

@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -226,6 +226,42 @@ CREATE TABLE soft_bounces (
     at        BIGINT NOT NULL
 );
 CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
+"#;
+
+const V7: &str = r#"
+CREATE TABLE ip_pools (
+    id         BIGSERIAL PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    dedicated  BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE pool_addresses (
+    address      TEXT PRIMARY KEY,
+    pool_id      BIGINT NOT NULL REFERENCES ip_pools(id),
+    ehlo         TEXT NOT NULL,
+    weight       BIGINT NOT NULL,
+    warmup_start BIGINT,
+    listed       TEXT,
+    listed_at    BIGINT,
+    created_at   BIGINT NOT NULL
+);
+ALTER TABLE tenants ADD COLUMN pool_id BIGINT REFERENCES ip_pools(id);
+
+CREATE TABLE warmup_counts (
+    address  TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    day      BIGINT NOT NULL,
+    sent     BIGINT NOT NULL,
+    PRIMARY KEY (address, provider, day)
+);
+
+CREATE TABLE source_stats (
+    address TEXT NOT NULL,
+    bucket  BIGINT NOT NULL,
+    kind    TEXT NOT NULL,
+    count   BIGINT NOT NULL,
+    PRIMARY KEY (address, bucket, kind)
+);
 "#;
 
 pub fn latest() -> i32 {

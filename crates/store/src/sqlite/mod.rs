@@ -5,6 +5,7 @@ mod learning;
 mod mailboxes;
 mod messages;
 pub(crate) use messages::apply_flags;
+mod ip_pools;
 mod pool;
 mod queue;
 pub mod schema;
@@ -15,7 +16,7 @@ use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DeliveryRecord, DkimKey, StatKind, Stats, Store, Suppression, Tenant};
+use crate::{DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant};
 use async_trait::async_trait;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
@@ -686,6 +687,78 @@ impl Store for SqliteStore {
         let sender_domain = sender_domain.map(owned);
         self.read("stats_sum", move |conn| {
             tenancy::stats_sum(conn, tenant, sender_domain.as_deref(), since)
+        })
+        .await
+    }
+
+    async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {
+        let name = owned(name);
+        self.write("pool_add", move |conn, _| ip_pools::pool_add(conn, &name, dedicated))
+            .await
+    }
+
+    async fn pool_remove(&self, name: &str) -> Result<()> {
+        let name = owned(name);
+        self.write("pool_remove", move |conn, _| ip_pools::pool_remove(conn, &name))
+            .await
+    }
+
+    async fn pool_list(&self) -> Result<Vec<IpPool>> {
+        self.read("pool_list", ip_pools::pool_list).await
+    }
+
+    async fn pool_address_add(&self, pool: &str, address: &NewPoolAddress) -> Result<()> {
+        let (pool, address) = (owned(pool), address.clone());
+        self.write("pool_address_add", move |conn, _| {
+            ip_pools::pool_address_add(conn, &pool, &address)
+        })
+        .await
+    }
+
+    async fn pool_address_remove(&self, address: &str) -> Result<()> {
+        let address = owned(address);
+        self.write("pool_address_remove", move |conn, _| {
+            ip_pools::pool_address_remove(conn, &address)
+        })
+        .await
+    }
+
+    async fn pool_assign(&self, pool: Option<&str>, tenant: &str) -> Result<()> {
+        let (pool, tenant) = (pool.map(owned), owned(tenant));
+        self.write("pool_assign", move |conn, _| {
+            ip_pools::pool_assign(conn, pool.as_deref(), &tenant)
+        })
+        .await
+    }
+
+    async fn pool_address_listed(&self, address: &str, listed: Option<&str>, at: i64) -> Result<bool> {
+        let (address, listed) = (owned(address), listed.map(owned));
+        self.write("pool_address_listed", move |conn, _| {
+            ip_pools::pool_address_listed(conn, &address, listed.as_deref(), at)
+        })
+        .await
+    }
+
+    async fn warmup_take(&self, address: &str, provider: &str, day: i64, want: u32, cap: u32) -> Result<u32> {
+        let (address, provider) = (owned(address), owned(provider));
+        self.write("warmup_take", move |conn, _| {
+            ip_pools::warmup_take(conn, &address, &provider, day, want, cap)
+        })
+        .await
+    }
+
+    async fn source_stats_add(&self, address: &str, at: i64, counts: &[(StatKind, u64)]) -> Result<()> {
+        let (address, counts) = (owned(address), counts.to_vec());
+        self.write("source_stats_add", move |conn, _| {
+            ip_pools::source_stats_add(conn, &address, at, &counts)
+        })
+        .await
+    }
+
+    async fn source_stats_sum(&self, address: &str, since: i64) -> Result<Stats> {
+        let address = owned(address);
+        self.read("source_stats_sum", move |conn| {
+            ip_pools::source_stats_sum(conn, &address, since)
         })
         .await
     }

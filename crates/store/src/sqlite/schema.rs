@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -207,6 +207,45 @@ CREATE TABLE soft_bounces (
     at        INTEGER NOT NULL
 );
 CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
+"#;
+
+/// IP pools, their addresses' warm-up and the counters per source address.
+const V5: &str = r#"
+CREATE TABLE ip_pools (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    dedicated  INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE pool_addresses (
+    address      TEXT PRIMARY KEY,
+    pool_id      INTEGER NOT NULL REFERENCES ip_pools(id),
+    ehlo         TEXT NOT NULL,
+    weight       INTEGER NOT NULL,
+    warmup_start INTEGER,
+    listed       TEXT,
+    listed_at    INTEGER,
+    created_at   INTEGER NOT NULL
+);
+ALTER TABLE tenants ADD COLUMN pool_id INTEGER REFERENCES ip_pools(id);
+
+-- Mail each address sent to each receiving provider on each day (UTC),
+-- counted against its warm-up cap.
+CREATE TABLE warmup_counts (
+    address  TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    day      INTEGER NOT NULL,
+    sent     INTEGER NOT NULL,
+    PRIMARY KEY (address, provider, day)
+) WITHOUT ROWID;
+
+CREATE TABLE source_stats (
+    address TEXT NOT NULL,
+    bucket  INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (address, bucket, kind)
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.
