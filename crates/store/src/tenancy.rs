@@ -75,6 +75,14 @@ impl StatKind {
 /// Counts over a window.
 pub type Stats = std::collections::BTreeMap<StatKind, u64>;
 
+/// Counters from (kind code, sum) rows; unknown kinds (a newer node's)
+/// are left out.
+pub(crate) fn stats_from_rows(rows: impl IntoIterator<Item = (String, i64)>) -> Stats {
+    rows.into_iter()
+        .filter_map(|(kind, count)| Some((StatKind::parse(&kind)?, count.max(0) as u64)))
+        .collect()
+}
+
 /// Counters go in hour buckets; windows are whole hours.
 pub const STATS_BUCKET: i64 = 3600;
 

@@ -4,7 +4,7 @@ use super::Tx;
 use crate::error::{Result, StoreError};
 use crate::ip_pools::{IpPool, NewPoolAddress, PoolAddress};
 use crate::sqlite::now;
-use crate::tenancy::{STATS_BUCKET, StatKind, Stats};
+use crate::tenancy::{STATS_BUCKET, StatKind, Stats, stats_from_rows};
 use estafeta_core::model::TenantId;
 
 async fn pool_id(tx: &Tx<'_>, name: &str) -> Result<(i64, bool)> {
@@ -232,12 +232,5 @@ pub async fn source_stats_sum(tx: &Tx<'_>, address: &str, since: i64) -> Result<
             &[&address, &bucket],
         )
         .await?;
-    let mut stats = Stats::new();
-    for row in rows {
-        let (kind, count): (String, i64) = (row.get(0), row.get(1));
-        if let Some(kind) = StatKind::parse(&kind) {
-            stats.insert(kind, count.max(0) as u64);
-        }
-    }
-    Ok(stats)
+    Ok(stats_from_rows(rows.iter().map(|row| (row.get(0), row.get(1)))))
 }

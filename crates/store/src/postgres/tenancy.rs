@@ -6,7 +6,7 @@ use crate::error::{Result, StoreError};
 use crate::sqlite::now;
 use crate::tenancy::{
     DEFAULT_TENANT, DeliveryRecord, STATS_BUCKET, StatKind, Stats, Suppression, SuppressionReason, Tenant,
-    suppression_key,
+    stats_from_rows, suppression_key,
 };
 use estafeta_core::model::TenantId;
 use tokio_postgres::Row;
@@ -304,14 +304,7 @@ pub async fn stats_sum(tx: &Tx<'_>, tenant: TenantId, sender_domain: Option<&str
             &[&tenant.0, &bucket, &domain],
         )
         .await?;
-    let mut stats = Stats::new();
-    for row in rows {
-        let (kind, count): (String, i64) = (row.get(0), row.get(1));
-        if let Some(kind) = StatKind::parse(&kind) {
-            stats.insert(kind, count.max(0) as u64);
-        }
-    }
-    Ok(stats)
+    Ok(stats_from_rows(rows.iter().map(|row| (row.get(0), row.get(1)))))
 }
 
 pub async fn soft_bounce(

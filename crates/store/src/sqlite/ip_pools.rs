@@ -2,7 +2,7 @@
 
 use crate::error::{Result, StoreError};
 use crate::ip_pools::{IpPool, NewPoolAddress, PoolAddress};
-use crate::tenancy::{STATS_BUCKET, StatKind, Stats};
+use crate::tenancy::{STATS_BUCKET, StatKind, Stats, stats_from_rows};
 use estafeta_core::model::TenantId;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -193,12 +193,5 @@ pub fn source_stats_sum(conn: &Connection, address: &str, since: i64) -> Result<
     let rows = statement.query_map(params![address, bucket], |row| {
         Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
     })?;
-    let mut stats = Stats::new();
-    for row in rows {
-        let (kind, count) = row?;
-        if let Some(kind) = StatKind::parse(&kind) {
-            stats.insert(kind, count.max(0) as u64);
-        }
-    }
-    Ok(stats)
+    Ok(stats_from_rows(rows.collect::<Result<Vec<_>, _>>()?))
 }

@@ -3,7 +3,7 @@
 use crate::error::{Result, StoreError};
 use crate::tenancy::{
     DEFAULT_TENANT, DeliveryRecord, STATS_BUCKET, StatKind, Stats, Suppression, SuppressionReason, Tenant,
-    suppression_key,
+    stats_from_rows, suppression_key,
 };
 use estafeta_core::model::TenantId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -270,14 +270,7 @@ pub fn stats_sum(conn: &Connection, tenant: TenantId, sender_domain: Option<&str
         params![tenant.0, bucket, sender_domain.map(str::to_ascii_lowercase)],
         |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
     )?;
-    let mut stats = Stats::new();
-    for row in rows {
-        let (kind, count) = row?;
-        if let Some(kind) = StatKind::parse(&kind) {
-            stats.insert(kind, count.max(0) as u64);
-        }
-    }
-    Ok(stats)
+    Ok(stats_from_rows(rows.collect::<Result<Vec<_>, _>>()?))
 }
 
 pub fn soft_bounce(
