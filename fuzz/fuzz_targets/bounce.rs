@@ -10,6 +10,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Some(bounce) = parse(data) {
         assert!(!bounce.failures.is_empty());
+        if let Some(id) = &bounce.original_message_id {
+            assert!(!id.is_empty());
+        }
         for failure in &bounce.failures {
             assert_eq!(failure.recipient, failure.recipient.to_lowercase());
             if let Some(code) = failure.code {

@@ -38,6 +38,13 @@ pub enum Outcome {
     },
 }
 
+/// The Message-ID of a message, without its angle brackets.
+pub fn message_id_of(raw: &[u8]) -> Option<String> {
+    mail_parser::MessageParser::default()
+        .parse_headers(raw)
+        .and_then(|message| message.message_id().map(str::to_owned))
+}
+
 impl Outcome {
     /// What it adds to the counters.
     fn counts(&self) -> Vec<(StatKind, u64)> {
@@ -147,6 +154,7 @@ impl Ledger {
         queued_at: i64,
         sender: &str,
         recipient: &str,
+        message_id: &str,
     ) -> Result<u64, StoreError> {
         let id = self
             .store
@@ -159,6 +167,7 @@ impl Ledger {
                 tenant: scope.tenant,
                 sender_domain: scope.sender_domain.clone(),
                 sent_at: now(),
+                message_id: message_id.to_owned(),
             })
             .await?;
         Ok(id as u64)
@@ -324,7 +333,19 @@ impl Ledger {
                 return self.apply_report(&delivery, &report).await;
             }
         }
-        Ok(None)
+        // No return path of ours survived (stripped, or VERP is off): the
+        // original's Message-ID and the failed recipient, together.
+        let Some(message_id) = &report.original_message_id else {
+            return Ok(None);
+        };
+        let mut first = None;
+        for failure in &report.failures {
+            if let Some(delivery) = self.store.delivery_find(message_id, &failure.recipient).await? {
+                let classification = self.apply_report(&delivery, &report).await?;
+                first = first.or(classification);
+            }
+        }
+        Ok(first)
     }
 
     async fn apply_report(

@@ -151,6 +151,7 @@ async fn old_sent_message_records_are_forgotten() {
             tenant: DEFAULT_TENANT,
             sender_domain: "example.com".into(),
             sent_at,
+            message_id: String::new(),
         };
         let old = store
             .delivery_record(&record("old@remote.test", now - 31 * 86_400))

@@ -71,6 +71,9 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     }
     let single = (transaction.recipients.len() == 1).then(|| transaction.recipients[0].address.as_str());
     trace.push_str(&received(session, &transaction, &helo, &id, single, now));
+    if session.auth.is_some() {
+        trace.push_str(&missing_fields(&message, &id, session.hostname(), now));
+    }
 
     let mut accounts = BTreeSet::new();
     let mut remote = Vec::new();
@@ -259,6 +262,22 @@ fn mode_name(mode: Mode) -> &'static str {
         Mode::Mx => "mx",
         Mode::Submission => "submission",
     }
+}
+
+/// RFC 6409 8.1 and 8.3: a submission server adds the Date and the
+/// Message-ID a message lacks (bounces and replies are matched by the
+/// Message-ID).
+fn missing_fields(message: &[u8], id: &str, hostname: &str, now: i64) -> String {
+    let head = String::from_utf8_lossy(&message[..find_header_end(message)]).to_ascii_lowercase();
+    let has = |name: &str| head.split("\n").any(|line| line.starts_with(name));
+    let mut fields = String::new();
+    if !has("date:") {
+        fields.push_str(&format!("Date: {}\r\n", rfc5322_date(now)));
+    }
+    if !has("message-id:") {
+        fields.push_str(&format!("Message-ID: <{id}.{now}@{hostname}>\r\n"));
+    }
+    fields
 }
 
 /// RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol name.

@@ -381,3 +381,79 @@ async fn a_bounce_to_the_sender_is_matched_by_the_original_it_quotes() {
     // forged one names nobody.
     assert_eq!(listed, [("l1@late.test", SuppressionReason::HardBounce)]);
 }
+
+#[tokio::test]
+async fn without_verp_a_bounce_is_matched_by_the_message_id_it_quotes() {
+    let world = world(|config| config.deliverability.verp = false).await;
+    let store = world.server.store();
+    let acme = store.tenant_get("acme").await.unwrap().unwrap().id;
+    let late = world.mta(3, Behaviour::Accept).await;
+    let recipients: Vec<String> = ["l1", "l2", "l3"].iter().map(|l| format!("{l}@late.test")).collect();
+    world.send_message(&recipients, &bulk("by-id")).await;
+    // A message sent without a Message-ID gets one from us (RFC 6409 8.3).
+    let bare = format!("From: {ALICE}\r\nSubject: no id\r\n\r\nHi.\r\n");
+    world.send_message(&["l4@late.test".into()], &bare).await;
+    world
+        .eventually("the sends done", async || world.queue_len().await == 0)
+        .await;
+    // VERP off: the mail left with Alice's own address as return path.
+    assert!(
+        late.received()
+            .iter()
+            .all(|t| t.mail_from.starts_with(&format!("MAIL FROM:<{ALICE}>")))
+    );
+    let added = late
+        .received()
+        .into_iter()
+        .find(|t| t.recipients() == ["l4@late.test"])
+        .unwrap();
+    let head = String::from_utf8_lossy(&added.data).into_owned();
+    let added_id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: <"))
+        .map(|id| id.trim_end_matches('>').to_owned())
+        .expect("a Message-ID added");
+    assert!(added_id.ends_with("@mx.test"), "{added_id}");
+    assert!(head.lines().any(|l| l.starts_with("Date: ")), "{head}");
+
+    // RFC 3464 with the original's headers (no return path of ours in them).
+    let standard = |message_id: &str, recipient: &str| {
+        format!(
+            "From: MAILER-DAEMON@mx1.late.test\r\nTo: {ALICE}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"q\"\r\n\r\n\
+             --q\r\nContent-Type: text/plain\r\n\r\nThe mailbox went away.\r\n\
+             --q\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx1.late.test\r\n\r\n\
+             Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+             Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\
+             --q\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: {ALICE}\r\nMessage-ID: <{message_id}>\r\n\
+             Subject: by-id\r\n\r\n--q--\r\n"
+        )
+    };
+    // A qmail-style text bounce quoting the original below its text.
+    let text = |message_id: &str, recipient: &str| {
+        format!(
+            "From: MAILER-DAEMON@mx1.late.test\r\nTo: {ALICE}\r\nSubject: failure notice\r\n\r\n\
+             Hi. This is the qmail-send program at mx1.late.test.\r\n\
+             I'm afraid I wasn't able to deliver your message to the following addresses.\r\n\
+             This is a permanent error; I've given up. Sorry it didn't work out.\r\n\r\n\
+             <{recipient}>:\r\nSorry, no mailbox here by that name. (#5.1.1)\r\n\r\n\
+             --- Below this line is a copy of the message.\r\n\r\n\
+             Return-Path: <{ALICE}>\r\nMessage-ID: <{message_id}>\r\nSubject: no id\r\n\r\nHi.\r\n"
+        )
+    };
+    let mut mx = Client::ready(&world.server, Service::Smtp).await;
+    for bounce in [
+        standard("by-id@example.com", "l2@late.test"),
+        // Not ours: the id of another message, or a recipient it never had.
+        standard("someone-else@example.com", "l1@late.test"),
+        standard("by-id@example.com", "stranger@late.test"),
+        text(&added_id, "l4@late.test"),
+    ] {
+        mx.cmd("MAIL FROM:<>").await.expect(250, "2.1.0");
+        mx.cmd(&format!("RCPT TO:<{ALICE}>")).await.expect(250, "2.1.5");
+        mx.data(&bounce).await.expect(250, "2.0.0");
+    }
+    let entries = store.suppression_list(acme, 0).await.unwrap();
+    let listed: Vec<&str> = entries.iter().map(|e| e.address.as_str()).collect();
+    assert_eq!(listed, ["l2@late.test", "l4@late.test"]);
+}

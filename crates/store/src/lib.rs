@@ -233,6 +233,8 @@ pub trait Store: Send + Sync {
     /// Records a recipient sent to (once per message and recipient); its id.
     async fn delivery_record(&self, record: &DeliveryRecord) -> Result<i64>;
     async fn delivery_get(&self, id: i64) -> Result<Option<DeliveryRecord>>;
+    /// The latest delivery of the message with this Message-ID to `recipient`.
+    async fn delivery_find(&self, message_id: &str, recipient: &str) -> Result<Option<DeliveryRecord>>;
     /// Forgets deliveries sent before `before`; how many.
     async fn deliveries_expire(&self, before: i64) -> Result<u64>;
     /// Counts a temporary failure of `address` at `at`; how many it has

@@ -234,6 +234,7 @@ const TABLES: &[Table] = &[
             ("tenant_id", "BIGINT"),
             ("sender_domain", "TEXT"),
             ("sent_at", "BIGINT"),
+            ("message_id", "TEXT"),
         ],
     },
     Table {

@@ -30,6 +30,9 @@ pub struct DeliveryRecord {
     pub tenant: TenantId,
     pub sender_domain: String,
     pub sent_at: i64,
+    /// The message's Message-ID (without angle brackets), for bounces
+    /// that quote nothing else of ours.
+    pub message_id: String,
 }
 
 /// What the sending counters count.

@@ -178,6 +178,7 @@ async fn deliveries_counters_and_pauses() {
             tenant: acme,
             sender_domain: "shop.example".into(),
             sent_at: 1_001,
+            message_id: "news-7@shop.example".into(),
         };
         let id = store.delivery_record(&record).await.unwrap();
         // The same recipient of the same message again: the same record.
@@ -192,6 +193,26 @@ async fn deliveries_counters_and_pauses() {
         assert_ne!(other, id);
         let found = store.delivery_get(id).await.unwrap().unwrap();
         assert_eq!(found, estafeta_store::DeliveryRecord { id, ..record.clone() });
+        // Found again by the Message-ID a bounce quotes and its recipient.
+        let quoted = store
+            .delivery_find("news-7@shop.example", "B@remote.example")
+            .await
+            .unwrap();
+        assert_eq!(quoted.map(|d| d.id), Some(other), "{}", backend.name);
+        assert!(
+            store
+                .delivery_find("news-7@shop.example", "c@remote.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .delivery_find("other@shop.example", "a@remote.example")
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(store.deliveries_expire(1_001).await.unwrap(), 0);
         assert_eq!(store.deliveries_expire(1_002).await.unwrap(), 2);
         assert!(store.delivery_get(id).await.unwrap().is_none());

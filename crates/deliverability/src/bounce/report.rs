@@ -108,7 +108,23 @@ pub fn parse(raw: &[u8]) -> Option<Bounce> {
         standard: status_fields.is_some(),
         failures,
         original_headers,
-        original_message_id,
+        original_message_id: original_message_id.or_else(|| quoted_message_id(raw)),
+    })
+}
+
+/// The Message-ID a text bounce quotes in its body (the bounce's own is
+/// in its header, above the first empty line).
+pub fn quoted_message_id(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let body = text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n"))?.1;
+    body.lines().find_map(|line| {
+        let (name, value) = line.trim_start_matches('>').trim_start().split_once(':')?;
+        if !name.trim().eq_ignore_ascii_case("message-id") {
+            return None;
+        }
+        let value = value.trim();
+        let inner = value.strip_prefix('<')?.split('>').next()?;
+        (!inner.is_empty()).then(|| inner.to_owned())
     })
 }
 
@@ -395,6 +411,17 @@ fn diagnosis(block: &str) -> Option<(Option<u16>, Option<String>, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_bounces_give_the_message_id_they_quote_not_their_own() {
+        let raw = b"Message-ID: <bounce-1@mx.remote>\r\nSubject: failure notice\r\n\r\n\
+            Sorry.\r\n--- Below this line is a copy of the message.\r\n\r\n\
+            > Message-Id: <sent-9@shop.example>\r\n";
+        assert_eq!(quoted_message_id(raw).as_deref(), Some("sent-9@shop.example"));
+        assert_eq!(quoted_message_id(b"Message-ID: <own@x>\r\n\r\nno quote\r\n"), None);
+        assert_eq!(quoted_message_id(b"Subject: x\r\n\r\nMessage-ID: <>\r\n"), None);
+        assert_eq!(quoted_message_id(b"no header end"), None);
+    }
 
     #[test]
     fn address_lines() {

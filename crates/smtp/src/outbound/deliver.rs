@@ -134,6 +134,7 @@ impl Outbound {
         // RFC 8058: bulk mail gets a one-click unsubscribe link, per
         // recipient, under the DKIM signature.
         let one_click = bulk && !has_unsubscribe;
+        let message_id = estafeta_deliverability::ledger::message_id_of(&raw).unwrap_or_default();
         if let (Some(ledger), Some(scope)) = (ledger, &scope)
             && bulk
             && let Ok(Some(reason)) = ledger.paused(scope.tenant).await
@@ -164,29 +165,36 @@ impl Outbound {
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "suppression list unreadable; sending"),
                 }
+                // Every recipient sent to is recorded, so a late bounce
+                // can be matched: by its VERP token, else by the
+                // Message-ID it quotes.
                 let verp = self.context.config.deliverability.verp;
-                if verp || one_click {
-                    match ledger
-                        .delivery(scope, message.id.0, message.created_at, &message.sender, address)
-                        .await
-                    {
-                        Ok(id) => {
-                            if verp {
-                                return_paths
-                                    .insert(address.clone(), ledger.signer().return_path(id, &scope.sender_domain));
-                            }
-                            if one_click {
-                                let mut copy = format!(
-                                    "List-Unsubscribe: <{}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-                                    ledger.unsubscribe_link(id)
-                                )
-                                .into_bytes();
-                                copy.extend_from_slice(&raw);
-                                own_copies.insert(address.clone(), self.signed(&message, copy).await);
-                            }
+                match ledger
+                    .delivery(
+                        scope,
+                        message.id.0,
+                        message.created_at,
+                        &message.sender,
+                        address,
+                        &message_id,
+                    )
+                    .await
+                {
+                    Ok(id) => {
+                        if verp {
+                            return_paths.insert(address.clone(), ledger.signer().return_path(id, &scope.sender_domain));
                         }
-                        Err(error) => tracing::warn!(%error, "could not record a delivery; sent without VERP"),
+                        if one_click {
+                            let mut copy = format!(
+                                "List-Unsubscribe: <{}>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+                                ledger.unsubscribe_link(id)
+                            )
+                            .into_bytes();
+                            copy.extend_from_slice(&raw);
+                            own_copies.insert(address.clone(), self.signed(&message, copy).await);
+                        }
                     }
+                    Err(error) => tracing::warn!(%error, "could not record a delivery; sent without VERP"),
                 }
             }
             by_domain

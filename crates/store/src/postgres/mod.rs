@@ -702,6 +702,10 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| tenancy::delivery_get(&tx, id).await?)
     }
 
+    async fn delivery_find(&self, message_id: &str, recipient: &str) -> Result<Option<DeliveryRecord>> {
+        read_tx!(self, |tx| tenancy::delivery_find(&tx, message_id, recipient).await?)
+    }
+
     async fn deliveries_expire(&self, before: i64) -> Result<u64> {
         write_tx!(self, |tx, changes| tenancy::deliveries_expire(&tx, before).await?)
     }

@@ -229,6 +229,9 @@ CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 "#;
 
 const V7: &str = r#"
+ALTER TABLE deliveries ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX deliveries_message ON deliveries(message_id, recipient);
+
 CREATE TABLE ip_pools (
     id         BIGSERIAL PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,

@@ -225,13 +225,14 @@ fn delivery_from_row(row: &Row) -> DeliveryRecord {
         tenant: TenantId(row.get(5)),
         sender_domain: row.get(6),
         sent_at: row.get(7),
+        message_id: row.get(8),
     }
 }
 
 pub async fn delivery_record(tx: &Tx<'_>, record: &DeliveryRecord) -> Result<i64> {
     tx.execute(
-        "INSERT INTO deliveries (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (queue_id, queued_at, recipient) DO NOTHING",
+        "INSERT INTO deliveries (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (queue_id, queued_at, recipient) DO NOTHING",
         &[
             &record.queue_id,
             &record.queued_at,
@@ -240,6 +241,7 @@ pub async fn delivery_record(tx: &Tx<'_>, record: &DeliveryRecord) -> Result<i64
             &record.tenant.0,
             &record.sender_domain,
             &record.sent_at,
+            &record.message_id,
         ],
     )
     .await?;
@@ -255,9 +257,20 @@ pub async fn delivery_record(tx: &Tx<'_>, record: &DeliveryRecord) -> Result<i64
 pub async fn delivery_get(tx: &Tx<'_>, id: i64) -> Result<Option<DeliveryRecord>> {
     let row = tx
         .query_opt(
-            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id
              FROM deliveries WHERE id = $1",
             &[&id],
+        )
+        .await?;
+    Ok(row.as_ref().map(delivery_from_row))
+}
+
+pub async fn delivery_find(tx: &Tx<'_>, message_id: &str, recipient: &str) -> Result<Option<DeliveryRecord>> {
+    let row = tx
+        .query_opt(
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id
+             FROM deliveries WHERE message_id = $1 AND recipient = $2 ORDER BY id DESC LIMIT 1",
+            &[&message_id, &recipient.to_lowercase()],
         )
         .await?;
     Ok(row.as_ref().map(delivery_from_row))

@@ -654,6 +654,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delivery_find(&self, message_id: &str, recipient: &str) -> Result<Option<DeliveryRecord>> {
+        let (message_id, recipient) = (owned(message_id), owned(recipient));
+        self.read("delivery_find", move |conn| {
+            tenancy::delivery_find(conn, &message_id, &recipient)
+        })
+        .await
+    }
+
     async fn deliveries_expire(&self, before: i64) -> Result<u64> {
         self.write("deliveries_expire", move |conn, _| {
             tenancy::deliveries_expire(conn, before)

@@ -211,6 +211,10 @@ CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 
 /// IP pools, their addresses' warm-up and the counters per source address.
 const V5: &str = r#"
+-- Bounces quoting only the original's Message-ID are matched by it.
+ALTER TABLE deliveries ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+CREATE INDEX deliveries_message ON deliveries(message_id, recipient);
+
 CREATE TABLE ip_pools (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,

@@ -196,14 +196,15 @@ fn delivery_from_row(row: &Row) -> rusqlite::Result<DeliveryRecord> {
         tenant: TenantId(row.get(5)?),
         sender_domain: row.get(6)?,
         sent_at: row.get(7)?,
+        message_id: row.get(8)?,
     })
 }
 
 pub fn delivery_record(conn: &Connection, record: &DeliveryRecord) -> Result<i64> {
     conn.prepare_cached(
         "INSERT OR IGNORE INTO deliveries
-         (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+         (queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         record.queue_id,
@@ -212,7 +213,8 @@ pub fn delivery_record(conn: &Connection, record: &DeliveryRecord) -> Result<i64
         record.sender,
         record.tenant.0,
         record.sender_domain,
-        record.sent_at
+        record.sent_at,
+        record.message_id
     ])?;
     Ok(conn
         .prepare_cached("SELECT id FROM deliveries WHERE queue_id = ?1 AND queued_at = ?2 AND recipient = ?3")?
@@ -224,10 +226,20 @@ pub fn delivery_record(conn: &Connection, record: &DeliveryRecord) -> Result<i64
 pub fn delivery_get(conn: &Connection, id: i64) -> Result<Option<DeliveryRecord>> {
     Ok(conn
         .prepare_cached(
-            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id
              FROM deliveries WHERE id = ?1",
         )?
         .query_row([id], delivery_from_row)
+        .optional()?)
+}
+
+pub fn delivery_find(conn: &Connection, message_id: &str, recipient: &str) -> Result<Option<DeliveryRecord>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, queue_id, queued_at, recipient, sender, tenant_id, sender_domain, sent_at, message_id
+             FROM deliveries WHERE message_id = ?1 AND recipient = ?2 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row(params![message_id, recipient.to_lowercase()], delivery_from_row)
         .optional()?)
 }
 
