@@ -63,6 +63,8 @@ pub struct Analysis {
     signals: TabSignals,
     /// The From: address, lower case.
     from: String,
+    /// The Message-IDs it answers (In-Reply-To, References).
+    thread: Vec<String>,
 }
 
 impl Analysis {
@@ -199,6 +201,7 @@ impl Filter {
             .map(|p| tabs::signals(p, &filter.social_domains))
             .unwrap_or_default();
         Analysis {
+            thread: parsed.as_ref().map(tabs::thread_ids).unwrap_or_default(),
             tokens: tokens::tokens_of(parsed.as_ref()),
             reasons,
             signals,
@@ -243,6 +246,20 @@ impl Filter {
                 format!("{} is someone the user wrote to or rescued from Junk", analysis.from),
             ));
         }
+        let answers_own = match recipient {
+            Some((account, _)) if !analysis.thread.is_empty() => self
+                .store
+                .sent_id_known(account, &analysis.thread)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "filter: cannot read sent Message-IDs");
+                    false
+                }),
+            _ => false,
+        };
+        if answers_own {
+            reasons.push(Reason::new("REPLY_TO_OWN_MAIL", -3.0, "a reply to mail the user sent"));
+        }
         let score: f64 = reasons.iter().map(|r| r.score).sum();
         let required = recipient.map_or(filter.junk_score, |(_, address)| filter.junk_score_of(address));
         let gtube = reasons.iter().any(|r| r.rule == "GTUBE");
@@ -258,7 +275,10 @@ impl Filter {
         let (tab, tab_reason) = match recipient {
             Some((_, address)) if !filter.tabs_of(address) => (Tab::Primary, "tabs are off".to_owned()),
             None if !filter.tabs => (Tab::Primary, "tabs are off".to_owned()),
-            _ => self.tab(analysis, recipient.map(|r| r.0), correspondent).await,
+            _ => {
+                self.tab(analysis, recipient.map(|r| r.0), correspondent, answers_own)
+                    .await
+            }
         };
         Verdict {
             score,
@@ -290,7 +310,13 @@ impl Filter {
         Ok(Some(Model::from_counts(spam, ham, counts).score(tokens)))
     }
 
-    async fn tab(&self, analysis: &Analysis, account: Option<AccountId>, correspondent: bool) -> (Tab, String) {
+    async fn tab(
+        &self,
+        analysis: &Analysis,
+        account: Option<AccountId>,
+        correspondent: bool,
+        answers_own: bool,
+    ) -> (Tab, String) {
         // The user's own word about this sender comes first.
         if let Some(account) = account
             && !analysis.from.is_empty()
@@ -308,6 +334,10 @@ impl Filter {
                     format!("the user moved mail from {} to {}", analysis.from, tab.name()),
                 );
             }
+        }
+        // A conversation the user is in, even when it comes through a list.
+        if answers_own {
+            return (Tab::Primary, "a reply to mail the user sent".into());
         }
         if correspondent && !analysis.signals.bulk {
             return (Tab::Primary, "from a correspondent".into());
@@ -463,6 +493,13 @@ impl Filter {
             training.add_token(to.class(), token, false);
         }
         self.store.tokens_learn(own(Classifier::Tabs, account), &training).await
+    }
+
+    /// Remembers the Message-ID of a message an account sent.
+    pub async fn remember_sent_id(&self, account: AccountId, message_id: &str) -> Result<(), StoreError> {
+        self.store
+            .sent_ids_add(account, &[message_id.to_owned()], estafeta_core::time::now())
+            .await
     }
 
     /// Remembers who an account writes to (its sent mail).

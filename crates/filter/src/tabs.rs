@@ -205,6 +205,26 @@ fn domain_matches(domain: &str, list: &str) -> bool {
     domain == list || domain.ends_with(&format!(".{list}"))
 }
 
+/// The Message-IDs a message answers (RFC 5322 3.6.4: In-Reply-To, then
+/// References), at most the last 20: enough for any real thread.
+pub fn thread_ids(parsed: &Message) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for value in [parsed.in_reply_to(), parsed.references()] {
+        let found: Vec<&str> = match value {
+            HeaderValue::Text(id) => vec![id.as_ref()],
+            HeaderValue::TextList(list) => list.iter().map(|id| id.as_ref()).collect(),
+            _ => Vec::new(),
+        };
+        for id in found {
+            if !id.is_empty() && !ids.iter().any(|known| known == id) {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    let keep = ids.len().saturating_sub(20);
+    ids.split_off(keep)
+}
+
 /// The tab rules for a parsed message; `extra_social` adds the operator's domains.
 pub fn signals(parsed: &Message, extra_social: &[String]) -> TabSignals {
     let mut signals = TabSignals::default();
@@ -370,6 +390,18 @@ In-Reply-To: <x@example.com>\r\n\r\nNoon works.\r\n";
             tab_of("From: ana@partner.test\r\nSubject: hi\r\n\r\nhello\r\n"),
             Tab::Primary
         );
+    }
+
+    #[test]
+    fn thread_ids_come_from_in_reply_to_and_references() {
+        let message = b"From: a@x.test\r\nIn-Reply-To: <two@x.test>\r\n\
+            References: <one@x.test> <two@x.test>\r\n\r\nHi\r\n";
+        let parsed = MessageParser::default().parse(&message[..]).unwrap();
+        assert_eq!(thread_ids(&parsed), ["two@x.test", "one@x.test"]);
+        let plain = MessageParser::default()
+            .parse(&b"From: a@x.test\r\n\r\nHi\r\n"[..])
+            .unwrap();
+        assert!(thread_ids(&plain).is_empty());
     }
 
     #[test]

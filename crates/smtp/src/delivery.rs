@@ -71,8 +71,13 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     }
     let single = (transaction.recipients.len() == 1).then(|| transaction.recipients[0].address.as_str());
     trace.push_str(&received(session, &transaction, &helo, &id, single, now));
+    // The Message-ID the message leaves with: replies to it are the
+    // sender's own conversations.
+    let mut sent_id = estafeta_deliverability::ledger::message_id_of(&message);
     if session.auth.is_some() {
-        trace.push_str(&missing_fields(&message, &id, session.hostname(), now));
+        let (fields, added) = missing_fields(&message, &id, session.hostname(), now);
+        trace.push_str(&fields);
+        sent_id = sent_id.or(added);
     }
 
     let mut accounts = BTreeSet::new();
@@ -187,7 +192,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     }
     if let Some(auth) = &session.auth {
         let recipients: Vec<String> = transaction.recipients.iter().map(|r| r.address.clone()).collect();
-        filtering::remember_recipients(&context, &auth.address, &recipients).await;
+        filtering::remember_sent(&context, &auth.address, &recipients, sent_id.as_deref()).await;
     }
 
     if !accounts.is_empty() {
@@ -267,17 +272,21 @@ fn mode_name(mode: Mode) -> &'static str {
 /// RFC 6409 8.1 and 8.3: a submission server adds the Date and the
 /// Message-ID a message lacks (bounces and replies are matched by the
 /// Message-ID).
-fn missing_fields(message: &[u8], id: &str, hostname: &str, now: i64) -> String {
+/// The fields to add, and the Message-ID when one is added.
+fn missing_fields(message: &[u8], id: &str, hostname: &str, now: i64) -> (String, Option<String>) {
     let head = String::from_utf8_lossy(&message[..find_header_end(message)]).to_ascii_lowercase();
     let has = |name: &str| head.split("\n").any(|line| line.starts_with(name));
     let mut fields = String::new();
     if !has("date:") {
         fields.push_str(&format!("Date: {}\r\n", rfc5322_date(now)));
     }
+    let mut added = None;
     if !has("message-id:") {
-        fields.push_str(&format!("Message-ID: <{id}.{now}@{hostname}>\r\n"));
+        let message_id = format!("{id}.{now}@{hostname}");
+        fields.push_str(&format!("Message-ID: <{message_id}>\r\n"));
+        added = Some(message_id);
     }
-    fields
+    (fields, added)
 }
 
 /// RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol name.

@@ -144,9 +144,10 @@ pub async fn greylisted(context: &SmtpContext, ip: IpAddr, sender: &str, recipie
     }
 }
 
-/// An authenticated user's recipients become correspondents: their mail
-/// back is wanted.
-pub async fn remember_recipients(context: &SmtpContext, user: &str, recipients: &[String]) {
+/// An authenticated user's recipients become correspondents (their mail
+/// back is wanted), and the message's Message-ID is kept (replies to it
+/// are the user's own conversations).
+pub async fn remember_sent(context: &SmtpContext, user: &str, recipients: &[String], message_id: Option<&str>) {
     let Some(filter) = &context.filter else { return };
     let account = match context.store.account_get(user).await {
         Ok(Some(account)) => account.id,
@@ -158,6 +159,11 @@ pub async fn remember_recipients(context: &SmtpContext, user: &str, recipients: 
     };
     if let Err(error) = filter.remember_correspondents(account, recipients).await {
         tracing::warn!(%error, "cannot remember correspondents");
+    }
+    if let Some(message_id) = message_id
+        && let Err(error) = filter.remember_sent_id(account, message_id).await
+    {
+        tracing::warn!(%error, "cannot remember a sent Message-ID");
     }
 }
 

@@ -342,3 +342,71 @@ async fn moves_in_imap_teach_the_filter() {
     let updates = mailbox(&server, ALICE, "Updates").await;
     assert_eq!(updates.len(), 2, "the moved one and the next");
 }
+
+/// A list's copy of Bob's reply in a thread: bulk by its headers.
+fn list_reply(in_reply_to: &str) -> String {
+    mail(
+        "Bob <bob@other.test>",
+        "Re: [rust-users] async drop",
+        &format!(
+            "List-Id: <rust-users.lists.remote.test>\r\nList-Unsubscribe: <https://lists.remote.test/u>\r\n\
+             Precedence: list\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <root@lists.remote.test> <{in_reply_to}>\r\n"
+        ),
+        "I had the same problem; a guard struct fixed it.",
+    )
+}
+
+#[tokio::test]
+async fn replies_to_mail_our_user_sent_land_in_primary_even_through_a_list() {
+    let server = server_with(|_| {}).await;
+    let mut submission = submission_login(&server, ALICE, "pw").await;
+    // One post with its own Message-ID, one without (we add it).
+    for (subject, id_header) in [
+        ("async drop", "Message-ID: <post-1@example.com>\r\n"),
+        ("follow-up", ""),
+    ] {
+        submission
+            .cmd(&format!("MAIL FROM:<{ALICE}>"))
+            .await
+            .expect(250, "2.1.0");
+        submission
+            .cmd("RCPT TO:<rust-users@lists.remote.test>")
+            .await
+            .expect(250, "2.1.5");
+        let post = format!(
+            "From: {ALICE}\r\nTo: rust-users@lists.remote.test\r\nSubject: {subject}\r\n{id_header}\r\nHow do I...\r\n"
+        );
+        submission.data(&post).await.expect(250, "2.0.0");
+    }
+    // The Message-ID we gave the second, as it waits in the queue.
+    let store = server.store();
+    let mut added = None;
+    for queued in store.queue_list().await.unwrap() {
+        let content = String::from_utf8(store.message_content(&queued.blob).await.unwrap()).unwrap();
+        if content.contains("Subject: follow-up") {
+            added = content
+                .lines()
+                .find_map(|l| l.strip_prefix("Message-ID: <"))
+                .map(|id| id.trim_end_matches('>').to_owned());
+        }
+    }
+    let added = added.expect("a Message-ID added at submission");
+
+    // A list message answering someone else's post: Promotions.
+    send(&server, &list_reply("someone-else@other.test"))
+        .await
+        .expect(250, "2.0.0");
+    assert_eq!(mailbox(&server, ALICE, "Promotions").await.len(), 1);
+    assert!(inbox(&server, ALICE).await.is_empty());
+    // Answers to Alice's posts: her conversations, so Primary.
+    send(&server, &list_reply("post-1@example.com"))
+        .await
+        .expect(250, "2.0.0");
+    send(&server, &list_reply(&added)).await.expect(250, "2.0.0");
+    let primary = inbox(&server, ALICE).await;
+    assert_eq!(primary.len(), 2);
+    for message in &primary {
+        assert!(message.contains("REPLY_TO_OWN_MAIL"), "{message}");
+    }
+    assert_eq!(mailbox(&server, ALICE, "Promotions").await.len(), 1);
+}

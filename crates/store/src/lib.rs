@@ -195,6 +195,11 @@ pub trait Store: Send + Sync {
     /// Remembers addresses `account` corresponds with (wrote to, rescued from Junk).
     async fn correspondents_add(&self, account: AccountId, addresses: &[String], now: i64) -> Result<()>;
     async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool>;
+    /// Remembers the Message-IDs of mail the account sent...
+    async fn sent_ids_add(&self, account: AccountId, message_ids: &[String], now: i64) -> Result<()>;
+    /// ...so a message naming one of them (In-Reply-To, References) is
+    /// known to answer the account's own mail.
+    async fn sent_id_known(&self, account: AccountId, message_ids: &[String]) -> Result<bool>;
     /// Records an attempt of the greylisting triplet `key`; whether it may pass now.
     async fn greylist_check(&self, key: &str, now: i64, rules: Greylisting) -> Result<bool>;
 

@@ -208,6 +208,10 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "sent_message_ids",
+        columns: &[("account_id", "BIGINT"), ("message_id", "TEXT"), ("sent_at", "BIGINT")],
+    },
+    Table {
         name: "correspondents",
         columns: &[("account_id", "BIGINT"), ("address", "TEXT"), ("last_seen", "BIGINT")],
     },

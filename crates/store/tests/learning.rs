@@ -81,6 +81,19 @@ async fn erasing_an_account_erases_what_was_learned_from_it() {
             .unwrap();
         assert!(store.correspondent_known(alice.id, "bob@example.net").await.unwrap());
         assert!(!store.correspondent_known(alice.id, "carol@example.net").await.unwrap());
+        store
+            .sent_ids_add(alice.id, &["a1@example.com".into(), "a2@example.com".into()], 100)
+            .await
+            .unwrap();
+        let asks = |ids: &[&str]| ids.iter().map(|id| (*id).to_owned()).collect::<Vec<String>>();
+        assert!(
+            store
+                .sent_id_known(alice.id, &asks(&["x@y", "a2@example.com"]))
+                .await
+                .unwrap()
+        );
+        assert!(!store.sent_id_known(alice.id, &asks(&["x@y"])).await.unwrap());
+        assert!(!store.sent_id_known(alice.id, &[]).await.unwrap());
 
         store.account_remove("alice@example.com").await.unwrap();
         assert!(
@@ -89,6 +102,7 @@ async fn erasing_an_account_erases_what_was_learned_from_it() {
             backend.name
         );
         assert!(!store.correspondent_known(alice.id, "bob@example.net").await.unwrap());
+        assert!(!store.sent_id_known(alice.id, &asks(&["a1@example.com"])).await.unwrap());
         // The server's model is not the account's data.
         assert_eq!(store.tokens_get(SERVER_SPAM, &[7]).await.unwrap().tokens[&7][&1], 1);
     }

@@ -135,3 +135,52 @@ async fn swaks_without_tls_cannot_authenticate() {
     assert!(!out.status.success(), "{}", text(&out));
     assert_eq!(inbox_count(&server, "bob@example.com").await, 0);
 }
+
+/// The GTUBE test string (SpamAssassin's; our filter knows it too), as an
+/// operator sends it with swaks to check the filter.
+const GTUBE: &str = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X";
+
+async fn mailbox_count(server: &TestServer, address: &str, name: &str) -> usize {
+    let store = server.store();
+    let account = store.account_get(address).await.unwrap().unwrap();
+    let mailbox = store.mailbox_get(account.id, name).await.unwrap().unwrap();
+    store.messages(mailbox.id).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn gtube_from_swaks_is_filed_in_junk_or_refused() {
+    if !require("swaks") {
+        return;
+    }
+    let gtube = |server: &TestServer| {
+        swaks(
+            server,
+            Service::Smtp,
+            &[
+                "--from",
+                "tester@remote.test",
+                "--to",
+                "alice@example.com",
+                "--header",
+                "Subject: filter test",
+                "--body",
+                GTUBE,
+            ],
+        )
+    };
+    let server = server().await;
+    let out = run(gtube(&server)).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(mailbox_count(&server, "alice@example.com", "Junk").await, 1);
+    assert_eq!(inbox_count(&server, "alice@example.com").await, 0);
+
+    // With a reject score set, the same message is refused at DATA and
+    // swaks says why.
+    let strict = TestServer::start_with(|config| config.filter.reject_score = Some(15.0)).await;
+    strict.add_account("alice@example.com", "pw").await;
+    let out = run(gtube(&strict)).await;
+    let log = text(&out);
+    assert!(!out.status.success(), "{log}");
+    assert!(log.contains("<** 550 5.7.1"), "{log}");
+    assert!(log.contains("GTUBE"), "{log}");
+}

@@ -90,12 +90,37 @@ pub async fn correspondent_known(tx: &Tx<'_>, account: AccountId, address: &str)
         .is_some())
 }
 
+pub async fn sent_ids_add(tx: &Tx<'_>, account: AccountId, message_ids: &[String], now: i64) -> Result<()> {
+    let mut ids = message_ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    tx.execute(
+        "INSERT INTO sent_message_ids (account_id, message_id, sent_at) SELECT $1, m, $3 FROM unnest($2::TEXT[]) AS m
+         ON CONFLICT (account_id, message_id) DO UPDATE SET sent_at = EXCLUDED.sent_at",
+        &[&account.0, &ids, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn sent_id_known(tx: &Tx<'_>, account: AccountId, message_ids: &[String]) -> Result<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM sent_message_ids WHERE account_id = $1 AND message_id = ANY($2::TEXT[]) LIMIT 1",
+            &[&account.0, &message_ids],
+        )
+        .await?
+        .is_some())
+}
+
 pub async fn forget_account(tx: &Tx<'_>, account: AccountId) -> Result<()> {
     tx.execute("DELETE FROM filter_tokens WHERE scope = $1", &[&account.0])
         .await?;
     tx.execute("DELETE FROM filter_totals WHERE scope = $1", &[&account.0])
         .await?;
     tx.execute("DELETE FROM correspondents WHERE account_id = $1", &[&account.0])
+        .await?;
+    tx.execute("DELETE FROM sent_message_ids WHERE account_id = $1", &[&account.0])
         .await?;
     Ok(())
 }

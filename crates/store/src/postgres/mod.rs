@@ -801,6 +801,20 @@ impl Store for PostgresStore {
         .await?)
     }
 
+    async fn sent_ids_add(&self, account: AccountId, message_ids: &[String], now: i64) -> Result<()> {
+        write_tx!(self, |tx, changes| learning::sent_ids_add(
+            &tx,
+            account,
+            message_ids,
+            now
+        )
+        .await?)
+    }
+
+    async fn sent_id_known(&self, account: AccountId, message_ids: &[String]) -> Result<bool> {
+        read_tx!(self, |tx| learning::sent_id_known(&tx, account, message_ids).await?)
+    }
+
     async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool> {
         read_tx!(self, |tx| learning::correspondent_known(&tx, account, address).await?)
     }

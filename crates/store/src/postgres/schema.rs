@@ -229,6 +229,13 @@ CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 "#;
 
 const V7: &str = r#"
+CREATE TABLE sent_message_ids (
+    account_id BIGINT NOT NULL,
+    message_id TEXT NOT NULL,
+    sent_at    BIGINT NOT NULL,
+    PRIMARY KEY (account_id, message_id)
+);
+
 ALTER TABLE deliveries ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX deliveries_message ON deliveries(message_id, recipient);
 

@@ -73,10 +73,32 @@ pub fn correspondent_known(conn: &Connection, account: AccountId, address: &str)
         .is_some())
 }
 
+pub fn sent_ids_add(conn: &Connection, account: AccountId, message_ids: &[String], now: i64) -> Result<()> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO sent_message_ids (account_id, message_id, sent_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id, message_id) DO UPDATE SET sent_at = excluded.sent_at",
+    )?;
+    for id in message_ids {
+        upsert.execute(params![account.0, id, now])?;
+    }
+    Ok(())
+}
+
+pub fn sent_id_known(conn: &Connection, account: AccountId, message_ids: &[String]) -> Result<bool> {
+    let mut find = conn.prepare_cached("SELECT 1 FROM sent_message_ids WHERE account_id = ?1 AND message_id = ?2")?;
+    for id in message_ids {
+        if find.query_row(params![account.0, id], |_| Ok(())).optional()?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 pub fn forget_account(conn: &Connection, account: AccountId) -> Result<()> {
     conn.execute("DELETE FROM filter_tokens WHERE scope = ?1", [account.0])?;
     conn.execute("DELETE FROM filter_totals WHERE scope = ?1", [account.0])?;
     conn.execute("DELETE FROM correspondents WHERE account_id = ?1", [account.0])?;
+    conn.execute("DELETE FROM sent_message_ids WHERE account_id = ?1", [account.0])?;
     Ok(())
 }
 

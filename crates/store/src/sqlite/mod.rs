@@ -554,6 +554,22 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn sent_ids_add(&self, account: AccountId, message_ids: &[String], now: i64) -> Result<()> {
+        let ids = message_ids.to_vec();
+        self.write("sent_ids_add", move |conn, _| {
+            learning::sent_ids_add(conn, account, &ids, now)
+        })
+        .await
+    }
+
+    async fn sent_id_known(&self, account: AccountId, message_ids: &[String]) -> Result<bool> {
+        let ids = message_ids.to_vec();
+        self.read("sent_id_known", move |conn| {
+            learning::sent_id_known(conn, account, &ids)
+        })
+        .await
+    }
+
     async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool> {
         let address = owned(address);
         self.read("correspondent_known", move |conn| {

@@ -211,6 +211,15 @@ CREATE INDEX soft_bounces_address ON soft_bounces(tenant_id, address);
 
 /// IP pools, their addresses' warm-up and the counters per source address.
 const V5: &str = r#"
+-- Message-IDs of mail each account sent: replies to it are the user's
+-- own conversations.
+CREATE TABLE sent_message_ids (
+    account_id INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    sent_at    INTEGER NOT NULL,
+    PRIMARY KEY (account_id, message_id)
+) WITHOUT ROWID;
+
 -- Bounces quoting only the original's Message-ID are matched by it.
 ALTER TABLE deliveries ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX deliveries_message ON deliveries(message_id, recipient);
