@@ -113,7 +113,8 @@ const OFFER_WORDS: &[&str] = &[
     "special",
     "only $",
     "shop",
-    "subscribe",
+    "subscribe now",
+    "subscribe today",
     "upgrade",
     "% ",
 ];
@@ -155,6 +156,30 @@ const UPDATE_WORDS: &[&str] = &[
     "thank you for",
     "thanks for",
     "today:",
+];
+
+/// Account security notices (sign-ins, passwords, codes, exports of the
+/// account's data): the user must see them, so they are Primary, as the
+/// big providers file them, unless they come as bulk mail.
+const SECURITY_WORDS: &[&str] = &[
+    "security alert",
+    "security notice",
+    "sign-in",
+    "signed in",
+    "new login",
+    "login attempt",
+    "new device",
+    "password",
+    "verification code",
+    "security code",
+    "verify it's you",
+    "2-step",
+    "two-step",
+    "two-factor",
+    "data requested",
+    "data scheduled",
+    "data export",
+    "download your data",
 ];
 
 /// What the tab rules found: points per tab and why.
@@ -296,6 +321,9 @@ pub fn signals(parsed: &Message, extra_social: &[String]) -> TabSignals {
             "the subject reads like a notice",
         );
     }
+    if !signals.bulk && SECURITY_WORDS.iter().any(|w| subject.contains(*w)) {
+        signals.add(Tab::Primary, 3.0, "an account security notice");
+    }
     let offer_words = OFFER_WORDS.iter().filter(|w| subject.contains(**w)).count();
     if offer_words > 0 {
         signals.add(
@@ -402,6 +430,18 @@ In-Reply-To: <x@example.com>\r\n\r\nNoon works.\r\n";
             .parse(&b"From: a@x.test\r\n\r\nHi\r\n"[..])
             .unwrap();
         assert!(thread_ids(&plain).is_empty());
+    }
+
+    #[test]
+    fn account_security_notices_are_primary_unless_bulk() {
+        let alert = "From: Google <no-reply@accounts.google.com>\r\nSubject: Security alert\r\n\r\n\
+            A new sign-in on Linux.\r\n";
+        assert_eq!(tab_of(alert), Tab::Primary);
+        let reset = "From: Shop <no-reply@shop.test>\r\nSubject: Reset your password\r\n\r\nUse this link.\r\n";
+        assert_eq!(tab_of(reset), Tab::Primary);
+        let newsletter = "From: Shop <news@shop.test>\r\nSubject: 5 password managers on sale\r\n\
+            List-Unsubscribe: <https://shop.test/u>\r\n\r\nDeals.\r\n";
+        assert_eq!(tab_of(newsletter), Tab::Promotions);
     }
 
     #[test]
