@@ -83,7 +83,15 @@ async fn run_fold(
                     .map(str::to_owned)),
                 header(|p| p.subject().map(str::to_owned)),
                 if verdict.tab_reason.is_empty() {
-                    format!("score {:.1}", verdict.score)
+                    // Filed in Junk: the score and what made most of it.
+                    let mut reasons = verdict.reasons.clone();
+                    reasons.sort_by(|a, b| b.score.total_cmp(&a.score));
+                    let top: Vec<String> = reasons
+                        .iter()
+                        .take(4)
+                        .map(|r| format!("{} {:+.1}", r.rule, r.score))
+                        .collect();
+                    format!("score {:.1}: {}", verdict.score, top.join(", "))
                 } else {
                     verdict.tab_reason.clone()
                 }
