@@ -229,14 +229,10 @@ impl Filter {
             Err(error) => tracing::warn!(%error, "filter: cannot read the Bayes tokens"),
         }
         let correspondent = match recipient {
-            Some((account, _)) if !analysis.from.is_empty() => self
-                .store
-                .correspondent_known(account, &analysis.from)
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::warn!(%error, "filter: cannot read correspondents");
-                    false
-                }),
+            Some((account, _)) if !analysis.from.is_empty() => or_unknown(
+                self.store.correspondent_known(account, &analysis.from).await,
+                "correspondents",
+            ),
             _ => false,
         };
         if correspondent {
@@ -247,14 +243,10 @@ impl Filter {
             ));
         }
         let answers_own = match recipient {
-            Some((account, _)) if !analysis.thread.is_empty() => self
-                .store
-                .sent_id_known(account, &analysis.thread)
-                .await
-                .unwrap_or_else(|error| {
-                    tracing::warn!(%error, "filter: cannot read sent Message-IDs");
-                    false
-                }),
+            Some((account, _)) if !analysis.thread.is_empty() => or_unknown(
+                self.store.sent_id_known(account, &analysis.thread).await,
+                "sent Message-IDs",
+            ),
             _ => false,
         };
         if answers_own {
@@ -508,6 +500,15 @@ impl Filter {
             .correspondents_add(account, addresses, estafeta_core::time::now())
             .await
     }
+}
+
+/// What the user's history says, or nothing when it cannot be read (the
+/// verdict goes on without it).
+fn or_unknown(known: Result<bool, StoreError>, what: &str) -> bool {
+    known.unwrap_or_else(|error| {
+        tracing::warn!(%error, "filter: cannot read {what}");
+        false
+    })
 }
 
 /// Trains the server's (or one account's) spam model on many messages at
