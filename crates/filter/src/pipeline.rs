@@ -42,6 +42,12 @@ const TAB_CONFIDENCE: f64 = 0.7;
 /// three in five of them must agree).
 const SENDER_EXAMPLES: u64 = 2;
 
+/// The most a sender's history adds (all its mail learned as spam: as
+/// much as the default Junk threshold, so a sender users keep moving to
+/// Junk goes there on its own) or takes off (all of it learned as ham).
+const SENDER_SPAM_POINTS: f64 = 5.0;
+const SENDER_HAM_POINTS: f64 = 2.0;
+
 /// Class numbers of the spam classifier.
 const HAM: u8 = 0;
 const SPAM: u8 = 1;
@@ -102,6 +108,32 @@ fn sender_token(from: &str) -> u64 {
 /// sender: providers file a sender's mail where its earlier mail went.
 fn sender_examples_token(from: &str) -> u64 {
     hash("sender-examples", from)
+}
+
+/// The token counting, as spam and as ham, the messages learned from a
+/// sender: its history. Providers and SpamAssassin's TxRep weigh a
+/// sender's past the same way; the content of one mail rarely tells a
+/// sender who is unwanted from one who is merely bulk.
+fn sender_spam_token(from: &str) -> u64 {
+    hash("sender-spam", from)
+}
+
+/// Points for a sender's learned history: none until `SENDER_EXAMPLES`
+/// messages are known; then from `-SENDER_HAM_POINTS` (all ham) through 0
+/// (an even split) to `SENDER_SPAM_POINTS` (all spam). Ham counts for
+/// less, since a From address is easy to forge and a forger should not
+/// borrow a good sender's past.
+fn sender_history_points(spam: u64, ham: u64) -> Option<f64> {
+    let seen = spam + ham;
+    if seen < SENDER_EXAMPLES {
+        return None;
+    }
+    let lean = (spam as f64 - ham as f64) / seen as f64;
+    Some(if lean >= 0.0 {
+        SENDER_SPAM_POINTS * lean
+    } else {
+        SENDER_HAM_POINTS * lean
+    })
 }
 
 /// The From: address of a message, lower case.
@@ -213,19 +245,37 @@ impl Filter {
     pub async fn verdict(&self, analysis: &Analysis, recipient: Option<(AccountId, &str)>) -> Verdict {
         let filter = &self.config.filter;
         let mut reasons = analysis.reasons.clone();
-        match self.bayes(&analysis.tokens, recipient.map(|r| r.0)).await {
-            Ok(Some(probability)) => {
-                let (_, rule, points) = BAYES_POINTS
-                    .iter()
-                    .find(|(floor, _, _)| probability >= *floor)
-                    .expect("the last floor is -inf");
-                reasons.push(Reason::new(
-                    *rule,
-                    *points,
-                    format!("Bayesian spam probability {probability:.3}"),
-                ));
+        match self.spam_knowledge(analysis, recipient.map(|r| r.0)).await {
+            Ok(knowledge) => {
+                if let Some(probability) = knowledge.probability {
+                    let (_, rule, points) = BAYES_POINTS
+                        .iter()
+                        .find(|(floor, _, _)| probability >= *floor)
+                        .expect("the last floor is -inf");
+                    reasons.push(Reason::new(
+                        *rule,
+                        *points,
+                        format!("Bayesian spam probability {probability:.3}"),
+                    ));
+                }
+                let (spam, ham) = knowledge.sender;
+                if let Some(points) = sender_history_points(spam, ham)
+                    && points != 0.0
+                {
+                    reasons.push(Reason::new(
+                        if points > 0.0 {
+                            "SENDER_SPAM_HISTORY"
+                        } else {
+                            "SENDER_HAM_HISTORY"
+                        },
+                        points,
+                        format!(
+                            "of the mail learned from {}, {spam} was spam and {ham} not",
+                            analysis.from
+                        ),
+                    ));
+                }
             }
-            Ok(None) => {}
             Err(error) => tracing::warn!(%error, "filter: cannot read the Bayes tokens"),
         }
         let correspondent = match recipient {
@@ -281,25 +331,44 @@ impl Filter {
         }
     }
 
-    /// The spam probability, or `None` until enough of both is learned.
-    async fn bayes(&self, tokens: &[u64], account: Option<AccountId>) -> Result<Option<f64>, StoreError> {
-        let server = self.store.tokens_get(server(Classifier::Spam), tokens).await?;
+    /// What the spam classifier knows of this message: the Bayesian
+    /// probability (once enough of both is learned) and its sender's
+    /// history, from one read of each model.
+    async fn spam_knowledge(
+        &self,
+        analysis: &Analysis,
+        account: Option<AccountId>,
+    ) -> Result<SpamKnowledge, StoreError> {
+        let sender = (!analysis.from.is_empty()).then(|| sender_spam_token(&analysis.from));
+        let mut wanted = analysis.tokens.clone();
+        wanted.extend(sender);
+        let server = self.store.tokens_get(server(Classifier::Spam), &wanted).await?;
         let account = match account {
-            Some(account) => Some(self.store.tokens_get(own(Classifier::Spam, account), tokens).await?),
+            Some(account) => Some(self.store.tokens_get(own(Classifier::Spam, account), &wanted).await?),
             None => None,
         };
-        let (totals, counts) = pool(&server, account.as_ref(), u64::from(self.config.filter.account_weight));
+        let (totals, mut counts) = pool(&server, account.as_ref(), u64::from(self.config.filter.account_weight));
+        let history = sender
+            .and_then(|token| counts.remove(&token))
+            .map(|classes| {
+                let count = |class| classes.get(&class).copied().unwrap_or(0);
+                (count(SPAM), count(HAM))
+            })
+            .unwrap_or((0, 0));
         let total = |class| totals.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
         let (spam, ham) = (total(SPAM), total(HAM));
         let min = self.config.filter.min_learned;
-        if spam < min || ham < min {
-            return Ok(None);
-        }
-        let counts = counts.into_iter().map(|(token, classes)| {
-            let count = |class| classes.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
-            (token, (count(SPAM), count(HAM)))
+        let probability = (spam >= min && ham >= min).then(|| {
+            let counts = counts.into_iter().map(|(token, classes)| {
+                let count = |class| classes.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+                (token, (count(SPAM), count(HAM)))
+            });
+            Model::from_counts(spam, ham, counts).score(&analysis.tokens)
         });
-        Ok(Some(Model::from_counts(spam, ham, counts).score(tokens)))
+        Ok(SpamKnowledge {
+            probability,
+            sender: history,
+        })
     }
 
     async fn tab(
@@ -420,7 +489,9 @@ impl Filter {
         if previous == Some(class) {
             return Ok(());
         }
-        let tokens = tokens::tokens(message);
+        let mut tokens = tokens::tokens(message);
+        let sender = sender_of(message);
+        tokens.extend(sender.as_deref().map(sender_spam_token));
         let mut training = Training::new();
         if let Some(previous) = previous {
             training.add(previous, &tokens, true);
@@ -433,16 +504,7 @@ impl Filter {
         }
         training.add_token(class, marker, false);
         self.store.tokens_learn(scope, &training).await?;
-        if !spam
-            && let Some(from) = mail_parser::MessageParser::default()
-                .parse_headers(message)
-                .and_then(|p| {
-                    p.from()
-                        .and_then(|a| a.first())
-                        .and_then(|a| a.address())
-                        .map(str::to_owned)
-                })
-        {
+        if !spam && let Some(from) = sender {
             self.store
                 .correspondents_add(account, &[from], estafeta_core::time::now())
                 .await?;
@@ -502,6 +564,13 @@ impl Filter {
     }
 }
 
+/// What the spam classifier knows of one message.
+struct SpamKnowledge {
+    probability: Option<f64>,
+    /// Messages learned from its sender: (spam, ham).
+    sender: (u64, u64),
+}
+
 /// What the user's history says, or nothing when it cannot be read (the
 /// verdict goes on without it).
 fn or_unknown(known: Result<bool, StoreError>, what: &str) -> bool {
@@ -521,7 +590,11 @@ pub async fn train_spam(
     let mut training = Training::new();
     let (mut spam, mut ham) = (0, 0);
     for (message, is_spam) in messages {
-        training.add(if is_spam { SPAM } else { HAM }, &tokens::tokens(&message), false);
+        let class = if is_spam { SPAM } else { HAM };
+        training.add(class, &tokens::tokens(&message), false);
+        if let Some(sender) = sender_of(&message) {
+            training.add_token(class, sender_spam_token(&sender), false);
+        }
         if is_spam {
             spam += 1;
         } else {
@@ -557,4 +630,21 @@ pub async fn train_tabs(
     };
     store.tokens_learn(scope, &training).await?;
     Ok(learned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_history_needs_examples_and_weighs_spam_more_than_ham() {
+        assert_eq!(sender_history_points(1, 0), None, "one example is not a history");
+        assert_eq!(sender_history_points(2, 0), Some(SENDER_SPAM_POINTS));
+        assert_eq!(sender_history_points(0, 2), Some(-SENDER_HAM_POINTS));
+        assert_eq!(sender_history_points(3, 3), Some(0.0));
+        let mostly_spam = sender_history_points(7, 2).unwrap();
+        assert!(mostly_spam > 0.0 && mostly_spam < SENDER_SPAM_POINTS, "{mostly_spam}");
+        let mostly_ham = sender_history_points(2, 7).unwrap();
+        assert!(mostly_ham < 0.0 && mostly_ham > -SENDER_HAM_POINTS, "{mostly_ham}");
+    }
 }

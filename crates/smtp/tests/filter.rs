@@ -1,7 +1,8 @@
 //! The filter on the MX path, end to end: GTUBE and the reject score,
 //! DNS blocklists of the client and of linked domains (the test DNS
 //! answering as a list would), forged verdict headers, tabs, greylisting,
-//! correspondents, and learning from IMAP moves changing later verdicts.
+//! correspondents, senders' learned history, and learning from IMAP moves
+//! changing later verdicts.
 
 mod common;
 
@@ -341,6 +342,49 @@ async fn moves_in_imap_teach_the_filter() {
     send(&server, &work(7)).await.expect(250, "2.0.0");
     let updates = mailbox(&server, ALICE, "Updates").await;
     assert_eq!(updates.len(), 2, "the moved one and the next");
+}
+
+/// A plain digest: nothing in its words or headers says spam.
+fn digest(from: &str, n: usize) -> String {
+    mail(
+        &format!("Weekly Digest <{from}>"),
+        &format!("This week's digest, issue {n}"),
+        "",
+        "Here is what happened this week in the community garden.",
+    )
+}
+
+#[tokio::test]
+async fn a_sender_whose_mail_users_junked_is_filed_in_junk() {
+    let server = server_with(|_| {}).await;
+    for n in 0..2 {
+        send(&server, &digest("digest@news.test", n)).await.expect(250, "2.0.0");
+    }
+    assert_eq!(inbox(&server, ALICE).await.len(), 2, "nothing against it yet");
+
+    let mut imap = ImapProbe::login(&server, ALICE, "pw").await;
+    imap.command("SELECT INBOX").await;
+    imap.command("MOVE 1:2 Junk").await;
+    send(&server, &digest("digest@news.test", 2)).await.expect(250, "2.0.0");
+    let junk = mailbox(&server, ALICE, "Junk").await;
+    assert_eq!(junk.len(), 3, "the two moved and the next from that sender");
+    assert!(junk[2].contains("SENDER_SPAM_HISTORY"), "{}", junk[2]);
+
+    // The same words from another sender are not held against it.
+    send(&server, &digest("digest@garden.test", 3))
+        .await
+        .expect(250, "2.0.0");
+    let inbox_now = inbox(&server, ALICE).await;
+    assert_eq!(inbox_now.len(), 1, "the other sender's digest");
+    assert!(!inbox_now[0].contains("SENDER_SPAM_HISTORY"), "{}", inbox_now[0]);
+
+    // Rescuing one turns the history around: a correspondent now, and its
+    // next mail comes through.
+    imap.command("SELECT Junk").await;
+    imap.command("UID MOVE 1:2 INBOX").await;
+    send(&server, &digest("digest@news.test", 4)).await.expect(250, "2.0.0");
+    let last = inbox(&server, ALICE).await.pop().expect("delivered to INBOX");
+    assert!(last.contains("issue 4"), "{last}");
 }
 
 /// A list's copy of Bob's reply in a thread: bulk by its headers.
