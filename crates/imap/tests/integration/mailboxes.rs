@@ -1,0 +1,186 @@
+//! Mailbox commands over real sockets (RFC 9051 6.3, LIST-EXTENDED,
+//! LIST-STATUS, SPECIAL-USE, CHILDREN, modified UTF-7).
+
+use crate::common;
+
+use crate::common::{Imap, message, server};
+
+fn names(response: &common::Response) -> Vec<String> {
+    response
+        .lines("LIST")
+        .iter()
+        .map(|l| l.rsplit_once(" \"/\" ").unwrap().1.trim_matches('"').to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn default_mailboxes_with_special_use_and_tabs() {
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    let list = imap.ok("LIST \"\" \"*\"").await;
+    let mut all = names(&list);
+    all.sort();
+    assert_eq!(
+        all,
+        [
+            "Archive",
+            "Drafts",
+            "INBOX",
+            "Junk",
+            "Promotions",
+            "Sent",
+            "Social",
+            "Trash",
+            "Updates"
+        ]
+    );
+    for (name, attribute) in [
+        ("Sent", "\\Sent"),
+        ("Junk", "\\Junk"),
+        ("Trash", "\\Trash"),
+        ("Drafts", "\\Drafts"),
+    ] {
+        assert!(
+            list.lines("LIST")
+                .iter()
+                .any(|l| l.contains(attribute) && l.ends_with(&format!("\"{name}\""))),
+            "{name}: {list:?}"
+        );
+    }
+    // RFC 6154 LIST (SPECIAL-USE): only those.
+    let special = imap.ok("LIST (SPECIAL-USE) \"\" \"*\"").await;
+    assert_eq!(names(&special).len(), 5, "{special:?}");
+    // RFC 9051 6.3.9: the empty pattern gives the delimiter.
+    let delimiter = imap.ok("LIST \"\" \"\"").await;
+    assert_eq!(delimiter.lines("LIST"), vec!["LIST (\\Noselect) \"/\" \"\""]);
+}
+
+#[tokio::test]
+async fn create_with_hierarchy_and_list_patterns() {
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    imap.ok("CREATE Work/2026/Q4").await;
+    let created = imap.command("CREATE Work").await;
+    assert!(created.tagged.starts_with("NO [ALREADYEXISTS]"), "{created:?}");
+    imap.command("CREATE INBOX").await.no();
+    imap.command("CREATE \"a//b\"").await.no();
+    let top = imap.ok("LIST \"\" %").await;
+    assert!(
+        top.lines("LIST").contains(&"LIST (\\HasChildren) \"/\" \"Work\""),
+        "{top:?}"
+    );
+    assert!(!names(&top).contains(&"Work/2026".to_owned()));
+    let under = imap.ok("LIST Work/ %").await;
+    assert_eq!(names(&under), ["Work/2026"]);
+    let deep = imap.ok("LIST \"\" Work/*").await;
+    assert_eq!(names(&deep), ["Work/2026", "Work/2026/Q4"]);
+    assert!(deep.has("\\HasNoChildren) \"/\" \"Work/2026/Q4\""));
+    let inbox = imap.ok("LIST \"\" inbox").await;
+    assert_eq!(names(&inbox), ["INBOX"]);
+}
+
+#[tokio::test]
+async fn rename_moves_inferiors_and_inbox_rule() {
+    let server = server().await;
+    common::deliver(&server, &message("one", "x")).await;
+    let mut imap = Imap::login(&server).await;
+    imap.ok("CREATE Projects/Alpha").await;
+    imap.ok("RENAME Projects Clients").await;
+    let list = imap.ok("LIST \"\" *").await;
+    assert!(names(&list).contains(&"Clients/Alpha".to_owned()), "{list:?}");
+    assert!(!names(&list).iter().any(|n| n.starts_with("Projects")));
+    // RFC 9051 6.3.6: renaming INBOX moves its messages, INBOX stays.
+    imap.ok("RENAME INBOX Old").await;
+    let status = imap.ok("STATUS Old (MESSAGES)").await;
+    assert_eq!(status.lines("STATUS"), vec!["STATUS \"Old\" (MESSAGES 1)"]);
+    let status = imap.ok("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(status.lines("STATUS"), vec!["STATUS \"INBOX\" (MESSAGES 0)"]);
+    let taken = imap.command("RENAME Old Clients").await;
+    assert!(taken.tagged.starts_with("NO [ALREADYEXISTS]"), "{taken:?}");
+    let missing = imap.command("RENAME Nothing Else").await;
+    assert!(missing.tagged.starts_with("NO [NONEXISTENT]"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn delete_and_subscriptions() {
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    imap.ok("CREATE Temp").await;
+    imap.ok("UNSUBSCRIBE Temp").await;
+    let lsub = imap.ok("LSUB \"\" *").await;
+    assert!(!lsub.has("\"Temp\""), "{lsub:?}");
+    imap.ok("SUBSCRIBE Temp").await;
+    let lsub = imap.ok("LSUB \"\" T*").await;
+    assert_eq!(
+        lsub.lines("LSUB"),
+        vec!["LSUB () \"/\" \"Temp\"", "LSUB () \"/\" \"Trash\""]
+    );
+    let subscribed = imap.ok("LIST (SUBSCRIBED) \"\" Te*").await;
+    assert_eq!(
+        subscribed.lines("LIST"),
+        vec!["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Temp\""]
+    );
+    imap.ok("DELETE Temp").await;
+    imap.command("DELETE Temp").await.no();
+    imap.command("DELETE INBOX").await.no();
+    assert!(!names(&imap.ok("LIST \"\" *").await).contains(&"Temp".to_owned()));
+}
+
+#[tokio::test]
+async fn status_and_list_status() {
+    let server = server().await;
+    common::deliver(&server, &message("a", "x")).await;
+    common::deliver(&server, &message("b", "y")).await;
+    let mut imap = Imap::login(&server).await;
+    let status = imap
+        .ok("STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE HIGHESTMODSEQ)")
+        .await;
+    let line = status.lines("STATUS")[0];
+    assert!(
+        line.starts_with("STATUS \"INBOX\" (MESSAGES 2 UIDNEXT 3 UIDVALIDITY "),
+        "{line}"
+    );
+    assert!(
+        line.contains("UNSEEN 2 DELETED 0 SIZE ") && line.contains("HIGHESTMODSEQ "),
+        "{line}"
+    );
+    imap.command("STATUS Nope (MESSAGES)").await.no();
+    // RFC 5819: STATUS after each LIST line.
+    let list = imap.ok("LIST \"\" INBOX RETURN (STATUS (MESSAGES UNSEEN))").await;
+    assert_eq!(list.lines("STATUS"), vec!["STATUS \"INBOX\" (MESSAGES 2 UNSEEN 2)"]);
+}
+
+#[tokio::test]
+async fn international_names_in_modified_utf7_and_utf8() {
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    // IMAP4rev1 clients: modified UTF-7 (RFC 3501 5.1.3).
+    imap.ok("CREATE Entw&APw-rfe").await;
+    let list = imap.ok("LIST \"\" Entw*").await;
+    assert_eq!(names(&list), ["Entw&APw-rfe"]);
+    // After ENABLE UTF8=ACCEPT (RFC 6855) the same name is UTF-8.
+    imap.ok("ENABLE UTF8=ACCEPT").await;
+    let list = imap.ok("LIST \"\" Entw*").await;
+    assert_eq!(names(&list), ["Entwürfe"]);
+    imap.ok("SELECT \"Entwürfe\"").await;
+}
+
+#[tokio::test]
+async fn select_and_examine_report_the_mailbox() {
+    let server = server().await;
+    common::deliver(&server, &message("a", "x")).await;
+    let mut imap = Imap::login(&server).await;
+    let select = imap.ok("SELECT INBOX").await;
+    assert_eq!(select.lines("1 EXISTS").len(), 1);
+    assert!(select.has("[UIDVALIDITY ") && select.has("[UIDNEXT 2]") && select.has("[HIGHESTMODSEQ "));
+    assert!(select.has("[PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)]"));
+    assert!(select.tagged.starts_with("OK [READ-WRITE]"));
+    let examine = imap.ok("EXAMINE INBOX").await;
+    assert!(examine.tagged.starts_with("OK [READ-ONLY]"), "{examine:?}");
+    assert!(examine.has("[PERMANENTFLAGS ()]"));
+    imap.command("STORE 1 +FLAGS (\\Seen)").await.no();
+    let missing = imap.command("SELECT Nope").await;
+    assert!(missing.tagged.starts_with("NO [NONEXISTENT]"));
+    // A failed SELECT leaves no mailbox selected (RFC 9051 6.3.2).
+    imap.command("FETCH 1 FLAGS").await.bad();
+}

@@ -1,0 +1,274 @@
+//! Message commands over real sockets: APPEND, FETCH (every item), STORE,
+//! COPY/MOVE with UIDPLUS, EXPUNGE, SEARCH/ESEARCH, SORT and THREAD.
+
+use crate::common::{Imap, deliver, message, server};
+
+const MULTIPART: &str = "From: =?utf-8?q?Jos=C3=A9?= <jose@remote.test>\r\nTo: alice@example.test\r\n\
+Subject: report\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\nMessage-ID: <report@remote.test>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+Le caf=E9 est pr=EAt.\r\n\
+--b1\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=\"data.bin\"\r\n\r\nAAECAw==\r\n--b1--\r\n";
+
+#[tokio::test]
+async fn append_with_flags_date_and_multiappend() {
+    let server = server().await;
+    let mut imap = Imap::inbox(&server).await;
+    let appended = imap
+        .append(
+            "INBOX",
+            "(\\Seen $Work) \"05-Nov-2026 10:20:30 +0100\"",
+            message("one", "x").as_bytes(),
+        )
+        .await;
+    appended.ok();
+    assert!(appended.tagged.contains("[APPENDUID "), "{appended:?}");
+    assert!(appended.has("* 1 EXISTS"), "the selected mailbox grows: {appended:?}");
+    let fetched = imap.ok("FETCH 1 (FLAGS INTERNALDATE)").await;
+    assert!(fetched.has("FLAGS (\\Seen $Work)"), "{fetched:?}");
+    assert!(
+        fetched.has("INTERNALDATE \"05-Nov-2026 09:20:30 +0000\""),
+        "{fetched:?}"
+    );
+    // MULTIAPPEND (RFC 3502): two messages, one command, UIDs in order.
+    let (a, b) = (message("two", "y"), message("three", "z"));
+    let tag = imap.tag();
+    imap.send_raw(
+        format!(
+            "{tag} APPEND INBOX {{{}+}}\r\n{a} (\\Flagged) {{{}+}}\r\n{b}\r\n",
+            a.len(),
+            b.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let multi = imap.finish(&tag).await;
+    multi.ok();
+    assert!(multi.tagged.contains(" 2:3]"), "{multi:?}");
+    let missing = imap.append("Nope", "()", b"Subject: x\r\n\r\ny\r\n").await;
+    assert!(missing.tagged.starts_with("NO [TRYCREATE]"), "{missing:?}");
+}
+
+#[tokio::test]
+async fn fetch_envelope_bodystructure_and_sections() {
+    let server = server().await;
+    deliver(&server, MULTIPART).await;
+    let mut imap = Imap::inbox(&server).await;
+    let fetched = imap.ok("FETCH 1 (ENVELOPE BODYSTRUCTURE RFC822.SIZE UID)").await;
+    let line = &fetched.untagged[0];
+    assert!(line.contains("ENVELOPE (\"Wed, 25 Nov 2026 10:00:00 +0100\" \"report\" ((\"=?utf-8?b?Sm9zw6k=?=\" NIL \"jose\" \"remote.test\"))"), "{line}");
+    assert!(line.contains("BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 21 1 NIL NIL NIL NIL)(\"application\" \"octet-stream\" (\"name\" \"data.bin\") NIL NIL \"base64\" 8 NIL (\"attachment\" (\"filename\" \"data.bin\")) NIL NIL) \"mixed\" (\"boundary\" \"b1\") NIL NIL NIL)"), "{line}");
+    assert!(line.contains(&format!("RFC822.SIZE {}", MULTIPART.len())), "{line}");
+    assert!(line.contains("UID 1"));
+    // PEEK leaves \Seen alone.
+    let peek = imap
+        .ok("FETCH 1 (BODY.PEEK[1] BODY.PEEK[2.MIME] BODY.PEEK[HEADER.FIELDS (Subject)])")
+        .await;
+    let text = &peek.untagged[0];
+    assert!(text.contains("BODY[1] {21}\r\nLe caf=E9 est pr=EAt."), "{text}");
+    assert!(text.contains("BODY[2.MIME] {"), "{text}");
+    assert!(
+        text.contains("BODY[HEADER.FIELDS (Subject)] {19}\r\nSubject: report\r\n\r\n"),
+        "{text}"
+    );
+    assert!(!imap.ok("FETCH 1 FLAGS").await.has("\\Seen"));
+    // Partial (RFC 9051 6.4.5): origin echoed, bytes sliced.
+    let partial = imap.ok("FETCH 1 BODY.PEEK[]<0.4>").await;
+    assert!(partial.untagged[0].contains("BODY[]<0> {4}\r\nFrom"), "{partial:?}");
+    // BINARY (RFC 3516): decoded, and its size.
+    let binary = imap.ok("FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.SIZE[1])").await;
+    let line = &binary.untagged[0];
+    assert!(line.contains("BINARY[2] ~{4}\r\n\0\u{1}\u{2}\u{3}"), "{line:?}");
+    assert!(
+        line.contains("BINARY.SIZE[2] 4") && line.contains("BINARY.SIZE[1] 17"),
+        "{line}"
+    );
+    // A body fetch without PEEK sets \Seen and says so.
+    let read = imap.ok("FETCH 1 BODY[TEXT]").await;
+    assert!(read.has("FLAGS (\\Seen)"), "{read:?}");
+    // RFC 3501 items for IMAP4rev1 clients.
+    let old = imap.ok("FETCH 1 (RFC822.HEADER BODY)").await;
+    assert!(old.untagged[0].contains("RFC822.HEADER {"), "{old:?}");
+    assert!(old.untagged[0].contains("BODY ((\"text\" \"plain\""), "{old:?}");
+    // Macros.
+    let all = imap.ok("FETCH 1 ALL").await;
+    assert!(all.has("FLAGS") && all.has("INTERNALDATE") && all.has("RFC822.SIZE") && all.has("ENVELOPE"));
+    imap.command("FETCH 2 FLAGS").await.bad();
+    imap.command("FETCH 1 (NOTANITEM)").await.bad();
+}
+
+#[tokio::test]
+async fn store_flags_in_every_mode() {
+    let server = server().await;
+    for subject in ["a", "b", "c"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    let added = imap.ok("STORE 1:2 +FLAGS (\\Flagged $Label)").await;
+    assert_eq!(added.lines("1 FETCH"), vec!["1 FETCH (FLAGS (\\Flagged $Label))"]);
+    let removed = imap.ok("STORE 1 -FLAGS ($Label)").await;
+    assert_eq!(removed.lines("1 FETCH"), vec!["1 FETCH (FLAGS (\\Flagged))"]);
+    let silent = imap.ok("STORE 3 FLAGS.SILENT (\\Answered)").await;
+    assert!(silent.untagged.is_empty(), "{silent:?}");
+    let by_uid = imap.ok("UID STORE 3 +FLAGS (\\Seen)").await;
+    assert_eq!(
+        by_uid.lines("3 FETCH"),
+        vec!["3 FETCH (UID 3 FLAGS (\\Seen \\Answered))"]
+    );
+    let flags = imap.ok("FETCH 1:3 FLAGS").await;
+    assert_eq!(
+        flags.untagged,
+        [
+            "* 1 FETCH (FLAGS (\\Flagged))",
+            "* 2 FETCH (FLAGS (\\Flagged $Label))",
+            "* 3 FETCH (FLAGS (\\Seen \\Answered))"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn copy_move_and_expunge_with_uidplus() {
+    let server = server().await;
+    for subject in ["a", "b", "c", "d"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    let copied = imap.ok("COPY 1:2 Archive").await;
+    assert!(copied.tagged.starts_with("OK [COPYUID "), "{copied:?}");
+    assert!(copied.tagged.contains(" 1:2 1:2]"), "{copied:?}");
+    let missing = imap.command("COPY 1 Nope").await;
+    assert!(missing.tagged.starts_with("NO [TRYCREATE]"));
+    // MOVE (RFC 6851): COPYUID untagged, then EXPUNGE.
+    let moved = imap.ok("UID MOVE 2 Trash").await;
+    assert!(moved.untagged[0].starts_with("* OK [COPYUID "), "{moved:?}");
+    assert_eq!(moved.untagged[1], "* 2 EXPUNGE");
+    // UID EXPUNGE (RFC 4315) removes only the named \Deleted messages.
+    imap.ok("STORE 1:2 +FLAGS.SILENT (\\Deleted)").await;
+    let expunged = imap.ok("UID EXPUNGE 3").await;
+    assert_eq!(expunged.untagged, ["* 2 EXPUNGE"]);
+    let rest = imap.ok("EXPUNGE").await;
+    assert_eq!(rest.untagged, ["* 1 EXPUNGE"]);
+    let status = imap.ok("STATUS Archive (MESSAGES)").await;
+    assert_eq!(status.lines("STATUS"), ["STATUS \"Archive\" (MESSAGES 2)"]);
+    let uids = imap.ok("UID SEARCH ALL").await;
+    assert_eq!(uids.lines("SEARCH"), ["SEARCH 4"]);
+    // CLOSE expunges quietly.
+    imap.ok("STORE 1 +FLAGS (\\Deleted)").await;
+    assert!(imap.ok("CLOSE").await.untagged.is_empty());
+    let status = imap.ok("STATUS INBOX (MESSAGES)").await;
+    assert_eq!(status.lines("STATUS"), ["STATUS \"INBOX\" (MESSAGES 0)"]);
+}
+
+async fn search(imap: &mut Imap, query: &str) -> String {
+    let response = imap.ok(&format!("SEARCH {query}")).await;
+    response.lines("SEARCH")[0].to_owned()
+}
+
+#[tokio::test]
+async fn search_keys() {
+    let server = server().await;
+    deliver(&server, MULTIPART).await;
+    deliver(&server, &message("lunch plans", "see you at noon")).await;
+    deliver(&server, &message("Re: lunch plans", "ok")).await;
+    let mut imap = Imap::inbox(&server).await;
+    imap.ok("STORE 2 +FLAGS (\\Flagged)").await;
+    assert_eq!(search(&mut imap, "ALL").await, "SEARCH 1 2 3");
+    assert_eq!(search(&mut imap, "FLAGGED").await, "SEARCH 2");
+    assert_eq!(search(&mut imap, "NOT FLAGGED").await, "SEARCH 1 3");
+    assert_eq!(search(&mut imap, "OR FLAGGED SUBJECT report").await, "SEARCH 1 2");
+    assert_eq!(search(&mut imap, "SUBJECT \"lunch\"").await, "SEARCH 2 3");
+    // Charset-aware: the quoted-printable ISO-8859-1 body, searched in UTF-8.
+    assert_eq!(search(&mut imap, "CHARSET UTF-8 BODY \"café\"").await, "SEARCH 1");
+    assert_eq!(search(&mut imap, "TEXT noon").await, "SEARCH 2");
+    // The decoded From: name.
+    assert_eq!(search(&mut imap, "FROM \"José\"").await, "SEARCH 1");
+    assert_eq!(search(&mut imap, "HEADER Message-ID report@").await, "SEARCH 1");
+    assert_eq!(search(&mut imap, "SENTON 25-Nov-2026").await, "SEARCH 1");
+    assert_eq!(search(&mut imap, "SENTSINCE 26-Nov-2026").await, "SEARCH 2 3");
+    assert_eq!(search(&mut imap, "LARGER 500").await, "SEARCH 1");
+    assert_eq!(search(&mut imap, "2:* UNFLAGGED").await, "SEARCH 3");
+    assert_eq!(search(&mut imap, "UID 1,3").await, "SEARCH 1 3");
+    assert_eq!(search(&mut imap, "(SEEN) (UNSEEN)").await, "SEARCH");
+    let unknown = imap.command("SEARCH CHARSET X-NOPE TEXT a").await;
+    assert!(unknown.tagged.starts_with("NO [BADCHARSET"), "{unknown:?}");
+    imap.command("SEARCH NOSUCHKEY").await.bad();
+}
+
+#[tokio::test]
+async fn esearch_searchres_and_modseq() {
+    let server = server().await;
+    for subject in ["a", "b", "c", "d"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    let esearch = imap.ok("UID SEARCH RETURN (MIN MAX COUNT ALL) 2:4").await;
+    let line = esearch.lines("ESEARCH")[0];
+    assert!(line.ends_with("UID MIN 2 MAX 4 COUNT 3 ALL 2:4"), "{line}");
+    let empty = imap.ok("SEARCH RETURN (COUNT) FLAGGED").await;
+    assert!(empty.lines("ESEARCH")[0].ends_with(" COUNT 0"), "{empty:?}");
+    // SEARCHRES (RFC 5182): SAVE alone answers nothing; `$` is the result.
+    let saved = imap.ok("SEARCH RETURN (SAVE) 1:2").await;
+    assert!(saved.untagged.is_empty(), "{saved:?}");
+    let flagged = imap.ok("STORE $ +FLAGS (\\Flagged)").await;
+    assert_eq!(flagged.untagged.len(), 2);
+    assert_eq!(imap.ok("SEARCH FLAGGED").await.lines("SEARCH"), ["SEARCH 1 2"]);
+    // CONDSTORE MODSEQ search key and result (RFC 7162 3.1.5).
+    let fetched = imap.ok("FETCH 2 MODSEQ").await;
+    let modseq: u64 = fetched.untagged[0]
+        .split("MODSEQ (")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("))")
+        .parse()
+        .unwrap();
+    let by_modseq = imap.ok(&format!("SEARCH MODSEQ {modseq}")).await;
+    // Both were flagged by one STORE, so they share the MODSEQ.
+    assert_eq!(
+        by_modseq.lines("SEARCH"),
+        [format!("SEARCH 1 2 (MODSEQ {modseq})").as_str()]
+    );
+    assert_eq!(
+        imap.ok(&format!("SEARCH MODSEQ {}", modseq + 1)).await.lines("SEARCH"),
+        ["SEARCH"]
+    );
+}
+
+#[tokio::test]
+async fn sort_and_thread() {
+    let server = server().await;
+    let first =
+        "From: c@x.test\r\nSubject: Lunch\r\nMessage-ID: <1@x>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\na\r\n";
+    let reply = "From: a@x.test\r\nSubject: Re: lunch\r\nMessage-ID: <2@x>\r\nIn-Reply-To: <1@x>\r\nReferences: <1@x>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nbb\r\n";
+    let other = "From: b@x.test\r\nSubject: Budget\r\nMessage-ID: <3@x>\r\nDate: Sun, 22 Nov 2026 10:00:00 +0000\r\n\r\nccc\r\n";
+    let reply2 = "From: d@x.test\r\nSubject: Re: Lunch\r\nMessage-ID: <4@x>\r\nReferences: <1@x> <2@x>\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\r\ndddd\r\n";
+    for m in [first, reply, other, reply2] {
+        deliver(&server, m).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    assert_eq!(imap.ok("SORT (DATE) UTF-8 ALL").await.lines("SORT"), ["SORT 3 1 2 4"]);
+    let mut by_size: Vec<(usize, usize)> = [first, reply, other, reply2].iter().map(|m| m.len()).zip(1..).collect();
+    by_size.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = by_size.iter().map(|(_, seq)| seq.to_string()).collect();
+    assert_eq!(
+        imap.ok("SORT (REVERSE SIZE) UTF-8 ALL").await.lines("SORT"),
+        [format!("SORT {}", expected.join(" ")).as_str()]
+    );
+    assert_eq!(imap.ok("SORT (FROM) UTF-8 ALL").await.lines("SORT"), ["SORT 2 3 1 4"]);
+    assert_eq!(
+        imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
+        ["SORT 3 1 2 4"]
+    );
+    assert_eq!(
+        imap.ok("UID SORT (DATE) UTF-8 NOT FROM b").await.lines("SORT"),
+        ["SORT 1 2 4"]
+    );
+    assert_eq!(
+        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+        ["THREAD (3)(1 2 4)"]
+    );
+    assert_eq!(
+        imap.ok("THREAD ORDEREDSUBJECT UTF-8 ALL").await.lines("THREAD"),
+        ["THREAD (3)(1 (2)(4))"]
+    );
+}

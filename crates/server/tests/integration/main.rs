@@ -1,0 +1,7 @@
+//! The assembled server: its HTTP API and serving.
+//!
+//! One test binary per crate: each linked binary is tens of MB and
+//! seconds of linking, and CI builds them all.
+
+mod api_verify;
+mod serve;

@@ -1,0 +1,276 @@
+//! Store operations shaped for IMAP: COPY/MOVE with UIDPLUS mappings,
+//! CONDSTORE/QRESYNC change queries, RENAME, DELETE, SUBSCRIBE.
+
+use crate::common::*;
+use estafeta_core::model::{Flags, SystemFlags};
+use estafeta_store::{FlagOperation, StoreError};
+
+#[tokio::test]
+async fn copy_keeps_flags_and_shares_blobs() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let archive = store.mailbox_get(alice.id, "Archive").await.unwrap().unwrap();
+        for n in 0..3 {
+            store
+                .deliver(&message(n), 1_700_000_000 + n as i64, &[to(&inbox)])
+                .await
+                .unwrap();
+        }
+        let flagged = Flags::new(SystemFlags::FLAGGED, ["$Work".to_owned()]);
+        store
+            .store_flags(inbox.id, &[2], FlagOperation::Add, &flagged, None)
+            .await
+            .unwrap();
+
+        // UID 9 does not exist: it is simply not in the mapping.
+        let copied = store
+            .copy_messages(inbox.id, &[3, 2, 9], archive.id, false)
+            .await
+            .unwrap();
+        assert_eq!(copied.uid_validity, archive.uid_validity);
+        assert_eq!((copied.source, copied.target), (vec![2, 3], vec![1, 2]));
+        let in_archive = store.messages(archive.id).await.unwrap();
+        assert_eq!(in_archive[0].flags, flagged);
+        assert_eq!(in_archive[0].internal_date, 1_700_000_001);
+        assert_eq!(
+            store.messages(inbox.id).await.unwrap().len(),
+            3,
+            "COPY leaves the originals"
+        );
+        assert_eq!(blob_count(&backend).await, 3, "copies share blobs");
+
+        // Expunging an original keeps the copy's content.
+        let deleted = Flags::new(SystemFlags::DELETED, []);
+        store
+            .store_flags(inbox.id, &[2], FlagOperation::Add, &deleted, None)
+            .await
+            .unwrap();
+        store.expunge(inbox.id, None).await.unwrap();
+        assert!(store.message_content(&in_archive[0].blob).await.is_ok());
+        assert!(store.verify(false).await.unwrap().is_healthy());
+    }
+}
+
+#[tokio::test]
+async fn move_is_copy_and_expunge_in_one() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let junk = store.mailbox_get(alice.id, "Junk").await.unwrap().unwrap();
+        for n in 0..3 {
+            store.deliver(&message(n), 0, &[to(&inbox)]).await.unwrap();
+        }
+        let before = store.mailbox_by_id(inbox.id).await.unwrap().unwrap().highest_modseq;
+        let moved = store.copy_messages(inbox.id, &[1, 3], junk.id, true).await.unwrap();
+        assert_eq!((moved.source, moved.target), (vec![1, 3], vec![1, 2]));
+        let left: Vec<u32> = store.messages(inbox.id).await.unwrap().iter().map(|m| m.uid).collect();
+        assert_eq!(left, vec![2]);
+        let changes = store.changes_since(inbox.id, before).await.unwrap();
+        assert_eq!(changes.vanished, vec![1, 3], "QRESYNC clients learn what left");
+        assert!(changes.highest_modseq > before);
+        assert_eq!(store.messages(junk.id).await.unwrap().len(), 2);
+        assert_eq!(blob_count(&backend).await, 3);
+        assert!(
+            store.verify(false).await.unwrap().is_healthy(),
+            "reference counts unchanged by a move"
+        );
+    }
+}
+
+#[tokio::test]
+async fn changes_since_reports_additions_flag_changes_and_expunges() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        for n in 0..3 {
+            store.deliver(&message(n), 0, &[to(&inbox)]).await.unwrap();
+        }
+        let mark = store.mailbox_by_id(inbox.id).await.unwrap().unwrap().highest_modseq;
+        assert!(store.changes_since(inbox.id, mark).await.unwrap().changed.is_empty());
+        store
+            .store_flags(inbox.id, &[1], FlagOperation::Add, &Flags::seen(), None)
+            .await
+            .unwrap();
+        store.deliver(&message(9), 0, &[to(&inbox)]).await.unwrap();
+        store
+            .store_flags(
+                inbox.id,
+                &[3],
+                FlagOperation::Add,
+                &Flags::new(SystemFlags::DELETED, []),
+                None,
+            )
+            .await
+            .unwrap();
+        store.expunge(inbox.id, None).await.unwrap();
+        let changes = store.changes_since(inbox.id, mark).await.unwrap();
+        let changed: Vec<u32> = changes.changed.iter().map(|m| m.uid).collect();
+        assert_eq!(changed, vec![1, 4]);
+        assert_eq!(changes.vanished, vec![3]);
+        assert!(
+            changes
+                .changed
+                .iter()
+                .all(|m| m.modseq > mark && m.modseq <= changes.highest_modseq)
+        );
+    }
+}
+
+#[tokio::test]
+async fn rename_carries_children_and_keeps_uidvalidity() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let work = store.mailbox_create(alice.id, "Work").await.unwrap();
+        let child = store.mailbox_create(alice.id, "Work/2026").await.unwrap();
+        store.mailbox_create(alice.id, "Workshop").await.unwrap();
+        store.mailbox_create(alice.id, "100%_sure").await.unwrap();
+        store.mailbox_rename(alice.id, "Work", "Jobs").await.unwrap();
+        let jobs = store.mailbox_get(alice.id, "Jobs").await.unwrap().unwrap();
+        assert_eq!((jobs.id, jobs.uid_validity), (work.id, work.uid_validity));
+        assert_eq!(
+            store.mailbox_get(alice.id, "Jobs/2026").await.unwrap().unwrap().id,
+            child.id
+        );
+        assert!(
+            store.mailbox_get(alice.id, "Workshop").await.unwrap().is_some(),
+            "not a child of Work"
+        );
+        assert!(store.mailbox_get(alice.id, "Work").await.unwrap().is_none());
+        store.mailbox_rename(alice.id, "100%_sure", "sure").await.unwrap();
+
+        assert!(matches!(
+            store.mailbox_rename(alice.id, "Jobs", "Sent").await,
+            Err(StoreError::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            store.mailbox_rename(alice.id, "Jobs", "Jobs/inner").await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            store.mailbox_rename(alice.id, "Nope", "Other").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.mailbox_rename(alice.id, "Jobs", "inbox").await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        for n in 0..2 {
+            store.deliver(&message(n), 0, &[to(&inbox)]).await.unwrap();
+        }
+        store.mailbox_rename(alice.id, "INBOX", "Old mail").await.unwrap();
+        let old = store.mailbox_get(alice.id, "Old mail").await.unwrap().unwrap();
+        assert_ne!(old.uid_validity, inbox.uid_validity);
+        assert_eq!(store.messages(old.id).await.unwrap().len(), 2);
+        assert!(store.messages(inbox.id).await.unwrap().is_empty());
+        assert_eq!(store.changes_since(inbox.id, 1).await.unwrap().vanished, vec![1, 2]);
+        // INBOX never reuses those UIDs.
+        let next = store.deliver(&message(5), 0, &[to(&inbox)]).await.unwrap();
+        assert_eq!(next[0].uid, 3);
+        assert!(store.verify(false).await.unwrap().is_healthy());
+    }
+}
+
+#[tokio::test]
+async fn delete_and_subscribe() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let lists = store.mailbox_create(alice.id, "Lists").await.unwrap();
+        store.deliver(&message(1), 0, &[to(&lists)]).await.unwrap();
+        store.mailbox_subscribe(alice.id, "Lists", false).await.unwrap();
+        assert!(!store.mailbox_get(alice.id, "Lists").await.unwrap().unwrap().subscribed);
+        store.mailbox_delete(alice.id, "Lists").await.unwrap();
+        assert!(store.mailbox_get(alice.id, "Lists").await.unwrap().is_none());
+        assert_eq!(blob_count(&backend).await, 0, "its messages' blobs went with it");
+        assert!(matches!(
+            store.mailbox_delete(alice.id, "INBOX").await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            store.mailbox_delete(alice.id, "Lists").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.mailbox_subscribe(alice.id, "Lists", true).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Recreated, the name gets a new UIDVALIDITY (RFC 9051 2.3.1.1).
+        let again = store.mailbox_create(alice.id, "Lists").await.unwrap();
+        assert!(again.uid_validity > lists.uid_validity);
+    }
+}
+
+#[tokio::test]
+async fn append_messages_is_one_transaction_in_order() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let batch = |n: usize| {
+            (0..n)
+                .map(|i| estafeta_store::NewMessage {
+                    data: message(i),
+                    internal_date: 1_700_000_000 + i as i64,
+                    flags: if i == 1 { Flags::seen() } else { Flags::default() },
+                })
+                .collect::<Vec<_>>()
+        };
+        let uids = store.append_messages(inbox.id, batch(3)).await.unwrap();
+        assert_eq!(uids, [1, 2, 3]);
+        let stored = store.messages(inbox.id).await.unwrap();
+        assert_eq!(stored.len(), 3);
+        assert_eq!(stored[1].flags, Flags::seen());
+        assert_eq!(stored[2].internal_date, 1_700_000_002);
+        // Into a mailbox that does not exist: nothing at all is stored.
+        let missing = estafeta_core::model::MailboxId(9_999);
+        assert!(store.append_messages(missing, batch(2)).await.is_err());
+        assert_eq!(store.messages(inbox.id).await.unwrap().len(), 3);
+        assert!(store.verify(false).await.unwrap().is_healthy());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn opposite_moves_at_once_keep_every_message_once() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let archive = store.mailbox_get(alice.id, "Archive").await.unwrap().unwrap();
+        for n in 0..20 {
+            let target = if n % 2 == 0 { &inbox } else { &archive };
+            store.deliver(&message(n), 0, &[to(target)]).await.unwrap();
+        }
+        // Each task moves everything from one mailbox to the other, both at
+        // once: the databases lock the two mailboxes in opposite orders.
+        let mut tasks = Vec::new();
+        for (from, into) in [(inbox.id, archive.id), (archive.id, inbox.id)] {
+            let store = backend.store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..10 {
+                    let uids: Vec<u32> = store.messages(from).await.unwrap().iter().map(|m| m.uid).collect();
+                    store.copy_messages(from, &uids, into, true).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let total = store.messages(inbox.id).await.unwrap().len() + store.messages(archive.id).await.unwrap().len();
+        assert_eq!(total, 20, "{}: no message lost or doubled", backend.name);
+        assert!(store.verify(false).await.unwrap().is_healthy(), "{}", backend.name);
+    }
+}
