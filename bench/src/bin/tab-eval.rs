@@ -124,25 +124,15 @@ fn print(title: &str, table: &[[usize; 5]; 5]) {
     println!("  overall {:.1}% of {all}", 100.0 * right as f64 / all.max(1) as f64);
 }
 
-/// The From: address of a message, lower case.
-fn sender(message: &[u8]) -> String {
-    mail_parser::MessageParser::default()
-        .parse_headers(message)
-        .and_then(|p| {
-            p.from()
-                .and_then(|a| a.first())
-                .and_then(|a| a.address())
-                .map(str::to_ascii_lowercase)
-        })
-        .unwrap_or_default()
-}
-
 /// How far the sender alone gets: each message takes the label most of
 /// its sender's other messages carry (leave one out; a tie or a sender
 /// with no other message is a miss). A ceiling for any filter that files
 /// by sender, and a measure of how consistently the labels follow senders.
 fn sender_ceiling(labelled: &[(Vec<u8>, usize)]) {
-    let senders: Vec<String> = labelled.iter().map(|(m, _)| sender(m)).collect();
+    let senders: Vec<String> = labelled
+        .iter()
+        .map(|(m, _)| estafeta_filter::sender_of(m).unwrap_or_default())
+        .collect();
     println!("the sender alone (each message labelled as most of its sender's other mail):");
     for (class, name) in CLASSES.iter().enumerate() {
         let mut total = 0;

@@ -16,5 +16,5 @@ pub mod tokens;
 pub mod verdict;
 
 pub use auth::{AuthSummary, Outcome};
-pub use pipeline::{Analysis, Filter, Input, train_spam, train_tabs};
+pub use pipeline::{Analysis, Filter, Input, sender_of, train_spam, train_tabs};
 pub use verdict::{Destination, Reason, Tab, Verdict};

@@ -137,7 +137,7 @@ fn sender_history_points(spam: u64, ham: u64) -> Option<f64> {
 }
 
 /// The From: address of a message, lower case.
-fn sender_of(message: &[u8]) -> Option<String> {
+pub fn sender_of(message: &[u8]) -> Option<String> {
     MessageParser::default().parse_headers(message).and_then(|p| {
         p.from()
             .and_then(|a| a.first())
