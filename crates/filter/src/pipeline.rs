@@ -439,7 +439,10 @@ impl Filter {
                     .max_by(|a, b| a.1.total_cmp(b.1))
                     .map(|(class, p)| (Tab::from_class(class as u8).unwrap_or(Tab::Primary), *p))
                     .unwrap_or((Tab::Primary, 0.0));
-                if p >= TAB_CONFIDENCE && best != rules_tab && !analysis.signals.reply {
+                // What the headers declare (a reply, a list post) is not
+                // overruled by words alone.
+                let declared = analysis.signals.reply || analysis.signals.discussion;
+                if p >= TAB_CONFIDENCE && best != rules_tab && !declared {
                     return (best, format!("learned from examples ({:.0}% sure)", p * 100.0));
                 }
             }

@@ -1,5 +1,5 @@
 //! Which tab a message that is not spam belongs in. Rules read what
-//! senders declare (RFC 2369 List-Unsubscribe, RFC 3834 Auto-Submitted,
+//! senders declare (RFC 2369 List-Unsubscribe and List-Post, RFC 3834 Auto-Submitted,
 //! `Precedence: bulk`, the headers of the big email service providers)
 //! and what the message says; a classifier trained on examples, and on
 //! the user's own moves between tabs, can overrule them once it is sure.
@@ -191,6 +191,8 @@ pub struct TabSignals {
     pub reply: bool,
     /// The message declares itself bulk (List-Unsubscribe, Precedence, ESP).
     pub bulk: bool,
+    /// A post to a discussion list (RFC 2369 List-Post).
+    pub discussion: bool,
 }
 
 impl TabSignals {
@@ -274,13 +276,25 @@ pub fn signals(parsed: &Message, extra_social: &[String]) -> TabSignals {
     let precedence = header_text(parsed, "Precedence").unwrap_or("").to_ascii_lowercase();
     let esp = BULK_HEADERS.iter().find(|h| parsed.header_raw(**h).is_some());
     let feedback = parsed.header_raw("Feedback-ID").is_some() || parsed.header_raw("X-Feedback-ID").is_some();
-    if unsubscribe {
-        signals.bulk = true;
-        signals.add(Tab::Promotions, 1.5, "List-Unsubscribe");
-    }
-    if precedence == "bulk" || precedence == "list" {
-        signals.bulk = true;
-        signals.add(Tab::Promotions, 1.0, "Precedence: bulk");
+    // RFC 2369 3.4: a list that takes posts says where (List-Post); an
+    // announcement list says "NO". A post to a discussion list is a person
+    // writing to a group: Primary (where the big providers put their
+    // Forums tab's mail when it is off), not marketing, although the list
+    // software adds List-Unsubscribe and `Precedence: list` to every post.
+    let discussion =
+        esp.is_none() && header_text(parsed, "List-Post").is_some_and(|post| !post.eq_ignore_ascii_case("no"));
+    if discussion {
+        signals.discussion = true;
+        signals.add(Tab::Primary, 2.0, "a post to a discussion list (List-Post)");
+    } else {
+        if unsubscribe {
+            signals.bulk = true;
+            signals.add(Tab::Promotions, 1.5, "List-Unsubscribe");
+        }
+        if precedence == "bulk" || precedence == "list" {
+            signals.bulk = true;
+            signals.add(Tab::Promotions, 1.0, "Precedence: bulk");
+        }
     }
     if let Some(header) = esp {
         signals.bulk = true;
@@ -449,6 +463,27 @@ In-Reply-To: <x@example.com>\r\n\r\nNoon works.\r\n";
         let message = "From: Shop <news@shop.test>\r\nSubject: 30% off everything - last chance\r\n\
 List-Unsubscribe: <https://shop.test/u>\r\nPrecedence: bulk\r\nX-SG-EID: abc\r\n\r\nShop now. Sale ends tonight.\r\n";
         assert_eq!(tab_of(message), Tab::Promotions);
+    }
+
+    /// A post as Mailman delivers it: the list's headers on a person's mail.
+    const LIST_POST: &str = "From: Ana Souza <ana@partner.test>\r\nTo: ilug@lists.test\r\n\
+Subject: [ILUG] Re: which distro for an old laptop?\r\nSender: ilug-admin@lists.test\r\n\
+Precedence: list\r\nList-Id: Irish Linux Users' Group <ilug.lists.test>\r\n\
+List-Post: <mailto:ilug@lists.test>\r\nList-Help: <mailto:ilug-request@lists.test?subject=help>\r\n\
+List-Unsubscribe: <https://lists.test/mailman/listinfo/ilug>,\r\n <mailto:ilug-request@lists.test?subject=unsubscribe>\r\n\
+In-Reply-To: <1@laptop.test>\r\n\r\nDebian runs well on mine; the update was painless.\r\n";
+
+    #[test]
+    fn posts_to_discussion_lists_are_primary_and_announcements_are_not() {
+        assert_eq!(tab_of(LIST_POST), Tab::Primary);
+        let parsed = MessageParser::default().parse(LIST_POST.as_bytes()).unwrap();
+        assert!(!signals(&parsed, &[]).bulk, "a list's own headers make no bulk mail");
+        // RFC 2369 3.4: an announcement list takes no posts.
+        let announcement = LIST_POST.replace("<mailto:ilug@lists.test>", "NO");
+        assert_eq!(tab_of(&announcement), Tab::Promotions);
+        // An email service provider's campaign stays Promotions, List-Post or not.
+        let campaign = LIST_POST.replace("Precedence: list", "X-Mailchimp-Campaign: 123");
+        assert_eq!(tab_of(&campaign), Tab::Promotions);
     }
 
     #[test]

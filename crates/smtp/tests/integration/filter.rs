@@ -218,6 +218,58 @@ async fn mail_is_sorted_into_tabs_unless_tabs_are_off() {
     assert!(mailbox(&flat, ALICE, "Promotions").await.is_empty());
 }
 
+/// A post as Mailman delivers it: the list's headers (RFC 2369) on a
+/// person's mail, `n` telling the posts apart.
+fn list_post(list_post: &str, n: usize) -> String {
+    mail(
+        "Ana Souza <ana@remote.test>",
+        &format!("[garden-talk] tomato seedlings, week {n}"),
+        &format!(
+            "List-Id: <garden-talk.lists.remote.test>\r\nList-Post: {list_post}\r\n\
+             List-Unsubscribe: <https://lists.remote.test/u/garden-talk>\r\nPrecedence: list\r\n"
+        ),
+        "Mine sprouted this week; the new seed mix from the shop works well.",
+    )
+}
+
+#[tokio::test]
+async fn posts_to_a_discussion_list_land_in_primary_even_when_the_model_leans_elsewhere() {
+    let server = server_with(|_| {}).await;
+    // The server learned promotions full of the post's words, and updates:
+    // enough for the tab model to speak.
+    let promotions = (0..12).map(|n| {
+        let message = mail(
+            "Shop <news@shop.test>",
+            &format!("New seed mix for tomato seedlings {n}"),
+            "List-Unsubscribe: <https://shop.test/u>\r\n",
+            "The new seed mix from the shop: sprouted this week in every garden.",
+        );
+        (message.into_bytes(), estafeta_filter::Tab::Promotions)
+    });
+    let updates = (0..12).map(|n| {
+        let message = mail(
+            "Bank <alerts@bank.test>",
+            &format!("Statement {n}"),
+            "",
+            "Your statement is ready.",
+        );
+        (message.into_bytes(), estafeta_filter::Tab::Updates)
+    });
+    estafeta_filter::train_tabs(server.store().as_ref(), None, promotions.chain(updates))
+        .await
+        .unwrap();
+
+    send(&server, &list_post("<mailto:garden-talk@lists.remote.test>", 1))
+        .await
+        .expect(250, "2.0.0");
+    let primary = inbox(&server, ALICE).await;
+    assert_eq!(primary.len(), 1, "the post is in INBOX");
+    // RFC 2369 3.4: "NO" is an announcement list, which is bulk mail.
+    send(&server, &list_post("NO", 2)).await.expect(250, "2.0.0");
+    assert_eq!(mailbox(&server, ALICE, "Promotions").await.len(), 1);
+    assert_eq!(inbox(&server, ALICE).await.len(), 1);
+}
+
 #[tokio::test]
 async fn greylisting_defers_a_new_sender_until_it_retries() {
     let server = server_with(|config| {
