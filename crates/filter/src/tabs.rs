@@ -56,6 +56,21 @@ const SOCIAL_HEADERS: &[&str] = &[
     "X-Meetup-Notification-Type",
 ];
 
+/// Headers of issue trackers, code hosts and review tools on their
+/// notifications: Updates, although they come with a list's headers.
+const NOTICE_HEADERS: &[&str] = &[
+    "X-GitHub-Reason",
+    "X-GitLab-Project",
+    "X-GitLab-NotificationReason",
+    "X-Gitea-Reason",
+    "X-JIRA-FingerPrint",
+    "X-Bugzilla-Product",
+    "X-Launchpad-Notification-Type",
+    "X-Phabricator-Sent-This-Message",
+    "X-Redmine-Project",
+    "X-Gerrit-MessageType",
+];
+
 /// Headers of email service providers: mail sent in bulk.
 const BULK_HEADERS: &[&str] = &[
     "X-Mailchimp-Campaign",
@@ -311,6 +326,13 @@ pub fn signals(parsed: &Message, extra_social: &[String]) -> TabSignals {
     if auto != "no" {
         signals.add(Tab::Updates, 3.0, "Auto-Submitted");
     }
+    if let Some(header) = NOTICE_HEADERS.iter().find(|h| parsed.header_raw(**h).is_some()) {
+        signals.add(
+            Tab::Updates,
+            3.5,
+            &format!("{header} (a notification of a tracker or code host)"),
+        );
+    }
     if [
         "no-reply",
         "noreply",
@@ -503,6 +525,22 @@ List-Unsubscribe: <https://linkedin.com/u>\r\nX-LinkedIn-Class: INVITE\r\n\r\nAc
         // A reply from a person stays Primary even if it mentions an order.
         let reply = "From: ana@partner.test\r\nSubject: Re: your order\r\nIn-Reply-To: <a@b>\r\n\r\nthanks\r\n";
         assert_eq!(tab_of(reply), Tab::Primary);
+    }
+
+    #[test]
+    fn notifications_of_trackers_and_code_hosts_are_updates_despite_list_headers() {
+        // As GitHub sends them: a thread's headers, a list's headers.
+        let github = "From: Ana Souza <notifications@github.com>\r\nTo: estafeta <estafeta@noreply.github.com>\r\n\
+Subject: Re: [estafeta/estafeta] IDLE drops after 29 minutes (Issue #42)\r\n\
+In-Reply-To: <estafeta/estafeta/issues/42@github.com>\r\nReferences: <estafeta/estafeta/issues/42@github.com>\r\n\
+List-ID: estafeta/estafeta <estafeta.estafeta.github.com>\r\nList-Archive: https://github.com/estafeta/estafeta\r\n\
+List-Unsubscribe: <mailto:unsub+abc@reply.github.com>, <https://github.com/notifications/unsubscribe/abc>\r\n\
+Precedence: list\r\nX-GitHub-Sender: anasouza\r\nX-GitHub-Reason: subscribed\r\n\r\nI can reproduce it.\r\n";
+        assert_eq!(tab_of(github), Tab::Updates);
+        let gitlab = "From: GitLab <gitlab@gitlab.test>\r\nSubject: Pipeline failed for main\r\n\
+List-Unsubscribe: <https://gitlab.test/u>\r\nX-GitLab-Project: estafeta\r\n\
+X-GitLab-NotificationReason: own_activity\r\n\r\nJob test failed.\r\n";
+        assert_eq!(tab_of(gitlab), Tab::Updates);
     }
 
     #[test]
