@@ -86,6 +86,9 @@ pub trait Store: Send + Sync {
     /// Stores `message` once (durably) and adds it to every target mailbox
     /// in one transaction; returns when that transaction is durable.
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>>;
+    /// The end of an SMTP transaction: every local copy and the queue
+    /// entry in one transaction, durable when this returns.
+    async fn accept(&self, acceptance: Acceptance) -> Result<Option<QueueId>>;
     /// Several messages into one mailbox in one transaction: all or none
     /// (MULTIAPPEND, RFC 3502 6.3.11). Returns their UIDs, in order.
     async fn append_messages(&self, mailbox: MailboxId, messages: Vec<NewMessage>) -> Result<Vec<u32>>;
@@ -144,6 +147,10 @@ pub trait Store: Send + Sync {
     /// holds, for `owner`, for `lease` (queue ownership lives in the
     /// database, so several nodes share one queue). Oldest due first.
     async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>>;
+    /// Extends `owner`'s running lease on `id` to `lease` from now.
+    /// `StoreError::InUse` when the lease is no longer `owner`'s or has
+    /// run out: the worker must stop, another claim may be sending.
+    async fn queue_renew(&self, id: QueueId, owner: &str, lease: std::time::Duration) -> Result<()>;
     /// Records what an attempt did for some recipients of a message
     /// `owner` holds; durable when this returns, so a delivery is marked
     /// before the SMTP session with the remote host is closed.

@@ -121,6 +121,32 @@ pub struct QueueRecipient {
     pub notify: Option<String>,
 }
 
+/// Everything one SMTP transaction leaves behind, written by
+/// `Store::accept` in one database transaction: either all of it is there
+/// when the client gets its 250, or none of it, so a 4xx and the client's
+/// retry never make a second copy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Acceptance {
+    pub internal_date: i64,
+    /// Copies for local mailboxes; each its own content (its own
+    /// Return-Path and verdict headers) and targets.
+    pub local: Vec<LocalCopy>,
+    /// The copy for the outbound queue, when some recipients are remote.
+    pub queued: Option<QueuedCopy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCopy {
+    pub message: Vec<u8>,
+    pub targets: Vec<DeliveryTarget>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedCopy {
+    pub message: Vec<u8>,
+    pub entry: NewQueuedMessage,
+}
+
 /// A message handed to the outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NewQueuedMessage {

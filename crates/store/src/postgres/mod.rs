@@ -436,6 +436,34 @@ impl Store for PostgresStore {
         .await?)
     }
 
+    async fn accept(&self, acceptance: Acceptance) -> Result<Option<QueueId>> {
+        let mut blobs = Vec::with_capacity(acceptance.local.len());
+        for copy in &acceptance.local {
+            blobs.push(content_id(&copy.message).await);
+        }
+        let queued_blob = match &acceptance.queued {
+            Some(copy) => Some(content_id(&copy.message).await),
+            None => None,
+        };
+        write_tx!(self, |tx, changes| {
+            for (copy, blob) in acceptance.local.iter().zip(&blobs) {
+                messages::deliver(
+                    &tx,
+                    &mut changes,
+                    blob,
+                    &copy.message,
+                    acceptance.internal_date,
+                    &copy.targets,
+                )
+                .await?;
+            }
+            match (&acceptance.queued, &queued_blob) {
+                (Some(copy), Some(blob)) => Some(queue::insert(&tx, blob, &copy.message, &copy.entry).await?),
+                _ => None,
+            }
+        })
+    }
+
     async fn append_messages(&self, mailbox: MailboxId, batch: Vec<NewMessage>) -> Result<Vec<u32>> {
         write_tx!(self, |tx, changes| {
             let mut uids = Vec::with_capacity(batch.len());
@@ -880,6 +908,11 @@ impl Store for PostgresStore {
     async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>> {
         let lease = lease.as_secs().max(1) as i64;
         write_tx!(self, |tx, changes| queue::claim(&tx, owner, limit, lease).await?)
+    }
+
+    async fn queue_renew(&self, id: QueueId, owner: &str, lease: std::time::Duration) -> Result<()> {
+        let lease = lease.as_secs().max(1) as i64;
+        write_tx!(self, |tx, changes| queue::renew(&tx, id, owner, lease).await?)
     }
 
     async fn queue_record(&self, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()> {

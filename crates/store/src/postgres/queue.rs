@@ -156,19 +156,35 @@ pub async fn claim(tx: &Tx<'_>, owner: &str, limit: usize, lease: i64) -> Result
 }
 
 /// The lease check every change by a worker starts with; the row stays
-/// locked to the end of the transaction.
+/// locked to the end of the transaction. The lease must be `owner`'s and
+/// still running: once it has run out another claim may be sending.
 async fn held(tx: &Tx<'_>, id: QueueId, owner: &str) -> Result<()> {
-    let holder: Option<Option<String>> = tx
-        .query_opt("SELECT lease_owner FROM queue WHERE id = $1 FOR UPDATE", &[&id.0])
+    let holder: Option<(Option<String>, Option<i64>)> = tx
+        .query_opt(
+            "SELECT lease_owner, lease_until FROM queue WHERE id = $1 FOR UPDATE",
+            &[&id.0],
+        )
         .await?
-        .map(|row| row.get(0));
+        .map(|row| (row.get(0), row.get(1)));
     match holder {
-        Some(Some(holder)) if holder == owner => Ok(()),
+        Some((Some(holder), Some(until))) if holder == owner && until >= now() => Ok(()),
         Some(_) => Err(StoreError::InUse(format!(
             "queue message {id} is not leased to {owner}"
         ))),
         None => Err(StoreError::NotFound(format!("queue message {id}"))),
     }
+}
+
+/// Extends a running lease: a worker renews while it delivers, so a slow
+/// peer does not let the lease run out under it.
+pub async fn renew(tx: &Tx<'_>, id: QueueId, owner: &str, lease: i64) -> Result<()> {
+    held(tx, id, owner).await?;
+    tx.execute(
+        "UPDATE queue SET lease_until = $2 WHERE id = $1",
+        &[&id.0, &(now() + lease)],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn record(tx: &Tx<'_>, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()> {

@@ -59,6 +59,7 @@ pub(crate) fn now() -> i64 {
 /// Every operation the store counts, so their counters are made once and
 /// the hot path is one atomic add, not a registry lookup.
 const OPERATIONS: &[&str] = &[
+    "accept",
     "account_add",
     "account_get",
     "account_list",
@@ -411,6 +412,44 @@ impl Store for SqliteStore {
             messages::deliver(conn, effects, files, blob, size, internal_date, &targets)
         })
         .await
+    }
+
+    async fn accept(&self, acceptance: Acceptance) -> Result<Option<QueueId>> {
+        let acceptance = Arc::new(acceptance);
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            // Blob files first (each fsynced), then one transaction that
+            // refers to all of them.
+            let mut blobs = Vec::with_capacity(acceptance.local.len());
+            for copy in &acceptance.local {
+                blobs.push(self.put_blob(&copy.message).await?);
+            }
+            let queued_blob = match &acceptance.queued {
+                Some(copy) => Some(self.put_blob(&copy.message).await?),
+                None => None,
+            };
+            let (files, accepted) = (Arc::clone(&self.blobs), Arc::clone(&acceptance));
+            let written = self
+                .write("accept", move |conn, effects| {
+                    for (copy, blob) in accepted.local.iter().zip(&blobs) {
+                        let size = copy.message.len() as u64;
+                        messages::deliver(conn, effects, &files, blob, size, accepted.internal_date, &copy.targets)?;
+                    }
+                    match (&accepted.queued, &queued_blob) {
+                        (Some(copy), Some(blob)) => {
+                            let size = copy.message.len() as u64;
+                            queue::insert(conn, &files, blob, size, &copy.entry).map(Some)
+                        }
+                        _ => Ok(None),
+                    }
+                })
+                .await;
+            match written {
+                Err(StoreError::BlobMissing(_)) if attempts < 3 => continue,
+                other => return other,
+            }
+        }
     }
 
     async fn append_messages(&self, mailbox: MailboxId, messages: Vec<NewMessage>) -> Result<Vec<u32>> {
@@ -848,6 +887,14 @@ impl Store for SqliteStore {
 
     async fn queue_get(&self, id: QueueId) -> Result<Option<QueuedMessage>> {
         self.read("queue_get", move |conn| queue::get(conn, id)).await
+    }
+
+    async fn queue_renew(&self, id: QueueId, owner: &str, lease: std::time::Duration) -> Result<()> {
+        let owner = owner.to_owned();
+        self.write("queue_renew", move |conn, _| {
+            queue::renew(conn, id, &owner, lease.as_secs().max(1))
+        })
+        .await
     }
 
     async fn queue_claim(&self, owner: &str, limit: usize, lease: std::time::Duration) -> Result<Vec<QueuedMessage>> {

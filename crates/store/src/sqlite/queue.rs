@@ -141,19 +141,30 @@ pub fn claim(conn: &Connection, owner: &str, limit: usize, lease: u64) -> Result
     Ok(claimed)
 }
 
-/// The lease check every change by a worker starts with.
+/// The lease check every change by a worker starts with: the lease must
+/// be `owner`'s and still running, since once it has run out another
+/// claim may already be sending the same message.
 fn held(conn: &Connection, id: QueueId, owner: &str) -> Result<()> {
-    let holder: Option<Option<String>> = conn
-        .prepare_cached("SELECT lease_owner FROM queue WHERE id = ?1")?
-        .query_row([id.0], |row| row.get(0))
+    let holder: Option<(Option<String>, Option<i64>)> = conn
+        .prepare_cached("SELECT lease_owner, lease_until FROM queue WHERE id = ?1")?
+        .query_row([id.0], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     match holder {
-        Some(Some(holder)) if holder == owner => Ok(()),
+        Some((Some(holder), Some(until))) if holder == owner && until >= super::now() => Ok(()),
         Some(_) => Err(StoreError::InUse(format!(
             "queue message {id} is not leased to {owner}"
         ))),
         None => Err(StoreError::NotFound(format!("queue message {id}"))),
     }
+}
+
+/// Extends a running lease: a worker renews while it delivers, so a slow
+/// peer does not let the lease run out under it.
+pub fn renew(conn: &Connection, id: QueueId, owner: &str, lease: u64) -> Result<()> {
+    held(conn, id, owner)?;
+    conn.prepare_cached("UPDATE queue SET lease_until = ?2 WHERE id = ?1")?
+        .execute(params![id.0, super::now() + lease as i64])?;
+    Ok(())
 }
 
 pub fn record(conn: &Connection, id: QueueId, owner: &str, outcomes: &[RecipientOutcome]) -> Result<()> {

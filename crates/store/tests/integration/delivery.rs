@@ -307,3 +307,54 @@ async fn queue_keeps_envelope_and_dsn_parameters() {
         assert_eq!(store.queue_list().await.unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_acceptance_is_written_whole_or_not_at_all() {
+    use estafeta_store::{Acceptance, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let hana = account(store, "hana@example.com").await;
+        let inbox = inbox(store, &hana).await;
+        let queued = || {
+            Some(QueuedCopy {
+                message: message(3),
+                entry: NewQueuedMessage {
+                    sender: "x@remote.test".into(),
+                    recipients: vec![QueueRecipient {
+                        address: "far@remote.test".into(),
+                        ..Default::default()
+                    }],
+                    envid: None,
+                    ret: None,
+                },
+            })
+        };
+        let copy = |n, target| LocalCopy {
+            message: message(n),
+            targets: vec![target],
+        };
+        let bogus = DeliveryTarget {
+            mailbox: estafeta_core::model::MailboxId(999_999),
+            flags: Flags::default(),
+        };
+        // The second verdict group fails: the first group's copy and the
+        // queue entry must not stay behind (a retry would duplicate them).
+        let failing = Acceptance {
+            internal_date: 0,
+            local: vec![copy(1, to(&inbox)), copy(2, bogus)],
+            queued: queued(),
+        };
+        let error = store.accept(failing).await.unwrap_err();
+        assert!(matches!(error, StoreError::NotFound(_)), "{}: {error}", backend.name);
+        assert!(store.messages(inbox.id).await.unwrap().is_empty(), "{}", backend.name);
+        assert!(store.queue_list().await.unwrap().is_empty(), "{}", backend.name);
+        let whole = Acceptance {
+            internal_date: 0,
+            local: vec![copy(1, to(&inbox))],
+            queued: queued(),
+        };
+        let id = store.accept(whole).await.unwrap().expect("a queue id");
+        assert_eq!(store.messages(inbox.id).await.unwrap().len(), 1);
+        assert_eq!(store.queue_get(id).await.unwrap().unwrap().recipients.len(), 1);
+    }
+}

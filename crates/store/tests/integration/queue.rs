@@ -173,6 +173,64 @@ async fn an_expired_lease_is_taken_over() {
 }
 
 #[tokio::test]
+async fn a_worker_whose_lease_ran_out_may_not_record_or_renew() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let id = store
+            .queue_insert(&message(1), &entry(&["a@remote.test"]))
+            .await
+            .unwrap();
+        assert_eq!(store.queue_claim("w1#1", 10, Duration::ZERO).await.unwrap().len(), 1);
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        // Nobody has claimed it again yet, but the lease is over: another
+        // claim may start any moment, so the old one is void.
+        let delivered = [outcome("a@remote.test", RecipientStatus::Delivered, "250")];
+        let error = store.queue_record(id, "w1#1", &delivered).await.unwrap_err();
+        assert!(matches!(error, StoreError::InUse(_)), "{}: {error}", backend.name);
+        let error = store.queue_renew(id, "w1#1", LEASE).await.unwrap_err();
+        assert!(matches!(error, StoreError::InUse(_)), "{}: {error}", backend.name);
+        assert!(matches!(
+            store.queue_release(id, "w1#1", 0, false).await,
+            Err(StoreError::InUse(_))
+        ));
+        let again = store.queue_claim("w1#2", 10, LEASE).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].recipients.len(), 1, "still pending: nothing was recorded");
+    }
+}
+
+#[tokio::test]
+async fn a_renewed_lease_keeps_other_claims_out() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let id = store
+            .queue_insert(&message(1), &entry(&["a@remote.test"]))
+            .await
+            .unwrap();
+        assert_eq!(store.queue_claim("w1#1", 10, Duration::ZERO).await.unwrap().len(), 1);
+        for _ in 0..3 {
+            store.queue_renew(id, "w1#1", Duration::from_secs(2)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            assert!(
+                store.queue_claim("w2#1", 10, LEASE).await.unwrap().is_empty(),
+                "{}: renewed, so not claimable",
+                backend.name
+            );
+        }
+        let error = store.queue_renew(id, "w2#1", LEASE).await.unwrap_err();
+        assert!(matches!(error, StoreError::InUse(_)), "only the holder renews");
+        store
+            .queue_record(
+                id,
+                "w1#1",
+                &[outcome("a@remote.test", RecipientStatus::Delivered, "250")],
+            )
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn remove_takes_a_message_and_its_content_out() {
     for backend in backends().await {
         let store = backend.store.as_ref();
