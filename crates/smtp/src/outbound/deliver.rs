@@ -116,8 +116,48 @@ fn domain_of(address: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The claim a worker holds: the lease owner the store gave the message
+/// when it was claimed (unique per claim, see `Outbound::run`).
+fn holder(message: &QueuedMessage) -> &str {
+    message.claimed_by.as_ref().map_or("", |(owner, _)| owner.as_str())
+}
+
 impl Outbound {
+    /// Delivers a claimed message while renewing its lease. When the lease
+    /// cannot be renewed (lost to another claim, or the store unreachable
+    /// for most of it), delivery stops where it is: a second worker may
+    /// already be sending, and one copy is all the recipients may get.
     pub(super) async fn deliver(&self, message: QueuedMessage) {
+        let id = message.id;
+        let owner = holder(&message).to_owned();
+        tokio::select! {
+            () = self.deliver_claimed(message) => {}
+            () = self.keep_lease(id, &owner) => {
+                tracing::warn!(%id, "lease on a queued message lost; delivery stopped");
+            }
+        }
+    }
+
+    /// Renews the lease every third of its length; returns once it is lost.
+    async fn keep_lease(&self, id: estafeta_core::model::QueueId, owner: &str) {
+        let lease = self.context.config.outbound.lease;
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            match self.context.store.queue_renew(id, owner, lease).await {
+                Ok(()) => renewed = tokio::time::Instant::now(),
+                Err(StoreError::InUse(_) | StoreError::NotFound(_)) => return,
+                Err(error) => {
+                    tracing::warn!(%id, %error, "could not renew a queue lease");
+                    if renewed.elapsed() >= lease * 2 / 3 {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver_claimed(&self, message: QueuedMessage) {
         let content = match self.context.store.message_content(&message.blob).await {
             Ok(content) => content,
             Err(error) => {
@@ -204,6 +244,17 @@ impl Outbound {
         }
         let pool = self.sources.pool_of(scope.as_ref().map(|s| s.tenant)).await;
         for (domain, recipients) in by_domain {
+            // Each domain starts by proving the lease is still ours.
+            let lease = self.context.config.outbound.lease;
+            if let Err(error) = self
+                .context
+                .store
+                .queue_renew(message.id, holder(&message), lease)
+                .await
+            {
+                self.lost(&message, &error);
+                return;
+            }
             let transactions = transactions(&message.sender, &recipients, &return_paths, &own_copies);
             let group = self
                 .deliver_group(&message, &content, &domain, &recipients, &transactions, pool.as_ref())
@@ -216,7 +267,12 @@ impl Outbound {
                 .filter(|o| o.status != RecipientStatus::Failed)
                 .map(Outcome::record)
                 .collect();
-            if let Err(error) = self.context.store.queue_record(message.id, &self.owner, &settled).await {
+            if let Err(error) = self
+                .context
+                .store
+                .queue_record(message.id, holder(&message), &settled)
+                .await
+            {
                 self.lost(&message, &error);
                 return;
             }
@@ -243,7 +299,7 @@ impl Outbound {
         if let Err(error) = self
             .context
             .store
-            .queue_release(message.id, &self.owner, next, message.warned)
+            .queue_release(message.id, holder(message), next, message.warned)
             .await
         {
             self.lost(message, &error);
@@ -573,7 +629,12 @@ impl Outbound {
             .filter(|o| o.status == RecipientStatus::Failed)
             .map(Outcome::record)
             .collect();
-        if let Err(error) = self.context.store.queue_record(message.id, &self.owner, &failed).await {
+        if let Err(error) = self
+            .context
+            .store
+            .queue_record(message.id, holder(message), &failed)
+            .await
+        {
             self.lost(message, &error);
             return;
         }
@@ -620,7 +681,7 @@ impl Outbound {
         match self
             .context
             .store
-            .queue_release(message.id, &self.owner, next, warned)
+            .queue_release(message.id, holder(message), next, warned)
             .await
         {
             Ok(true) => tracing::info!(id = %message.id, "queued message done"),

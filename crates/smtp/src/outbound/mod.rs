@@ -30,8 +30,11 @@ const POLL: Duration = Duration::from_secs(1);
 
 pub struct Outbound {
     context: Arc<SmtpContext>,
-    /// This node's name as a lease holder.
+    /// This node's name as a lease holder; each claim adds its own number,
+    /// so a message claimed again after its lease ran out is never taken
+    /// for the earlier claim still in flight.
     owner: String,
+    claims: std::sync::atomic::AtomicU64,
     tls: Arc<rustls::ClientConfig>,
     pool: Pool,
     /// Which address mail leaves from (IP pools, warm-up).
@@ -49,6 +52,7 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
     let slots = context.config.outbound.max_connections as usize;
     let outbound = Arc::new(Outbound {
         owner: format!("{}-{:016x}", context.config.hostname, rand::random::<u64>()),
+        claims: std::sync::atomic::AtomicU64::new(0),
         tls: tls::client_config(),
         pool: Pool::default(),
         sources: Sources::new(Arc::clone(&context.config), Arc::clone(&context.store)),
@@ -74,7 +78,9 @@ impl Outbound {
                 Vec::new()
             } else {
                 let lease = self.context.config.outbound.lease;
-                match self.context.store.queue_claim(&self.owner, free, lease).await {
+                let claim = self.claims.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let owner = format!("{}#{claim}", self.owner);
+                match self.context.store.queue_claim(&owner, free, lease).await {
                     Ok(claimed) => claimed,
                     Err(error) => {
                         tracing::warn!(%error, "could not read the outbound queue");

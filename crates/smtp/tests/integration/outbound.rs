@@ -634,3 +634,26 @@ async fn a_failed_handshake_falls_back_to_plain_unless_tls_is_required() {
         "nothing sent in the clear to the strict route"
     );
 }
+
+#[tokio::test]
+async fn a_peer_slower_than_the_lease_still_gets_one_copy() {
+    // The worker renews its lease while the peer sits on the DATA; without
+    // renewal the queue runner claims the message again once the lease
+    // has run out and a second copy goes out beside the first.
+    let world = World::start(|config| {
+        config.outbound.lease = Duration::from_secs(1);
+        config.outbound.data_timeout = Duration::from_secs(10);
+    })
+    .await;
+    let mta = world.mta(2, Behaviour::Accept).await;
+    mta.set_delay(Duration::from_secs(4));
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "slow peer").await;
+    world
+        .eventually("an empty queue", async || world.queue_len().await == 0)
+        .await;
+    // Give a second claim, if one had been made, time to finish too.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(mta.received().len(), 1, "one copy only");
+    assert_eq!(mta.attempts("bob@remote.test"), 1);
+}
