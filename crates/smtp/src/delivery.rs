@@ -7,7 +7,7 @@ use crate::authcheck::{self, Envelope};
 use crate::filtering;
 use crate::proto::{Reply, ReversePath};
 use crate::session::{Session, Target, Transaction};
-use estafeta_store::{NewQueuedMessage, QueueRecipient};
+use estafeta_store::{Acceptance, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -129,6 +129,10 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         tracing::error!(%error, "could not record a bounce");
         return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
     }
+    // What the transaction leaves behind is gathered here and written in
+    // one store transaction at the end, after every decision: a refusal
+    // leaves nothing behind, and a 451 leaves nothing a retry duplicates.
+    let mut local_copies = Vec::new();
     // Bounces to our VERP addresses go to the ledger, then to the user
     // who sent the message, as a bounce to their own address would.
     if let Some(ledger) = &context.ledger
@@ -142,31 +146,14 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             if let Some((local, domain)) = delivery.sender.rsplit_once('@')
                 && let Ok(Some(Target::Local(account))) =
                     crate::policy::local_target(&context, &local.to_lowercase(), &domain.to_lowercase()).await
-                && let Err(reply) = bounce_to_sender(&context, account, &trace, &message, now).await
             {
-                return reply;
+                match bounce_to_sender(&context, account, &trace, &message).await {
+                    Ok(Some(copy)) => local_copies.push(copy),
+                    Ok(None) => {}
+                    Err(reply) => return reply,
+                }
             }
         }
-    }
-
-    if !remote.is_empty() {
-        let mut outbound = Vec::with_capacity(trace.len() + message.len());
-        outbound.extend_from_slice(trace.as_bytes());
-        outbound.extend_from_slice(&message);
-        let entry = NewQueuedMessage {
-            sender: sender.clone(),
-            recipients: remote,
-            envid: transaction.params.envid.clone(),
-            ret: transaction.params.ret.map(|ret| match ret {
-                crate::proto::Ret::Full => "FULL".to_owned(),
-                crate::proto::Ret::Headers => "HDRS".to_owned(),
-            }),
-        };
-        if let Err(error) = context.store.queue_insert(&outbound, &entry).await {
-            tracing::error!(%error, "could not queue message");
-            return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
-        }
-        context.queue_wake.notify_one();
     }
 
     // The filter judges mail from outside; our own users' mail to each
@@ -208,11 +195,45 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             local.extend_from_slice(group.headers.as_bytes());
             local.extend_from_slice(trace.as_bytes());
             local.extend_from_slice(&message);
-            if let Err(error) = context.store.deliver(&local, now, &group.targets).await {
-                tracing::error!(%error, "local delivery failed");
-                return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
-            }
+            local_copies.push(LocalCopy {
+                message: local,
+                targets: group.targets,
+            });
         }
+    }
+    let queued = if !remote.is_empty() {
+        let mut outbound = Vec::with_capacity(trace.len() + message.len());
+        outbound.extend_from_slice(trace.as_bytes());
+        outbound.extend_from_slice(&message);
+        let entry = NewQueuedMessage {
+            sender: sender.clone(),
+            recipients: remote,
+            envid: transaction.params.envid.clone(),
+            ret: transaction.params.ret.map(|ret| match ret {
+                crate::proto::Ret::Full => "FULL".to_owned(),
+                crate::proto::Ret::Headers => "HDRS".to_owned(),
+            }),
+        };
+        Some(QueuedCopy {
+            message: outbound,
+            entry,
+        })
+    } else {
+        None
+    };
+
+    let queues = queued.is_some();
+    let acceptance = Acceptance {
+        internal_date: now,
+        local: local_copies,
+        queued,
+    };
+    if let Err(error) = context.store.accept(acceptance).await {
+        tracing::error!(%error, "could not store the message");
+        return Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later");
+    }
+    if queues {
+        context.queue_wake.notify_one();
     }
     context
         .metrics
@@ -233,33 +254,28 @@ async fn bounce_to_sender(
     account: estafeta_core::model::AccountId,
     trace: &str,
     message: &[u8],
-    now: i64,
-) -> Result<(), Reply> {
-    let failed = |error: estafeta_store::StoreError| {
-        tracing::error!(%error, "could not deliver a bounce to its sender");
-        Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later")
-    };
+) -> Result<Option<LocalCopy>, Reply> {
     let inbox = context
         .store
         .mailbox_by_role(account, estafeta_core::model::MailboxRole::Inbox)
         .await
-        .map_err(failed)?;
+        .map_err(|error| {
+            tracing::error!(%error, "could not find the INBOX of a bounce's sender");
+            Reply::new(451, "4.3.0", "Temporary failure storing the message, try again later")
+        })?;
     let Some(inbox) = inbox else {
-        return Ok(());
+        return Ok(None);
     };
     let mut data = b"Return-Path: <>\r\n".to_vec();
     data.extend_from_slice(trace.as_bytes());
     data.extend_from_slice(message);
-    let target = estafeta_store::DeliveryTarget {
-        mailbox: inbox.id,
-        flags: Default::default(),
-    };
-    context
-        .store
-        .deliver(&data, now, &[target])
-        .await
-        .map(|_| ())
-        .map_err(failed)
+    Ok(Some(LocalCopy {
+        message: data,
+        targets: vec![estafeta_store::DeliveryTarget {
+            mailbox: inbox.id,
+            flags: Default::default(),
+        }],
+    }))
 }
 
 fn mode_name(mode: Mode) -> &'static str {

@@ -94,6 +94,31 @@ async fn the_reject_score_refuses_at_data_when_set() {
 }
 
 #[tokio::test]
+async fn mail_refused_as_spam_leaves_nothing_behind_for_remote_recipients() {
+    // An alias forwarding outside makes the MX transaction carry a remote
+    // recipient beside the local one. The 550 must hold for all of them:
+    // nothing queued to leave, nothing filed.
+    let server = server_with(|config| config.filter.reject_score = Some(15.0)).await;
+    let store = server.store();
+    store
+        .alias_add(
+            &estafeta_core::Address::parse("fwd@example.com").unwrap(),
+            &estafeta_core::Address::parse("friend@remote.test").unwrap(),
+        )
+        .await
+        .unwrap();
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    client.cmd("MAIL FROM:<sender@remote.test>").await.expect(250, "2.1.0");
+    client.cmd(&format!("RCPT TO:<{ALICE}>")).await.expect(250, "2.1.5");
+    client.cmd("RCPT TO:<fwd@example.com>").await.expect(250, "2.1.5");
+    let gtube = mail("sender@remote.test", "test", "", estafeta_filter::rules::GTUBE);
+    client.data(&gtube).await.expect(550, "5.7.1");
+    assert!(store.queue_list().await.unwrap().is_empty(), "refused mail was queued");
+    assert!(inbox(&server, ALICE).await.is_empty());
+    assert!(mailbox(&server, ALICE, "Junk").await.is_empty());
+}
+
+#[tokio::test]
 async fn a_client_on_a_blocklist_is_filed_in_junk() {
     let server = server_with(|_| {}).await;
     // RFC 5782 5: every list answers for 127.0.0.2.
