@@ -17,6 +17,10 @@ fn timed_out(session: &mut Session, error: &std::io::Error) -> Flow {
     Flow::Close
 }
 
+fn bare_line_ending() -> Reply {
+    Reply::new(550, "5.5.2", "Message contains a bare CR or LF (RFC 5321 2.3.8)")
+}
+
 /// Why a transaction cannot take message data now, if it cannot.
 fn not_ready(session: &Session) -> Option<Reply> {
     match &session.transaction {
@@ -66,11 +70,7 @@ pub async fn data(session: &mut Session) -> Flow {
         ));
     }
     if decoder.bare_line_ending {
-        return session.reply(Reply::new(
-            550,
-            "5.5.2",
-            "Message contains a bare CR or LF (RFC 5321 2.3.8)",
-        ));
+        return session.reply(bare_line_ending());
     }
     let reply = delivery::deliver(session, transaction, message).await;
     session.reply(reply)
@@ -121,7 +121,18 @@ pub async fn bdat(session: &mut Session, size: u64, last: bool) -> Flow {
     let Some(mut transaction) = session.transaction.take() else {
         return Flow::Close;
     };
-    let message = transaction.chunks.take().unwrap_or_default();
+    let mut message = transaction.chunks.take().unwrap_or_default();
+    // The chunks carry the bytes unstuffed, so the message's last line may
+    // lack its CRLF; stored mail ends with one (core/crlf.rs).
+    if !message.is_empty() && !message.ends_with(b"\r\n") {
+        message.extend_from_slice(b"\r\n");
+    }
+    // The same door DATA has: without BINARYMIME, BDAT carries lines
+    // (RFC 3030 3), and a bare CR or LF is refused (RFC 5321 2.3.8), so no
+    // line ending passes here that a later hop would read differently.
+    if !estafeta_core::crlf::is_canonical(&message) {
+        return session.reply(bare_line_ending());
+    }
     let reply = delivery::deliver(session, transaction, message).await;
     session.reply(reply)
 }

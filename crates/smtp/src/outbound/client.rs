@@ -506,10 +506,17 @@ impl SmtpClient {
             return Ok(rcpt_replies);
         }
         let final_reply = if chunking {
-            // RFC 3030 2: BDAT carries the bytes as they are, no stuffing.
+            // RFC 3030 2: BDAT carries the bytes as they are, no stuffing;
+            // but the lines must end as DATA's would (RFC 5321 2.3.8), or
+            // a peer reads a different message than we stored.
+            let message: std::borrow::Cow<[u8]> = if estafeta_core::crlf::is_canonical(message) {
+                message.into()
+            } else {
+                estafeta_core::crlf::canonical(message.to_vec()).into()
+            };
             self.write(format!("BDAT {} LAST\r\n", message.len()).as_bytes())
                 .await?;
-            self.write(message).await?;
+            self.write(&message).await?;
             self.read_reply(self.settings.data_timeout).await?
         } else {
             let data_reply = data_reply.expect("DATA was sent");

@@ -219,6 +219,35 @@ async fn bdat_chunks_with_last() {
 }
 
 #[tokio::test]
+async fn bdat_refuses_bare_line_endings_as_data_does() {
+    // RFC 5321 2.3.8 and the CRLF invariant of stored mail hold for BDAT
+    // too; a chunk boundary between CR and LF is no bare ending.
+    let server = server_with_users().await;
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    for body in ["Subject: a\r\n\r\nbare\nLF\r\n", "Subject: a\r\n\r\nbare\rCR\r\n"] {
+        client.cmd("MAIL FROM:<s@remote.test>").await.expect(250, "2.1.0");
+        client.cmd("RCPT TO:<bob@example.com>").await.expect(250, "2.1.5");
+        client
+            .send_raw(format!("BDAT {} LAST\r\n{body}", body.len()).as_bytes())
+            .await;
+        client.read_reply().await.expect(550, "5.5.2");
+    }
+    assert!(inbox(&server, "bob@example.com").await.is_empty());
+    client.cmd("MAIL FROM:<s@remote.test>").await.expect(250, "2.1.0");
+    client.cmd("RCPT TO:<bob@example.com>").await.expect(250, "2.1.5");
+    client.send_raw(b"BDAT 22\r\nSubject: split\r\n\r\nend\r").await;
+    client.read_reply().await.expect(250, "2.0.0");
+    // The last line without its CRLF: stored with one.
+    client.send_raw(b"BDAT 8 LAST\r\n\nno crlf").await;
+    client.read_reply().await.expect(250, "2.0.0");
+    let stored = &inbox(&server, "bob@example.com").await[0];
+    assert!(
+        stored.ends_with("Subject: split\r\n\r\nend\r\nno crlf\r\n"),
+        "{stored:?}"
+    );
+}
+
+#[tokio::test]
 async fn refused_bdat_still_consumes_its_chunk() {
     let server = TestServer::start_with(|c| c.smtp.max_message_size = 1024).await;
     server.add_account("bob@example.com", "pw").await;

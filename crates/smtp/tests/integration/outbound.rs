@@ -526,6 +526,40 @@ async fn an_old_server_gets_helo_and_a_chunking_one_gets_bdat() {
 }
 
 #[tokio::test]
+async fn bdat_sends_lines_with_crlf_whatever_the_queue_holds() {
+    // A queued message with bare line ends (one written by an older
+    // version, or by hand) leaves in the form DATA would give it.
+    let world = World::start(|_| {}).await;
+    let chunking = FakeMta::start_with(
+        SocketAddr::new(ip(2), world.port),
+        Behaviour::Accept,
+        &["PIPELINING", "CHUNKING", "8BITMIME"],
+    )
+    .await;
+    world.mx("chunking.test", 2);
+    let entry = estafeta_store::NewQueuedMessage {
+        sender: ALICE.into(),
+        recipients: vec![estafeta_store::QueueRecipient {
+            address: "bob@chunking.test".into(),
+            ..Default::default()
+        }],
+        envid: None,
+        ret: None,
+    };
+    world
+        .server
+        .store()
+        .queue_insert(b"Subject: bare\n\nline one\nline two\rend", &entry)
+        .await
+        .unwrap();
+    world
+        .eventually("delivery", async || !chunking.received().is_empty())
+        .await;
+    let data = chunking.received()[0].data.clone();
+    assert_eq!(data, b"Subject: bare\r\n\r\nline one\r\nline two\r\nend\r\n");
+}
+
+#[tokio::test]
 async fn a_message_over_the_peers_size_limit_fails_without_being_sent() {
     let world = World::start(|_| {}).await;
     let small = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["SIZE 100"]).await;
