@@ -351,20 +351,23 @@ fn received(
 fn strip_foreign_verdicts(message: &[u8], hostname: &str) -> Vec<u8> {
     let header_end = find_header_end(message);
     let mut out = Vec::with_capacity(message.len());
-    let mut skipping = false;
     let mut start = 0;
     while start < header_end {
-        let end = message[start..header_end]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(header_end, |i| start + i + 1);
-        let line = &message[start..end];
-        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
-        if !continuation {
-            skipping = is_our_auth_results(line, hostname) || is_spam_verdict(line);
+        // A field is its first line and every folded line after it: the
+        // authserv-id may stand on a continuation line (RFC 5322 2.2.3).
+        let mut end = start;
+        loop {
+            end = message[end..header_end]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(header_end, |i| end + i + 1);
+            if end >= header_end || !matches!(message.get(end), Some(b' ' | b'\t')) {
+                break;
+            }
         }
-        if !skipping {
-            out.extend_from_slice(line);
+        let field = &message[start..end];
+        if !(is_our_auth_results(field, hostname) || is_spam_verdict(field)) {
+            out.extend_from_slice(field);
         }
         start = end;
     }
@@ -372,28 +375,48 @@ fn strip_foreign_verdicts(message: &[u8], hostname: &str) -> Vec<u8> {
     out
 }
 
-fn is_spam_verdict(line: &[u8]) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+fn is_spam_verdict(field: &[u8]) -> bool {
+    let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
-    let name = line[..colon].trim_ascii();
+    let name = field[..colon].trim_ascii();
     estafeta_filter::verdict::HEADERS
         .iter()
         .any(|header| name.eq_ignore_ascii_case(header.as_bytes()))
 }
 
-fn is_our_auth_results(line: &[u8], hostname: &str) -> bool {
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+/// RFC 8601 2.2: the value starts with the authserv-id, after any CFWS
+/// (folding white space and comments, which may nest).
+fn is_our_auth_results(field: &[u8], hostname: &str) -> bool {
+    let Some(colon) = field.iter().position(|&b| b == b':') else {
         return false;
     };
-    if !line[..colon]
+    if !field[..colon]
         .trim_ascii()
         .eq_ignore_ascii_case(b"Authentication-Results")
     {
         return false;
     }
-    let value = String::from_utf8_lossy(&line[colon + 1..]);
-    let authserv = value.trim().split([';', ' ']).next().unwrap_or("");
+    let value = String::from_utf8_lossy(&field[colon + 1..]);
+    let mut depth = 0usize;
+    let mut rest = value.as_ref();
+    while let Some(c) = rest.chars().next() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '\\' if depth > 0 => rest = rest.get(1..).unwrap_or(""),
+            c if c.is_whitespace() => {}
+            _ if depth > 0 => {}
+            _ => break,
+        }
+        rest = rest.get(c.len_utf8()..).unwrap_or("");
+    }
+    let authserv = rest
+        .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+        .next()
+        .unwrap_or("");
+    // A quoted authserv-id (RFC 8601 2.2: it is a value, so may be quoted).
+    let authserv = authserv.trim_matches('"');
     authserv.eq_ignore_ascii_case(hostname)
 }
 
@@ -449,6 +472,20 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Authentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n"
+        );
+    }
+
+    #[test]
+    fn strips_forged_auth_results_folded_or_behind_comments() {
+        // RFC 8601 5: the authserv-id may follow a fold or a comment.
+        let message = b"Authentication-Results:\r\n\tmx.test; dmarc=pass\r\n\
+Authentication-Results: (forged (nested)) MX.TEST;\r\n spf=pass\r\n\
+Authentication-Results: \"mx.test\"; dkim=pass\r\n\
+Authentication-Results:\r\n other.test; spf=fail\r\nSubject: hi\r\n\r\nbody\r\n";
+        let out = strip_foreign_verdicts(message, "mx.test");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Authentication-Results:\r\n other.test; spf=fail\r\nSubject: hi\r\n\r\nbody\r\n"
         );
     }
 }
