@@ -123,6 +123,12 @@ fn tag_of(command: &[u8]) -> Option<String> {
 }
 
 impl Framer {
+    /// New limits for the commands still to come (they change at login);
+    /// a command half read is judged by them from here on.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
     pub fn new(limits: Limits) -> Framer {
         Framer {
             limits,

@@ -97,7 +97,13 @@ impl Session {
     }
 
     pub fn capabilities(&self) -> Vec<String> {
-        let mut caps: Vec<String> = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", "LITERAL+", "ID", "ENABLE"]
+        // RFC 7888 4: before login only LITERAL- (non-synchronising
+        // literals up to 4096 octets) is offered; LITERAL+ after.
+        let literal = match self.state {
+            State::NotAuthenticated => "LITERAL-",
+            _ => "LITERAL+",
+        };
+        let mut caps: Vec<String> = ["IMAP4rev1", "IMAP4rev2", "SASL-IR", literal, "ID", "ENABLE"]
             .map(str::to_owned)
             .to_vec();
         if self.state == State::NotAuthenticated {
@@ -192,6 +198,7 @@ impl Session {
             if self.io.flush().await.is_err() {
                 return;
             }
+            self.framer.set_limits(framer_limits(&self.context, self.state));
             let input = tokio::select! {
                 input = self.io.next_command(&mut self.framer) => input,
                 _ = shutdown.cancelled() => {
@@ -226,15 +233,23 @@ impl Session {
 
     fn refused(&mut self, error: FrameError) -> Flow {
         self.bad_commands += 1;
+        let limit = framer_limits(&self.context, self.state).literal;
         let (tag, code, text) = match error {
             FrameError::TooLong { tag } => (tag, None, "Command line too long".to_owned()),
+            // Before login a literal this big is no client's mistake, and
+            // skipping it would still read it all: the connection ends.
+            FrameError::LiteralTooBig { tag, size } if self.state == State::NotAuthenticated => {
+                let text = format!("Literal of {size} octets before login; the limit is {limit}");
+                if let Some(tag) = &tag {
+                    self.tagged(tag, Status::Bad, Some(Code::TooBig), &text);
+                }
+                response::status(self.io.out(), None, Status::Bye, None, "Literal too big before login");
+                return Flow::Close;
+            }
             FrameError::LiteralTooBig { tag, size } => (
                 tag,
                 Some(Code::TooBig),
-                format!(
-                    "Literal of {size} octets is over the limit of {}",
-                    self.context.config.smtp.max_message_size
-                ),
+                format!("Literal of {size} octets is over the limit of {limit}"),
             ),
         };
         match tag {
@@ -264,7 +279,13 @@ impl Session {
             self.bad_commands += 1;
             return self.bad(&command.tag, why);
         }
-        self.bad_commands = 0;
+        // Before login a valid command does not wipe the count: a client
+        // that slips a NOOP between its junk must not probe for ever.
+        // After login the account is known, and a client's odd BAD is
+        // forgiven by the commands that work.
+        if self.state != State::NotAuthenticated {
+            self.bad_commands = 0;
+        }
         let Command { tag, body } = command;
         command::execute(self, &tag, body).await
     }
@@ -318,13 +339,31 @@ impl Session {
 }
 
 fn new_framer(context: &ImapContext) -> Framer {
+    Framer::new(framer_limits(context, State::NotAuthenticated))
+}
+
+/// What a literal may be, by state. Before login nothing needs more than
+/// a password, and LITERAL+ would otherwise let anyone make the server
+/// take a message-sized literal without asking: RFC 7888 4 and 5 bound
+/// non-synchronising literals to 4096 octets where abuse is a concern.
+fn framer_limits(context: &ImapContext, state: State) -> Limits {
+    if state == State::NotAuthenticated {
+        return Limits {
+            line: 8 * 1024,
+            literal: PRE_AUTH_LITERAL,
+            command: 16 * 1024,
+        };
+    }
     let size = context.config.smtp.max_message_size;
-    Framer::new(Limits {
+    Limits {
         literal: size,
         command: size.saturating_add(64 * 1024),
         ..Limits::default()
-    })
+    }
 }
+
+/// The largest literal taken before login (RFC 7888 4, LITERAL-'s bound).
+pub const PRE_AUTH_LITERAL: u64 = 4096;
 
 /// RFC 9051 3 and 6: which commands each state takes.
 fn allowed(body: &CommandBody, state: State) -> Result<(), &'static str> {

@@ -150,6 +150,75 @@ async fn bad_input_gets_bad_and_persistent_garbage_is_disconnected() {
 }
 
 #[tokio::test]
+async fn before_login_literals_are_small_and_a_big_one_ends_the_connection() {
+    // RFC 7888 4 and 5: LITERAL- before login (non-synchronising literals
+    // of at most 4096 octets); LITERAL+ once logged in.
+    let server = server().await;
+    let mut imap = Imap::connect(&server, Service::Imaps).await;
+    let caps = imap.ok("CAPABILITY").await;
+    assert!(caps.has(" LITERAL-") && !caps.has("LITERAL+"), "{caps:?}");
+    let refused = imap.command("LOGIN {100000}").await;
+    assert!(
+        refused.tagged.starts_with("BAD [TOOBIG]"),
+        "synchronising: asked for nothing: {refused:?}"
+    );
+    assert!(imap.closed().await, "connection ended");
+    let mut imap = Imap::connect(&server, Service::Imaps).await;
+    // A non-synchronising literal is not waited for: its bytes are not read.
+    imap.send_raw(b"b LOGIN {50000000+}\r\n").await;
+    imap.send_raw(&vec![b'x'; 64 * 1024]).await;
+    let mut lines = Vec::new();
+    while let Some(line) = imap.read_line().await {
+        lines.push(line);
+    }
+    assert!(lines.iter().any(|l| l.starts_with("b BAD [TOOBIG]")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.starts_with("* BYE")), "{lines:?}");
+    // A password-sized one is taken, and after login a big one is too.
+    let mut imap = Imap::connect(&server, Service::Imaps).await;
+    imap.send_raw(format!("c LOGIN {USER} {{{}+}}\r\n{PASSWORD}\r\n", PASSWORD.len()).as_bytes())
+        .await;
+    imap.finish("c").await.ok();
+    let caps = imap.ok("CAPABILITY").await;
+    assert!(caps.has(" LITERAL+"), "{caps:?}");
+    let message = format!("Subject: big\r\n\r\n{}\r\n", "y".repeat(100_000));
+    imap.send_raw(format!("d APPEND INBOX {{{}+}}\r\n", message.len()).as_bytes())
+        .await;
+    imap.send_raw(message.as_bytes()).await;
+    imap.send_raw(b"\r\n").await;
+    imap.finish("d").await.ok();
+}
+
+#[tokio::test]
+async fn before_login_valid_commands_do_not_wipe_the_bad_command_count() {
+    let server = server().await;
+    let mut imap = Imap::connect(&server, Service::Imaps).await;
+    let mut saw_bye = false;
+    for i in 0..30 {
+        imap.send_raw(format!("x{i} NONSENSE\r\ny{i} NOOP\r\n").as_bytes())
+            .await;
+        loop {
+            let Some(line) = imap.read_line().await else {
+                break;
+            };
+            saw_bye |= line.starts_with("* BYE");
+            if line.starts_with(&format!("y{i} ")) {
+                break;
+            }
+        }
+        if saw_bye {
+            break;
+        }
+    }
+    assert!(saw_bye, "junk between NOOPs was disconnected");
+    // Logged in, a client's occasional BAD is forgiven by what works.
+    let mut imap = Imap::login(&server).await;
+    for _ in 0..30 {
+        imap.command("NONSENSE").await.bad();
+        imap.ok("NOOP").await;
+    }
+}
+
+#[tokio::test]
 async fn id_enable_namespace_noop_logout() {
     let server = server().await;
     let mut imap = Imap::login(&server).await;
