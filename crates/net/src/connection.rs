@@ -31,6 +31,10 @@ pub struct Connection {
     idle_timeout: Duration,
     read_deadline: Pin<Box<Sleep>>,
     write_deadline: Pin<Box<Sleep>>,
+    /// A fixed end for the command being read, which bytes arriving do not
+    /// push back: a client dripping a byte at a time stays under the idle
+    /// timer for ever, but not under this.
+    command_deadline: Option<Pin<Box<Sleep>>>,
     /// Cancelled when the server begins to shut down: a session finishes the
     /// transaction in hand and then says goodbye.
     pub shutdown: CancellationToken,
@@ -57,6 +61,7 @@ impl Connection {
             idle_timeout,
             read_deadline: Box::pin(tokio::time::sleep(idle_timeout)),
             write_deadline: Box::pin(tokio::time::sleep(idle_timeout)),
+            command_deadline: None,
             shutdown,
             _permit: None,
         }
@@ -82,6 +87,17 @@ impl Connection {
         self.idle_timeout = timeout;
         self.read_deadline.as_mut().reset(Instant::now() + timeout);
         self.write_deadline.as_mut().reset(Instant::now() + timeout);
+    }
+
+    /// Sets (or with `None` lifts) a fixed end for reading the command in
+    /// progress; reads after it fail with `TimedOut`.
+    pub fn set_command_deadline(&mut self, at: Option<Instant>) {
+        self.command_deadline = at.map(|at| Box::pin(tokio::time::sleep_until(at)));
+    }
+
+    /// Whether a command deadline is set.
+    pub fn has_command_deadline(&self) -> bool {
+        self.command_deadline.is_some()
     }
 
     /// Upgrades to TLS (RFC 3207, RFC 9051 6.2.1, RFC 2595). The caller must
@@ -123,6 +139,14 @@ fn upgrading() -> io::Error {
 impl AsyncRead for Connection {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if let Some(deadline) = this.command_deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "command not complete in time",
+            )));
+        }
         let result = match &mut this.stream {
             Stream::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),

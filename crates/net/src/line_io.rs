@@ -27,6 +27,8 @@ pub struct LineIo {
     input: Vec<u8>,
     start: usize,
     output: Vec<u8>,
+    /// How long a command line may take from its first byte to its LF.
+    command_time: Option<std::time::Duration>,
 }
 
 impl LineIo {
@@ -36,7 +38,14 @@ impl LineIo {
             input: Vec::with_capacity(READ_CHUNK),
             start: 0,
             output: Vec::with_capacity(4096),
+            command_time: None,
         }
+    }
+
+    /// Bounds the time from a command line's first byte to its end, however
+    /// steadily its bytes come (see `Connection::set_command_deadline`).
+    pub fn set_command_time(&mut self, limit: Option<std::time::Duration>) {
+        self.command_time = limit;
     }
 
     /// Where replies go until the next flush.
@@ -101,8 +110,21 @@ impl LineIo {
     /// One line of at most `max` bytes, without its line ending (CRLF, or
     /// a bare LF, which both SMTP and POP3 clients are forgiven).
     pub async fn read_line(&mut self, max: usize) -> io::Result<Line> {
+        let line = self.read_line_in_time(max).await;
+        self.connection.set_command_deadline(None);
+        line
+    }
+
+    async fn read_line_in_time(&mut self, max: usize) -> io::Result<Line> {
         let mut too_long = false;
         loop {
+            if let Some(limit) = self.command_time
+                && !self.connection.has_command_deadline()
+                && self.start < self.input.len()
+            {
+                self.connection
+                    .set_command_deadline(Some(tokio::time::Instant::now() + limit));
+            }
             let pending = &self.input[self.start..];
             if let Some(lf) = pending.iter().position(|&b| b == b'\n') {
                 let mut line = pending[..lf].to_vec();

@@ -214,9 +214,21 @@ pub struct Limits {
     pub connections_per_ip: u32,
     /// Simultaneous connections in all.
     pub max_connections: u32,
-    /// A connection that sends nothing for this long is closed.
+    /// A connection that sends nothing for this long is closed (SMTP, and
+    /// IMAP and POP3 before login).
     #[serde(with = "crate::duration::serde_text")]
     pub idle_timeout: Duration,
+    /// Logged-in IMAP sessions: RFC 9051 5.4 wants at least 30 minutes.
+    #[serde(with = "crate::duration::serde_text")]
+    pub imap_idle_timeout: Duration,
+    /// Logged-in POP3 sessions: RFC 1939 3 wants at least 10 minutes.
+    #[serde(with = "crate::duration::serde_text")]
+    pub pop3_idle_timeout: Duration,
+    /// A command line must arrive whole within this long of its first
+    /// byte, however steadily it drips in (the idle timer restarts on every
+    /// byte; this does not).
+    #[serde(with = "crate::duration::serde_text")]
+    pub command_time: Duration,
     /// On SIGINT/SIGTERM, how long in-flight sessions get to finish.
     #[serde(with = "crate::duration::serde_text")]
     pub shutdown_grace: Duration,
@@ -231,6 +243,9 @@ impl Default for Limits {
             connections_per_ip: 20,
             max_connections: 4096,
             idle_timeout: Duration::from_secs(300),
+            imap_idle_timeout: Duration::from_secs(30 * 60),
+            pop3_idle_timeout: Duration::from_secs(10 * 60),
+            command_time: Duration::from_secs(120),
             shutdown_grace: Duration::from_secs(10),
             account_quota: 0,
         }
@@ -493,6 +508,15 @@ impl Config {
         if self.limits.idle_timeout.is_zero() {
             return fail("limits.idle_timeout", "must be longer than zero");
         }
+        if self.limits.imap_idle_timeout < Duration::from_secs(30 * 60) {
+            return fail("limits.imap_idle_timeout", "must be at least 30m (RFC 9051 5.4)");
+        }
+        if self.limits.pop3_idle_timeout < Duration::from_secs(10 * 60) {
+            return fail("limits.pop3_idle_timeout", "must be at least 10m (RFC 1939 3)");
+        }
+        if self.limits.command_time.is_zero() {
+            return fail("limits.command_time", "must be longer than zero");
+        }
         if self.smtp.max_message_size < 1024 {
             return fail("smtp.max_message_size", "must be at least 1024 bytes");
         }
@@ -599,6 +623,24 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn logged_in_timeouts_are_kept_at_the_rfc_minimums() {
+        let error = parse("[limits]\nimap_idle_timeout = \"5m\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("`limits.imap_idle_timeout`") && error.contains("RFC 9051"),
+            "{error}"
+        );
+        let error = parse("[limits]\npop3_idle_timeout = \"9m\"\n").unwrap_err().to_string();
+        assert!(
+            error.contains("`limits.pop3_idle_timeout`") && error.contains("RFC 1939"),
+            "{error}"
+        );
+        let config = parse("[limits]\nimap_idle_timeout = \"45m\"\npop3_idle_timeout = \"10m\"\n").unwrap();
+        assert_eq!(config.limits.imap_idle_timeout, Duration::from_secs(45 * 60));
+        assert_eq!(Config::default().limits.imap_idle_timeout, Duration::from_secs(30 * 60));
+        assert_eq!(Config::default().limits.pop3_idle_timeout, Duration::from_secs(10 * 60));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub async fn idle(session: &mut Session, tag: &str) -> Flow {
         return Flow::Close;
     }
     session.listen();
-    let normal_timeout = session.context.config.limits.idle_timeout;
+    let normal_timeout = session.idle_timeout();
     session.io.connection.set_idle_timeout(IDLE_TIMEOUT);
     let shutdown = session.io.connection.shutdown.clone();
     let flow = loop {

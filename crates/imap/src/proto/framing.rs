@@ -123,6 +123,16 @@ fn tag_of(command: &[u8]) -> Option<String> {
 }
 
 impl Framer {
+    /// Whether part of a command has been fed (a command is in progress).
+    pub fn in_command(&self) -> bool {
+        !self.command.is_empty() || !matches!(self.state, State::Line) || self.skipping_line
+    }
+
+    /// Whether the bytes fed next are literal data.
+    pub fn in_literal(&self) -> bool {
+        matches!(self.state, State::Literal { .. } | State::Discard { .. })
+    }
+
     /// New limits for the commands still to come (they change at login);
     /// a command half read is judged by them from here on.
     pub fn set_limits(&mut self, limits: Limits) {

@@ -10,6 +10,7 @@ use crate::proto::{Frame, FrameError, Framer};
 use estafeta_net::Connection;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 use std::io;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READ_CHUNK: usize = 16 * 1024;
@@ -176,10 +177,36 @@ impl ImapIo {
 
     /// The next whole command, or a refusal of an oversized one. A
     /// synchronising literal is answered with `+` as it is announced.
-    pub async fn next_command(&mut self, framer: &mut Framer) -> io::Result<Input> {
+    ///
+    /// `time` bounds a command from its first byte to its end however
+    /// steadily it drips in; with `literals_free`, literal data is not
+    /// counted (a big APPEND over a slow link is no drip).
+    pub async fn next_command(
+        &mut self,
+        framer: &mut Framer,
+        time: Duration,
+        literals_free: bool,
+    ) -> io::Result<Input> {
+        let input = self.next_command_in_time(framer, time, literals_free).await;
+        self.connection.set_command_deadline(None);
+        input
+    }
+
+    async fn next_command_in_time(
+        &mut self,
+        framer: &mut Framer,
+        time: Duration,
+        literals_free: bool,
+    ) -> io::Result<Input> {
         loop {
             let (used, outcome) = framer.feed(&self.input[self.start..]);
             self.start += used;
+            if literals_free && framer.in_literal() {
+                self.connection.set_command_deadline(None);
+            } else if outcome.is_none() && framer.in_command() && !self.connection.has_command_deadline() {
+                self.connection
+                    .set_command_deadline(Some(tokio::time::Instant::now() + time));
+            }
             match outcome {
                 Some(Ok(Frame::Command(command))) => return Ok(Input::Command(command)),
                 Some(Ok(Frame::NeedContinuation)) => {

@@ -82,6 +82,16 @@ impl Session {
         self.framer = new_framer(&self.context);
     }
 
+    /// RFC 9051 5.4: the autologout timer of a logged-in session is at
+    /// least 30 minutes; before login it may be shorter.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        let limits = &self.context.config.limits;
+        match self.state {
+            State::NotAuthenticated => limits.idle_timeout,
+            _ => limits.imap_idle_timeout,
+        }
+    }
+
     pub fn utf8(&self) -> bool {
         self.enabled.utf8
     }
@@ -199,8 +209,11 @@ impl Session {
                 return;
             }
             self.framer.set_limits(framer_limits(&self.context, self.state));
+            self.io.connection.set_idle_timeout(self.idle_timeout());
+            let time = self.context.config.limits.command_time;
+            let literals_free = self.state != State::NotAuthenticated;
             let input = tokio::select! {
-                input = self.io.next_command(&mut self.framer) => input,
+                input = self.io.next_command(&mut self.framer, time, literals_free) => input,
                 _ = shutdown.cancelled() => {
                     self.bye("Server shutting down").await;
                     return;

@@ -3,6 +3,7 @@
 
 use crate::common::{Imap, PASSWORD, USER, server};
 use estafeta_core::config::Service;
+use std::time::Duration;
 
 fn b64(text: &[u8]) -> String {
     use base64::Engine as _;
@@ -216,6 +217,36 @@ async fn before_login_valid_commands_do_not_wipe_the_bad_command_count() {
         imap.command("NONSENSE").await.bad();
         imap.ok("NOOP").await;
     }
+}
+
+#[tokio::test]
+async fn a_dripped_command_is_cut_off_and_logged_in_sessions_have_the_longer_timer() {
+    let server = estafeta_testkit::TestServer::start_with(|config| {
+        config.limits.command_time = Duration::from_secs(1);
+        config.limits.idle_timeout = Duration::from_secs(1);
+    })
+    .await;
+    server.add_account(USER, PASSWORD).await;
+    let mut imap = Imap::connect(&server, Service::Imaps).await;
+    imap.drip(b"a CAPABILITY\r\n", Duration::from_millis(150)).await;
+    let mut lines = Vec::new();
+    while let Some(line) = imap.read_line().await {
+        lines.push(line);
+    }
+    assert!(lines.iter().any(|l| l.starts_with("* BYE")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.starts_with("a OK")), "{lines:?}");
+    // RFC 9051 5.4: once logged in, the autologout timer is 30 minutes;
+    // the 1 s of the not-authenticated state no longer applies.
+    let mut imap = Imap::login(&server).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    imap.ok("NOOP").await;
+    // After login a literal's data is not counted against the deadline.
+    let message = b"Subject: slow\r\n\r\nbody\r\n";
+    imap.send_raw(format!("s APPEND INBOX {{{}+}}\r\n", message.len()).as_bytes())
+        .await;
+    imap.drip(message, Duration::from_millis(100)).await;
+    imap.send_raw(b"\r\n").await;
+    imap.finish("s").await.ok();
 }
 
 #[tokio::test]

@@ -51,9 +51,11 @@ const FLUSH_AT: usize = 256 * 1024;
 
 impl Session {
     pub fn new(connection: Connection, context: Arc<Pop3Context>) -> Session {
+        let mut io = LineIo::new(connection);
+        io.set_command_time(Some(context.config.limits.command_time));
         Session {
             context,
-            io: LineIo::new(connection),
+            io,
             state: State::Authorization { user: None },
             utf8: false,
             errors: 0,
@@ -86,11 +88,15 @@ impl Session {
     /// so a live session always renews in time, and short enough that a
     /// crashed node's lock does not shut the user out for long.
     pub fn lock_lease(&self) -> Duration {
-        self.context.config.limits.idle_timeout + Duration::from_secs(60)
+        self.context.config.limits.pop3_idle_timeout + Duration::from_secs(60)
     }
 
     /// Enters the TRANSACTION state holding the maildrop's lock.
     pub fn enter_transaction(&mut self, account: Account, maildrop: Maildrop, holder: String) {
+        // RFC 1939 3: a logged-in session's autologout timer is at least
+        // 10 minutes.
+        let idle = self.context.config.limits.pop3_idle_timeout;
+        self.io.connection.set_idle_timeout(idle);
         self.state = State::Transaction(Box::new(Transaction {
             account,
             maildrop,

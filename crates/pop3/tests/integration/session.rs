@@ -269,7 +269,7 @@ async fn commands_pipelined_behind_stls_are_dropped() {
 
 #[tokio::test]
 async fn an_idle_session_is_logged_out_without_update() {
-    let server = server_with(|config| config.limits.idle_timeout = Duration::from_secs(1)).await;
+    let server = server_with(|config| config.limits.pop3_idle_timeout = Duration::from_secs(1)).await;
     deliver(&server, &message("keep", "me")).await;
     let mut pop3 = Pop3::login(&server).await;
     pop3.ok("DELE 1").await;
@@ -277,6 +277,28 @@ async fn an_idle_session_is_logged_out_without_update() {
     assert!(line.starts_with("-ERR") && line.contains("idle"), "{line}");
     assert!(pop3.closed().await);
     assert_eq!(inbox_uids(&*server.store()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_logged_in_session_has_the_longer_autologout_timer() {
+    // RFC 1939 3: at least 10 minutes once logged in; the short timer of
+    // the AUTHORIZATION state does not apply.
+    let server = server_with(|config| config.limits.idle_timeout = Duration::from_secs(1)).await;
+    deliver(&server, &message("keep", "me")).await;
+    let mut pop3 = Pop3::login(&server).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(pop3.ok("STAT").await.starts_with("+OK 1 "));
+    let mut waiting = Pop3::connect(&server, Service::Pop3s).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(waiting.closed().await, "before login the short timer holds");
+}
+
+#[tokio::test]
+async fn a_command_dripped_in_a_byte_at_a_time_is_cut_off() {
+    let server = server_with(|config| config.limits.command_time = Duration::from_secs(1)).await;
+    let mut pop3 = Pop3::connect(&server, Service::Pop3s).await;
+    pop3.drip(b"USER alice@example.test", Duration::from_millis(100)).await;
+    assert!(pop3.closed().await, "closed once the line took over a second");
 }
 
 #[tokio::test]

@@ -65,8 +65,10 @@ pub struct Session {
 
 impl Session {
     pub fn new(connection: estafeta_net::Connection, context: Arc<SmtpContext>, mode: Mode) -> Session {
+        let mut io = SessionIo::new(connection);
+        io.set_command_time(Some(context.config.limits.command_time));
         Session {
-            io: SessionIo::new(connection),
+            io,
             context,
             mode,
             helo: None,

@@ -202,3 +202,20 @@ async fn shutdown_says_421_to_idle_sessions() {
     assert!(client.closed().await);
     assert!(stop.await.unwrap(), "every session ended within the grace period");
 }
+
+#[tokio::test]
+async fn a_command_dripped_in_a_byte_at_a_time_is_cut_off() {
+    // The idle timer restarts on every byte; the command's own deadline
+    // does not, so a slow drip cannot hold a session for ever.
+    let server = TestServer::start_with(|config| config.limits.command_time = Duration::from_secs(1)).await;
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    // A wait between commands is no drip: the deadline starts at a
+    // command's first byte.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    client.cmd("NOOP").await.expect(250, "2.0.0");
+    client
+        .drip(b"MAIL FROM:<slow@remote.test>\r\n", Duration::from_millis(100))
+        .await;
+    client.read_reply().await.expect(421, "4.4.2");
+    assert!(client.closed().await);
+}

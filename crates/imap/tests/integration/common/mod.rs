@@ -105,6 +105,18 @@ impl Imap {
         stream.flush().await.unwrap();
     }
 
+    /// Writes `bytes` one at a time, `gap` apart, until the server stops
+    /// taking them (a slow-drip client).
+    pub async fn drip(&mut self, bytes: &[u8], gap: Duration) {
+        for byte in bytes {
+            let stream = self.reader.get_mut();
+            if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(gap).await;
+        }
+    }
+
     /// One response line with any literals it announces read in.
     pub async fn read_line(&mut self) -> Option<String> {
         let mut whole = Vec::new();

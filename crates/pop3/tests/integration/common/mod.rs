@@ -111,6 +111,18 @@ impl Pop3 {
         stream.flush().await.unwrap();
     }
 
+    /// Writes `bytes` one at a time, `gap` apart, until the server stops
+    /// taking them (a slow-drip client).
+    pub async fn drip(&mut self, bytes: &[u8], gap: Duration) {
+        for byte in bytes {
+            let stream = self.reader().get_mut();
+            if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(gap).await;
+        }
+    }
+
     /// One line with its CRLF removed; None at end of stream.
     pub async fn line(&mut self) -> Option<String> {
         let bytes = self.raw_line().await?;

@@ -81,6 +81,18 @@ impl Client {
         self.reader.get_mut().flush().await.unwrap();
     }
 
+    /// Writes `bytes` one at a time, `gap` apart, until the server stops
+    /// taking them (a slow-drip client).
+    pub async fn drip(&mut self, bytes: &[u8], gap: Duration) {
+        for byte in bytes {
+            let stream = self.reader.get_mut();
+            if stream.write_all(&[*byte]).await.is_err() || stream.flush().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(gap).await;
+        }
+    }
+
     pub async fn read_reply(&mut self) -> Reply {
         self.try_read_reply().await.expect("connection closed before a reply")
     }
