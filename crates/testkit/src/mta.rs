@@ -39,6 +39,9 @@ pub enum Behaviour {
     DropAtRcpt,
     /// Waits this long before the greeting, then accepts.
     SlowBanner(Duration),
+    /// Answers the end of DATA with a 3xx, which accepts nothing (a broken
+    /// or hostile server).
+    IntermediateAfterData,
 }
 
 /// One transaction the fake MTA accepted.
@@ -361,8 +364,13 @@ impl FakeMta {
                     }
                     let delay = *self.delay.lock().unwrap();
                     tokio::time::sleep(delay).await;
-                    self.record(&mail_from, &mut rcpt_to, data, tls, &auth, client);
-                    "250 2.0.0 queued as fake\r\n".into()
+                    if *behaviour == Behaviour::IntermediateAfterData {
+                        rcpt_to.clear();
+                        "354 send more\r\n".into()
+                    } else {
+                        self.record(&mail_from, &mut rcpt_to, data, tls, &auth, client);
+                        "250 2.0.0 queued as fake\r\n".into()
+                    }
                 }
             } else if upper.starts_with("BDAT") {
                 let size: usize = upper.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -20,8 +20,10 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// 2xx only: a 3xx (RFC 5321 4.2.1, "positive intermediate") accepts
+    /// nothing; where one is expected (354 to DATA) it is asked for by code.
     pub fn is_positive(&self) -> bool {
-        (200..400).contains(&self.code)
+        (200..300).contains(&self.code)
     }
 
     /// 5xx: trying again will not help (RFC 5321 4.2.1).
@@ -137,6 +139,8 @@ mod tests {
         let reply = parse(b"451 greylisted, come back later\r\n").unwrap();
         assert_eq!((reply.status, reply.enhanced()), (None, "4.0.0".to_owned()));
         assert!(!reply.is_permanent() && !reply.is_positive());
+        let reply = parse(b"354 go ahead\r\n").unwrap();
+        assert!(!reply.is_positive() && !reply.is_permanent(), "a 3xx accepts nothing");
     }
 
     #[test]

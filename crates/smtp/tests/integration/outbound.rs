@@ -691,3 +691,26 @@ async fn a_peer_slower_than_the_lease_still_gets_one_copy() {
     assert_eq!(mta.received().len(), 1, "one copy only");
     assert_eq!(mta.attempts("bob@remote.test"), 1);
 }
+
+#[tokio::test]
+async fn a_3xx_at_the_end_of_data_is_not_a_delivery() {
+    let world = World::start(|_| {}).await;
+    let mta = world.mta(2, Behaviour::IntermediateAfterData).await;
+    world.mx("remote.test", 2);
+    world.send(ALICE, &["<bob@remote.test>"], "odd peer").await;
+    world
+        .eventually("an attempt", async || mta.attempts("bob@remote.test") >= 1)
+        .await;
+    world
+        .eventually("the attempt recorded", async || {
+            world.server.store().queue_list().await.unwrap().iter().any(|m| {
+                m.recipients
+                    .iter()
+                    .any(|r| r.last_reply.as_deref().is_some_and(|t| t.starts_with("354")))
+            })
+        })
+        .await;
+    let queue = world.server.store().queue_list().await.unwrap();
+    assert_eq!(queue.len(), 1, "still queued, to be tried again");
+    assert_eq!(queue[0].recipients[0].status, estafeta_store::RecipientStatus::Pending);
+}
