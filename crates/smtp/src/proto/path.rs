@@ -112,7 +112,14 @@ fn parse_domain_name(text: &str) -> Result<String, PathError> {
             return Err(PathError("bad domain"));
         }
     }
-    Ok(text.to_lowercase())
+    if text.is_ascii() {
+        return Ok(text.to_ascii_lowercase());
+    }
+    // RFC 6531 3.2 / RFC 5890: a U-label names the same domain as its
+    // A-label. Domains are kept, looked up and sent as A-labels, so
+    // `user@bücher.example` is ours when `xn--bcher-kva.example` is (not
+    // relaying), and DNS sees the name it knows.
+    idna::domain_to_ascii(text).map_err(|_| PathError("bad domain"))
 }
 
 fn parse_domain(text: &str) -> Result<Domain, PathError> {

@@ -289,6 +289,23 @@ async fn smtputf8_addresses() {
 }
 
 #[tokio::test]
+async fn a_u_label_of_our_own_domain_is_ours_not_relaying() {
+    // RFC 5890: bücher.example and xn--bcher-kva.example are one domain.
+    let server = TestServer::start().await;
+    server.add_account("anna@xn--bcher-kva.example", "pw").await;
+    let mut client = Client::ready(&server, Service::Smtp).await;
+    client
+        .cmd("MAIL FROM:<s@remote.test> SMTPUTF8")
+        .await
+        .expect(250, "2.1.0");
+    client.cmd("RCPT TO:<anna@BÜCHER.example>").await.expect(250, "2.1.5");
+    client.cmd("RCPT TO:<nobody@bücher.example>").await.expect(550, "5.1.1");
+    client.cmd("RCPT TO:<x@bücher.remote>").await.expect(554, "5.7.1");
+    client.data("Subject: idn\r\n\r\nhi\r\n").await.expect(250, "2.0.0");
+    assert_eq!(inbox(&server, "anna@xn--bcher-kva.example").await.len(), 1);
+}
+
+#[tokio::test]
 async fn dropped_connection_mid_data_keeps_nothing() {
     let server = server_with_users().await;
     {
