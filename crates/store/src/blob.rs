@@ -43,6 +43,8 @@ pub struct FileBlobStore {
     root: PathBuf,
     tmp: PathBuf,
     counter: AtomicU64,
+    /// Directory fsyncs made, for the durability tests.
+    dir_syncs: AtomicU64,
 }
 
 impl FileBlobStore {
@@ -53,6 +55,7 @@ impl FileBlobStore {
             root: root.to_owned(),
             tmp,
             counter: AtomicU64::new(0),
+            dir_syncs: AtomicU64::new(0),
         })
     }
 
@@ -85,13 +88,18 @@ impl FileBlobStore {
     pub fn put(&self, data: &[u8]) -> Result<BlobId> {
         let id = BlobId::of(data);
         let path = self.path(&id);
+        let dir = path.parent().expect("blob path has a parent");
         if path.exists() {
+            // Its writer fsynced the file before the rename, but may not
+            // yet have fsynced the directory that names it: until then a
+            // power loss can take the name away. Our caller is about to
+            // acknowledge mail that refers to it, so we sync it ourselves.
+            self.sync_dir(dir)?;
             return Ok(id);
         }
-        let dir = path.parent().expect("blob path has a parent");
         if !dir.exists() {
             fs::create_dir_all(dir)?;
-            sync_dir(&self.root)?;
+            self.sync_dir(&self.root)?;
         }
         let tmp = self.tmp.join(format!(
             "{}.{}.{}",
@@ -104,7 +112,7 @@ impl FileBlobStore {
             file.write_all(data)?;
             file.sync_all()?;
             fs::rename(&tmp, &path)?;
-            sync_dir(dir)
+            self.sync_dir(dir)
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -150,8 +158,16 @@ impl FileBlobStore {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
+impl FileBlobStore {
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.dir_syncs.fetch_add(1, Ordering::Relaxed);
+        File::open(dir)?.sync_all()
+    }
+
+    /// Directory fsyncs made so far.
+    pub fn dir_syncs(&self) -> u64 {
+        self.dir_syncs.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -174,6 +190,22 @@ mod tests {
         store.remove(&a).unwrap();
         assert!(matches!(store.get(&a), Err(StoreError::BlobMissing(_))));
         store.remove(&a).unwrap();
+    }
+
+    #[test]
+    fn a_blob_found_in_place_has_its_directory_synced_before_use() {
+        // A concurrent writer has renamed the same content into place but
+        // not yet synced the directory: the second put must not return
+        // before the name is durable.
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileBlobStore::open(dir.path()).unwrap();
+        let id = BlobId::of(b"same");
+        let path = store.path(&id);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, b"same").unwrap();
+        let before = store.dir_syncs();
+        assert_eq!(store.put(b"same").unwrap(), id);
+        assert_eq!(store.dir_syncs(), before + 1);
     }
 
     #[test]

@@ -18,11 +18,7 @@ pub fn require(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{tool} is required under CI (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: {tool} is not installed (apt-get install it, or run .ci/run)");
+        estafeta_testkit::skip(&format!("{tool} is not installed (apt-get install it, or run .ci/run)"));
     }
     found
 }

@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod config;
+mod durability;
 mod migrate;
 mod outbound_cli;
 mod outbound_crash;

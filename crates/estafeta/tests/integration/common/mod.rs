@@ -1,8 +1,9 @@
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Run {
     pub code: i32,
@@ -72,5 +73,62 @@ pub fn run(mut command: Command, stdin: Option<&str>) -> Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub const ALL_EPHEMERAL: &str = "[listen]
+smtp = \"127.0.0.1:0\"
+submission = \"127.0.0.1:0\"
+submissions = \"127.0.0.1:0\"
+imap = \"127.0.0.1:0\"
+imaps = \"127.0.0.1:0\"
+pop3 = \"127.0.0.1:0\"
+pop3s = \"127.0.0.1:0\"
+http = \"127.0.0.1:0\"
+";
+
+pub fn spawn_serve(dir: &std::path::Path, toml: &str) -> Child {
+    let mut command = configured(dir, toml);
+    command
+        .arg("serve")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command.spawn().unwrap()
+}
+
+/// Reads the log until the banner and returns it.
+pub fn banner(child: &mut Child) -> (String, BufReader<std::process::ChildStderr>) {
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before its banner"
+        );
+        if line.contains("serving ") {
+            return (line, stderr);
+        }
+    }
+}
+
+pub fn endpoint(banner: &str, service: &str) -> std::net::SocketAddr {
+    let start = banner
+        .find(&format!(" {service}="))
+        .unwrap_or_else(|| panic!("{service} missing: {banner}"))
+        + service.len()
+        + 2;
+    banner[start..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+pub fn wait_exit(child: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
