@@ -66,6 +66,7 @@ pub struct Ledger {
     config: Arc<Config>,
     store: Arc<dyn Store>,
     signer: Signer,
+    srs: crate::srs::Srs,
     /// Tenants warned about, so the log says it once per window.
     warned: Mutex<HashMap<TenantId, i64>>,
     metrics: Option<Arc<Metrics>>,
@@ -85,6 +86,7 @@ impl Ledger {
             config,
             store,
             signer: Signer::new(secret),
+            srs: crate::srs::Srs::new(secret),
             warned: Mutex::new(HashMap::new()),
             metrics: None,
             names: Mutex::new(HashMap::new()),
@@ -118,6 +120,11 @@ impl Ledger {
 
     pub fn signer(&self) -> &Signer {
         &self.signer
+    }
+
+    /// Envelope senders of mail we forward (aliases elsewhere).
+    pub fn srs(&self) -> &crate::srs::Srs {
+        &self.srs
     }
 
     /// The tenant and domain of mail from `sender`, when the domain is ours.

@@ -7,6 +7,7 @@ pub mod feedback;
 pub mod ledger;
 pub mod reputation;
 pub mod sources;
+pub mod srs;
 pub mod suppression;
 pub mod throttle;
 pub mod verp;

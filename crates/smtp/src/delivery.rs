@@ -25,6 +25,18 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     let helo = session.helo.as_ref().map(|h| h.name.clone()).unwrap_or_default();
     let ip = session.io.connection.peer.ip();
 
+    // RFC 5321 6.3: a message that has passed this many hosts is looping
+    // (an alias forwarding to an address that forwards back, say).
+    let hops = received_count(&message);
+    if hops > context.config.smtp.max_hops as usize {
+        tracing::warn!(%id, peer = %ip, from = %sender, hops, "refused: mail loop");
+        return Reply::new(
+            554,
+            "5.4.6",
+            format!("Too many hops ({hops} Received fields): mail loop"),
+        );
+    }
+
     if let Some(auth) = &session.auth {
         // RFC 6409 8: the MSA may check what it submits; the From: header
         // must name the authenticated user too, not only the envelope.
@@ -83,13 +95,18 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     let mut accounts = BTreeSet::new();
     let mut remote = Vec::new();
     let mut bounces = Vec::new();
+    // Our alias addresses that forward elsewhere, as the client named them.
+    let mut forwarders: Vec<&str> = Vec::new();
     for recipient in &transaction.recipients {
         match &recipient.target {
             Target::Local(account) => {
                 accounts.insert(*account);
             }
             Target::Bounce(delivery) => bounces.push(delivery),
-            Target::Remote(address) => {
+            Target::Forward(address) | Target::Remote(address) | Target::Returned(address) => {
+                if let Target::Forward(_) = &recipient.target {
+                    forwarders.push(recipient.address.as_str());
+                }
                 if !remote.iter().any(|r: &QueueRecipient| r.address == *address) {
                     remote.push(QueueRecipient {
                         address: address.clone(),
@@ -138,7 +155,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     if let Some(ledger) = &context.ledger
         && !complaint
     {
-        for delivery in bounces {
+        for delivery in bounces.iter().copied() {
             if let Err(error) = ledger.bounce_received(delivery, &message).await {
                 tracing::error!(%error, "could not record a bounce");
                 return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
@@ -159,7 +176,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     // The filter judges mail from outside; our own users' mail to each
     // other is person-to-person.
     let analysis = match (&context.filter, session.mode) {
-        (Some(filter), Mode::Mx) if filter.enabled() && !accounts.is_empty() => {
+        (Some(filter), Mode::Mx) if filter.enabled() && (!accounts.is_empty() || !forwarders.is_empty()) => {
             let input = estafeta_filter::Input {
                 message: &message,
                 ip: Some(ip),
@@ -171,10 +188,28 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         _ => None,
     };
     if let (Some(analysis), Some(filter)) = (&analysis, &context.filter) {
-        let score = filter.verdict(analysis, None).await.score;
+        let verdict = filter.verdict(analysis, None).await;
+        let score = verdict.score;
         if let Some(reply) = filtering::refusal(&context, analysis, score) {
             tracing::info!(%id, peer = %ip, from = %sender, score, "refused as spam");
             return reply;
+        }
+        // Spam is not forwarded: we would relay it, and its bounces would
+        // go to a forged sender (backscatter). Refused when nobody here
+        // gets it, so the sending server, not we, tells its sender.
+        if verdict.is_spam() && !forwarders.is_empty() {
+            let forwarded: Vec<String> = forwarders.iter().map(|f| (*f).to_owned()).collect();
+            remote.retain(|r| !is_forward_of(&transaction, &r.address));
+            forwarders.clear();
+            if accounts.is_empty() && bounces.is_empty() && remote.is_empty() {
+                tracing::info!(%id, peer = %ip, from = %sender, score, "refused: spam for forwarding");
+                return Reply::new(
+                    550,
+                    "5.7.1",
+                    format!("Message looks like spam (score {score:.1}); not forwarded"),
+                );
+            }
+            tracing::info!(%id, peer = %ip, from = %sender, score, ?forwarded, "spam not forwarded; filed for local recipients");
         }
     }
     if let Some(auth) = &session.auth {
@@ -206,7 +241,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         outbound.extend_from_slice(trace.as_bytes());
         outbound.extend_from_slice(&message);
         let entry = NewQueuedMessage {
-            sender: sender.clone(),
+            sender: forwarding_sender(&context, &sender, &forwarders).await,
             recipients: remote,
             envid: transaction.params.envid.clone(),
             ret: transaction.params.ret.map(|ret| match ret {
@@ -276,6 +311,49 @@ async fn bounce_to_sender(
             flags: Default::default(),
         }],
     }))
+}
+
+/// Whether `address` is reached through one of our aliases in this
+/// transaction (not sent to by an authenticated user).
+fn is_forward_of(transaction: &Transaction, address: &str) -> bool {
+    transaction
+        .recipients
+        .iter()
+        .any(|r| matches!(&r.target, Target::Forward(to) if to == address))
+}
+
+/// The envelope sender forwarded mail leaves with: an SRS address of the
+/// forwarding alias's domain for a sender elsewhere, so SPF at the next
+/// hop checks us and bounces come back to us; our own users' addresses
+/// and the null sender as they are.
+async fn forwarding_sender(context: &crate::SmtpContext, sender: &str, forwarders: &[&str]) -> String {
+    let (Some(forwarder), Some(ledger)) = (forwarders.first(), &context.ledger) else {
+        return sender.to_owned();
+    };
+    let Some((_, sender_domain)) = sender.rsplit_once('@') else {
+        return sender.to_owned();
+    };
+    if context
+        .store
+        .domain_is_local(&sender_domain.to_ascii_lowercase())
+        .await
+        .unwrap_or(false)
+    {
+        return sender.to_owned();
+    }
+    let domain = forwarder.rsplit_once('@').map_or(forwarder.as_ref(), |(_, d)| d);
+    ledger
+        .srs()
+        .forward(sender, domain, estafeta_deliverability::srs::today())
+        .unwrap_or_else(|| sender.to_owned())
+}
+
+/// Received fields in the header (RFC 5321 6.3 counts them for loops).
+fn received_count(message: &[u8]) -> usize {
+    let head = &message[..find_header_end(message)];
+    head.split(|&b| b == b'\n')
+        .filter(|line| line.len() > 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count()
 }
 
 fn mode_name(mode: Mode) -> &'static str {

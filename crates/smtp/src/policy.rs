@@ -79,6 +79,14 @@ pub async fn suppressed(context: &SmtpContext, sender: &str, recipient: &str) ->
 /// Who `local@domain` (a domain of ours) is: an account, an alias, a
 /// sub-address of either, or postmaster; `None` for nobody.
 pub async fn local_target(context: &SmtpContext, local: &str, domain: &str) -> Result<Option<Target>, Reply> {
+    if estafeta_deliverability::srs::Srs::is_srs(local) {
+        let today = estafeta_deliverability::srs::today();
+        let original = context
+            .ledger
+            .as_ref()
+            .and_then(|ledger| ledger.srs().reverse(local, today));
+        return Ok(original.map(Target::Returned));
+    }
     if let Some(target) = lookup(context, &format!("{local}@{domain}")).await? {
         return Ok(Some(target));
     }
@@ -107,7 +115,7 @@ async fn lookup(context: &SmtpContext, address: &str) -> Result<Option<Target>, 
     if let Some(account) = store.account_get(&alias.target).await.map_err(unavailable)? {
         return Ok(Some(Target::Local(account.id)));
     }
-    Ok(Some(Target::Remote(alias.target)))
+    Ok(Some(Target::Forward(alias.target)))
 }
 
 /// postmaster@ any of our domains without its own account or alias: the

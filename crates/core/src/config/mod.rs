@@ -287,6 +287,9 @@ pub struct Smtp {
     pub max_recipients: u32,
     /// Permanent (5xx) errors in one session before we hang up with 421.
     pub max_errors: u32,
+    /// Received fields a message may carry; past it, a loop is assumed and
+    /// the message refused with 554 5.4.6 (RFC 5321 6.3).
+    pub max_hops: u32,
     /// Waiting for a command (RFC 5321 4.5.3.2.7: at least 5 minutes).
     #[serde(with = "crate::duration::serde_text")]
     pub command_timeout: Duration,
@@ -309,6 +312,7 @@ impl Default for Smtp {
             max_message_size: 50 * 1024 * 1024,
             max_recipients: 100,
             max_errors: 20,
+            max_hops: 50,
             command_timeout: Duration::from_secs(300),
             data_timeout: Duration::from_secs(600),
             verify_sender: true,

@@ -68,6 +68,14 @@ pub async fn rcpt(session: &mut Session, to: ForwardPath, params: RcptParams) ->
             // RFC 3463 4.2.2: mailbox full, temporary; the sender retries.
             session.reply(Reply::new(452, "4.2.2", "Mailbox full, try again later"))
         }
+        // An SRS address of ours takes bounces only (RFC 5321 4.5.5: null
+        // reverse-path); anything else would make us a relay to whatever
+        // sender an address names.
+        Ok(Target::Returned(_)) if transaction.from != ReversePath::Null => session.reply(Reply::new(
+            550,
+            "5.7.1",
+            "This address takes only bounces of mail we forwarded",
+        )),
         Ok(target) => {
             let address = match &to {
                 ForwardPath::Postmaster => "postmaster".to_owned(),

@@ -816,7 +816,9 @@ pub(super) async fn submit_report(context: &SmtpContext, to: &str, report: Vec<u
                     .await
                     .map(|_| ())
             }
-            Some(Target::Remote(forward)) => queue_report(context, &forward, report).await,
+            Some(Target::Remote(forward) | Target::Forward(forward) | Target::Returned(forward)) => {
+                queue_report(context, &forward, report).await
+            }
             None | Some(Target::Bounce(_)) => {
                 tracing::warn!(%to, "DSN for a local sender that no longer exists; dropped");
                 Ok(())

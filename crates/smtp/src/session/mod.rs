@@ -26,7 +26,14 @@ pub struct Authenticated {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Local(AccountId),
+    /// An address elsewhere an authenticated user sends to (relaying).
     Remote(String),
+    /// An address elsewhere one of our aliases forwards to: filtered like
+    /// local mail, and sent on with an SRS envelope sender.
+    Forward(String),
+    /// The original sender an SRS address of ours names: a bounce of mail
+    /// we forwarded, passed back.
+    Returned(String),
     /// A VERP return path of ours: a bounce (or a reply) about a message
     /// we sent, for the deliverability ledger.
     Bounce(estafeta_store::DeliveryRecord),

@@ -7,6 +7,7 @@ mod common;
 mod deliverability;
 mod delivery;
 mod filter;
+mod forwarding;
 mod ip_pools;
 mod outbound;
 mod outbound_two_nodes;
