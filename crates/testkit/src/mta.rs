@@ -100,7 +100,6 @@ pub struct FakeMta {
     delay: Arc<Mutex<Duration>>,
     /// Set when the extensions offer STARTTLS.
     tls: Option<tokio_rustls::TlsAcceptor>,
-    _tls_dir: Option<Arc<tempfile::TempDir>>,
 }
 
 /// Who is on the other end of a session.
@@ -120,6 +119,20 @@ enum Next<S> {
     Upgrade(S),
 }
 
+/// The name the fake MTAs' certificate is for (and `localhost`).
+pub const CERTIFICATE_NAME: &str = "smarthost.test";
+
+/// The self-signed certificate and key every fake MTA with STARTTLS
+/// shows, made once per test process: trusting it (`outbound.tls_ca_file`)
+/// makes `smarthost.test` a verified peer, and every other name not.
+pub fn test_certificate() -> (std::path::PathBuf, std::path::PathBuf) {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"));
+    static MADE: std::sync::OnceLock<(std::path::PathBuf, std::path::PathBuf)> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| estafeta_net::tls::self_signed(dir.path(), CERTIFICATE_NAME).expect("test certificate"))
+        .clone()
+}
+
 impl FakeMta {
     /// Listens on `addr` (a loopback address and the port outbound tests
     /// set as `outbound.smtp_port`).
@@ -135,14 +148,10 @@ impl FakeMta {
     /// With the EHLO extensions given (none: a plain RFC 5321 server).
     pub async fn start_with(addr: SocketAddr, behaviour: Behaviour, extensions: &[&'static str]) -> FakeMta {
         let listener = TcpListener::bind(addr).await.expect("bind fake MTA");
-        let (tls, tls_dir) = if extensions.contains(&"STARTTLS") {
-            let dir = tempfile::tempdir().unwrap();
-            let (cert, key) = estafeta_net::tls::self_signed(dir.path(), "fake.test").unwrap();
-            let acceptor = estafeta_net::tls::acceptor(&cert, &key).unwrap();
-            (Some(acceptor), Some(Arc::new(dir)))
-        } else {
-            (None, None)
-        };
+        let tls = extensions.contains(&"STARTTLS").then(|| {
+            let (cert, key) = test_certificate();
+            estafeta_net::tls::acceptor(&cert, &key).unwrap()
+        });
         let mta = FakeMta {
             addr: listener.local_addr().unwrap(),
             log: Default::default(),
@@ -150,7 +159,6 @@ impl FakeMta {
             extensions: Arc::new(extensions.to_vec()),
             delay: Default::default(),
             tls,
-            _tls_dir: tls_dir,
         };
         let server = mta.clone();
         tokio::spawn(async move {

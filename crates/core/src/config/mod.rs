@@ -392,6 +392,10 @@ pub struct Outbound {
     /// RFC 5321 4.5.3.2.6: waiting for the reply to the end of data.
     #[serde(with = "crate::duration::serde_text")]
     pub data_timeout: Duration,
+    /// Trust anchors (PEM) besides the system's for the outbound TLS
+    /// that is verified: routes with `require_tls` and smarthosts with
+    /// AUTH (a private CA, or a self-signed smarthost).
+    pub tls_ca_file: Option<PathBuf>,
     /// Where mail goes when no route matches: absent, by MX.
     pub relay: Option<Route>,
     /// Per destination domain.
@@ -407,7 +411,10 @@ pub struct Route {
     pub host: String,
     /// 0: `outbound.smtp_port` (25).
     pub port: u16,
-    /// Refuse to send unless STARTTLS succeeds.
+    /// Refuse to send unless STARTTLS succeeds with a certificate that
+    /// verifies for the host (system roots and `outbound.tls_ca_file`).
+    /// Routes with AUTH are verified too: credentials go only to the host
+    /// they are for.
     pub require_tls: bool,
     pub username: String,
     pub password: String,
@@ -435,6 +442,7 @@ impl Default for Outbound {
             max_messages_per_connection: 100,
             command_timeout: minutes(5),
             data_timeout: minutes(10),
+            tls_ca_file: None,
             relay: None,
             routes: Default::default(),
         }
@@ -511,6 +519,11 @@ impl Config {
         }
         if self.limits.idle_timeout.is_zero() {
             return fail("limits.idle_timeout", "must be longer than zero");
+        }
+        if let Some(file) = &self.outbound.tls_ca_file
+            && !file.is_file()
+        {
+            return fail("outbound.tls_ca_file", "must be a readable PEM file");
         }
         if self.limits.imap_idle_timeout < Duration::from_secs(30 * 60) {
             return fail("limits.imap_idle_timeout", "must be at least 30m (RFC 9051 5.4)");

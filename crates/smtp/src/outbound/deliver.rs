@@ -426,8 +426,13 @@ impl Outbound {
         };
         let settings = Settings {
             helo: self.context.config.hostname.clone(),
-            require_tls: route.require_tls,
-            tls: std::sync::Arc::clone(&self.tls),
+            // Credentials go over verified TLS or not at all (RFC 4954 4).
+            require_tls: route.require_tls || !route.username.is_empty(),
+            // A peer the operator named proves it is that peer.
+            tls: match route.require_tls || !route.username.is_empty() {
+                true => std::sync::Arc::clone(&self.verified_tls),
+                false => std::sync::Arc::clone(&self.tls),
+            },
             command_timeout: config.command_timeout,
             data_timeout: config.data_timeout,
             auth: (!route.username.is_empty()).then(|| (route.username.clone(), route.password.clone())),

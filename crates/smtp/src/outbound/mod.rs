@@ -36,6 +36,8 @@ pub struct Outbound {
     owner: String,
     claims: std::sync::atomic::AtomicU64,
     tls: Arc<rustls::ClientConfig>,
+    /// For peers the operator named (require_tls routes, smarthosts).
+    verified_tls: Arc<rustls::ClientConfig>,
     pool: Pool,
     /// Which address mail leaves from (IP pools, warm-up).
     sources: Sources,
@@ -54,6 +56,10 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
         owner: format!("{}-{:016x}", context.config.hostname, rand::random::<u64>()),
         claims: std::sync::atomic::AtomicU64::new(0),
         tls: tls::client_config(),
+        verified_tls: tls::verified_config(context.config.outbound.tls_ca_file.as_deref()).unwrap_or_else(|error| {
+            tracing::error!(%error, "outbound.tls_ca_file unreadable; verifying with the system's roots only");
+            tls::verified_config(None).expect("ring supports the default protocol versions")
+        }),
         pool: Pool::default(),
         sources: Sources::new(Arc::clone(&context.config), Arc::clone(&context.store)),
         throttle: Throttle::new(ThrottleRules {

@@ -1,8 +1,11 @@
 //! TLS for the outbound client. RFC 3207 STARTTLS between MTAs is
 //! opportunistic (RFC 7435): most MX certificates would not verify against
 //! a name the sender can trust without DANE or MTA-STS, and refusing them
-//! would only push mail to plaintext. So the channel is encrypted and the
-//! certificate is not checked; `require_tls` routes insist on encryption.
+//! would only push mail to plaintext. So for plain MX delivery the channel
+//! is encrypted and the certificate is not checked. Where the operator
+//! named the peer (a `require_tls` route, a smarthost we log in to), its
+//! certificate must verify for that name: otherwise anyone on the path
+//! could take the mail, or the password.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -50,7 +53,34 @@ impl ServerCertVerifier for Opportunistic {
     }
 }
 
-/// The client configuration every outbound connection shares.
+/// The verifying configuration: the system's trust anchors and those of
+/// `extra` (PEM). Errors name what could not be read.
+pub fn verified_config(extra: Option<&std::path::Path>) -> Result<Arc<ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A system certificate rustls cannot use is skipped, not fatal.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = extra {
+        let pem = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.map_err(|error| format!("{}: {error}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|error| format!("{}: {error}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The client configuration every opportunistic connection shares.
 pub fn client_config() -> Arc<ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_provider(Arc::clone(&provider))

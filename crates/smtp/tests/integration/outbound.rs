@@ -451,15 +451,17 @@ async fn starttls_when_offered_and_a_smarthost_with_auth() {
         config.outbound.routes.insert(
             "relayed.test".into(),
             estafeta_core::config::Route {
-                host: "127.0.0.3".into(),
+                host: estafeta_testkit::mta::CERTIFICATE_NAME.into(),
                 require_tls: true,
                 username: AUTH_USER.into(),
                 password: AUTH_PASSWORD.into(),
                 ..Default::default()
             },
         );
+        config.outbound.tls_ca_file = Some(estafeta_testkit::mta::test_certificate().0);
     })
     .await;
+    world.server.dns.ip(estafeta_testkit::mta::CERTIFICATE_NAME, ip(3));
     let secure = FakeMta::start_with(
         SocketAddr::new(ip(2), world.port),
         Behaviour::Accept,
@@ -713,4 +715,89 @@ async fn a_3xx_at_the_end_of_data_is_not_a_delivery() {
     let queue = world.server.store().queue_list().await.unwrap();
     assert_eq!(queue.len(), 1, "still queued, to be tried again");
     assert_eq!(queue[0].recipients[0].status, estafeta_store::RecipientStatus::Pending);
+}
+
+#[tokio::test]
+async fn a_smarthost_whose_certificate_does_not_verify_gets_neither_password_nor_mail() {
+    use estafeta_testkit::mta::{AUTH_PASSWORD, AUTH_USER, CERTIFICATE_NAME, test_certificate};
+    // The certificate is for smarthost.test. Reached as an IP or another
+    // name, or with nobody trusting it, the peer is not the one named.
+    let cases = [
+        ("127.0.0.3", true, "by IP"),
+        ("other.test", true, "by another name"),
+        (CERTIFICATE_NAME, false, "untrusted"),
+    ];
+    for (host, trusted, case) in cases {
+        let world = World::start(|config| {
+            config.outbound.relay = Some(estafeta_core::config::Route {
+                host: host.into(),
+                username: AUTH_USER.into(),
+                password: AUTH_PASSWORD.into(),
+                ..Default::default()
+            });
+            if trusted {
+                config.outbound.tls_ca_file = Some(test_certificate().0);
+            }
+        })
+        .await;
+        world.server.dns.ip("other.test", ip(3));
+        world.server.dns.ip(CERTIFICATE_NAME, ip(3));
+        let smarthost = FakeMta::start_with(
+            SocketAddr::new(ip(3), world.port),
+            Behaviour::Accept,
+            &["PIPELINING", "STARTTLS", "AUTH PLAIN"],
+        )
+        .await;
+        world.send(ALICE, &["<carol@anywhere.test>"], "guarded").await;
+        let store = world.server.store();
+        world
+            .eventually(case, async || {
+                store.queue_list().await.unwrap().iter().any(|m| {
+                    m.recipients[0]
+                        .last_reply
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("4"))
+                })
+            })
+            .await;
+        assert!(smarthost.received().is_empty(), "{case}: nothing delivered");
+        let queue = store.queue_list().await.unwrap();
+        let reply = queue[0].recipients[0].last_reply.clone().unwrap_or_default();
+        assert!(reply.to_lowercase().contains("certificate"), "{case}: {reply}");
+    }
+}
+
+#[tokio::test]
+async fn a_require_tls_route_verifies_the_mx_certificate() {
+    let world = World::start(|config| {
+        let strict = estafeta_core::config::Route {
+            require_tls: true,
+            ..Default::default()
+        };
+        config.outbound.routes.insert("strict.test".into(), strict);
+        config.outbound.tls_ca_file = Some(estafeta_testkit::mta::test_certificate().0);
+    })
+    .await;
+    // The MX host's name is not the certificate's: encrypted, but not
+    // with the host we meant, so nothing is sent.
+    let mx = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["STARTTLS"]).await;
+    world.mx("strict.test", 2);
+    world.send(ALICE, &["<bob@strict.test>"], "strict").await;
+    let store = world.server.store();
+    world
+        .eventually("a deferral", async || {
+            store.queue_list().await.unwrap().iter().any(|m| {
+                m.recipients[0]
+                    .last_reply
+                    .as_deref()
+                    .is_some_and(|r| r.to_lowercase().contains("certificate"))
+            })
+        })
+        .await;
+    assert!(mx.received().is_empty());
+    // Opportunistic delivery to the same host still encrypts unverified.
+    world.mx("plain.test", 2);
+    world.send(ALICE, &["<bob@plain.test>"], "opportunistic").await;
+    world.eventually("delivery", async || !mx.received().is_empty()).await;
+    assert!(mx.received()[0].tls);
 }
