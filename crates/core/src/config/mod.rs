@@ -396,6 +396,10 @@ pub struct Outbound {
     /// that is verified: routes with `require_tls` and smarthosts with
     /// AUTH (a private CA, or a self-signed smarthost).
     pub tls_ca_file: Option<PathBuf>,
+    /// Honour MTA-STS policies (RFC 8461) of domains delivered to by MX.
+    pub mta_sts: bool,
+    /// The HTTPS port policies are fetched from (443; tests change it).
+    pub mta_sts_port: u16,
     /// Where mail goes when no route matches: absent, by MX.
     pub relay: Option<Route>,
     /// Per destination domain.
@@ -443,6 +447,8 @@ impl Default for Outbound {
             command_timeout: minutes(5),
             data_timeout: minutes(10),
             tls_ca_file: None,
+            mta_sts: true,
+            mta_sts_port: 443,
             relay: None,
             routes: Default::default(),
         }

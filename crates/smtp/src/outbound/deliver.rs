@@ -355,7 +355,13 @@ impl Outbound {
         pool: Option<&IpPool>,
     ) -> Vec<Outcome> {
         let config = &self.context.config.outbound;
-        let route = config.route(domain);
+        let mut route = config.route(domain);
+        // RFC 8461 5: a domain delivered to by MX may publish an MTA-STS
+        // policy; in enforce mode only its MX hosts, over verified TLS.
+        let policy = self.mta_sts(domain, &route).await;
+        if policy.as_ref().is_some_and(|p| p.mode == super::mta_sts::Mode::Enforce) {
+            route.require_tls = true;
+        }
         // Connections are shared by what reaches the same place the same
         // way: a relay serves many domains, but never a TLS-only route
         // over a plain connection, nor one account's AUTH for another,
@@ -382,7 +388,7 @@ impl Outbound {
         let mut hosts = None;
         let provider = match &idle {
             Some(client) => self.sources.provider_of(&client.host),
-            None => match self.hosts(domain, &route).await {
+            None => match self.hosts(domain, &route, policy.as_ref()).await {
                 Ok(found) => {
                     let first = found.first().map_or(domain, |host| host.name.as_str());
                     let provider = self.sources.provider_of(first);
@@ -419,7 +425,7 @@ impl Outbound {
         }
         let hosts = match hosts {
             Some(hosts) => hosts,
-            None => match self.hosts(domain, &route).await {
+            None => match self.hosts(domain, &route, policy.as_ref()).await {
                 Ok(hosts) => hosts,
                 Err(reply) => return all(&reply, None),
             },
@@ -503,13 +509,60 @@ impl Outbound {
         all(&last, last_host)
     }
 
-    async fn hosts(&self, domain: &str, route: &estafeta_core::config::Route) -> Result<Vec<Host>, Reply> {
+    async fn hosts(
+        &self,
+        domain: &str,
+        route: &estafeta_core::config::Route,
+        policy: Option<&super::mta_sts::Policy>,
+    ) -> Result<Vec<Host>, Reply> {
         let Some(resolver) = &self.context.resolver else {
             return Err(Reply::local(451, [4, 4, 3], "no DNS resolver is configured"));
         };
-        route::hosts(resolver, domain, route, self.context.config.outbound.smtp_port)
+        let mut hosts = route::hosts(resolver, domain, route, self.context.config.outbound.smtp_port)
             .await
-            .map_err(|(RouteError::Permanent(reply) | RouteError::Temporary(reply))| reply)
+            .map_err(|(RouteError::Permanent(reply) | RouteError::Temporary(reply))| reply)?;
+        let Some(policy) = policy else {
+            return Ok(hosts);
+        };
+        let outside: Vec<String> = hosts
+            .iter()
+            .filter(|h| !policy.allows(&h.name))
+            .map(|h| h.name.clone())
+            .collect();
+        if outside.is_empty() {
+            return Ok(hosts);
+        }
+        match policy.mode {
+            // RFC 8461 4.2: hosts the policy does not name are not used.
+            super::mta_sts::Mode::Enforce => {
+                hosts.retain(|h| policy.allows(&h.name));
+                if hosts.is_empty() {
+                    return Err(Reply::local(
+                        451,
+                        [4, 7, 5],
+                        format!(
+                            "no MX host of {domain} is in its MTA-STS policy ({})",
+                            outside.join(", ")
+                        ),
+                    ));
+                }
+            }
+            _ => tracing::warn!(%domain, ?outside, "MX hosts outside the MTA-STS policy (testing mode)"),
+        }
+        Ok(hosts)
+    }
+
+    /// The MTA-STS policy of a domain delivered to by its MX.
+    async fn mta_sts(&self, domain: &str, route: &estafeta_core::config::Route) -> Option<super::mta_sts::Policy> {
+        let config = &self.context.config.outbound;
+        if !config.mta_sts || !route.host.is_empty() {
+            return None;
+        }
+        let resolver = self.context.resolver.as_ref()?;
+        self.policies
+            .lookup(resolver, &self.verified_tls, domain, config.mta_sts_port)
+            .await
+            .filter(|policy| policy.mode != super::mta_sts::Mode::None)
     }
 
     /// The replies of the first recipients, the rest held back (their

@@ -9,6 +9,7 @@ mod deliver;
 mod departure;
 pub mod dkim;
 pub mod dsn;
+pub mod mta_sts;
 mod pool;
 pub mod reply;
 pub mod route;
@@ -38,6 +39,8 @@ pub struct Outbound {
     tls: Arc<rustls::ClientConfig>,
     /// For peers the operator named (require_tls routes, smarthosts).
     verified_tls: Arc<rustls::ClientConfig>,
+    /// MTA-STS policies seen (RFC 8461 5.1 cache).
+    policies: mta_sts::Policies,
     pool: Pool,
     /// Which address mail leaves from (IP pools, warm-up).
     sources: Sources,
@@ -60,6 +63,7 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
             tracing::error!(%error, "outbound.tls_ca_file unreadable; verifying with the system's roots only");
             tls::verified_config(None).expect("ring supports the default protocol versions")
         }),
+        policies: Default::default(),
         pool: Pool::default(),
         sources: Sources::new(Arc::clone(&context.config), Arc::clone(&context.store)),
         throttle: Throttle::new(ThrottleRules {

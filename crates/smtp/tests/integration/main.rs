@@ -9,6 +9,7 @@ mod delivery;
 mod filter;
 mod forwarding;
 mod ip_pools;
+mod mta_sts;
 mod outbound;
 mod outbound_two_nodes;
 mod sender_auth;
