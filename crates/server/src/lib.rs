@@ -60,6 +60,28 @@ fn spawn_delivery_log_expiry(shared: &Arc<Shared>, shutdown: &CancellationToken,
     });
 }
 
+/// Certificate files are looked at every minute; renewed ones (by certbot,
+/// an ACME client, or by hand) serve the next handshakes, no restart.
+fn spawn_tls_reload(shared: &Arc<Shared>, shutdown: &CancellationToken, tracker: &TaskTracker) {
+    let certificates = Arc::clone(&shared.tls.certificates);
+    let stop = shutdown.clone();
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = stop.cancelled() => return,
+            }
+            let checked = Arc::clone(&certificates);
+            match tokio::task::spawn_blocking(move || checked.reload()).await {
+                Ok(Ok(true)) => tracing::info!("TLS certificates reloaded"),
+                Ok(Ok(false)) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "renewed TLS certificate not loaded; the old one serves"),
+                Err(_) => {}
+            }
+        }
+    });
+}
+
 /// A data dir that others can read is tightened to owner-only, loudly.
 fn make_private(dir: &std::path::Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
@@ -202,6 +224,7 @@ impl RunningServer {
         });
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         spawn_delivery_log_expiry(&shared, &shutdown, &tracker);
+        spawn_tls_reload(&shared, &shutdown, &tracker);
         blocklists::spawn(&shared, resolver.clone(), &shutdown, &tracker);
         let mut imap = ImapContext::new(
             Arc::new(shared.config.clone()),

@@ -194,9 +194,21 @@ impl Service {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Tls {
-    /// PEM certificate chain, leaf first.
+    /// PEM certificate chain, leaf first: the default, for clients that
+    /// name no host (SNI) or one no certificate is for.
     pub cert: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+    /// More certificates (`[[tls.extra]]`), each shown to clients that ask
+    /// for a name it is valid for (RFC 6066 3, SNI).
+    #[serde(default)]
+    pub extra: Vec<CertPair>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CertPair {
+    pub cert: PathBuf,
     pub key: PathBuf,
 }
 
