@@ -81,10 +81,12 @@ fn main() {
         .arg(&maildir_base)
         .status()
         .unwrap();
+    // Looked up, not assumed: the postfix user's ids differ between machines.
+    let (uid, gid) = Postfix::ids();
     let extra = format!(
         "virtual_mailbox_domains = bench.test\nvirtual_mailbox_base = {}\n\
          virtual_mailbox_maps = inline:{{ user@bench.test=user/ }}\n\
-         virtual_uid_maps = static:102\nvirtual_gid_maps = static:105\nvirtual_minimum_uid = 100\n\
+         virtual_uid_maps = static:{uid}\nvirtual_gid_maps = static:{gid}\nvirtual_minimum_uid = 100\n\
          smtpd_client_connection_count_limit = 1000\ndefault_process_limit = 200\n",
         maildir_base.display()
     );

@@ -120,15 +120,25 @@ alias_database =
     /// Starts Postfix as the final destination of `domain`: every
     /// recipient there lands in the Maildir `<path>/mail/<domain>/`.
     pub fn start_receiving(domain: &str) -> Postfix {
-        let uid = String::from_utf8(Command::new("id").args(["-u", "postfix"]).output().unwrap().stdout).unwrap();
-        let gid = String::from_utf8(Command::new("id").args(["-g", "postfix"]).output().unwrap().stdout).unwrap();
+        let (uid, gid) = Postfix::ids();
         let extra = format!(
-            "virtual_mailbox_domains = {domain}\nvirtual_mailbox_base = __BASE__\nvirtual_mailbox_maps = static:{domain}/\nvirtual_uid_maps = static:{}\nvirtual_gid_maps = static:{}\n",
-            uid.trim(),
-            gid.trim()
+            "virtual_mailbox_domains = {domain}\nvirtual_mailbox_base = __BASE__\nvirtual_mailbox_maps = static:{domain}/\nvirtual_uid_maps = static:{uid}\nvirtual_gid_maps = static:{gid}\n"
         );
         // The discard relay is never used: the domain is ours to keep.
         Postfix::start("127.0.0.1:9".parse().unwrap(), &extra)
+    }
+
+    /// The postfix user's uid and gid on this machine (they differ from
+    /// one machine to the next: whatever the package was given).
+    pub fn ids() -> (u32, u32) {
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id").args([flag, "postfix"]).output().expect("run id");
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("no postfix user (id {flag} postfix): is postfix installed?"))
+        };
+        (id("-u"), id("-g"))
     }
 
     fn conf(&self) -> PathBuf {
