@@ -17,7 +17,7 @@ pub const PREFIX: &str = "SRS0=";
 pub const MAX_AGE_DAYS: u32 = 21;
 /// Hash length in base-32 letters (40 bits).
 const HASH: usize = 8;
-const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+use crate::verp::BASE32;
 
 pub struct Srs {
     key: hmac::Key,
@@ -53,17 +53,7 @@ impl Srs {
     /// Case-insensitive: MTAs may fold the case of a local part.
     fn hash(&self, stamp: &str, domain: &str, local: &str) -> String {
         let data = format!("srs:{stamp}={domain}={local}").to_ascii_lowercase();
-        let tag = hmac::sign(&self.key, data.as_bytes());
-        let (mut out, mut buffer, mut bits) = (String::with_capacity(HASH), 0u32, 0);
-        for byte in tag.as_ref() {
-            buffer = (buffer << 8) | u32::from(*byte);
-            bits += 8;
-            while bits >= 5 && out.len() < HASH {
-                bits -= 5;
-                out.push(BASE32[((buffer >> bits) & 31) as usize] as char);
-            }
-        }
-        out
+        crate::verp::base32(hmac::sign(&self.key, data.as_bytes()).as_ref(), HASH)
     }
 
     /// `sender` (local@domain) as an address of `forwarder` (our domain),
@@ -87,14 +77,7 @@ impl Srs {
         if domain.is_empty() || original.is_empty() {
             return None;
         }
-        let expected = self.hash(stamp, domain, original);
-        // Constant time: the hash is the secret's proof.
-        let given = hash.to_ascii_lowercase();
-        let differ = given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if given.len() != expected.len() || differ != 0 {
+        if !crate::verp::same(&hash.to_ascii_lowercase(), &self.hash(stamp, domain, original)) {
             return None;
         }
         let age = (today % 1024 + 1024 - unstamp(stamp)?) % 1024;

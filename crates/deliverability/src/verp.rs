@@ -28,8 +28,10 @@ fn base36(mut n: u64) -> String {
     String::from_utf8(out).expect("ASCII")
 }
 
-fn base32(bytes: &[u8], letters: usize) -> String {
-    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+/// RFC 4648 base 32, lower case (local parts may be case-folded).
+pub(crate) const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+pub(crate) fn base32(bytes: &[u8], letters: usize) -> String {
     let mut out = String::with_capacity(letters);
     let (mut buffer, mut bits) = (0u32, 0);
     for byte in bytes {
@@ -37,7 +39,7 @@ fn base32(bytes: &[u8], letters: usize) -> String {
         bits += 8;
         while bits >= 5 && out.len() < letters {
             bits -= 5;
-            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+            out.push(BASE32[((buffer >> bits) & 31) as usize] as char);
         }
     }
     out
@@ -78,14 +80,18 @@ impl Signer {
         let (id, signature) = token.split_once('.')?;
         let id = u64::from_str_radix(&id.to_ascii_lowercase(), 36).ok()?;
         let expected = self.signature(purpose, id, domain);
-        // Compared in constant time: the signature is the secret's proof.
-        let given = signature.to_ascii_lowercase();
-        let differ = given
-            .bytes()
-            .zip(expected.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        (given.len() == expected.len() && differ == 0).then_some(id)
+        same(&signature.to_ascii_lowercase(), &expected).then_some(id)
     }
+}
+
+/// Compared in constant time: a signature is the secret's proof, and a
+/// comparison that stops at the first difference tells how much was right.
+pub(crate) fn same(given: &str, expected: &str) -> bool {
+    let differ = given
+        .bytes()
+        .zip(expected.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+    given.len() == expected.len() && differ == 0
 }
 
 /// Every VERP address in `text`, lowercased, in order of appearance (to
