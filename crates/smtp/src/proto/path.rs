@@ -119,7 +119,13 @@ fn parse_domain_name(text: &str) -> Result<String, PathError> {
     // A-label. Domains are kept, looked up and sent as A-labels, so
     // `user@bücher.example` is ours when `xn--bcher-kva.example` is (not
     // relaying), and DNS sees the name it knows.
-    idna::domain_to_ascii(text).map_err(|_| PathError("bad domain"))
+    let ascii = idna::domain_to_ascii(text).map_err(|_| PathError("bad domain"))?;
+    // The A-label may break the length limits the U-label kept (RFC 5890
+    // 2.3.2.1: 63 octets a label), so the ASCII form is checked as such.
+    if ascii.is_empty() || !ascii.is_ascii() {
+        return Err(PathError("bad domain"));
+    }
+    parse_domain_name(&ascii)
 }
 
 fn parse_domain(text: &str) -> Result<Domain, PathError> {
@@ -243,6 +249,18 @@ mod tests {
 
     fn mailbox(text: &str) -> Mailbox {
         parse_mailbox(text).unwrap()
+    }
+
+    #[test]
+    fn u_labels_become_a_labels_within_the_length_limits() {
+        assert_eq!(
+            mailbox("a@Bücher.example").domain,
+            Domain::Name("xn--bcher-kva.example".into())
+        );
+        // Found by the smtp_command fuzz target: 61 characters as a
+        // U-label, over 63 octets as its A-label.
+        let long = format!("a@{}ä.test", "h".repeat(60));
+        assert!(parse_mailbox(&long).is_err());
     }
 
     #[test]
