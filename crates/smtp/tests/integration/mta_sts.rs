@@ -65,11 +65,6 @@ async fn world(policy: &'static str, mx_name: &str) -> (World, FakeMta, tempfile
     (world, mta, dir)
 }
 
-async fn last_reply(world: &World) -> Option<String> {
-    let queue = world.server.store().queue_list().await.unwrap();
-    queue.first()?.recipients.first()?.last_reply.clone()
-}
-
 #[tokio::test]
 async fn an_enforced_policy_delivers_over_verified_tls_to_its_mx() {
     let policy = "version: STSv1\r\nmode: enforce\r\nmx: smarthost.test\r\nmax_age: 86400\r\n";
@@ -88,7 +83,7 @@ async fn an_enforced_policy_refuses_mx_hosts_it_does_not_name() {
     world.send(ALICE, &["<bob@sts.test>"], "sts").await;
     world
         .eventually("a deferral", async || {
-            last_reply(&world).await.is_some_and(|r| r.contains("MTA-STS"))
+            world.last_reply().await.is_some_and(|r| r.contains("MTA-STS"))
         })
         .await;
     assert!(mta.received().is_empty() && mta.attempts("bob@sts.test") == 0);
@@ -101,7 +96,8 @@ async fn an_enforced_policy_needs_a_certificate_for_the_mx_name() {
     world.send(ALICE, &["<bob@sts.test>"], "sts").await;
     world
         .eventually("a deferral", async || {
-            last_reply(&world)
+            world
+                .last_reply()
                 .await
                 .is_some_and(|r| r.to_lowercase().contains("certificate"))
         })

@@ -87,6 +87,16 @@ impl World {
         self.server.store().queue_list().await.unwrap().len()
     }
 
+    /// The last reply recorded for any queued recipient, as the queue
+    /// shows it ("451 4.7.5 ..."), when one has been tried.
+    pub async fn last_reply(&self) -> Option<String> {
+        let queue = self.server.store().queue_list().await.unwrap();
+        queue
+            .iter()
+            .flat_map(|m| &m.recipients)
+            .find_map(|r| r.last_reply.clone())
+    }
+
     /// Waits for `check`; on a timeout, says what the queue holds.
     pub async fn eventually<F: AsyncFn() -> bool>(&self, what: &str, check: F) {
         for _ in 0..400 {
