@@ -4,6 +4,7 @@
 
 mod connection;
 pub mod dns;
+pub mod dnssec;
 mod limits;
 pub mod line_io;
 mod listener;

@@ -12,11 +12,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 
 type Zone = Arc<RwLock<HashMap<(String, RecordType), Vec<RData>>>>;
+/// Zones whose answers a validating resolver would mark authentic.
+type Signed = Arc<RwLock<Vec<String>>>;
 
 #[derive(Clone)]
 pub struct TestDns {
     addr: SocketAddr,
     zone: Zone,
+    signed: Signed,
 }
 
 fn key(name: &str) -> String {
@@ -40,19 +43,23 @@ impl TestDns {
             }
         };
         let zone: Zone = Arc::default();
+        let signed: Signed = Arc::default();
         let served = Arc::clone(&zone);
+        let secure = Arc::clone(&signed);
         tokio::spawn(async move {
             let mut buffer = vec![0u8; 4096];
             while let Ok((n, from)) = udp.recv_from(&mut buffer).await {
-                if let Some(reply) = answer(&served, &buffer[..n]) {
+                if let Some(reply) = answer(&served, &secure, &buffer[..n]) {
                     let _ = udp.send_to(&reply, from).await;
                 }
             }
         });
         let served = Arc::clone(&zone);
+        let secure = Arc::clone(&signed);
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = tcp.accept().await {
                 let served = Arc::clone(&served);
+                let secure = Arc::clone(&secure);
                 tokio::spawn(async move {
                     loop {
                         let Ok(len) = stream.read_u16().await else { return };
@@ -60,14 +67,23 @@ impl TestDns {
                         if stream.read_exact(&mut request).await.is_err() {
                             return;
                         }
-                        let Some(reply) = answer(&served, &request) else { return };
+                        let Some(reply) = answer(&served, &secure, &request) else {
+                            return;
+                        };
                         let _ = stream.write_u16(reply.len() as u16).await;
                         let _ = stream.write_all(&reply).await;
                     }
                 });
             }
         });
-        TestDns { addr, zone }
+        TestDns { addr, zone, signed }
+    }
+
+    /// Answers for `zone` and the names under it carry the AD bit when the
+    /// question asks for it (RFC 6840 5.7), as a validating resolver's do
+    /// for a DNSSEC-signed zone; every other answer is insecure.
+    pub fn sign(&self, zone: &str) {
+        self.signed.write().unwrap().push(key(zone));
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -123,9 +139,18 @@ impl TestDns {
     }
 }
 
-fn answer(zone: &Zone, request: &[u8]) -> Option<Vec<u8>> {
+fn answer(zone: &Zone, signed: &Signed, request: &[u8]) -> Option<Vec<u8>> {
     let query = Message::from_vec(request).ok()?;
     let mut response = Message::response(query.metadata.id, query.metadata.op_code);
+    let asks_ad = query.metadata.authentic_data || query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    let signed = signed.read().unwrap();
+    let is_signed = |name: &str| {
+        signed
+            .iter()
+            .any(|zone| name == zone || name.ends_with(&format!(".{zone}")))
+    };
+    response.metadata.authentic_data =
+        asks_ad && !query.queries.is_empty() && query.queries.iter().all(|q| is_signed(&key(&q.name().to_ascii())));
     response.metadata.authoritative = true;
     response.metadata.recursion_desired = query.metadata.recursion_desired;
     response.metadata.recursion_available = true;

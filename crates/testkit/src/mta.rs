@@ -147,11 +147,23 @@ impl FakeMta {
 
     /// With the EHLO extensions given (none: a plain RFC 5321 server).
     pub async fn start_with(addr: SocketAddr, behaviour: Behaviour, extensions: &[&'static str]) -> FakeMta {
+        let (cert, key) = test_certificate();
+        FakeMta::start_with_certificate(addr, behaviour, extensions, &cert, &key).await
+    }
+
+    /// As [`FakeMta::start_with`], showing the chain in the PEM file
+    /// `cert` (server certificate first) after STARTTLS.
+    pub async fn start_with_certificate(
+        addr: SocketAddr,
+        behaviour: Behaviour,
+        extensions: &[&'static str],
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> FakeMta {
         let listener = TcpListener::bind(addr).await.expect("bind fake MTA");
-        let tls = extensions.contains(&"STARTTLS").then(|| {
-            let (cert, key) = test_certificate();
-            estafeta_net::tls::acceptor(&cert, &key).unwrap()
-        });
+        let tls = extensions
+            .contains(&"STARTTLS")
+            .then(|| estafeta_net::tls::acceptor(cert, key).unwrap());
         let mta = FakeMta {
             addr: listener.local_addr().unwrap(),
             log: Default::default(),

@@ -44,6 +44,7 @@ impl World {
             hostname: "verifier.test".into(),
             dns: Dns {
                 nameservers: vec![self.dns.addr()],
+                ..Dns::default()
             },
             ..Config::default()
         };

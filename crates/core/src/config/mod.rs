@@ -217,6 +217,11 @@ pub struct CertPair {
 pub struct Dns {
     /// Nameservers as "ADDR:PORT"; empty means the system resolver.
     pub nameservers: Vec<SocketAddr>,
+    /// Believe the DNSSEC AD bit of these nameservers though they are not
+    /// on loopback (only when the path to them is private: a validating
+    /// resolver on the same LAN segment, or over IPsec). DANE (RFC 7672)
+    /// rests on it.
+    pub trust_ad: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -410,6 +415,9 @@ pub struct Outbound {
     pub tls_ca_file: Option<PathBuf>,
     /// Honour MTA-STS policies (RFC 8461) of domains delivered to by MX.
     pub mta_sts: bool,
+    /// Honour DANE TLSA records (RFC 7672) of MX hosts whose MX, address
+    /// and TLSA records are DNSSEC-validated by a trusted resolver.
+    pub dane: bool,
     /// The HTTPS port policies are fetched from (443; tests change it).
     pub mta_sts_port: u16,
     /// Where mail goes when no route matches: absent, by MX.
@@ -460,6 +468,7 @@ impl Default for Outbound {
             data_timeout: minutes(10),
             tls_ca_file: None,
             mta_sts: true,
+            dane: true,
             mta_sts_port: 443,
             relay: None,
             routes: Default::default(),

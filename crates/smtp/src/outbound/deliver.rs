@@ -444,6 +444,13 @@ impl Outbound {
             auth: (!route.username.is_empty()).then(|| (route.username.clone(), route.password.clone())),
             source: None,
         };
+        // RFC 7672 2.2.1: DANE applies to MX hosts named by a validated MX
+        // RRset (not to routes the operator set, nor address literals).
+        let dane = config.dane
+            && route.host.is_empty()
+            && !domain.starts_with('[')
+            && self.dnssec.can_validate()
+            && super::dane::mx_secure(&self.dnssec, domain).await;
         let mut last = Reply::local(451, [4, 4, 1], format!("no host of {domain} could be reached"));
         let mut last_host = None;
         let mut reached = false;
@@ -451,6 +458,18 @@ impl Outbound {
         // taken) once for the group.
         let mut departures: [Option<Result<Departure, Reply>>; 2] = [None, None];
         for Host { name, addrs, port } in hosts {
+            let settings = match dane {
+                true => match self.dane_settings(&settings, domain, &name, port).await {
+                    Ok(settings) => settings,
+                    Err(reply) => {
+                        // RFC 7672 2.2: on to the next MX host.
+                        tracing::info!(host = %name, %reply, "MX host skipped");
+                        last = reply;
+                        continue;
+                    }
+                },
+                false => settings.clone(),
+            };
             for ip in addrs {
                 let family = usize::from(!ip.is_ipv4());
                 if departures[family].is_none() {
@@ -550,6 +569,26 @@ impl Outbound {
             _ => tracing::warn!(%domain, ?outside, "MX hosts outside the MTA-STS policy (testing mode)"),
         }
         Ok(hosts)
+    }
+
+    /// The connection settings DANE asks for `host` (RFC 7672): STARTTLS
+    /// with a certificate its TLSA records name, or STARTTLS alone when
+    /// none of its records is usable; a reply when it cannot be used now.
+    async fn dane_settings(&self, settings: &Settings, domain: &str, host: &str, port: u16) -> Result<Settings, Reply> {
+        use super::dane::HostPolicy;
+        let mut settings = settings.clone();
+        match super::dane::host_policy(&self.dnssec, host, port).await {
+            HostPolicy::None => {}
+            HostPolicy::EncryptOnly => settings.require_tls = true,
+            // RFC 8461 2: where DANE authenticates a host it takes
+            // precedence over MTA-STS.
+            HostPolicy::Authenticate(records) => {
+                settings.require_tls = true;
+                settings.tls = super::dane::client_config(records, domain);
+            }
+            HostPolicy::Unusable(why) => return Err(Reply::local(451, [4, 7, 5], why)),
+        }
+        Ok(settings)
     }
 
     /// The MTA-STS policy of a domain delivered to by its MX.

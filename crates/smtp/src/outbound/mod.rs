@@ -5,6 +5,7 @@
 //! tell senders about failures, delays and (when asked) success (RFC 3464).
 
 pub mod client;
+pub mod dane;
 mod deliver;
 mod departure;
 pub mod dkim;
@@ -41,6 +42,8 @@ pub struct Outbound {
     verified_tls: Arc<rustls::ClientConfig>,
     /// MTA-STS policies seen (RFC 8461 5.1 cache).
     policies: mta_sts::Policies,
+    /// DNSSEC-aware lookups for DANE (RFC 7672).
+    dnssec: estafeta_net::dnssec::SecureResolver,
     pool: Pool,
     /// Which address mail leaves from (IP pools, warm-up).
     sources: Sources,
@@ -64,6 +67,7 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
             tls::verified_config(None).expect("ring supports the default protocol versions")
         }),
         policies: Default::default(),
+        dnssec: estafeta_net::dnssec::SecureResolver::new(&context.config.dns),
         pool: Pool::default(),
         sources: Sources::new(Arc::clone(&context.config), Arc::clone(&context.store)),
         throttle: Throttle::new(ThrottleRules {

@@ -4,6 +4,7 @@
 //! seconds of linking, and CI builds them all.
 
 mod common;
+mod dane;
 mod deliverability;
 mod delivery;
 mod filter;

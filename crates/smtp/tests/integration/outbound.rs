@@ -434,6 +434,7 @@ async fn mail_from_a_domain_with_a_key_is_dkim_signed() {
     );
     let resolver = estafeta_net::dns::resolver(&estafeta_core::config::Dns {
         nameservers: vec![world.server.dns.addr()],
+        ..Default::default()
     })
     .unwrap();
     let message = mail_auth::AuthenticatedMessage::parse(&data).unwrap();

@@ -76,6 +76,7 @@ async fn estafeta_delivers_dkim_signed_mail_to_postfix() {
     assert!(stored.contains("\r\n.dot line\r\n"), "{stored}");
     let resolver = estafeta_net::dns::resolver(&estafeta_core::config::Dns {
         nameservers: vec![server.dns.addr()],
+        ..Default::default()
     })
     .unwrap();
     let message = mail_auth::AuthenticatedMessage::parse(stored.as_bytes()).unwrap();
