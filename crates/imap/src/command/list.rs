@@ -45,6 +45,38 @@ fn join(reference: &str, pattern: &str) -> String {
     }
 }
 
+/// A LIST or LSUB pattern joined to its reference. Reference and pattern
+/// are list-mailbox syntax, any atom character allowed (RFC 3501 9), so
+/// one that is not valid modified UTF-7 is no error: it is matched as the
+/// client wrote it against the names as that client reads them.
+enum Pattern {
+    Stored(String),
+    Wire(String),
+}
+
+impl Pattern {
+    fn new(reference: &[u8], pattern: &[u8], utf8: bool) -> Pattern {
+        match (names::decode(reference, utf8), names::decode(pattern, utf8)) {
+            (Ok(reference), Ok(pattern)) => Pattern::Stored(join(&reference, &pattern)),
+            _ => Pattern::Wire(join(
+                &String::from_utf8_lossy(reference),
+                &String::from_utf8_lossy(pattern),
+            )),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        matches!(self, Pattern::Stored(p) if p.is_empty())
+    }
+
+    fn matches(&self, name: &str, utf8: bool) -> bool {
+        match self {
+            Pattern::Stored(pattern) => names::matches(pattern, name),
+            Pattern::Wire(pattern) => names::matches(pattern, &String::from_utf8_lossy(&names::encode(name, utf8))),
+        }
+    }
+}
+
 pub async fn list(
     session: &mut Session,
     tag: &str,
@@ -53,17 +85,7 @@ pub async fn list(
     options: ListOptions,
 ) -> Flow {
     let utf8 = session.utf8();
-    let reference = match names::decode(&reference, utf8) {
-        Ok(reference) => reference,
-        Err(why) => return session.bad(tag, why),
-    };
-    let mut decoded = Vec::with_capacity(patterns.len());
-    for pattern in &patterns {
-        match names::decode(pattern, utf8) {
-            Ok(pattern) => decoded.push(join(&reference, &pattern)),
-            Err(why) => return session.bad(tag, why),
-        }
-    }
+    let decoded: Vec<Pattern> = patterns.iter().map(|p| Pattern::new(&reference, p, utf8)).collect();
     // RFC 9051 6.3.9: an empty pattern asks for the delimiter.
     if decoded.len() == 1 && decoded[0].is_empty() && !options.subscribed {
         response::list(session.io.out(), "LIST", &["\\Noselect"], MAILBOX_DELIMITER, b"", utf8);
@@ -78,7 +100,7 @@ pub async fn list(
     let all = tree(&mailboxes);
     let show_subscribed = options.subscribed || options.return_subscribed;
     for (name, mailbox) in &all {
-        if !decoded.iter().any(|pattern| names::matches(pattern, name)) {
+        if !decoded.iter().any(|pattern| pattern.matches(name, utf8)) {
             continue;
         }
         let subscribed = mailbox.is_some_and(|m| m.subscribed);
@@ -125,11 +147,7 @@ pub async fn list(
 /// RFC 3501 6.3.9 LSUB (deprecated in IMAP4rev2, kept for old clients).
 pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern: Vec<u8>) -> Flow {
     let utf8 = session.utf8();
-    let (reference, pattern) = match (names::decode(&reference, utf8), names::decode(&pattern, utf8)) {
-        (Ok(reference), Ok(pattern)) => (reference, pattern),
-        (Err(why), _) | (_, Err(why)) => return session.bad(tag, why),
-    };
-    let pattern = join(&reference, &pattern);
+    let pattern = Pattern::new(&reference, &pattern, utf8);
     let account = session.account.as_ref().expect("authenticated").id;
     let store = Arc::clone(&session.context.store);
     let mailboxes = match store.mailbox_list(account).await {
@@ -139,7 +157,7 @@ pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern:
     let mut subscribed: Vec<&Mailbox> = mailboxes.iter().filter(|m| m.subscribed).collect();
     subscribed.sort_by(|a, b| a.name.cmp(&b.name));
     for mailbox in subscribed {
-        if names::matches(&pattern, &mailbox.name) {
+        if pattern.matches(&mailbox.name, utf8) {
             let encoded = names::encode(&mailbox.name, utf8);
             response::list(session.io.out(), "LSUB", &[], MAILBOX_DELIMITER, &encoded, utf8);
         }

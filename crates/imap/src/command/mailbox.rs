@@ -11,8 +11,11 @@ use estafeta_store::StoreError;
 use std::collections::BTreeSet;
 
 /// The stored name for a client's name, or a reply already written.
+/// RFC 3501 5.1.3: a name that is not valid modified UTF-7 is still valid
+/// syntax (astring), so it is refused with NO, not BAD; a BAD would also
+/// count towards ending the session.
 pub fn mailbox_name(session: &mut Session, tag: &str, name: &MailboxName) -> Result<String, Flow> {
-    names::decode(&name.0, session.utf8()).map_err(|why| session.bad(tag, why))
+    names::decode(&name.0, session.utf8()).map_err(|why| session.no(tag, None, why))
 }
 
 pub async fn select(

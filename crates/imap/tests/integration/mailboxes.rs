@@ -184,3 +184,38 @@ async fn select_and_examine_report_the_mailbox() {
     // A failed SELECT leaves no mailbox selected (RFC 9051 6.3.2).
     imap.command("FETCH 1 FLAGS").await.bad();
 }
+
+/// Every printable character that is no atom-special (RFC 3501 9), as
+/// the independent conformance suite sent it; `&` starts no valid
+/// modified UTF-7 here.
+const ATOM_CHARS: &str = "!#$&'+,-.0123456789:;<=>?@^_`|[}";
+
+#[tokio::test]
+async fn names_and_patterns_of_any_atom_characters_are_answered_not_refused_as_syntax() {
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    // RFC 3501 6.3.8 list-mailbox: any ATOM-CHAR and the wildcards. A
+    // pattern that is not valid modified UTF-7 matches nothing: OK.
+    for _ in 0..5 {
+        let list = imap.ok(&format!("LIST \"\" {ATOM_CHARS}%*")).await;
+        assert!(list.lines("LIST").is_empty(), "{list:?}");
+        let quoted = imap.ok(&format!("LIST \"\" \"{ATOM_CHARS}%*\"")).await;
+        assert!(quoted.lines("LIST").is_empty(), "{quoted:?}");
+        imap.ok(&format!("LSUB \"\" {ATOM_CHARS}*")).await;
+        // RFC 3501 5.1.3: such a name is refused with NO; it is no
+        // protocol error, and repeating it must not end the session.
+        imap.command(&format!("SELECT {ATOM_CHARS}")).await.no();
+        imap.command(&format!("CREATE {ATOM_CHARS}")).await.no();
+    }
+    // A pattern matches names as this rev1 client reads them.
+    imap.ok("CREATE &AOk-t&AOk-").await;
+    let wire = imap.ok("LIST \"\" &AOk-t*").await;
+    assert_eq!(names(&wire), ["&AOk-t&AOk-"], "{wire:?}");
+    let odd = imap.ok("LIST \"\" &AOk*").await;
+    assert_eq!(
+        names(&odd),
+        ["&AOk-t&AOk-"],
+        "an undecodable pattern matched as written: {odd:?}"
+    );
+    imap.ok("NOOP").await;
+}
