@@ -14,6 +14,9 @@ use mail_parser::{Address, HeaderName, HeaderValue, MessageParser};
 pub enum EnvelopeAddress {
     Mailbox {
         name: Option<String>,
+        /// RFC 5322 4.4 obs-route (`@relay1,@relay2`), kept as the
+        /// address's adl (RFC 3501 7.4.2).
+        route: Option<String>,
         mailbox: String,
         host: String,
     },
@@ -42,12 +45,22 @@ fn mailbox(name: Option<&str>, address: Option<&str>) -> Option<EnvelopeAddress>
     if address.is_empty() {
         return None;
     }
+    // RFC 5322 4.4 obs-angle-addr: `<@route:user@domain>`.
+    let (route, address) = match address.strip_prefix('@').and_then(|_| address.split_once(':')) {
+        Some((route, rest)) => (Some(route.trim().to_owned()), rest.trim()),
+        None => (None, address),
+    };
     let (mailbox, host) = match address.rsplit_once('@') {
         Some((mailbox, host)) => (mailbox.to_owned(), host.to_owned()),
         None => (address.to_owned(), String::new()),
     };
     let name = name.map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
-    Some(EnvelopeAddress::Mailbox { name, mailbox, host })
+    Some(EnvelopeAddress::Mailbox {
+        name,
+        route,
+        mailbox,
+        host,
+    })
 }
 
 fn addresses(value: Option<&HeaderValue>) -> Vec<EnvelopeAddress> {
@@ -133,14 +146,21 @@ fn write_addresses(out: &mut Vec<u8>, list: &[EnvelopeAddress], utf8: bool) {
     out.push(b'(');
     for address in list {
         match address {
-            EnvelopeAddress::Mailbox { name, mailbox, host } => {
+            EnvelopeAddress::Mailbox {
+                name,
+                route,
+                mailbox,
+                host,
+            } => {
                 out.push(b'(');
                 match name {
                     Some(name) if !utf8 && !name.is_ascii() => string(out, encoded_word(name).as_bytes(), false),
                     Some(name) => string(out, name.as_bytes(), utf8),
                     None => out.extend_from_slice(b"NIL"),
                 }
-                out.extend_from_slice(b" NIL ");
+                out.push(b' ');
+                nstring(out, route.as_deref().map(str::as_bytes), utf8);
+                out.push(b' ');
                 string(out, mailbox.as_bytes(), utf8);
                 out.push(b' ');
                 string(out, host.as_bytes(), utf8);
@@ -208,5 +228,23 @@ Message-Id: <B27397-0100000@cac.washington.edu>\r\n\r\n";
     #[test]
     fn empty_header_is_all_nil() {
         assert_eq!(render(b"\r\n", false), "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+    }
+
+    #[test]
+    fn a_source_route_is_the_addresses_adl() {
+        // RFC 3501 7.4.2: the second field is the at-domain-list (source
+        // route); RFC 5322 4.4 obs-route.
+        let out = render(
+            b"From: <@route.test:user@domain.test>\r\nTo: Ann <@a.test,@b.test:ann@x.test>\r\n\r\n",
+            false,
+        );
+        assert!(
+            out.contains("((NIL \"@route.test\" \"user\" \"domain.test\"))"),
+            "{out}"
+        );
+        assert!(
+            out.contains("((\"Ann\" \"@a.test,@b.test\" \"ann\" \"x.test\"))"),
+            "{out}"
+        );
     }
 }

@@ -272,3 +272,24 @@ async fn sort_and_thread() {
         ["THREAD (3)(1 (2)(4))"]
     );
 }
+
+#[tokio::test]
+async fn envelope_addresses_carry_their_source_route() {
+    // RFC 3501 7.4.2: an address is (name adl mailbox host); adl is the
+    // source route of an RFC 822 route-addr (RFC 5322 4.4 obs-route).
+    let server = server().await;
+    let header = "From: <@route.test:user@domain.test>\r\nTo: Ann <@a.test,@b.test:ann@x.test>\r\n\
+Subject: routed\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\nbody\r\n";
+    deliver(&server, header).await;
+    let mut imap = Imap::inbox(&server).await;
+    let fetched = imap.ok("FETCH 1 (ENVELOPE)").await;
+    let line = &fetched.untagged[0];
+    assert!(
+        line.contains("((NIL \"@route.test\" \"user\" \"domain.test\"))"),
+        "{line}"
+    );
+    assert!(
+        line.contains("((\"Ann\" \"@a.test,@b.test\" \"ann\" \"x.test\"))"),
+        "{line}"
+    );
+}
