@@ -43,14 +43,11 @@ pub fn reasons(auth: &AuthSummary) -> Vec<Reason> {
         Outcome::Pass => out.push(Reason::new("SPF_PASS", -0.1, "SPF: the sending host is allowed")),
         _ => {}
     }
-    match auth.dkim {
-        Outcome::Fail => out.push(Reason::new(
-            "DKIM_INVALID",
-            1.0,
-            "DKIM: signed, but no signature verifies",
-        )),
-        Outcome::Pass => out.push(Reason::new("DKIM_VALID", -0.1, "DKIM: a valid signature")),
-        _ => {}
+    // RFC 6376 6.1: signatures break in transit through no fault of the
+    // signer, so a message whose signatures all fail is treated as one
+    // with none (a key not found, a list footer, a re-encoded body).
+    if auth.dkim == Outcome::Pass {
+        out.push(Reason::new("DKIM_VALID", -0.1, "DKIM: a valid signature"));
     }
     match (auth.dmarc, auth.dmarc_enforced) {
         (Outcome::Fail, true) if auth.arc != Outcome::Pass => out.push(Reason::new(
@@ -97,7 +94,13 @@ mod tests {
             ..Default::default()
         };
         assert!(total(pass) < 0.0 && total(pass) > -1.0);
-        assert!(total(forged) >= 6.0);
+        assert!(total(forged) >= 5.5);
+        // A broken signature counts as no signature (RFC 6376 6.1).
+        let broken = AuthSummary {
+            dkim: Outcome::Fail,
+            ..Default::default()
+        };
+        assert_eq!(total(broken), 0.0);
         assert_eq!(total(AuthSummary::default()), 0.0, "nothing checked says nothing");
         // A forwarder that ARC-seals softens a DMARC failure.
         let forwarded = AuthSummary {

@@ -138,12 +138,22 @@ fn sender_history_points(spam: u64, ham: u64) -> Option<f64> {
 
 /// The From: address of a message, lower case.
 pub fn sender_of(message: &[u8]) -> Option<String> {
-    MessageParser::default().parse_headers(message).and_then(|p| {
-        p.from()
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .map(str::to_ascii_lowercase)
-    })
+    MessageParser::default()
+        .parse_headers(message)
+        .as_ref()
+        .and_then(sender_of_parsed)
+}
+
+/// The From: address, lower case; none when it is one of the recipients
+/// (mail "from" its own recipient is forged or a note to self, and either
+/// way says nothing about a sender's history).
+fn sender_of_parsed(parsed: &mail_parser::Message) -> Option<String> {
+    let from = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(str::to_ascii_lowercase)?;
+    (!rules::recipients(parsed).contains(&from)).then_some(from)
 }
 
 /// The token recording how a message (by content) was learned, so a user
@@ -221,13 +231,7 @@ impl Filter {
                 .await,
             );
         }
-        let from = parsed
-            .as_ref()
-            .and_then(|p| p.from())
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let from = parsed.as_ref().and_then(sender_of_parsed).unwrap_or_default();
         let signals = parsed
             .as_ref()
             .map(|p| tabs::signals(p, &filter.social_domains))
@@ -530,15 +534,7 @@ impl Filter {
             training.add(from.class(), &tokens, true);
         }
         training.add(to.class(), &tokens, false);
-        let sender = mail_parser::MessageParser::default()
-            .parse_headers(message)
-            .and_then(|p| {
-                p.from()
-                    .and_then(|a| a.first())
-                    .and_then(|a| a.address())
-                    .map(str::to_ascii_lowercase)
-            });
-        if let Some(sender) = sender {
+        if let Some(sender) = sender_of(message) {
             let token = sender_token(&sender);
             // Whatever tab the sender was in before no longer holds.
             let known = self.store.tokens_get(own(Classifier::Tabs, account), &[token]).await?;
@@ -638,6 +634,14 @@ pub async fn train_tabs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_from_its_own_recipient_has_no_sender() {
+        let forged = b"From: Bob <BOB@example.com>\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nx\r\n";
+        assert_eq!(sender_of(forged), None);
+        let real = b"From: Ana <Ana@partner.test>\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nx\r\n";
+        assert_eq!(sender_of(real).as_deref(), Some("ana@partner.test"));
+    }
 
     #[test]
     fn a_sender_history_needs_examples_and_weighs_spam_more_than_ham() {

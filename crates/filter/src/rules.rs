@@ -4,6 +4,7 @@
 //! carrying it is always spam, so operators can test the whole path with
 //! a harmless message.
 
+use estafeta_verify::lists::is_free;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// The GTUBE string, as SpamAssassin publishes it.
@@ -61,6 +62,40 @@ fn domain_of(address: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// The site a host belongs to, roughly its registrable domain: the last
+/// two labels, or three under a short second level (`co.uk`, `com.br`).
+/// Close enough to tell a sender's own links from someone else's.
+pub(crate) fn site(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = host.split('.').collect();
+    let keep = match labels.as_slice() {
+        [.., second, _] if labels.len() >= 3 && second.len() <= 3 => 3,
+        _ => 2,
+    };
+    labels[labels.len().saturating_sub(keep)..].join(".")
+}
+
+/// The addresses a message names as its recipients (To, Cc and the
+/// delivery headers), lower case.
+pub(crate) fn recipients(parsed: &Message) -> Vec<String> {
+    let mut found: Vec<String> = [parsed.to(), parsed.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.iter())
+        .filter_map(|a| a.address())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    for header in ["Delivered-To", "X-Original-To"] {
+        if let Some(value) = parsed.header_raw(header) {
+            found.push(value.trim().trim_matches(['<', '>']).to_ascii_lowercase());
+        }
+    }
+    found.retain(|a| a.contains('@'));
+    found.sort();
+    found.dedup();
+    found
+}
+
 /// Links as (href domain, the text shown for it) from HTML.
 fn anchors(html: &str) -> Vec<(String, String)> {
     let lower = html.to_ascii_lowercase();
@@ -111,6 +146,19 @@ fn url_domain(url: &str) -> String {
         .unwrap_or_default()
         .trim_start_matches("www.")
         .to_owned()
+}
+
+/// Link text that reads as a host name ("mybank.test"), not a word that
+/// ends a sentence ("here.").
+fn looks_like_host(text: &str) -> bool {
+    let labels: Vec<&str> = text.split('.').collect();
+    labels.len() >= 2
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
 /// Letters of two scripts in one word: Cyrillic "а" in "pаypal".
@@ -245,16 +293,22 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
             .iter()
             .any(|trick| lower.contains(trick))
         {
-            hit("INVISIBLE_TEXT", 1.5, "text styled not to be seen".into());
+            // Hidden text is also every newsletter's preheader (81% of the
+            // tab corpus's Promotions, 49% of the phishing): a hint, no more.
+            hit("INVISIBLE_TEXT", 0.3, "text styled not to be seen".into());
         }
         for (domain, text) in anchors(html) {
             let shown = url_domain(&text);
-            let shown = if shown.is_empty() && text.contains('.') && !text.contains(' ') {
+            let shown = if shown.is_empty() && looks_like_host(&text) {
                 text.to_ascii_lowercase().trim_start_matches("www.").to_owned()
             } else {
                 shown
             };
-            if !shown.is_empty() && shown != domain && !domain.ends_with(&format!(".{shown}")) {
+            // A sender's own address shown over its click tracker's is what
+            // every mailing service does; a link showing someone else's
+            // site and going to a third is the phisher's.
+            let own = !from_domain.is_empty() && site(&shown) == site(&from_domain);
+            if !shown.is_empty() && shown != domain && !domain.ends_with(&format!(".{shown}")) && !own {
                 hit(
                     "LINK_TEXT_MISMATCH",
                     2.5,
@@ -265,13 +319,25 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         }
     }
     if html_seen && !has_text {
-        hit("HTML_ONLY", 0.5, "HTML without a plain-text part".into());
+        // RFC 2046 5.1.4: mail meant for everyone offers a plain-text
+        // alternative; 68% of the phishing corpus has none, 4% of the tab
+        // corpus's newsletters and 3% of SpamAssassin's ham.
+        hit("HTML_ONLY", 1.0, "HTML without a plain-text part".into());
     }
 
     let mut shortened = false;
+    // The hosts the message links to: anchors in HTML, URLs in text.
+    let mut links: Vec<String> = Vec::new();
     for part in &parsed.parts {
         let text = match &part.body {
-            PartType::Text(text) | PartType::Html(text) => text.as_ref(),
+            PartType::Text(text) => {
+                links.extend(crate::tokens::link_domains(text));
+                text.as_ref()
+            }
+            PartType::Html(html) => {
+                links.extend(anchors(html).into_iter().map(|(domain, _)| domain));
+                html.as_ref()
+            }
             _ => continue,
         };
         let lower = text.to_ascii_lowercase();
@@ -279,6 +345,68 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
             shortened = true;
             hit("URL_SHORTENER", 1.0, "a link through a URL shortener".into());
         }
+    }
+    if let Some(ip) = links.iter().find(|host| host.parse::<std::net::Ipv4Addr>().is_ok()) {
+        hit("LINK_TO_IP", 1.5, format!("a link to a bare address ({ip})"));
+    }
+
+    // Greeting a victim by mailbox ("user@example.com: your storage is
+    // full") is a phishing kit's habit; people and mailing services use
+    // names.
+    let to = recipients(parsed);
+    if let Some(subject) = parsed.subject().map(str::to_ascii_lowercase)
+        && let Some(address) = to.iter().find(|a| subject.contains(a.as_str()))
+    {
+        hit(
+            "SUBJECT_NAMES_RECIPIENT",
+            2.0,
+            format!("the subject names the recipient's address {address}"),
+        );
+    }
+    if let Some(reply_to) = parsed.reply_to().and_then(|a| a.first()).and_then(|a| a.address()) {
+        let reply_domain = domain_of(reply_to);
+        if is_free(&reply_domain) && !is_free(&from_domain) && !from_domain.is_empty() {
+            hit(
+                "REPLYTO_FREEMAIL",
+                1.5,
+                format!("replies go to a free mailbox at {reply_domain}, not to {from_domain}"),
+            );
+        }
+    }
+
+    // What senders of wanted bulk mail do, and mailbox providers require
+    // of them: a working unsubscribe (RFC 2369, RFC 8058), links to their
+    // own site, content worth many links, a plain-text alternative (RFC
+    // 2046 5.1.4). Each is easy to fake alone; together they are rare in
+    // spam (2.9% of the phishing corpus has three or more, 4.8% of
+    // SpamAssassin's spam) and common in newsletters (83% of the tab
+    // corpus's Promotions, 78% of its Updates). Bayes trained on mail
+    // older than today's newsletters calls them spam on their words alone;
+    // this is what holds them back.
+    let unsubscribe = parsed
+        .header_raw("List-Unsubscribe")
+        .is_some_and(|v| v.contains("http") || v.contains("mailto:"));
+    let own_links = !from_domain.is_empty() && links.iter().any(|host| site(host) == site(&from_domain));
+    let practices = [
+        (unsubscribe, "an unsubscribe link"),
+        (own_links, "links to its own site"),
+        (links.len() >= 10, "many links"),
+        (html_seen && has_text, "a plain-text alternative"),
+    ];
+    let kept: Vec<&str> = practices
+        .iter()
+        .filter(|(yes, _)| *yes)
+        .map(|(_, what)| *what)
+        .collect();
+    // The unsubscribe is what makes it bulk mail a recipient asked for
+    // (and what providers demand of bulk senders); without it the rest is
+    // only a well-made message.
+    if unsubscribe && kept.len() >= 2 {
+        hit(
+            "BULK_SENDER_PRACTICE",
+            -(kept.len() as f64 - 1.0),
+            format!("a bulk sender's good practice: {}", kept.join(", ")),
+        );
     }
 
     for part in parsed.attachments() {
@@ -409,6 +537,68 @@ Message-ID: <n1@shop.test>\r\nContent-Type: text/html\r\n\r\n\
         // A link whose text names its own domain is fine.
         let honest = html.replace("http://login.evil.test/x", "https://mybank.test/login");
         assert!(!rules(&honest).contains(&"LINK_TEXT_MISMATCH"));
+    }
+
+    #[test]
+    fn a_senders_own_links_through_its_click_tracker_are_not_a_mismatch() {
+        let tracked = "From: News <news@shop.test>\r\nSubject: Offer\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <n1@shop.test>\r\nContent-Type: text/html\r\n\r\n\
+<p>Read it on <a href=\"https://click.esp.test/t/1\">www.shop.test</a>, or click \
+<a href=\"https://click.esp.test/t/2\">here.</a></p>\r\n";
+        assert!(!rules(tracked).contains(&"LINK_TEXT_MISMATCH"), "{:?}", rules(tracked));
+        // Someone else's site shown over a third party's link still is.
+        let phish = tracked.replace("www.shop.test", "www.mybank.test");
+        assert!(rules(&phish).contains(&"LINK_TEXT_MISMATCH"));
+        assert!(looks_like_host("mybank.test") && looks_like_host("www.my-bank.co.uk"));
+        assert!(!looks_like_host("here.") && !looks_like_host("e.g.") && !looks_like_host("v1.2"));
+    }
+
+    #[test]
+    fn phishing_habits_recipient_in_subject_free_reply_to_bare_ip_links() {
+        let message = "From: IT Desk <it@corp.test>\r\nTo: bob@example.com\r\nReply-To: desk.help@gmail.com\r\n\
+Subject: bob@example.com: your mailbox is full\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <m@corp.test>\r\n\r\n\
+Sign in at http://203.0.113.9/owa to keep your mail.\r\n";
+        let found = rules(message);
+        for rule in ["SUBJECT_NAMES_RECIPIENT", "REPLYTO_FREEMAIL", "LINK_TO_IP"] {
+            assert!(found.contains(&rule), "{rule} in {found:?}");
+        }
+        // People with free mailboxes may ask for replies there.
+        let free_sender = message.replace("it@corp.test", "it.desk@gmail.com");
+        assert!(!rules(&free_sender).contains(&"REPLYTO_FREEMAIL"));
+    }
+
+    #[test]
+    fn a_bulk_senders_good_practice_counts_only_with_an_unsubscribe() {
+        let links: String = (0..10)
+            .map(|i| format!("<a href=\"https://www.shop.test/item/{i}\">item {i}</a> "))
+            .collect();
+        let newsletter = format!(
+            "From: Shop <news@mail.shop.test>\r\nTo: bob@example.com\r\nSubject: New this week\r\n\
+Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <w1@shop.test>\r\n\
+List-Unsubscribe: <https://shop.test/u/1>, <mailto:u@shop.test>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nNew this week\r\n\
+--b\r\nContent-Type: text/html\r\n\r\n<p>{links}</p>\r\n--b--\r\n"
+        );
+        let ours = ["example.com".to_owned()];
+        let context = Context {
+            our_domains: &ours,
+            now: NOW,
+        };
+        let practice = |message: &str| {
+            check(message.as_bytes(), &context)
+                .into_iter()
+                .find(|h| h.rule == "BULK_SENDER_PRACTICE")
+                .map(|h| h.score)
+        };
+        assert_eq!(practice(&newsletter), Some(-3.0), "all four practices");
+        let no_unsubscribe = newsletter.replace("List-Unsubscribe:", "X-Old-Unsubscribe:");
+        assert_eq!(
+            practice(&no_unsubscribe),
+            None,
+            "the rest without an unsubscribe is not bulk"
+        );
+        let elsewhere = newsletter.replace("https://www.shop.test/item", "https://other.test/item");
+        assert_eq!(practice(&elsewhere), Some(-2.0));
     }
 
     #[test]

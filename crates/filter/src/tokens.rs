@@ -49,6 +49,17 @@ pub(crate) fn link_domains(text: &str) -> Vec<String> {
     domains
 }
 
+/// `text` in lower case without the given addresses.
+fn scrub(text: &str, addresses: &[String]) -> String {
+    let mut lower = text.to_lowercase();
+    for address in addresses {
+        if lower.contains(address.as_str()) {
+            lower = lower.replace(address.as_str(), " ");
+        }
+    }
+    lower
+}
+
 /// Strips tags, scripts and styles: what a reader would see.
 fn html_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
@@ -79,17 +90,25 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
         out.push(hash("meta", "unparsable"));
         return out;
     };
+    // The recipient's own address says who received the mail, not what
+    // it is: kept as a token it would teach the model its users' names
+    // (or a corpus collector's placeholder) instead of spam.
+    let to = crate::rules::recipients(parsed);
     if let Some(subject) = parsed.subject() {
-        out.extend(words(subject).map(|w| hash("subject", &w)));
+        out.extend(words(&scrub(subject, &to)).map(|w| hash("subject", &w)));
     }
     if let Some(from) = parsed.from().and_then(|a| a.first()) {
-        if let Some(address) = from.address() {
-            let domain = address.rsplit('@').next().unwrap_or_default().to_ascii_lowercase();
-            out.push(hash("from-domain", &domain));
-            out.push(hash("from", &address.to_ascii_lowercase()));
+        match from.address().map(str::to_ascii_lowercase) {
+            Some(address) if to.contains(&address) => out.push(hash("meta", "from-is-recipient")),
+            Some(address) => {
+                let domain = address.rsplit('@').next().unwrap_or_default();
+                out.push(hash("from-domain", domain));
+                out.push(hash("from", &address));
+            }
+            None => {}
         }
         if let Some(name) = from.name() {
-            out.extend(words(name).map(|w| hash("from-name", &w)));
+            out.extend(words(&scrub(name, &to)).map(|w| hash("from-name", &w)));
         }
     }
     for header in ["X-Mailer", "User-Agent", "Content-Type"] {
@@ -125,6 +144,7 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
         }
         let text: String = text.chars().take(MAX_TEXT - text_len).collect();
         text_len += text.len();
+        let text = scrub(&text, &to);
         out.extend(link_domains(&text).iter().map(|d| hash("link", d)));
         out.extend(words(&text).map(|w| hash("body", &w)));
     }
@@ -155,6 +175,28 @@ Caf=C3=A9 deals deals at https://Shop.Example/x\r\n";
         let mut sorted = found.clone();
         sorted.dedup();
         assert_eq!(sorted.len(), found.len(), "each token once");
+    }
+
+    #[test]
+    fn the_recipients_address_is_not_a_token() {
+        let message = b"From: Support <help@desk.example>\r\nTo: victim@pot.example\r\n\
+Subject: victim@pot.example, verify now\r\n\r\nDear victim@pot.example, verify your mailbox.\r\n";
+        let found = tokens(message);
+        for (place, word) in [
+            ("subject", "victim"),
+            ("body", "victim"),
+            ("body", "pot"),
+            ("subject", "example"),
+        ] {
+            assert!(!found.contains(&hash(place, word)), "{place}:{word} learned");
+        }
+        assert!(found.contains(&hash("subject", "verify")) && found.contains(&hash("body", "mailbox")));
+        // Mail "from" its own recipient: neither address nor domain is learned.
+        let to_self = b"From: victim@pot.example\r\nTo: victim@pot.example\r\nSubject: hello\r\n\r\nhi\r\n";
+        let found = tokens(to_self);
+        assert!(found.contains(&hash("meta", "from-is-recipient")));
+        assert!(!found.contains(&hash("from-domain", "pot.example")));
+        assert!(!found.contains(&hash("from", "victim@pot.example")));
     }
 
     #[test]
