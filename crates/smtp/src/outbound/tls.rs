@@ -7,14 +7,59 @@
 //! certificate must verify for that name: otherwise anyone on the path
 //! could take the mail, or the password.
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::ClientConfig;
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::sync::Arc;
 
+/// The handshake half of a `ServerCertVerifier`, the same whatever the
+/// certificate policy: the peer must prove it holds the key of the
+/// certificate it shows, checked with the algorithms of the verifier's
+/// `CryptoProvider` field.
+macro_rules! verify_handshake_with {
+    ($provider:ident) => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.$provider.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &rustls::pki_types::CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.$provider.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.$provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
+}
+pub(crate) use verify_handshake_with;
+
 #[derive(Debug)]
-struct Opportunistic(Arc<CryptoProvider>);
+struct Opportunistic {
+    provider: Arc<CryptoProvider>,
+}
 
 impl ServerCertVerifier for Opportunistic {
     fn verify_server_cert(
@@ -28,29 +73,8 @@ impl ServerCertVerifier for Opportunistic {
         Ok(ServerCertVerified::assertion())
     }
 
-    // The handshake itself is still checked: the peer holds the key of
-    // the certificate it shows.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    // The handshake itself is still checked.
+    verify_handshake_with!(provider);
 }
 
 /// The verifying configuration: the system's trust anchors and those of
@@ -87,7 +111,7 @@ pub fn client_config() -> Arc<ClientConfig> {
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Opportunistic(provider)))
+        .with_custom_certificate_verifier(Arc::new(Opportunistic { provider }))
         .with_no_client_auth();
     Arc::new(config)
 }

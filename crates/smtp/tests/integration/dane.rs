@@ -46,6 +46,14 @@ fn tlsa_name(world: &World, host: &str) -> String {
     format!("_{}._tcp.{host}", world.port)
 }
 
+/// A DANE-EE(3) record for mx1 naming the key whose SPKI digest is given.
+fn publish_dane_ee(world: &World, spki_digest: Vec<u8>) {
+    world.server.dns.add(
+        &tlsa_name(world, "mx1.dane.test"),
+        tlsa(CertUsage::DaneEe, Selector::Spki, spki_digest),
+    );
+}
+
 async fn mta(world: &World, n: u8, extensions: &[&'static str]) -> FakeMta {
     FakeMta::start_with(SocketAddr::new(ip(n), world.port), Behaviour::Accept, extensions).await
 }
@@ -66,10 +74,7 @@ async fn a_dane_ee_record_authenticates_the_mx_whatever_name_its_certificate_has
     // smarthost.test, self-signed and trusted by no CA, and that is fine.
     let world = world(true).await;
     let key = test_certificate().1;
-    world.server.dns.add(
-        &tlsa_name(&world, "mx1.dane.test"),
-        tlsa(CertUsage::DaneEe, Selector::Spki, spki_sha256(&key)),
-    );
+    publish_dane_ee(&world, spki_sha256(&key));
     let mx = mta(&world, 2, &["STARTTLS", "PIPELINING"]).await;
     world.send(ALICE, &[RECIPIENT], "dane-ee").await;
     world.eventually("delivery", async || !mx.received().is_empty()).await;
@@ -79,14 +84,9 @@ async fn a_dane_ee_record_authenticates_the_mx_whatever_name_its_certificate_has
 #[tokio::test]
 async fn a_certificate_no_tlsa_record_names_gets_no_mail_and_the_message_waits() {
     let world = world(true).await;
-    let stranger = rcgen::KeyPair::generate().unwrap();
-    world.server.dns.add(
-        &tlsa_name(&world, "mx1.dane.test"),
-        tlsa(
-            CertUsage::DaneEe,
-            Selector::Spki,
-            sha256(&stranger.subject_public_key_info()),
-        ),
+    publish_dane_ee(
+        &world,
+        sha256(&rcgen::KeyPair::generate().unwrap().subject_public_key_info()),
     );
     let mx = mta(&world, 2, &["STARTTLS", "PIPELINING"]).await;
     world.send(ALICE, &[RECIPIENT], "dane-mismatch").await;
@@ -105,10 +105,7 @@ async fn stripping_starttls_from_a_dane_host_cannot_downgrade_it_to_plaintext() 
     // An attacker on the path removes STARTTLS from the EHLO reply: with
     // validated TLSA records TLS is mandatory (RFC 7672 2.2).
     let world = world(true).await;
-    world.server.dns.add(
-        &tlsa_name(&world, "mx1.dane.test"),
-        tlsa(CertUsage::DaneEe, Selector::Spki, spki_sha256(&test_certificate().1)),
-    );
+    publish_dane_ee(&world, spki_sha256(&test_certificate().1));
     let mx = mta(&world, 2, &["PIPELINING"]).await;
     world.send(ALICE, &[RECIPIENT], "dane-strip").await;
     let reply = deferred_with(&world, "STARTTLS").await;
@@ -121,14 +118,9 @@ async fn tlsa_records_of_an_unsigned_zone_change_nothing() {
     // Without DNSSEC anyone could have forged the record: it is ignored
     // and delivery is opportunistic as before (RFC 7672 2.2).
     let world = world(false).await;
-    let stranger = rcgen::KeyPair::generate().unwrap();
-    world.server.dns.add(
-        &tlsa_name(&world, "mx1.dane.test"),
-        tlsa(
-            CertUsage::DaneEe,
-            Selector::Spki,
-            sha256(&stranger.subject_public_key_info()),
-        ),
+    publish_dane_ee(
+        &world,
+        sha256(&rcgen::KeyPair::generate().unwrap().subject_public_key_info()),
     );
     let mx = mta(&world, 2, &["STARTTLS", "PIPELINING"]).await;
     world.send(ALICE, &[RECIPIENT], "dane-unsigned").await;
