@@ -1,11 +1,12 @@
 //! FETCH responses over arbitrary (malformed) MIME: the structure parser,
 //! ENVELOPE/BODYSTRUCTURE, every section of every part, BINARY decoding
-//! and SEARCH's decoded text must neither panic nor write a response a
-//! client cannot parse.
+//! and SEARCH's decoded text, and SORT's base subject, must neither panic
+//! nor write a response a client cannot parse.
 #![no_main]
 
 use estafeta_core::model::Flags;
 use estafeta_imap::message::mime::{Kind, Part};
+use estafeta_imap::message::subject::base_subject;
 use estafeta_imap::message::text::{Needle, Searchable};
 use estafeta_imap::message::{Parsed, render};
 use estafeta_imap::proto::fetch::{FetchAttribute, Section, SectionText};
@@ -68,6 +69,11 @@ fn check_response(out: &[u8]) {
 
 fuzz_target!(|data: &[u8]| {
     let parsed = Parsed::new(data);
+    // SORT and THREAD's base subject (RFC 5256 2.1): trimmed, one space
+    // at most between words, whatever the subject held.
+    let base = base_subject(parsed.envelope.subject.as_deref().unwrap_or(data));
+    assert_eq!(base.text.trim(), base.text);
+    assert!(!base.text.contains("  "));
     let mut all = Vec::new();
     paths(&parsed.root, &mut Vec::new(), &mut all);
     let mut attributes = vec![

@@ -11,6 +11,7 @@ mod list;
 mod mailbox;
 mod parallel;
 mod search;
+mod sort;
 mod status;
 mod store;
 mod thread;
@@ -84,7 +85,7 @@ pub async fn execute(session: &mut Session, tag: &str, body: CommandBody) -> Flo
             criteria,
             charset,
             key,
-        } => thread::sort(session, tag, uid, criteria, charset, key).await,
+        } => sort::sort(session, tag, uid, criteria, charset, key).await,
         Thread {
             uid,
             algorithm,

@@ -1,204 +1,76 @@
-//! SORT and THREAD (RFC 5256): ORDEREDSUBJECT and REFERENCES.
+//! THREAD (RFC 5256 5): ORDEREDSUBJECT and REFERENCES.
 
-use super::search::{charset, run};
-use crate::message::Parsed;
-use crate::message::envelope::EnvelopeAddress;
+use super::search::charset;
+use super::sort::{Item, items};
+use crate::message::subject::{BaseSubject, base_subject};
 use crate::proto::response::{Code, Status};
-use crate::proto::search::{SearchKey, SortCriterion, SortKey, ThreadAlgorithm};
+use crate::proto::search::{SearchKey, ThreadAlgorithm};
 use crate::session::{Flow, Session};
-use estafeta_store::{MessageMeta, StoreError};
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-/// RFC 5256 2.1 base subject: encoded words decoded, `Re:`/`Fwd:` and
-/// `[tag]` prefixes and a `(fwd)` trailer removed, case folded.
-pub fn base_subject(raw: &[u8]) -> String {
-    let header = [b"Subject: ".as_slice(), raw, b"\r\n\r\n"].concat();
-    let decoded = mail_parser::MessageParser::default()
-        .parse_headers(&header)
-        .and_then(|m| m.subject().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned());
-    let mut subject: String = decoded.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
-    loop {
-        let before = subject.clone();
-        while let Some(rest) = subject.strip_suffix("(fwd)") {
-            subject = rest.trim_end().to_owned();
-        }
-        let trimmed = subject.trim_start();
-        let mut rest = trimmed;
-        // subj-blob: [anything]
-        while let Some(after) = rest
-            .strip_prefix('[')
-            .and_then(|r| r.split_once(']').map(|(_, a)| a.trim_start()))
-        {
-            if after.is_empty() {
-                break;
-            }
-            rest = after;
-        }
-        for prefix in ["re", "fwd", "fw"] {
-            if let Some(after) = rest.strip_prefix(prefix) {
-                let after = after.trim_start();
-                let after = match after.strip_prefix('[') {
-                    Some(blob) => blob.split_once(']').map_or(after, |(_, a)| a),
-                    None => after,
-                };
-                if let Some(after) = after.strip_prefix(':') {
-                    rest = after.trim_start();
-                    break;
-                }
-            }
-        }
-        subject = rest.to_owned();
-        if let Some(inner) = subject.strip_prefix("[fwd:").and_then(|s| s.strip_suffix(']')) {
-            subject = inner.trim().to_owned();
-        }
-        if subject == before {
-            return subject;
-        }
-    }
-}
-
-struct Item {
-    position: usize,
-    meta: MessageMeta,
-    parsed: Arc<Parsed>,
-}
-
-async fn items(session: &mut Session, key: &SearchKey, decode: fn(&[u8]) -> String) -> Result<Vec<Item>, StoreError> {
-    let found = run(session, key, decode).await?;
-    let mut items = Vec::with_capacity(found.len());
-    for position in found {
-        let meta = session.selected.as_ref().expect("selected state").messages[position].clone();
-        let parsed = match session.context.cache.get(&meta.blob) {
-            Some(parsed) => parsed,
-            None => {
-                let bytes = session.context.store.message_content(&meta.blob).await?;
-                session.context.cache.insert(meta.blob.clone(), Parsed::new(&bytes))
-            }
-        };
-        items.push(Item { position, meta, parsed });
-    }
-    Ok(items)
-}
-
-fn first_mailbox(list: &[EnvelopeAddress]) -> String {
-    list.iter()
-        .find_map(|a| match a {
-            EnvelopeAddress::Mailbox { mailbox, .. } => Some(mailbox.to_lowercase()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-/// RFC 5256 SORT DATE: the sent date, or the internal date without one.
-fn date(item: &Item) -> i64 {
-    item.parsed.sent.map_or(item.meta.internal_date, |(secs, _)| secs)
-}
-
-fn compare(a: &Item, b: &Item, key: SortKey) -> Ordering {
-    match key {
-        SortKey::Arrival => a.meta.internal_date.cmp(&b.meta.internal_date),
-        SortKey::Date => date(a).cmp(&date(b)),
-        SortKey::Size => a.meta.size.cmp(&b.meta.size),
-        SortKey::From => first_mailbox(&a.parsed.envelope.from).cmp(&first_mailbox(&b.parsed.envelope.from)),
-        SortKey::To => first_mailbox(&a.parsed.envelope.to).cmp(&first_mailbox(&b.parsed.envelope.to)),
-        SortKey::Cc => first_mailbox(&a.parsed.envelope.cc).cmp(&first_mailbox(&b.parsed.envelope.cc)),
-        SortKey::Subject => subject_of(a).cmp(&subject_of(b)),
-    }
-}
-
-fn subject_of(item: &Item) -> String {
-    base_subject(item.parsed.envelope.subject.as_deref().unwrap_or_default())
-}
-
-fn number(item: &Item, uid: bool) -> u32 {
-    if uid { item.meta.uid } else { item.position as u32 + 1 }
-}
-
-pub async fn sort(
-    session: &mut Session,
-    tag: &str,
-    uid: bool,
-    criteria: Vec<SortCriterion>,
-    charset_name: String,
-    key: SearchKey,
-) -> Flow {
-    let Some(decode) = charset(Some(&charset_name)) else {
-        return session.no(tag, Some(Code::BadCharset(vec!["UTF-8".into()])), "Unknown charset");
-    };
-    let mut items = match items(session, &key, decode).await {
-        Ok(items) => items,
-        Err(error) => return session.store_error(tag, &error),
-    };
-    // Stable: ties keep sequence order (RFC 5256 3).
-    items.sort_by(|a, b| {
-        for criterion in &criteria {
-            let order = compare(a, b, criterion.key);
-            let order = if criterion.reverse { order.reverse() } else { order };
-            if order != Ordering::Equal {
-                return order;
-            }
-        }
-        Ordering::Equal
-    });
-    let mut line = String::from("* SORT");
-    for item in &items {
-        let _ = write!(line, " {}", number(item, uid));
-    }
-    line.push_str("\r\n");
-    session.io.out().extend_from_slice(line.as_bytes());
-    session.sync(uid).await;
-    session.tagged(tag, Status::Ok, None, "SORT completed")
-}
-
-/// A thread tree: a message (or none, for a missing parent) and replies.
+/// A thread tree: a message, or a dummy standing for one the mailbox does
+/// not hold, and the messages under it.
 struct Node {
     item: Option<usize>,
     children: Vec<Node>,
 }
 
-fn write_thread(out: &mut String, node: &Node, items: &[Item], uid: bool) {
-    match node.item {
-        Some(i) => {
-            let _ = write!(out, "{}", number(&items[i], uid));
-            match node.children.len() {
-                0 => {}
-                1 => {
-                    out.push(' ');
-                    write_thread(out, &node.children[0], items, uid);
-                }
-                _ => {
-                    out.push(' ');
-                    for child in &node.children {
-                        out.push('(');
-                        write_thread(out, child, items, uid);
-                        out.push(')');
-                    }
-                }
-            }
+impl Node {
+    fn message(item: usize) -> Node {
+        Node {
+            item: Some(item),
+            children: Vec::new(),
         }
-        None => {
-            for child in &node.children {
-                out.push('(');
-                write_thread(out, child, items, uid);
-                out.push(')');
-            }
-        }
+    }
+
+    fn is_dummy(&self) -> bool {
+        self.item.is_none()
     }
 }
 
-fn earliest(node: &Node, items: &[Item]) -> i64 {
-    node.item
-        .map(|i| date(&items[i]))
-        .into_iter()
-        .chain(node.children.iter().map(|c| earliest(c, items)))
-        .min()
-        .unwrap_or(i64::MAX)
+fn write_thread(out: &mut String, node: &Node, items: &[Item], uid: bool) {
+    if let Some(i) = node.item {
+        let _ = write!(out, "{}", items[i].number(uid));
+        match node.children.as_slice() {
+            [] => return,
+            // One reply continues the thread on the same level.
+            [only] => {
+                out.push(' ');
+                return write_thread(out, only, items, uid);
+            }
+            _ => out.push(' '),
+        }
+    }
+    for child in &node.children {
+        out.push('(');
+        write_thread(out, child, items, uid);
+        out.push(')');
+    }
 }
 
+/// RFC 5256 5 step 6: siblings by sent date, ties by mailbox order; a
+/// dummy by its first child.
+fn sort_key(node: &Node, items: &[Item]) -> (i64, usize) {
+    match node.item {
+        Some(i) => (items[i].sent(), items[i].position),
+        None => node
+            .children
+            .first()
+            .map_or((i64::MAX, usize::MAX), |child| sort_key(child, items)),
+    }
+}
+
+/// Children before their parents' siblings: a dummy's key is its first
+/// child after that child's set is sorted.
+fn sort_siblings(nodes: &mut [Node], items: &[Item]) {
+    for node in nodes.iter_mut() {
+        sort_siblings(&mut node.children, items);
+    }
+    nodes.sort_by_key(|node| sort_key(node, items));
+}
+
+/// The Message-IDs (`<...>`) in a field, in order.
 fn message_ids(raw: &[u8]) -> Vec<String> {
     let text = String::from_utf8_lossy(raw);
     text.split('<')
@@ -208,104 +80,227 @@ fn message_ids(raw: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// RFC 5256 REFERENCES: parents from References/In-Reply-To.
-fn references(items: &[Item], bytes_headers: &[Vec<u8>]) -> Vec<Node> {
-    let ids: Vec<Option<String>> = items
-        .iter()
-        .map(|item| {
-            item.parsed
-                .envelope
-                .message_id
-                .as_deref()
-                .and_then(|m| message_ids(m).into_iter().next())
-        })
-        .collect();
-    let mut by_id: HashMap<&str, usize> = HashMap::new();
-    for (i, id) in ids.iter().enumerate() {
-        if let Some(id) = id {
-            by_id.entry(id.as_str()).or_insert(i);
-        }
-    }
-    // parent[i]: the nearest referenced message we have.
-    let mut parent: Vec<Option<usize>> = vec![None; items.len()];
-    for (i, refs) in bytes_headers.iter().enumerate() {
-        let mut chain = message_ids(refs);
-        if chain.is_empty()
-            && let Some(reply_to) = items[i].parsed.envelope.in_reply_to.as_deref()
-        {
-            chain = message_ids(reply_to);
-        }
-        parent[i] = chain
-            .iter()
-            .rev()
-            .filter_map(|id| by_id.get(id.as_str()).copied())
-            .find(|&p| p != i);
-    }
-    // Break cycles: follow parents; a loop back to i cuts i loose.
-    for i in 0..items.len() {
-        let mut seen = 0;
-        let mut at = parent[i];
-        while let Some(p) = at {
-            if p == i || seen > items.len() {
-                parent[i] = None;
-                break;
-            }
-            seen += 1;
-            at = parent[p];
-        }
-    }
-    fn build(i: usize, children: &HashMap<usize, Vec<usize>>, items: &[Item]) -> Node {
-        let mut nodes: Vec<Node> = children
-            .get(&i)
-            .map(|c| c.iter().map(|&c| build(c, children, items)).collect())
-            .unwrap_or_default();
-        nodes.sort_by_key(|n| earliest(n, items));
-        Node {
-            item: Some(i),
-            children: nodes,
-        }
-    }
-    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
-    let mut roots = Vec::new();
-    for (i, p) in parent.iter().enumerate() {
-        match p {
-            Some(p) => children.entry(*p).or_default().push(i),
-            None => roots.push(i),
-        }
-    }
-    roots.into_iter().map(|i| build(i, &children, items)).collect()
+/// Step 1's containers: one per Message-ID seen, holding its message when
+/// the mailbox has it.
+#[derive(Default)]
+struct Containers {
+    item: Vec<Option<usize>>,
+    parent: Vec<Option<usize>>,
+    children: Vec<Vec<usize>>,
 }
 
-/// RFC 5256 ORDEREDSUBJECT: by base subject, then date; flat threads.
-fn ordered_subject(items: &[Item]) -> Vec<Node> {
-    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_by_key(|&i| (subject_of(&items[i]), date(&items[i]), items[i].position));
-    for i in order {
-        let subject = subject_of(&items[i]);
-        let at = *index.entry(subject.clone()).or_insert_with(|| {
-            groups.push((subject, Vec::new()));
-            groups.len() - 1
-        });
-        groups[at].1.push(i);
+impl Containers {
+    fn add(&mut self, item: Option<usize>) -> usize {
+        self.item.push(item);
+        self.parent.push(None);
+        self.children.push(Vec::new());
+        self.item.len() - 1
     }
-    groups
-        .into_iter()
-        .map(|(_, members)| {
-            let mut iter = members.into_iter();
-            let first = iter.next().expect("groups are never empty");
-            Node {
-                item: Some(first),
-                children: iter
-                    .map(|i| Node {
-                        item: Some(i),
-                        children: Vec::new(),
-                    })
-                    .collect(),
+
+    /// Whether `ancestor` is `node` or above it.
+    fn is_ancestor(&self, ancestor: usize, node: usize) -> bool {
+        let mut at = Some(node);
+        while let Some(n) = at {
+            if n == ancestor {
+                return true;
             }
-        })
-        .collect()
+            at = self.parent[n];
+        }
+        false
+    }
+
+    fn unlink(&mut self, child: usize) {
+        if let Some(parent) = self.parent[child].take() {
+            self.children[parent].retain(|&c| c != child);
+        }
+    }
+
+    /// Makes `child` a child of `parent`, unless that closes a loop.
+    fn link(&mut self, parent: usize, child: usize) {
+        if self.is_ancestor(child, parent) {
+            return;
+        }
+        self.unlink(child);
+        self.parent[child] = Some(parent);
+        self.children[parent].push(child);
+    }
+
+    fn tree(&self, at: usize) -> Node {
+        Node {
+            item: self.item[at],
+            children: self.children[at].iter().map(|&c| self.tree(c)).collect(),
+        }
+    }
+}
+
+/// Step 4: dummies without children go; a dummy's children take its place,
+/// except at the top where a dummy keeps two or more together.
+fn prune(nodes: Vec<Node>, top: bool) -> Vec<Node> {
+    let mut kept = Vec::with_capacity(nodes.len());
+    for mut node in nodes {
+        node.children = prune(std::mem::take(&mut node.children), false);
+        if !node.is_dummy() || (top && node.children.len() > 1) {
+            kept.push(node);
+        } else {
+            kept.extend(node.children);
+        }
+    }
+    kept
+}
+
+/// Step 5: top-level threads with the same base subject are gathered.
+fn gather_by_subject(roots: Vec<Node>, items: &[Item]) -> Vec<Node> {
+    let subject_of = |node: &Node| -> BaseSubject {
+        let message = node.item.or_else(|| node.children.first().and_then(|c| c.item));
+        base_subject(
+            message
+                .and_then(|i| items[i].parsed.envelope.subject.as_deref())
+                .unwrap_or_default(),
+        )
+    };
+    let subjects: Vec<BaseSubject> = roots.iter().map(subject_of).collect();
+    let mut roots: Vec<Option<Node>> = roots.into_iter().map(Some).collect();
+    let dummy = |roots: &[Option<Node>], at: usize| roots[at].as_ref().is_some_and(Node::is_dummy);
+    // B: which top-level thread each subject gathers into.
+    let mut table: HashMap<String, usize> = HashMap::new();
+    for (at, subject) in subjects.iter().enumerate() {
+        if subject.text.is_empty() {
+            continue;
+        }
+        let key = subject.key();
+        match table.get(&key) {
+            None => {
+                table.insert(key, at);
+            }
+            Some(&held) => {
+                let replace = !dummy(&roots, held)
+                    && (dummy(&roots, at) || (subjects[held].reply_or_forward && !subject.reply_or_forward));
+                if replace {
+                    table.insert(key, at);
+                }
+            }
+        }
+    }
+    // C: merge each into the thread its subject chose.
+    for (at, subject) in subjects.iter().enumerate() {
+        if subject.text.is_empty() {
+            continue;
+        }
+        let Some(&held) = table.get(&subject.key()) else {
+            continue;
+        };
+        if held == at {
+            continue;
+        }
+        let current = roots[at].take().expect("each top-level thread is moved once");
+        let target = roots[held].take().expect("the table's thread stays at the top");
+        roots[held] = Some(match (target.is_dummy(), current.is_dummy()) {
+            (true, true) => Node {
+                item: None,
+                children: target.children.into_iter().chain(current.children).collect(),
+            },
+            (true, false) => {
+                let mut target = target;
+                target.children.push(current);
+                target
+            }
+            (false, false) if subject.reply_or_forward && !subjects[held].reply_or_forward => {
+                let mut target = target;
+                target.children.push(current);
+                target
+            }
+            _ => Node {
+                item: None,
+                children: vec![target, current],
+            },
+        });
+    }
+    roots.into_iter().flatten().collect()
+}
+
+/// RFC 5256 REFERENCES: threads from References (or In-Reply-To), with
+/// dummies for messages referred to but not held, then gathered by base
+/// subject.
+fn references(items: &[Item], references: &[Vec<u8>]) -> Vec<Node> {
+    let mut containers = Containers::default();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        // 1: a message without a Message-ID, or with one already taken,
+        // is a container of its own.
+        let own = item
+            .parsed
+            .envelope
+            .message_id
+            .as_deref()
+            .and_then(|m| message_ids(m).into_iter().next());
+        let container = match own.as_ref().and_then(|id| by_id.get(id).copied()) {
+            Some(held) if containers.item[held].is_none() => {
+                containers.item[held] = Some(i);
+                held
+            }
+            Some(_) => containers.add(Some(i)),
+            None => {
+                let added = containers.add(Some(i));
+                if let Some(id) = own {
+                    by_id.insert(id, added);
+                }
+                added
+            }
+        };
+        let mut chain = message_ids(&references[i]);
+        if chain.is_empty() {
+            chain = item
+                .parsed
+                .envelope
+                .in_reply_to
+                .as_deref()
+                .map(message_ids)
+                .unwrap_or_default()
+                .into_iter()
+                .take(1)
+                .collect();
+        }
+        // 1A: each reference the parent of the next, where not linked yet.
+        let mut previous: Option<usize> = None;
+        for id in chain {
+            let referred = *by_id.entry(id).or_insert_with(|| containers.add(None));
+            if let Some(parent) = previous
+                && containers.parent[referred].is_none()
+            {
+                containers.link(parent, referred);
+            }
+            previous = Some(referred);
+        }
+        // 1B: the last reference is the message's parent, whatever it had.
+        match previous {
+            Some(parent) if parent != container => containers.link(parent, container),
+            Some(_) => {}
+            None => containers.unlink(container),
+        }
+    }
+    let roots: Vec<Node> = (0..containers.item.len())
+        .filter(|&c| containers.parent[c].is_none())
+        .map(|c| containers.tree(c))
+        .collect();
+    gather_by_subject(prune(roots, true), items)
+}
+
+/// RFC 5256 ORDEREDSUBJECT: one thread per base subject, its messages by
+/// sent date; the first is the parent of the rest.
+fn ordered_subject(items: &[Item]) -> Vec<Node> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| (items[i].subject_key(), items[i].sent(), items[i].position));
+    let mut threads: Vec<Node> = Vec::new();
+    let mut last_subject: Option<String> = None;
+    for i in order {
+        let subject = items[i].subject_key();
+        match threads.last_mut() {
+            Some(thread) if last_subject.as_ref() == Some(&subject) => thread.children.push(Node::message(i)),
+            _ => threads.push(Node::message(i)),
+        }
+        last_subject = Some(subject);
+    }
+    threads
 }
 
 pub async fn thread(
@@ -340,7 +335,9 @@ pub async fn thread(
             references(&items, &headers)
         }
     };
-    roots.sort_by_key(|n| earliest(n, &items));
+    // ORDEREDSUBJECT's children are already in date order; sorting again
+    // orders its threads by their first message, as RFC 5256 asks.
+    sort_siblings(&mut roots, &items);
     let mut line = String::from("* THREAD");
     if !roots.is_empty() {
         line.push(' ');
@@ -354,17 +351,4 @@ pub async fn thread(
     session.io.out().extend_from_slice(line.as_bytes());
     session.sync(uid).await;
     session.tagged(tag, Status::Ok, None, "THREAD completed")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::base_subject;
-
-    #[test]
-    fn base_subjects() {
-        assert_eq!(base_subject(b"Re: Fwd: [list] Hello  World (fwd)"), "hello world");
-        assert_eq!(base_subject(b"RE[2]: x"), "x");
-        assert_eq!(base_subject(b"[Fwd: topic]"), "topic");
-        assert_eq!(base_subject(b"=?utf-8?q?Re=3A_caf=C3=A9?="), "café");
-    }
 }

@@ -293,3 +293,102 @@ Subject: routed\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\nbody\r\n";
         "{line}"
     );
 }
+
+/// A message for the threading tests: `refs` is the References field.
+fn threaded(id: &str, subject: &str, day: u32, refs: &str) -> String {
+    let references = if refs.is_empty() {
+        String::new()
+    } else {
+        format!("References: {refs}\r\n")
+    };
+    format!(
+        "From: t@x.test\r\nSubject: {subject}\r\nMessage-ID: <{id}@x>\r\n{references}\
+Date: {day:02} Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+    )
+}
+
+#[tokio::test]
+async fn thread_references_keeps_a_missing_parent_as_a_dummy_and_promotes_a_lone_child() {
+    // RFC 5256 5 steps 1A and 4: two replies to a message the mailbox
+    // does not hold share a dummy parent at the top; a lone reply to a
+    // missing message stands on its own.
+    let server = server().await;
+    for m in [
+        threaded("b", "Plan", 24, "<a@x>"),
+        threaded("c", "Plan", 25, "<a@x>"),
+        threaded("d", "Other", 23, ""),
+        threaded("e", "Lone", 26, "<z@x>"),
+    ] {
+        deliver(&server, &m).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    assert_eq!(
+        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+        ["THREAD (3)((1)(2))(4)"]
+    );
+}
+
+#[tokio::test]
+async fn thread_references_gathers_threads_by_base_subject() {
+    // RFC 5256 5 step 5: a reply without references joins the thread of
+    // its subject as a child; two originals with one subject become
+    // siblings under a dummy.
+    let server = server().await;
+    for m in [
+        threaded("l1", "Lunch", 23, ""),
+        threaded("l2", "Re: lunch", 24, ""),
+        threaded("b1", "Budget", 25, ""),
+        threaded("b2", "[team] budget", 26, ""),
+    ] {
+        deliver(&server, &m).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    assert_eq!(
+        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+        ["THREAD (1 2)((3)(4))"]
+    );
+}
+
+#[tokio::test]
+async fn thread_references_orders_siblings_by_their_own_date() {
+    // RFC 5256 5 step 6: siblings by sent date, not by the earliest
+    // message below them.
+    let server = server().await;
+    for m in [
+        threaded("p", "Trip", 23, ""),
+        threaded("x", "Re: Trip", 26, "<p@x>"),
+        threaded("y", "Re: Trip", 25, "<p@x>"),
+        threaded("g", "Re: Trip", 24, "<p@x> <x@x>"),
+    ] {
+        deliver(&server, &m).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    assert_eq!(
+        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+        ["THREAD (1 (3)(2 4))"]
+    );
+}
+
+#[tokio::test]
+async fn sort_subject_uses_the_base_subject_in_ascii_casemap() {
+    // RFC 5256 2.1: markers and blobs go, a blob that is all there is
+    // stays; i;ascii-casemap folds a-z to A-Z, so "[" sorts after "Z".
+    let server = server().await;
+    for m in [
+        threaded("s1", "Zulu", 23, ""),
+        threaded("s2", "[list] Re: alpha", 24, ""),
+        threaded("s3", "[announce]", 25, ""),
+        threaded("s4", "Fwd: ALPHA (fwd)", 22, ""),
+    ] {
+        deliver(&server, &m).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    assert_eq!(
+        imap.ok("SORT (SUBJECT) UTF-8 ALL").await.lines("SORT"),
+        ["SORT 2 4 1 3"]
+    );
+    assert_eq!(
+        imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
+        ["SORT 4 2 1 3"]
+    );
+}
