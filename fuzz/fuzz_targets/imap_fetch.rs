@@ -115,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for utf8 in [false, true] {
         // An undecodable part is a tagged NO for the client, not a bad line.
-        if let Ok(out) = render::fetch_response(1, &meta, &attributes, Some(&parsed), Some(data), utf8) {
+        if let Ok(out) = render::fetch_response(1, &meta, false, &attributes, Some(&parsed), Some(data), utf8) {
             check_response(&out);
         }
     }

@@ -80,6 +80,13 @@ pub trait Store: Send + Sync {
     /// Removes one mailbox and its messages; INBOX cannot be deleted.
     async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()>;
     async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
+    /// RFC 3501 2.3.2 \Recent: the highest UID of `mailbox` that a session
+    /// has taken as recent (0: none). Messages above it are recent.
+    async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32>;
+    /// Raises the recent mark to `up_to` and returns what it was: the
+    /// messages above the old mark, up to `up_to`, are recent to the
+    /// caller's session and to no other.
+    async fn recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32>;
 
     // --- Messages --------------------------------------------------------
 

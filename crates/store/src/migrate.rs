@@ -126,6 +126,7 @@ const TABLES: &[Table] = &[
             ("uidnext", "BIGINT"),
             ("highest_modseq", "BIGINT"),
             ("subscribed", "BOOLEAN"),
+            ("recent_uid", "BIGINT"),
         ],
     },
     Table {

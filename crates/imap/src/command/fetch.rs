@@ -114,7 +114,16 @@ pub async fn fetch(
                 // show (RFC 9051 7.5.1 allows leaving it out).
                 continue;
             }
-            let line = render::fetch_response(i + 1, meta, &attributes, parsed.as_deref(), bytes.as_deref(), utf8);
+            let recent = session.selected.as_ref().is_some_and(|s| s.is_recent(meta.uid));
+            let line = render::fetch_response(
+                i + 1,
+                meta,
+                recent,
+                &attributes,
+                parsed.as_deref(),
+                bytes.as_deref(),
+                utf8,
+            );
             match line {
                 Ok(line) => session.io.out().extend_from_slice(&line),
                 Err(BinaryError::UnknownEncoding) => {

@@ -54,10 +54,17 @@ pub async fn select(
         Ok(None) => return session.no(tag, Some(Code::NonExistent), "No such mailbox"),
         Err(error) => return session.store_error(tag, &error),
     };
-    let selected = match Selected::open(store.as_ref(), &session.context.snapshots, mailbox, read_only).await {
+    let mut selected = match Selected::open(store.as_ref(), &session.context.snapshots, mailbox, read_only).await {
         Ok(selected) => selected,
         Err(error) => return session.store_error(tag, &error),
     };
+    // RFC 3501 2.3.2: the first session to see a message sees it \Recent;
+    // an IMAP4rev2 session takes no part (RFC 9051 dropped the flag).
+    if !session.enabled.rev2
+        && let Err(error) = selected.take_recent(store.as_ref()).await
+    {
+        return session.store_error(tag, &error);
+    }
     if condstore {
         session.enabled.condstore = true;
     }
@@ -66,14 +73,14 @@ pub async fn select(
     let out = session.io.out();
     response::untagged(out, &format!("{} EXISTS", selected.exists()));
     if !rev2 {
-        response::untagged(out, "0 RECENT");
+        response::untagged(out, &format!("{} RECENT", selected.recent().len()));
     }
     let mut keywords: BTreeSet<&str> = BTreeSet::new();
     for message in selected.messages.iter() {
         keywords.extend(message.flags.keywords.iter().map(String::as_str));
     }
     let all = Flags::new(SystemFlags(0x1f), keywords.iter().map(|k| (*k).to_owned()));
-    response::untagged(out, &format!("FLAGS {}", flags_list(&all)));
+    response::untagged(out, &format!("FLAGS {}", flags_list(&all, false)));
     let permanent: Vec<Flag> = if read_only {
         Vec::new()
     } else {
@@ -175,7 +182,7 @@ async fn resync(session: &mut Session, selected: &Selected, params: &QresyncPara
                     "* {} FETCH (UID {} FLAGS {} MODSEQ ({}))\r\n",
                     i + 1,
                     message.uid,
-                    flags_list(&message.flags),
+                    flags_list(&message.flags, selected.is_recent(message.uid)),
                     message.modseq
                 )
                 .as_bytes(),

@@ -45,6 +45,8 @@ pub struct Scope<'a> {
     pub count: u32,
     pub largest_uid: u32,
     pub saved: &'a [u32],
+    /// The messages \Recent in this session, ascending (RFC 3501 2.3.2).
+    pub recent: &'a [u32],
     /// Turns a search string into UTF-8 from the command's CHARSET.
     pub decode: fn(&[u8]) -> String,
 }
@@ -72,8 +74,11 @@ pub fn eval(key: &SearchKey, message: &Candidate, scope: &Scope) -> Option<bool>
         Some(content.sent.is_some_and(|(_, days)| test(days)))
     };
     Some(match key {
-        SearchKey::All | SearchKey::Old => true,
-        SearchKey::New | SearchKey::Recent => false,
+        SearchKey::All => true,
+        // RFC 3501 6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT.
+        SearchKey::Recent => scope.recent.binary_search(&message.meta.uid).is_ok(),
+        SearchKey::New => scope.recent.binary_search(&message.meta.uid).is_ok() && !has(SystemFlags::SEEN),
+        SearchKey::Old => scope.recent.binary_search(&message.meta.uid).is_err(),
         SearchKey::Answered => has(SystemFlags::ANSWERED),
         SearchKey::Deleted => has(SystemFlags::DELETED),
         SearchKey::Draft => has(SystemFlags::DRAFT),
@@ -169,11 +174,13 @@ pub async fn run(
     let selected = session.selected.as_ref().expect("selected state");
     let messages = Arc::clone(&selected.messages);
     let saved = Arc::new(session.saved_search.clone());
+    let recent: Arc<Vec<u32>> = Arc::new(selected.recent().to_vec());
     let (count, largest_uid) = (selected.exists(), messages.last().map_or(0, |m| m.uid));
     let scope = Scope {
         count,
         largest_uid,
         saved: &saved,
+        recent: &recent,
         decode,
     };
     let mut found = Vec::new();
@@ -203,7 +210,12 @@ pub async fn run(
                 Err(error) => return Err(error),
             }
         }
-        let (key, messages, saved) = (Arc::clone(&key), Arc::clone(&messages), Arc::clone(&saved));
+        let (key, messages, saved, recent) = (
+            Arc::clone(&key),
+            Arc::clone(&messages),
+            Arc::clone(&saved),
+            Arc::clone(&recent),
+        );
         let matched = parallel::map(
             work,
             Arc::new(move |(i, bytes): (usize, Vec<u8>)| {
@@ -211,6 +223,7 @@ pub async fn run(
                     count,
                     largest_uid,
                     saved: &saved,
+                    recent: &recent,
                     decode,
                 };
                 let content = Content::new(&bytes);

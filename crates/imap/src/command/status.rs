@@ -16,9 +16,16 @@ pub async fn status_values(
     let needs_messages = items.iter().any(|item| {
         matches!(
             item,
-            StatusItem::Messages | StatusItem::Unseen | StatusItem::Deleted | StatusItem::Size
+            StatusItem::Messages | StatusItem::Unseen | StatusItem::Deleted | StatusItem::Size | StatusItem::Recent
         )
     });
+    // RFC 3501 6.3.10: RECENT counts the messages no session has taken as
+    // \Recent yet; asking does not take them.
+    let recent_mark = if items.contains(&StatusItem::Recent) {
+        session.context.store.recent_mark(mailbox.id).await?
+    } else {
+        0
+    };
     let messages = if needs_messages {
         session.context.store.messages(mailbox.id).await?
     } else {
@@ -37,8 +44,7 @@ pub async fn status_values(
                 StatusItem::Deleted => count(SystemFlags::DELETED, true),
                 StatusItem::Size => messages.iter().map(|m| m.size).sum(),
                 StatusItem::HighestModseq => mailbox.highest_modseq,
-                // IMAP4rev2 has no \Recent; a rev1 client is told none.
-                StatusItem::Recent => 0,
+                StatusItem::Recent => messages.iter().filter(|m| m.uid > recent_mark).count() as u64,
             };
             (item, value)
         })

@@ -88,7 +88,10 @@ pub async fn store(
             items.push(format!("UID {}", message.uid));
         }
         if !silent {
-            items.push(format!("FLAGS {}", flags_list(&message.flags)));
+            items.push(format!(
+                "FLAGS {}",
+                flags_list(&message.flags, selected.is_recent(message.uid))
+            ));
         }
         if condstore {
             items.push(format!("MODSEQ ({})", message.modseq));

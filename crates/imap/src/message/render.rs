@@ -41,10 +41,11 @@ fn origin(partial: Option<(u64, u64)>) -> String {
 
 /// One `* n FETCH (...)` response line for `attributes`. `parsed` must
 /// be there when any item needs the structure, `bytes` when any needs
-/// content.
+/// content; `recent`: the message is \Recent in this session.
 pub fn fetch_response(
     seq: usize,
     meta: &MessageMeta,
+    recent: bool,
     attributes: &[FetchAttribute],
     parsed: Option<&Parsed>,
     bytes: Option<&[u8]>,
@@ -60,7 +61,9 @@ pub fn fetch_response(
         let parsed = || parsed.expect("parsed when needed");
         match attribute {
             FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", meta.uid).as_bytes()),
-            FetchAttribute::Flags => out.extend_from_slice(format!("FLAGS {}", flags_list(&meta.flags)).as_bytes()),
+            FetchAttribute::Flags => {
+                out.extend_from_slice(format!("FLAGS {}", flags_list(&meta.flags, recent)).as_bytes())
+            }
             FetchAttribute::InternalDate => {
                 out.extend_from_slice(format!("INTERNALDATE {}", response::date_time(meta.internal_date)).as_bytes())
             }

@@ -72,6 +72,11 @@ pub struct Selected {
     pub expunged: Vec<u32>,
     /// The bus said the mailbox changed since the last refresh.
     pub dirty: bool,
+    /// RFC 3501 2.3.2: the UIDs that are \Recent in this session, ascending
+    /// (IMAP4rev1 only; RFC 9051 dropped \Recent).
+    recent: Vec<u32>,
+    /// The highest UID this session has taken or looked at as recent.
+    recent_seen: u32,
 }
 
 impl Selected {
@@ -110,7 +115,43 @@ impl Selected {
             shared: Some(snapshot),
             expunged: Vec::new(),
             dirty: false,
+            recent: Vec::new(),
+            recent_seen: 0,
         })
+    }
+
+    /// Takes \Recent for the messages this session has not yet looked at
+    /// (RFC 3501 2.3.2): a read-write session claims those no session has
+    /// had, so only it shows them as recent; a read-only one (EXAMINE)
+    /// shows them without taking them away (RFC 3501 6.3.2).
+    pub async fn take_recent(&mut self, store: &dyn Store) -> Result<(), StoreError> {
+        let last = self.messages.last().map_or(0, |m| m.uid);
+        if last <= self.recent_seen {
+            return Ok(());
+        }
+        let mark = if self.read_only {
+            store.recent_mark(self.mailbox.id).await?
+        } else {
+            store.recent_claim(self.mailbox.id, last).await?
+        };
+        let floor = mark.max(self.recent_seen);
+        self.recent.extend(
+            self.messages
+                .iter()
+                .map(|m| m.uid)
+                .filter(|&uid| uid > floor && uid <= last),
+        );
+        self.recent_seen = last;
+        Ok(())
+    }
+
+    pub fn is_recent(&self, uid: u32) -> bool {
+        self.recent.binary_search(&uid).is_ok()
+    }
+
+    /// The \Recent UIDs still in the mailbox, ascending.
+    pub fn recent(&self) -> &[u32] {
+        &self.recent
     }
 
     pub fn exists(&self) -> u32 {
@@ -151,11 +192,30 @@ impl Selected {
         }
         self.own().retain(|m| gone.binary_search(&m.uid).is_err());
         self.expunged.retain(|uid| gone.binary_search(uid).is_err());
+        self.recent.retain(|uid| gone.binary_search(uid).is_err());
     }
 
     /// Brings the view up to date, writing EXPUNGE/VANISHED (when allowed),
-    /// flag changes as FETCH, and EXISTS for new messages.
+    /// flag changes as FETCH, and EXISTS for new messages, with RECENT
+    /// after it for an IMAP4rev1 client (RFC 3501 7.3.2).
     pub async fn refresh(
+        &mut self,
+        store: &dyn Store,
+        snapshots: &Snapshots,
+        out: &mut Vec<u8>,
+        allow_expunge: bool,
+        enabled: Enabled,
+    ) -> Result<(), StoreError> {
+        let last = self.messages.last().map_or(0, |m| m.uid);
+        self.refresh_view(store, snapshots, out, allow_expunge, enabled).await?;
+        if !enabled.rev2 && self.messages.last().map_or(0, |m| m.uid) > last {
+            self.take_recent(store).await?;
+            response::untagged(out, &format!("{} RECENT", self.recent.len()));
+        }
+        Ok(())
+    }
+
+    async fn refresh_view(
         &mut self,
         store: &dyn Store,
         snapshots: &Snapshots,
@@ -178,7 +238,7 @@ impl Selected {
                 }
             }
             let before = self.messages.len();
-            write_flag_changes(&self.messages, &changes.changed, out, enabled);
+            write_flag_changes(&self.messages, &self.recent, &changes.changed, out, enabled);
             let last_uid = self.messages.last().map_or(0, |m| m.uid);
             let messages = self.own();
             for message in &changes.changed {
@@ -233,7 +293,7 @@ impl Selected {
             return false;
         }
         let last_uid = self.messages.last().map_or(0, |m| m.uid);
-        write_flag_changes(&self.messages, &delta.changed, out, enabled);
+        write_flag_changes(&self.messages, &self.recent, &delta.changed, out, enabled);
         write_expunges(&self.messages, &delta.vanished, out, enabled);
         let added = delta.changed.iter().any(|m| m.uid > last_uid);
         self.messages = Arc::clone(&latest.messages);
@@ -248,7 +308,13 @@ impl Selected {
 }
 
 /// `* n FETCH (FLAGS ...)` for messages of `view` whose flags changed.
-fn write_flag_changes(view: &[MessageMeta], changed: &[MessageMeta], out: &mut Vec<u8>, enabled: Enabled) {
+fn write_flag_changes(
+    view: &[MessageMeta],
+    recent: &[u32],
+    changed: &[MessageMeta],
+    out: &mut Vec<u8>,
+    enabled: Enabled,
+) {
     for message in changed {
         let Ok(i) = view.binary_search_by_key(&message.uid, |m| m.uid) else {
             continue;
@@ -264,7 +330,7 @@ fn write_flag_changes(view: &[MessageMeta], changed: &[MessageMeta], out: &mut V
             let _ = write!(line, "UID {} ", message.uid);
         }
         line.push_str("FLAGS ");
-        line.push_str(&flags_list(&message.flags));
+        line.push_str(&flags_list(&message.flags, recent.binary_search(&message.uid).is_ok()));
         if enabled.condstore {
             let _ = write!(line, " MODSEQ ({})", message.modseq);
         }
@@ -295,8 +361,9 @@ fn write_expunges(view: &[MessageMeta], uids: &[u32], out: &mut Vec<u8>, enabled
     gone
 }
 
-/// `(\Seen $Forwarded)`.
-pub fn flags_list(flags: &Flags) -> String {
+/// `(\Seen $Forwarded)`, with `\Recent` for a message recent in this
+/// session.
+pub fn flags_list(flags: &Flags, recent: bool) -> String {
     use estafeta_core::model::SystemFlags;
     let mut names: Vec<&str> = Vec::new();
     for (bit, name) in [
@@ -309,6 +376,9 @@ pub fn flags_list(flags: &Flags) -> String {
         if flags.system.contains(bit) {
             names.push(name);
         }
+    }
+    if recent {
+        names.push("\\Recent");
     }
     names.extend(flags.keywords.iter().map(String::as_str));
     format!("({})", names.join(" "))

@@ -41,7 +41,7 @@ async fn new_mail_is_announced_with_exists() {
     let mut imap = Imap::inbox(&server).await;
     deliver(&server, &message("new", "x")).await;
     let noop = imap.ok("NOOP").await;
-    assert_eq!(noop.untagged, ["* 1 EXISTS"]);
+    assert_eq!(noop.untagged, ["* 1 EXISTS", "* 1 RECENT"]);
     assert!(imap.ok("NOOP").await.untagged.is_empty());
 }
 
@@ -74,12 +74,17 @@ async fn idle_wakes_on_smtp_delivery_and_on_other_sessions() {
     assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
     let pushed = idler.read_line().await.unwrap();
     assert_eq!(pushed, "* 1 EXISTS");
+    // RFC 3501 7.3.2: an IMAP4rev1 client hears RECENT with it.
+    assert_eq!(idler.read_line().await.unwrap(), "* 1 RECENT");
     // How fast is measured by bench/imap (IDLE wake-up), not asserted here.
 
     // Another session's flag change and expunge.
     let mut other = Imap::inbox(&server).await;
     other.ok("STORE 1 +FLAGS (\\Deleted)").await;
-    assert_eq!(idler.read_line().await.unwrap(), "* 1 FETCH (FLAGS (\\Deleted))");
+    assert_eq!(
+        idler.read_line().await.unwrap(),
+        "* 1 FETCH (FLAGS (\\Deleted \\Recent))"
+    );
     other.ok("EXPUNGE").await;
     assert_eq!(idler.read_line().await.unwrap(), "* 1 EXPUNGE");
 
@@ -109,7 +114,7 @@ async fn condstore_fetch_changedsince_and_unchangedsince() {
     let changed = imap.ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})")).await;
     assert_eq!(changed.untagged.len(), 1, "{changed:?}");
     assert!(
-        changed.untagged[0].starts_with("* 2 FETCH (FLAGS (\\Seen) MODSEQ ("),
+        changed.untagged[0].starts_with("* 2 FETCH (FLAGS (\\Seen \\Recent) MODSEQ ("),
         "{changed:?}"
     );
     // UNCHANGEDSINCE older than the message's MODSEQ fails for it (RFC 7162 3.1.3).
@@ -161,7 +166,10 @@ async fn qresync_select_reports_vanished_and_changed() {
         "{resync:?}"
     );
     assert!(
-        resync.untagged.iter().any(|l| l.contains("(UID 5 FLAGS () MODSEQ (")),
+        resync
+            .untagged
+            .iter()
+            .any(|l| l.contains("(UID 5 FLAGS (\\Recent) MODSEQ (")),
         "{resync:?}"
     );
     // Live: VANISHED instead of EXPUNGE once QRESYNC is on (RFC 7162 3.2.10).
@@ -243,9 +251,16 @@ async fn many_idle_sessions_see_the_same_updates() {
     }
     let mut other = Imap::inbox(&server).await;
     deliver(&server, &message("c", "x")).await;
+    // RFC 3501 2.3.2: the first of them selected the first two messages
+    // and holds them as recent; exactly one of them takes the third.
+    let mut recent = 0;
     for (imap, _) in &mut idlers {
         assert_eq!(imap.read_line().await.unwrap(), "* 3 EXISTS");
+        let line = imap.read_line().await.unwrap();
+        let count = line.strip_prefix("* ").and_then(|l| l.strip_suffix(" RECENT"));
+        recent += count.and_then(|n| n.parse::<u32>().ok()).expect(&line);
     }
+    assert_eq!(recent, 3);
     other.ok("NOOP").await;
     other.ok("STORE 2 +FLAGS (\\Deleted)").await;
     other.ok("EXPUNGE").await;

@@ -26,7 +26,8 @@ async fn append_with_flags_date_and_multiappend() {
     assert!(appended.tagged.contains("[APPENDUID "), "{appended:?}");
     assert!(appended.has("* 1 EXISTS"), "the selected mailbox grows: {appended:?}");
     let fetched = imap.ok("FETCH 1 (FLAGS INTERNALDATE)").await;
-    assert!(fetched.has("FLAGS (\\Seen $Work)"), "{fetched:?}");
+    // Appended to the selected mailbox: this session is the first to see it.
+    assert!(fetched.has("FLAGS (\\Seen \\Recent $Work)"), "{fetched:?}");
     assert!(
         fetched.has("INTERNALDATE \"05-Nov-2026 09:20:30 +0000\""),
         "{fetched:?}"
@@ -86,7 +87,7 @@ async fn fetch_envelope_bodystructure_and_sections() {
     );
     // A body fetch without PEEK sets \Seen and says so.
     let read = imap.ok("FETCH 1 BODY[TEXT]").await;
-    assert!(read.has("FLAGS (\\Seen)"), "{read:?}");
+    assert!(read.has("FLAGS (\\Seen \\Recent)"), "{read:?}");
     // RFC 3501 items for IMAP4rev1 clients.
     let old = imap.ok("FETCH 1 (RFC822.HEADER BODY)").await;
     assert!(old.untagged[0].contains("RFC822.HEADER {"), "{old:?}");
@@ -104,25 +105,30 @@ async fn store_flags_in_every_mode() {
     for subject in ["a", "b", "c"] {
         deliver(&server, &message(subject, "x")).await;
     }
+    // An IMAP4rev1 session that selects first holds the new messages as
+    // \\Recent (RFC 3501 2.3.2), and FLAGS shows it.
     let mut imap = Imap::inbox(&server).await;
     let added = imap.ok("STORE 1:2 +FLAGS (\\Flagged $Label)").await;
-    assert_eq!(added.lines("1 FETCH"), vec!["1 FETCH (FLAGS (\\Flagged $Label))"]);
+    assert_eq!(
+        added.lines("1 FETCH"),
+        vec!["1 FETCH (FLAGS (\\Flagged \\Recent $Label))"]
+    );
     let removed = imap.ok("STORE 1 -FLAGS ($Label)").await;
-    assert_eq!(removed.lines("1 FETCH"), vec!["1 FETCH (FLAGS (\\Flagged))"]);
+    assert_eq!(removed.lines("1 FETCH"), vec!["1 FETCH (FLAGS (\\Flagged \\Recent))"]);
     let silent = imap.ok("STORE 3 FLAGS.SILENT (\\Answered)").await;
     assert!(silent.untagged.is_empty(), "{silent:?}");
     let by_uid = imap.ok("UID STORE 3 +FLAGS (\\Seen)").await;
     assert_eq!(
         by_uid.lines("3 FETCH"),
-        vec!["3 FETCH (UID 3 FLAGS (\\Seen \\Answered))"]
+        vec!["3 FETCH (UID 3 FLAGS (\\Seen \\Answered \\Recent))"]
     );
     let flags = imap.ok("FETCH 1:3 FLAGS").await;
     assert_eq!(
         flags.untagged,
         [
-            "* 1 FETCH (FLAGS (\\Flagged))",
-            "* 2 FETCH (FLAGS (\\Flagged $Label))",
-            "* 3 FETCH (FLAGS (\\Seen \\Answered))"
+            "* 1 FETCH (FLAGS (\\Flagged \\Recent))",
+            "* 2 FETCH (FLAGS (\\Flagged \\Recent $Label))",
+            "* 3 FETCH (FLAGS (\\Seen \\Answered \\Recent))"
         ]
     );
 }
@@ -391,4 +397,70 @@ async fn sort_subject_uses_the_base_subject_in_ascii_casemap() {
         imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
         ["SORT 4 2 1 3"]
     );
+}
+
+#[tokio::test]
+async fn recent_goes_to_the_first_imap4rev1_session_that_selects() {
+    // RFC 3501 2.3.2: \Recent is held by the first session to be told of a
+    // message; EXAMINE looks without taking it (6.3.2); NEW is RECENT
+    // UNSEEN and OLD is NOT RECENT (6.4.4); STATUS RECENT counts what no
+    // session took (6.3.10).
+    let server = server().await;
+    for subject in ["a", "b"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut looker = Imap::login(&server).await;
+    let examined = looker.ok("EXAMINE INBOX").await;
+    assert!(examined.has("* 2 RECENT"), "{examined:?}");
+    assert!(looker.ok("FETCH 1 FLAGS").await.has("FLAGS (\\Recent)"));
+    let mut status = Imap::login(&server).await;
+    assert!(status.ok("STATUS INBOX (RECENT)").await.has("(RECENT 2)"));
+
+    let mut first = Imap::login(&server).await;
+    let selected = first.ok("SELECT INBOX").await;
+    assert!(selected.has("* 2 RECENT"), "EXAMINE took nothing: {selected:?}");
+    assert!(looker.ok("EXAMINE INBOX").await.has("* 0 RECENT"));
+    let mut second = Imap::login(&server).await;
+    assert!(second.ok("SELECT INBOX").await.has("* 0 RECENT"));
+    assert!(status.ok("STATUS INBOX (RECENT)").await.has("(RECENT 0)"));
+    assert_eq!(second.ok("SEARCH RECENT").await.lines("SEARCH"), ["SEARCH"]);
+    assert_eq!(second.ok("SEARCH OLD").await.lines("SEARCH"), ["SEARCH 1 2"]);
+
+    assert_eq!(first.ok("SEARCH RECENT").await.lines("SEARCH"), ["SEARCH 1 2"]);
+    first.ok("STORE 1 +FLAGS.SILENT (\\Seen)").await;
+    assert_eq!(first.ok("SEARCH NEW").await.lines("SEARCH"), ["SEARCH 2"]);
+    assert_eq!(first.ok("SEARCH OLD").await.lines("SEARCH"), ["SEARCH"]);
+
+    // New mail: whoever hears of it first holds it; the other is told
+    // the count it holds.
+    deliver(&server, &message("c", "x")).await;
+    assert_eq!(first.ok("NOOP").await.untagged, ["* 3 EXISTS", "* 3 RECENT"]);
+    assert_eq!(
+        second.ok("NOOP").await.untagged,
+        ["* 1 FETCH (FLAGS (\\Seen))", "* 3 EXISTS", "* 0 RECENT"]
+    );
+    assert!(first.ok("FETCH 3 FLAGS").await.has("FLAGS (\\Recent)"));
+    assert!(second.ok("FETCH 3 FLAGS").await.has("FLAGS ()"));
+
+    // A copy is new to the mailbox it lands in.
+    first.ok("COPY 1:2 Archive").await;
+    let mut archive = Imap::login(&server).await;
+    assert!(archive.ok("SELECT Archive").await.has("* 2 RECENT"));
+}
+
+#[tokio::test]
+async fn an_imap4rev2_session_neither_shows_nor_takes_recent() {
+    // RFC 9051 dropped \Recent and the RECENT response.
+    let server = server().await;
+    deliver(&server, &message("a", "x")).await;
+    let mut rev2 = Imap::login(&server).await;
+    rev2.ok("ENABLE IMAP4rev2").await;
+    let selected = rev2.ok("SELECT INBOX").await;
+    assert!(!selected.has("RECENT"), "{selected:?}");
+    assert!(rev2.ok("FETCH 1 FLAGS").await.has("FLAGS ()"));
+    deliver(&server, &message("b", "x")).await;
+    assert_eq!(rev2.ok("NOOP").await.untagged, ["* 2 EXISTS"]);
+    // Both are still recent to the first IMAP4rev1 session.
+    let mut rev1 = Imap::login(&server).await;
+    assert!(rev1.ok("SELECT INBOX").await.has("* 2 RECENT"));
 }

@@ -203,6 +203,31 @@ pub async fn subscribe(tx: &Tx<'_>, account: AccountId, name: &str, subscribed: 
     Ok(())
 }
 
+pub async fn recent_mark(tx: &Tx<'_>, mailbox: MailboxId) -> Result<u32> {
+    let row = tx
+        .query_opt("SELECT recent_uid FROM mailboxes WHERE id = $1", &[&mailbox.0])
+        .await?;
+    Ok(row.map_or(0, |row| row.get::<_, i64>(0) as u32))
+}
+
+/// The row lock (FOR UPDATE) makes a second session wait for the first's
+/// claim instead of reading the same old mark.
+pub async fn recent_claim(tx: &Tx<'_>, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+    let row = tx
+        .query_opt(
+            "SELECT recent_uid FROM mailboxes WHERE id = $1 FOR UPDATE",
+            &[&mailbox.0],
+        )
+        .await?;
+    let before = row.map_or(0, |row| row.get::<_, i64>(0) as u32);
+    tx.execute(
+        "UPDATE mailboxes SET recent_uid = GREATEST(recent_uid, $2) WHERE id = $1",
+        &[&mailbox.0, &i64::from(up_to)],
+    )
+    .await?;
+    Ok(before)
+}
+
 pub async fn delete(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, name: &str) -> Result<()> {
     if name.eq_ignore_ascii_case("INBOX") {
         return Err(StoreError::Invalid("INBOX cannot be deleted (RFC 9051 6.3.4)".into()));

@@ -423,6 +423,15 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32> {
+        read_tx!(self, |tx| mailboxes::recent_mark(&tx, mailbox).await?)
+    }
+
+    async fn recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+        write_tx!(self, |tx, _changes| mailboxes::recent_claim(&tx, mailbox, up_to)
+            .await?)
+    }
+
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
         let blob = content_id(message).await;
         write_tx!(self, |tx, changes| messages::deliver(

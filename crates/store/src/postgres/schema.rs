@@ -4,7 +4,7 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
+pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -272,6 +272,11 @@ CREATE TABLE source_stats (
     count   BIGINT NOT NULL,
     PRIMARY KEY (address, bucket, kind)
 );
+"#;
+
+// RFC 3501 2.3.2: the highest UID some session has taken as \Recent.
+const V8: &str = r#"
+ALTER TABLE mailboxes ADD COLUMN recent_uid BIGINT NOT NULL DEFAULT 0;
 "#;
 
 pub fn latest() -> i32 {

@@ -190,6 +190,28 @@ pub fn subscribe(conn: &Connection, account: AccountId, name: &str, subscribed: 
     Ok(())
 }
 
+pub fn recent_mark(conn: &Connection, mailbox: MailboxId) -> Result<u32> {
+    let mark: Option<i64> = conn
+        .query_row(
+            "SELECT recent_uid FROM mailboxes WHERE id = ?1",
+            params![mailbox.0],
+            |row| row.get(0),
+        )
+        .optional()?;
+    Ok(mark.unwrap_or(0) as u32)
+}
+
+/// Runs inside the write transaction, so two sessions cannot both read
+/// the old mark.
+pub fn recent_claim(conn: &Connection, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+    let before = recent_mark(conn, mailbox)?;
+    conn.execute(
+        "UPDATE mailboxes SET recent_uid = MAX(recent_uid, ?2) WHERE id = ?1",
+        params![mailbox.0, up_to],
+    )?;
+    Ok(before)
+}
+
 /// The mailbox row, if `name` is one that may be deleted.
 pub fn deletable(conn: &Connection, account: AccountId, name: &str) -> Result<Mailbox> {
     if is_inbox(name) {

@@ -405,6 +405,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32> {
+        self.read("recent_mark", move |conn| mailboxes::recent_mark(conn, mailbox))
+            .await
+    }
+
+    async fn recent_claim(&self, mailbox: MailboxId, up_to: u32) -> Result<u32> {
+        self.write("recent_claim", move |conn, _| {
+            mailboxes::recent_claim(conn, mailbox, up_to)
+        })
+        .await
+    }
+
     async fn deliver(&self, message: &[u8], internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Delivered>> {
         let targets = targets.to_vec();
         let size = message.len() as u64;

@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -259,6 +259,11 @@ CREATE TABLE source_stats (
     count   INTEGER NOT NULL,
     PRIMARY KEY (address, bucket, kind)
 ) WITHOUT ROWID;
+"#;
+
+// RFC 3501 2.3.2: the highest UID some session has taken as \Recent.
+const V6: &str = r#"
+ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// The newest schema this build knows.

@@ -274,3 +274,30 @@ async fn opposite_moves_at_once_keep_every_message_once() {
         assert!(store.verify(false).await.unwrap().is_healthy(), "{}", backend.name);
     }
 }
+
+#[tokio::test]
+async fn recent_is_claimed_once_however_many_sessions_ask_at_once() {
+    // RFC 3501 2.3.2: one session, and only one, is first to see a message.
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        assert_eq!(store.recent_mark(inbox.id).await.unwrap(), 0);
+        let claims: Vec<_> = (0..8)
+            .map(|_| {
+                let store = std::sync::Arc::clone(&backend.store);
+                tokio::spawn(async move { store.recent_claim(inbox.id, 5).await.unwrap() })
+            })
+            .collect();
+        let mut found = Vec::new();
+        for claim in claims {
+            found.push(claim.await.unwrap());
+        }
+        // Each claim saw the mark before it: exactly one saw 0.
+        assert_eq!(found.iter().filter(|&&before| before == 0).count(), 1, "{found:?}");
+        assert_eq!(store.recent_mark(inbox.id).await.unwrap(), 5);
+        // The mark never goes down.
+        assert_eq!(store.recent_claim(inbox.id, 3).await.unwrap(), 5);
+        assert_eq!(store.recent_mark(inbox.id).await.unwrap(), 5);
+    }
+}
