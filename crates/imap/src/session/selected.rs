@@ -129,8 +129,11 @@ impl Selected {
         if last <= self.recent_seen {
             return Ok(());
         }
-        let mark = if self.read_only {
-            store.recent_mark(self.mailbox.id).await?
+        // A read first: a session selecting what others already took (the
+        // common case) costs no write.
+        let mark = store.recent_mark(self.mailbox.id).await?;
+        let mark = if self.read_only || mark >= last {
+            mark
         } else {
             store.recent_claim(self.mailbox.id, last).await?
         };
