@@ -58,6 +58,21 @@ impl Part {
     /// RFC 9051 6.4.5: a non-multipart message has a part 1, itself; the
     /// parts of an enclosed message are numbered within it.
     pub fn find(&self, path: &[u32]) -> Option<&Part> {
+        // RFC 3501 6.4.5: a message that is not multipart has one part,
+        // 1, the message's body itself (a message/rfc822 body included);
+        // the numbers below it are those of what it encloses.
+        match (&self.kind, path.split_first()) {
+            (_, None) => Some(self),
+            (Kind::Multipart(_), _) => self.descend(path),
+            (_, Some((1, rest))) => self.descend(rest),
+            _ => None,
+        }
+    }
+
+    /// The part `path` names below this one: a multipart's parts, or what
+    /// an enclosed message holds (its parts when it is multipart, else
+    /// its body as part 1). A leaf has none.
+    fn descend(&self, path: &[u32]) -> Option<&Part> {
         let Some((&first, rest)) = path.split_first() else {
             return Some(self);
         };
@@ -69,10 +84,9 @@ impl Part {
                 _ if index == 0 => inner.as_ref(),
                 _ => return None,
             },
-            Kind::Leaf if index == 0 => self,
             Kind::Leaf => return None,
         };
-        next.find(rest)
+        next.descend(rest)
     }
 }
 

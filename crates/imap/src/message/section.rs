@@ -137,6 +137,42 @@ mod tests {
     }
 
     #[test]
+    fn a_message_that_is_message_rfc822_has_it_as_part_1_and_a_leaf_has_nothing_below() {
+        // RFC 3501 6.4.5: a non-multipart message has one part, 1: its
+        // body, here an enclosed message with its own HEADER and TEXT.
+        let top: &[u8] = b"Subject: top\r\nContent-Type: message/rfc822\r\n\r\nSubject: enc\r\n\r\nenc body\r\n";
+        let root = parse(top);
+        let get = |part: &[u32], text: Option<SectionText>| {
+            let section = Section {
+                part: part.to_vec(),
+                text,
+            };
+            body_section(&root, top, &section).map(|c| String::from_utf8(c.into_owned()).unwrap())
+        };
+        assert_eq!(get(&[1], None).as_deref(), Some("Subject: enc\r\n\r\nenc body\r\n"));
+        assert_eq!(
+            get(&[1], Some(SectionText::Header)).as_deref(),
+            Some("Subject: enc\r\n\r\n")
+        );
+        assert_eq!(get(&[1], Some(SectionText::Text)).as_deref(), Some("enc body\r\n"));
+        assert_eq!(get(&[1, 1], None).as_deref(), Some("enc body\r\n"));
+        assert_eq!(get(&[1, 1, 1], None), None, "a leaf has no part 1");
+        assert_eq!(get(&[2], None), None);
+        // The same for a plain message: 1 is its body, 1.1 is nothing.
+        let plain: &[u8] = b"Subject: p\r\n\r\nbody\r\n";
+        let root = parse(plain);
+        let section = |part: &[u32]| Section {
+            part: part.to_vec(),
+            text: None,
+        };
+        assert_eq!(
+            body_section(&root, plain, &section(&[1])).as_deref(),
+            Some(&b"body\r\n"[..])
+        );
+        assert!(body_section(&root, plain, &section(&[1, 1])).is_none());
+    }
+
+    #[test]
     fn binary_decodes() {
         let root = parse(MESSAGE);
         assert_eq!(binary_section(&root, MESSAGE, &[2]).unwrap().as_ref(), b"hello");

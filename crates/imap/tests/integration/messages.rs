@@ -464,3 +464,41 @@ async fn an_imap4rev2_session_neither_shows_nor_takes_recent() {
     let mut rev1 = Imap::login(&server).await;
     assert!(rev1.ok("SELECT INBOX").await.has("* 2 RECENT"));
 }
+
+#[tokio::test]
+async fn sections_of_enclosed_messages_at_every_depth() {
+    // RFC 3501 6.4.5: a message whose body is itself a message (a
+    // forward as message/rfc822) has that message as part 1; its HEADER
+    // and TEXT, and the parts below, are numbered within it; twice over.
+    let server = server().await;
+    let forwarded = "From: a@x.test\r\nSubject: fwd\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: middle\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n\
+--m\r\nContent-Type: text/plain\r\n\r\nmiddle text\r\n--m\r\nContent-Type: message/rfc822\r\n\r\n\
+Subject: inner\r\n\r\ninner body\r\n--m--\r\n";
+    deliver(&server, forwarded).await;
+    let mut imap = Imap::inbox(&server).await;
+    let fetch = |section: &str| format!("FETCH 1 (BODY.PEEK[{section}])");
+    let expect = [
+        (
+            "1.HEADER",
+            "Subject: middle\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n",
+        ),
+        ("1.1", "middle text"),
+        ("1.1.MIME", "Content-Type: text/plain\r\n\r\n"),
+        ("1.2.HEADER", "Subject: inner\r\n\r\n"),
+        ("1.2.TEXT", "inner body"),
+        ("1.2.1", "inner body"),
+        ("1.2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
+    ];
+    for (section, bytes) in expect {
+        let reply = imap.ok(&fetch(section)).await;
+        let line = &reply.untagged[0];
+        assert!(
+            line.contains(&format!("BODY[{section}] {{{}}}\r\n{bytes})", bytes.len())),
+            "{section}: {line:?}"
+        );
+    }
+    let whole = imap.ok(&fetch("1")).await;
+    assert!(whole.untagged[0].contains("BODY[1] {"), "{whole:?}");
+    assert!(whole.untagged[0].contains("\r\nSubject: middle\r\n"), "{whole:?}");
+}
