@@ -5,6 +5,7 @@
 #![no_main]
 
 use estafeta_core::model::Flags;
+use estafeta_imap::message::binary::encode_binary_parts;
 use estafeta_imap::message::mime::{Kind, Part};
 use estafeta_imap::message::subject::base_subject;
 use estafeta_imap::message::text::{Needle, Searchable};
@@ -68,6 +69,10 @@ fn check_response(out: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    // APPEND of literal8 (RFC 3516 4.4): binary parts to base64; what
+    // comes out must parse again.
+    let stored = encode_binary_parts(data);
+    let _ = Parsed::new(&stored);
     let parsed = Parsed::new(data);
     // SORT and THREAD's base subject (RFC 5256 2.1): trimmed, one space
     // at most between words, whatever the subject held.

@@ -3,6 +3,7 @@
 
 use super::mailbox::mailbox_name;
 use super::to_flags;
+use crate::message::binary::encode_binary_parts;
 use crate::proto::command::{AppendMessage, MailboxName};
 use crate::proto::response::{Code, Status};
 use crate::session::{Flow, Session};
@@ -25,12 +26,21 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
     if messages.iter().any(|m| m.data.is_empty()) {
         return session.no(tag, Some(Code::Cannot), "Cannot store an empty message");
     }
-    // Stored CRLF throughout, as SMTP stores it, so POP3 sizes are exact.
+    // Stored CRLF throughout, as SMTP stores it, so POP3 sizes are exact;
+    // binary content (literal8, RFC 3516 4.4) goes to base64 first, so
+    // that costs it no byte.
     let messages: Vec<AppendMessage> = messages
         .into_iter()
-        .map(|message| AppendMessage {
-            data: estafeta_core::crlf::canonical(message.data),
-            ..message
+        .map(|message| {
+            let data = if message.binary {
+                encode_binary_parts(&message.data)
+            } else {
+                message.data
+            };
+            AppendMessage {
+                data: estafeta_core::crlf::canonical(data),
+                ..message
+            }
         })
         .collect();
     let size: u64 = messages.iter().map(|m| m.data.len() as u64).sum();

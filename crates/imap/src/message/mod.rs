@@ -1,6 +1,7 @@
 //! What IMAP computes from a stored message (structure, envelope, text for
 //! SEARCH), with a cache so repeated FETCHes do not parse again.
 
+pub mod binary;
 pub mod envelope;
 pub mod mime;
 pub mod render;

@@ -502,3 +502,49 @@ Subject: inner\r\n\r\ninner body\r\n--m--\r\n";
     assert!(whole.untagged[0].contains("BODY[1] {"), "{whole:?}");
     assert!(whole.untagged[0].contains("\r\nSubject: middle\r\n"), "{whole:?}");
 }
+
+#[tokio::test]
+async fn append_of_binary_content_keeps_every_byte() {
+    // RFC 3516 4.4: literal8 may carry NULs and bare CR/LF; the server
+    // may change the transfer encoding but must lose nothing, so
+    // BINARY[2] gives back exactly what was sent.
+    let server = server().await;
+    let mut imap = Imap::inbox(&server).await;
+    let payload: &[u8] = b"\x00\x01\x02\nbare lf\rbare cr\r\n\xff\xfe\x00end";
+    let mut message = b"From: a@x.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+        .to_vec();
+    message.extend_from_slice(payload);
+    message.extend_from_slice(b"\r\n--x--\r\n");
+    let tag = imap.tag();
+    let mut command = format!("{tag} APPEND INBOX ~{{{}+}}\r\n", message.len()).into_bytes();
+    command.extend_from_slice(&message);
+    command.extend_from_slice(b"\r\n");
+    imap.send_raw(&command).await;
+    let appended = imap.finish(&tag).await;
+    assert!(appended.tagged.starts_with("OK [APPENDUID "), "{appended:?}");
+    let size = imap.ok("FETCH 1 (BINARY.SIZE[2] BODY.PEEK[2.MIME])").await;
+    assert!(
+        size.untagged[0].contains(&format!("BINARY.SIZE[2] {}", payload.len())),
+        "{size:?}"
+    );
+    assert!(
+        size.untagged[0].contains("Content-Transfer-Encoding: base64"),
+        "{size:?}"
+    );
+    let body = imap.ok("FETCH 1 (BODY.PEEK[2])").await;
+    let encoded: String = body.untagged[0]
+        .split_once("}\r\n")
+        .map(|(_, rest)| {
+            rest.trim_end_matches(')')
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect()
+        })
+        .unwrap();
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+    assert_eq!(decoded, payload);
+    assert!(imap.ok("FETCH 1 (BODY.PEEK[1])").await.has("see attached"));
+}
