@@ -273,6 +273,8 @@ pub async fn search(
         .collect();
     let uids: Vec<u32> = found.iter().map(|&i| selected.messages[i].uid).collect();
     let highest = found.iter().map(|&i| selected.messages[i].modseq).max();
+    let modseq_of = |at: Option<&usize>| at.map(|&i| selected.messages[i].modseq);
+    let (first_modseq, last_modseq) = (modseq_of(found.first()), modseq_of(found.last()));
     let returns = match returns {
         Some(returns) => Some(returns),
         // IMAP4rev2 answers a plain SEARCH with ESEARCH (RFC 9051 6.4.4).
@@ -323,8 +325,17 @@ pub async fn search(
                 if returns.all && !numbers.is_empty() {
                     let _ = write!(line, " ALL {}", crate::proto::sequence::compact(&numbers));
                 }
-                if let (true, Some(highest)) = (modseq_key, highest) {
-                    let _ = write!(line, " MODSEQ {highest}");
+                // RFC 4731 3.2: a lone MIN or MAX reports its own message's
+                // MODSEQ, MIN and MAX the higher of the two, anything else
+                // the highest of all found.
+                let reported = match (returns.min, returns.max, returns.all || returns.count) {
+                    (true, false, false) => first_modseq,
+                    (false, true, false) => last_modseq,
+                    (true, true, false) => first_modseq.max(last_modseq),
+                    _ => highest,
+                };
+                if let (true, Some(reported)) = (modseq_key, reported) {
+                    let _ = write!(line, " MODSEQ {reported}");
                 }
                 line.push_str("\r\n");
             }

@@ -548,3 +548,44 @@ Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain
     assert_eq!(decoded, payload);
     assert!(imap.ok("FETCH 1 (BODY.PEEK[1])").await.has("see attached"));
 }
+
+#[tokio::test]
+async fn esearch_with_a_modseq_key_reports_the_modseq_of_what_it_returns() {
+    // RFC 4731 3.2 (and RFC 7162 3.1.10): a lone MIN or MAX carries its
+    // own message's MODSEQ, MIN with MAX the higher of the two, ALL and
+    // COUNT the highest of all found.
+    let server = server().await;
+    for subject in ["a", "b", "c"] {
+        deliver(&server, &message(subject, "x")).await;
+    }
+    let mut imap = Imap::inbox(&server).await;
+    imap.ok("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
+    imap.ok("STORE 3 +FLAGS.SILENT (\\Flagged)").await;
+    imap.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
+    let fetched = imap.ok("FETCH 1:3 (MODSEQ)").await;
+    let modseq: Vec<u64> = fetched
+        .untagged
+        .iter()
+        .map(|l| {
+            l.rsplit_once("MODSEQ (")
+                .unwrap()
+                .1
+                .trim_end_matches("))")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(modseq[0] < modseq[2] && modseq[2] < modseq[1], "{modseq:?}");
+    let search = |returns: &str| format!("SEARCH RETURN ({returns}) MODSEQ 1");
+    let cases = [
+        ("MIN", format!("MIN 1 MODSEQ {}", modseq[0])),
+        ("MAX", format!("MAX 3 MODSEQ {}", modseq[2])),
+        ("MIN MAX", format!("MIN 1 MAX 3 MODSEQ {}", modseq[2])),
+        ("ALL", format!("ALL 1:3 MODSEQ {}", modseq[1])),
+        ("MIN COUNT", format!("MIN 1 COUNT 3 MODSEQ {}", modseq[1])),
+    ];
+    for (returns, expected) in cases {
+        let reply = imap.ok(&search(returns)).await;
+        assert!(reply.untagged[0].ends_with(&expected), "{returns}: {reply:?}");
+    }
+}
