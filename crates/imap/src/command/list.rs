@@ -24,10 +24,17 @@ fn tree(mailboxes: &[Mailbox]) -> BTreeMap<String, Option<&Mailbox>> {
 }
 
 fn has_children(all: &BTreeMap<String, Option<&Mailbox>>, name: &str) -> bool {
+    descendants(all, name).next().is_some()
+}
+
+/// The names below `name`, at any depth.
+fn descendants<'a, 'm>(
+    all: &'a BTreeMap<String, Option<&'m Mailbox>>,
+    name: &str,
+) -> impl Iterator<Item = (&'a String, &'a Option<&'m Mailbox>)> {
     let prefix = format!("{name}{MAILBOX_DELIMITER}");
     all.range(prefix.clone()..)
-        .next()
-        .is_some_and(|(n, _)| n.starts_with(&prefix))
+        .take_while(move |(n, _)| n.starts_with(&prefix))
 }
 
 /// `reference` and `pattern` joined (RFC 9051 6.3.9: the reference is a
@@ -104,7 +111,15 @@ pub async fn list(
             continue;
         }
         let subscribed = mailbox.is_some_and(|m| m.subscribed);
-        if options.subscribed && !subscribed {
+        // RFC 5258 3.5: with RECURSIVEMATCH, a name whose subscribed
+        // descendants are not themselves being returned comes back with
+        // CHILDINFO, subscribed or not.
+        let childinfo = options.subscribed
+            && options.recursive_match
+            && descendants(&all, name).any(|(child, m)| {
+                m.is_some_and(|m| m.subscribed) && !decoded.iter().any(|pattern| pattern.matches(child, utf8))
+            });
+        if options.subscribed && !subscribed && !childinfo {
             continue;
         }
         let special = mailbox.and_then(|m| m.role).and_then(|role| role.special_use());
@@ -131,7 +146,20 @@ pub async fn list(
             attributes.push(special);
         }
         let encoded = names::encode(name, utf8);
-        response::list(session.io.out(), "LIST", &attributes, MAILBOX_DELIMITER, &encoded, utf8);
+        let extended = if childinfo {
+            "(\"CHILDINFO\" (\"SUBSCRIBED\"))"
+        } else {
+            ""
+        };
+        response::list_extended(
+            session.io.out(),
+            "LIST",
+            &attributes,
+            MAILBOX_DELIMITER,
+            &encoded,
+            utf8,
+            extended,
+        );
         if let Some(mailbox) = mailbox
             && !options.return_status.is_empty()
         {

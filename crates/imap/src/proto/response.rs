@@ -241,8 +241,26 @@ pub fn vanished(out: &mut Vec<u8>, earlier: bool, uids: &[u32]) {
 
 /// `* LIST (attributes) "/" name` with the name already encoded.
 pub fn list(out: &mut Vec<u8>, command: &str, attributes: &[&str], delimiter: char, name: &[u8], utf8: bool) {
+    list_extended(out, command, attributes, delimiter, name, utf8, "");
+}
+
+/// A LIST response with RFC 5258 extended data items after the name
+/// (`("CHILDINFO" ("SUBSCRIBED"))`); none when `extended` is empty.
+pub fn list_extended(
+    out: &mut Vec<u8>,
+    command: &str,
+    attributes: &[&str],
+    delimiter: char,
+    name: &[u8],
+    utf8: bool,
+    extended: &str,
+) {
     out.extend_from_slice(format!("* {command} ({}) \"{delimiter}\" ", attributes.join(" ")).as_bytes());
     string(out, name, utf8);
+    if !extended.is_empty() {
+        out.push(b' ');
+        out.extend_from_slice(extended.as_bytes());
+    }
     out.extend_from_slice(b"\r\n");
 }
 

@@ -219,3 +219,42 @@ async fn names_and_patterns_of_any_atom_characters_are_answered_not_refused_as_s
     );
     imap.ok("NOOP").await;
 }
+
+#[tokio::test]
+async fn recursivematch_names_parents_of_subscribed_children_with_childinfo() {
+    // RFC 5258 3.5: CHILDINFO marks a name whose subscribed descendants
+    // are not being returned; redundant ones are left out; never without
+    // RECURSIVEMATCH.
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    imap.ok("CREATE Work/Alpha").await;
+    imap.ok("CREATE Work/Beta").await;
+    imap.ok("UNSUBSCRIBE Work").await;
+    imap.ok("UNSUBSCRIBE Work/Beta").await;
+    let work = |reply: &common::Response| -> Vec<String> {
+        reply
+            .lines("LIST")
+            .into_iter()
+            .filter(|l| l.contains("\"Work"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let top = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
+    assert_eq!(
+        work(&top),
+        ["LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
+    );
+    let everything = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"").await;
+    assert_eq!(
+        work(&everything),
+        ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Work/Alpha\""],
+        "Work/Alpha is returned itself: no CHILDINFO for Work"
+    );
+    assert!(work(&imap.ok("LIST (SUBSCRIBED) \"\" \"%\"").await).is_empty());
+    imap.ok("SUBSCRIBE Work").await;
+    let both = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
+    assert_eq!(
+        work(&both),
+        ["LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
+    );
+}
