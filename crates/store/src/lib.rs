@@ -79,7 +79,12 @@ pub trait Store: Send + Sync {
     async fn mailbox_rename(&self, account: AccountId, from: &str, to: &str) -> Result<()>;
     /// Removes one mailbox and its messages; INBOX cannot be deleted.
     async fn mailbox_delete(&self, account: AccountId, name: &str) -> Result<()>;
+    /// Subscribes or unsubscribes any name, existing or not (RFC 9051
+    /// 6.3.7); unsubscribing a name that is neither is `NotFound`.
     async fn mailbox_subscribe(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
+    /// Subscribed names that are no mailbox (any more, or yet), sorted;
+    /// existing mailboxes carry their own `subscribed`.
+    async fn dangling_subscriptions(&self, account: AccountId) -> Result<Vec<String>>;
     /// RFC 3501 2.3.2 \Recent: the highest UID of `mailbox` that a session
     /// has taken as recent (0: none). Messages above it are recent.
     async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32>;

@@ -130,6 +130,10 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "dangling_subscriptions",
+        columns: &[("account_id", "BIGINT"), ("name", "TEXT")],
+    },
+    Table {
         name: "messages",
         columns: &[
             ("mailbox_id", "BIGINT"),

@@ -10,28 +10,70 @@ use estafeta_store::Mailbox;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A name LIST may show: the mailbox when there is one, and whether the
+/// name is subscribed (a subscription may outlive its mailbox or come
+/// before it, RFC 9051 6.3.7).
+#[derive(Clone, Copy)]
+struct Entry<'m> {
+    mailbox: Option<&'m Mailbox>,
+    subscribed: bool,
+}
+
 /// Every name the account has, with the levels above them that do not
-/// exist themselves (shown as `\Noselect`, RFC 9051 6.3.9).
-fn tree(mailboxes: &[Mailbox]) -> BTreeMap<String, Option<&Mailbox>> {
+/// exist themselves (shown as `\Noselect`, RFC 9051 6.3.9), and the
+/// subscribed names in `dangling` that are no mailbox.
+fn tree<'m>(mailboxes: &'m [Mailbox], dangling: &[String]) -> BTreeMap<String, Entry<'m>> {
     let mut all = BTreeMap::new();
-    for mailbox in mailboxes {
-        for parent in names::parents(&mailbox.name) {
-            all.entry(parent.to_owned()).or_insert(None);
+    let placeholder = Entry {
+        mailbox: None,
+        subscribed: false,
+    };
+    for name in mailboxes
+        .iter()
+        .map(|m| m.name.as_str())
+        .chain(dangling.iter().map(String::as_str))
+    {
+        for parent in names::parents(name) {
+            all.entry(parent.to_owned()).or_insert(placeholder);
         }
-        all.insert(mailbox.name.clone(), Some(mailbox));
+    }
+    for name in dangling {
+        all.insert(
+            name.clone(),
+            Entry {
+                mailbox: None,
+                subscribed: true,
+            },
+        );
+    }
+    for mailbox in mailboxes {
+        all.insert(
+            mailbox.name.clone(),
+            Entry {
+                mailbox: Some(mailbox),
+                subscribed: mailbox.subscribed,
+            },
+        );
     }
     all
 }
 
-fn has_children(all: &BTreeMap<String, Option<&Mailbox>>, name: &str) -> bool {
+fn has_children(all: &BTreeMap<String, Entry>, name: &str) -> bool {
     descendants(all, name).next().is_some()
+}
+
+/// Whether `name` has a subscribed descendant that no pattern matches,
+/// so that it is not being returned itself (RFC 5258 3.5 CHILDINFO, RFC
+/// 3501 6.3.9's `\Noselect` in LSUB).
+fn subscribed_below_unlisted(all: &BTreeMap<String, Entry>, name: &str, listed: impl Fn(&str) -> bool) -> bool {
+    descendants(all, name).any(|(child, entry)| entry.subscribed && !listed(child))
 }
 
 /// The names below `name`, at any depth.
 fn descendants<'a, 'm>(
-    all: &'a BTreeMap<String, Option<&'m Mailbox>>,
+    all: &'a BTreeMap<String, Entry<'m>>,
     name: &str,
-) -> impl Iterator<Item = (&'a String, &'a Option<&'m Mailbox>)> {
+) -> impl Iterator<Item = (&'a String, &'a Entry<'m>)> {
     let prefix = format!("{name}{MAILBOX_DELIMITER}");
     all.range(prefix.clone()..)
         .take_while(move |(n, _)| n.starts_with(&prefix))
@@ -104,21 +146,28 @@ pub async fn list(
         Ok(mailboxes) => mailboxes,
         Err(error) => return session.store_error(tag, &error),
     };
-    let all = tree(&mailboxes);
+    // Subscribed names that are no mailbox matter only when subscriptions
+    // are what is listed (RFC 5258 3: \NonExistent).
+    let dangling = if options.subscribed {
+        match store.dangling_subscriptions(account).await {
+            Ok(names) => names,
+            Err(error) => return session.store_error(tag, &error),
+        }
+    } else {
+        Vec::new()
+    };
+    let all = tree(&mailboxes, &dangling);
     let show_subscribed = options.subscribed || options.return_subscribed;
-    for (name, mailbox) in &all {
-        if !decoded.iter().any(|pattern| pattern.matches(name, utf8)) {
+    let listed = |name: &str| decoded.iter().any(|pattern| pattern.matches(name, utf8));
+    for (name, entry) in &all {
+        if !listed(name) {
             continue;
         }
-        let subscribed = mailbox.is_some_and(|m| m.subscribed);
+        let (mailbox, subscribed) = (entry.mailbox, entry.subscribed);
         // RFC 5258 3.5: with RECURSIVEMATCH, a name whose subscribed
         // descendants are not themselves being returned comes back with
         // CHILDINFO, subscribed or not.
-        let childinfo = options.subscribed
-            && options.recursive_match
-            && descendants(&all, name).any(|(child, m)| {
-                m.is_some_and(|m| m.subscribed) && !decoded.iter().any(|pattern| pattern.matches(child, utf8))
-            });
+        let childinfo = options.subscribed && options.recursive_match && subscribed_below_unlisted(&all, name, listed);
         if options.subscribed && !subscribed && !childinfo {
             continue;
         }
@@ -172,7 +221,9 @@ pub async fn list(
     session.ok(tag, "LIST completed")
 }
 
-/// RFC 3501 6.3.9 LSUB (deprecated in IMAP4rev2, kept for old clients).
+/// RFC 3501 6.3.9 LSUB (deprecated in IMAP4rev2, kept for old clients):
+/// the subscribed names, existing or not, and `\Noselect` for a level
+/// above subscribed names the pattern does not reach ("%").
 pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern: Vec<u8>) -> Flow {
     let utf8 = session.utf8();
     let pattern = Pattern::new(&reference, &pattern, utf8);
@@ -182,13 +233,25 @@ pub async fn lsub(session: &mut Session, tag: &str, reference: Vec<u8>, pattern:
         Ok(mailboxes) => mailboxes,
         Err(error) => return session.store_error(tag, &error),
     };
-    let mut subscribed: Vec<&Mailbox> = mailboxes.iter().filter(|m| m.subscribed).collect();
-    subscribed.sort_by(|a, b| a.name.cmp(&b.name));
-    for mailbox in subscribed {
-        if pattern.matches(&mailbox.name, utf8) {
-            let encoded = names::encode(&mailbox.name, utf8);
-            response::list(session.io.out(), "LSUB", &[], MAILBOX_DELIMITER, &encoded, utf8);
+    let dangling = match store.dangling_subscriptions(account).await {
+        Ok(names) => names,
+        Err(error) => return session.store_error(tag, &error),
+    };
+    let all = tree(&mailboxes, &dangling);
+    let listed = |name: &str| pattern.matches(name, utf8);
+    for (name, entry) in &all {
+        if !listed(name) {
+            continue;
         }
+        let attributes: &[&str] = if entry.subscribed {
+            &[]
+        } else if subscribed_below_unlisted(&all, name, listed) {
+            &["\\Noselect"]
+        } else {
+            continue;
+        };
+        let encoded = names::encode(name, utf8);
+        response::list(session.io.out(), "LSUB", attributes, MAILBOX_DELIMITER, &encoded, utf8);
     }
     session.ok(tag, "LSUB completed")
 }

@@ -258,3 +258,40 @@ async fn recursivematch_names_parents_of_subscribed_children_with_childinfo() {
         ["LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
     );
 }
+
+#[tokio::test]
+async fn subscriptions_of_names_without_a_mailbox() {
+    // RFC 9051 6.3.7: SUBSCRIBE of a name that does not exist (yet) is
+    // kept, and a deleted mailbox stays subscribed (6.3.4); LIST
+    // (SUBSCRIBED) shows such names \NonExistent (RFC 5258 3); LSUB shows
+    // them, and a level above subscribed names that "%" does not reach
+    // as \Noselect (RFC 3501 6.3.9).
+    let server = server().await;
+    let mut imap = Imap::login(&server).await;
+    imap.ok("SUBSCRIBE Future").await;
+    imap.ok("SUBSCRIBE Projects/Alpha").await;
+    imap.ok("CREATE Old").await;
+    imap.ok("DELETE Old").await;
+    let subscribed = imap.ok("LIST (SUBSCRIBED) \"\" \"*\"").await;
+    for name in ["Future", "Old", "Projects/Alpha"] {
+        let line = format!("\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"{name}\"");
+        assert!(subscribed.has(&line), "{name}: {subscribed:?}");
+    }
+    assert!(!subscribed.has("\"Projects\""), "{subscribed:?}");
+    // Not in a plain LIST: they are no mailboxes.
+    assert!(!imap.ok("LIST \"\" \"*\"").await.has("Future"));
+    let lsub = imap.ok("LSUB \"\" \"%\"").await;
+    assert!(lsub.has("* LSUB () \"/\" \"Future\""), "{lsub:?}");
+    assert!(lsub.has("* LSUB (\\Noselect) \"/\" \"Projects\""), "{lsub:?}");
+    let deep = imap.ok("LSUB \"\" \"Projects/*\"").await;
+    assert_eq!(deep.lines("LSUB"), ["LSUB () \"/\" \"Projects/Alpha\""]);
+    // Created, it is an ordinary subscribed mailbox.
+    imap.ok("CREATE Future").await;
+    let created = imap.ok("LIST (SUBSCRIBED) \"\" Future").await;
+    assert_eq!(
+        created.lines("LIST"),
+        ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Future\""]
+    );
+    imap.ok("UNSUBSCRIBE Old").await;
+    assert!(!imap.ok("LSUB \"\" \"*\"").await.has("\"Old\""));
+}

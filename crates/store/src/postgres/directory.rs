@@ -183,6 +183,11 @@ pub async fn account_remove(tx: &Tx<'_>, changes: &mut Vec<Change>, address: &st
     }
     tx.execute("DELETE FROM aliases WHERE target = $1", &[&account.address])
         .await?;
+    tx.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = $1",
+        &[&account.id.0],
+    )
+    .await?;
     super::learning::forget_account(tx, account.id).await?;
     tx.execute("DELETE FROM accounts WHERE id = $1", &[&account.id.0])
         .await?;

@@ -91,6 +91,12 @@ pub async fn create(tx: &Tx<'_>, account: AccountId, name: &str, role: Option<Ma
         return Err(StoreError::exists(format!("mailbox {name}")));
     }
     let uid_validity = next_uid_validity(tx).await?;
+    // A subscription taken out before the mailbox existed is now its own.
+    tx.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = $1 AND name = $2",
+        &[&account.0, &name],
+    )
+    .await?;
     let row = tx
         .query_one(
             "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
@@ -187,20 +193,55 @@ pub async fn rename(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, 
         tx.execute("UPDATE mailboxes SET name = $2 WHERE id = $1", &[&id, &renamed])
             .await?;
     }
+    // A dangling subscription to a name that now exists is the mailbox's.
+    tx.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = $1
+         AND name IN (SELECT name FROM mailboxes WHERE account_id = $1)",
+        &[&account.0],
+    )
+    .await?;
     changes.push(Change::MailboxList { account });
     Ok(())
 }
 
+/// RFC 9051 6.3.7/6.3.8: any name may be subscribed, existing or not.
 pub async fn subscribe(tx: &Tx<'_>, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
-    let mailbox = get(tx, account, name)
+    if let Some(mailbox) = get(tx, account, name).await? {
+        tx.execute(
+            "UPDATE mailboxes SET subscribed = $2 WHERE id = $1",
+            &[&mailbox.id.0, &subscribed],
+        )
+        .await?;
+        return Ok(());
+    }
+    if subscribed {
+        tx.execute(
+            "INSERT INTO dangling_subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&account.0, &name],
+        )
+        .await?;
+    } else if tx
+        .execute(
+            "DELETE FROM dangling_subscriptions WHERE account_id = $1 AND name = $2",
+            &[&account.0, &name],
+        )
         .await?
-        .ok_or_else(|| StoreError::not_found(format!("mailbox {name}")))?;
-    tx.execute(
-        "UPDATE mailboxes SET subscribed = $2 WHERE id = $1",
-        &[&mailbox.id.0, &subscribed],
-    )
-    .await?;
+        == 0
+    {
+        return Err(StoreError::not_found(format!("subscription {name}")));
+    }
     Ok(())
+}
+
+/// Subscribed names with no mailbox, sorted.
+pub async fn dangling_subscriptions(tx: &Tx<'_>, account: AccountId) -> Result<Vec<String>> {
+    let rows = tx
+        .query(
+            "SELECT name FROM dangling_subscriptions WHERE account_id = $1 ORDER BY name",
+            &[&account.0],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 pub async fn recent_mark(tx: &Tx<'_>, mailbox: MailboxId) -> Result<u32> {
@@ -235,6 +276,14 @@ pub async fn delete(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, 
     let mailbox = get(tx, account, name)
         .await?
         .ok_or_else(|| StoreError::not_found(format!("mailbox {name}")))?;
+    // A subscribed mailbox that goes keeps its subscription (RFC 9051 6.3.4).
+    if mailbox.subscribed {
+        tx.execute(
+            "INSERT INTO dangling_subscriptions (account_id, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&account.0, &mailbox.name],
+        )
+        .await?;
+    }
     messages::remove_all(tx, mailbox.id).await?;
     tx.execute("DELETE FROM expunged WHERE mailbox_id = $1", &[&mailbox.id.0])
         .await?;

@@ -423,6 +423,10 @@ impl Store for PostgresStore {
         })
     }
 
+    async fn dangling_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        read_tx!(self, |tx| mailboxes::dangling_subscriptions(&tx, account).await?)
+    }
+
     async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32> {
         read_tx!(self, |tx| mailboxes::recent_mark(&tx, mailbox).await?)
     }

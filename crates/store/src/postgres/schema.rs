@@ -4,7 +4,17 @@
 use super::Db;
 use crate::error::{Result, StoreError};
 
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+    (8, V8),
+    (9, V9),
+];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
 const MIGRATION_LOCK: i64 = 0x4573_7461_6665_7461;
@@ -277,6 +287,17 @@ CREATE TABLE source_stats (
 // RFC 3501 2.3.2: the highest UID some session has taken as \Recent.
 const V8: &str = r#"
 ALTER TABLE mailboxes ADD COLUMN recent_uid BIGINT NOT NULL DEFAULT 0;
+"#;
+
+// RFC 9051 6.3.7: a subscription outlives its mailbox, and a name may be
+// subscribed before it exists. Subscriptions of existing mailboxes stay
+// on their row; these are the others.
+const V9: &str = r#"
+CREATE TABLE dangling_subscriptions (
+    account_id BIGINT NOT NULL REFERENCES accounts(id),
+    name       TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+);
 "#;
 
 pub fn latest() -> i32 {

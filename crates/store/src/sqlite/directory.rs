@@ -148,6 +148,10 @@ pub fn account_remove(conn: &Connection, effects: &mut Effects, address: &str) -
         conn.execute("DELETE FROM mailboxes WHERE id = ?1", [mailbox.id.0])?;
     }
     conn.execute("DELETE FROM aliases WHERE target = ?1", [&account.address])?;
+    conn.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = ?1",
+        [account.id.0],
+    )?;
     super::learning::forget_account(conn, account.id)?;
     conn.execute("DELETE FROM accounts WHERE id = ?1", [account.id.0])?;
     effects.changes.push(Change::Account { account: account.id });

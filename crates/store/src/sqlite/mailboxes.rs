@@ -94,6 +94,11 @@ pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<Ma
         return Err(StoreError::exists(format!("mailbox {name}")));
     }
     let uid_validity = next_uid_validity(conn)?;
+    // A subscription taken out before the mailbox existed is now its own.
+    conn.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = ?1 AND name = ?2",
+        params![account.0, name],
+    )?;
     conn.execute(
         "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
          VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
@@ -178,15 +183,57 @@ pub fn rename(conn: &Connection, account: AccountId, from: &str, to: &str) -> Re
         }
         conn.execute("UPDATE mailboxes SET name = ?2 WHERE id = ?1", params![id, renamed])?;
     }
+    // A dangling subscription to a name that now exists is the mailbox's.
+    conn.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = ?1
+         AND name IN (SELECT name FROM mailboxes WHERE account_id = ?1)",
+        params![account.0],
+    )?;
     Ok(())
 }
 
+/// RFC 9051 6.3.7/6.3.8: any name may be subscribed, existing or not.
 pub fn subscribe(conn: &Connection, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
-    let mailbox = get(conn, account, name)?.ok_or_else(|| StoreError::not_found(format!("mailbox {name}")))?;
-    conn.execute(
-        "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1",
-        params![mailbox.id.0, subscribed],
-    )?;
+    if let Some(mailbox) = get(conn, account, name)? {
+        conn.execute(
+            "UPDATE mailboxes SET subscribed = ?2 WHERE id = ?1",
+            params![mailbox.id.0, subscribed],
+        )?;
+        return Ok(());
+    }
+    if subscribed {
+        conn.execute(
+            "INSERT OR IGNORE INTO dangling_subscriptions (account_id, name) VALUES (?1, ?2)",
+            params![account.0, name],
+        )?;
+    } else if conn.execute(
+        "DELETE FROM dangling_subscriptions WHERE account_id = ?1 AND name = ?2",
+        params![account.0, name],
+    )? == 0
+    {
+        return Err(StoreError::not_found(format!("subscription {name}")));
+    }
+    Ok(())
+}
+
+/// Subscribed names with no mailbox, sorted.
+pub fn dangling_subscriptions(conn: &Connection, account: AccountId) -> Result<Vec<String>> {
+    let mut statement =
+        conn.prepare_cached("SELECT name FROM dangling_subscriptions WHERE account_id = ?1 ORDER BY name")?;
+    let names = statement
+        .query_map(params![account.0], |row| row.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(names)
+}
+
+/// A subscribed mailbox that goes keeps its subscription (RFC 9051 6.3.4).
+pub fn keep_subscription(conn: &Connection, mailbox: &Mailbox) -> Result<()> {
+    if mailbox.subscribed {
+        conn.execute(
+            "INSERT OR IGNORE INTO dangling_subscriptions (account_id, name) VALUES (?1, ?2)",
+            params![mailbox.account.0, mailbox.name],
+        )?;
+    }
     Ok(())
 }
 

@@ -386,6 +386,7 @@ impl Store for SqliteStore {
         let name = owned(name);
         self.write("mailbox_delete", move |conn, effects| {
             let mailbox = mailboxes::deletable(conn, account, &name)?;
+            mailboxes::keep_subscription(conn, &mailbox)?;
             messages::remove_all(conn, effects, mailbox.id)?;
             conn.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [mailbox.id.0])?;
             conn.execute("DELETE FROM mailboxes WHERE id = ?1", [mailbox.id.0])?;
@@ -401,6 +402,13 @@ impl Store for SqliteStore {
             mailboxes::subscribe(conn, account, &name, subscribed)?;
             effects.changes.push(Change::MailboxList { account });
             Ok(())
+        })
+        .await
+    }
+
+    async fn dangling_subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        self.read("dangling_subscriptions", move |conn| {
+            mailboxes::dangling_subscriptions(conn, account)
         })
         .await
     }

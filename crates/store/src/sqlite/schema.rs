@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -264,6 +264,17 @@ CREATE TABLE source_stats (
 // RFC 3501 2.3.2: the highest UID some session has taken as \Recent.
 const V6: &str = r#"
 ALTER TABLE mailboxes ADD COLUMN recent_uid INTEGER NOT NULL DEFAULT 0;
+"#;
+
+// RFC 9051 6.3.7: a subscription outlives its mailbox, and a name may be
+// subscribed before it exists. Subscriptions of existing mailboxes stay
+// on their row; these are the others.
+const V7: &str = r#"
+CREATE TABLE dangling_subscriptions (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    name       TEXT NOT NULL,
+    PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.

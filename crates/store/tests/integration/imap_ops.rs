@@ -204,10 +204,9 @@ async fn delete_and_subscribe() {
             store.mailbox_delete(alice.id, "Lists").await,
             Err(StoreError::NotFound(_))
         ));
-        assert!(matches!(
-            store.mailbox_subscribe(alice.id, "Lists", true).await,
-            Err(StoreError::NotFound(_))
-        ));
+        // A name may be subscribed without a mailbox (RFC 9051 6.3.7).
+        store.mailbox_subscribe(alice.id, "Lists", true).await.unwrap();
+        assert_eq!(store.dangling_subscriptions(alice.id).await.unwrap(), ["Lists"]);
         // Recreated, the name gets a new UIDVALIDITY (RFC 9051 2.3.1.1).
         let again = store.mailbox_create(alice.id, "Lists").await.unwrap();
         assert!(again.uid_validity > lists.uid_validity);
@@ -299,5 +298,39 @@ async fn recent_is_claimed_once_however_many_sessions_ask_at_once() {
         // The mark never goes down.
         assert_eq!(store.recent_claim(inbox.id, 3).await.unwrap(), 5);
         assert_eq!(store.recent_mark(inbox.id).await.unwrap(), 5);
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_may_come_before_its_mailbox_and_outlive_it() {
+    // RFC 9051 6.3.7: any name may be subscribed; 6.3.4: deleting a
+    // mailbox does not unsubscribe it.
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        store.mailbox_subscribe(alice.id, "Later", true).await.unwrap();
+        assert_eq!(store.dangling_subscriptions(alice.id).await.unwrap(), ["Later"]);
+        // Created, the mailbox takes the subscription over.
+        let later = store.mailbox_create(alice.id, "Later").await.unwrap();
+        assert!(later.subscribed);
+        assert!(store.dangling_subscriptions(alice.id).await.unwrap().is_empty());
+        store.mailbox_delete(alice.id, "Later").await.unwrap();
+        assert_eq!(store.dangling_subscriptions(alice.id).await.unwrap(), ["Later"]);
+        // An unsubscribed mailbox leaves nothing behind.
+        store.mailbox_create(alice.id, "Gone").await.unwrap();
+        store.mailbox_subscribe(alice.id, "Gone", false).await.unwrap();
+        store.mailbox_delete(alice.id, "Gone").await.unwrap();
+        assert_eq!(store.dangling_subscriptions(alice.id).await.unwrap(), ["Later"]);
+        store.mailbox_subscribe(alice.id, "Later", false).await.unwrap();
+        assert!(store.dangling_subscriptions(alice.id).await.unwrap().is_empty());
+        assert!(matches!(
+            store.mailbox_subscribe(alice.id, "Never", false).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Removing the account removes its subscriptions.
+        store.mailbox_subscribe(alice.id, "Elsewhere", true).await.unwrap();
+        store.account_remove("alice@example.com").await.unwrap();
+        let again = account(store, "alice@example.com").await;
+        assert!(store.dangling_subscriptions(again.id).await.unwrap().is_empty());
     }
 }
