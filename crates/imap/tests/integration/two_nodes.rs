@@ -39,11 +39,16 @@ async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
     .await;
     assert!(replies.last().unwrap().starts_with("250"), "{replies:?}");
     assert_eq!(on_b.read_line().await.unwrap(), "* 1 EXISTS");
+    // An IMAP4rev1 session: B is the first to hear of it (RFC 3501 2.3.2).
+    assert_eq!(on_b.read_line().await.unwrap(), "* 1 RECENT");
 
     // An expunge on A reaches B's IDLE too.
     let mut on_a = Imap::inbox(&a).await;
     on_a.ok("STORE 1 +FLAGS (\\Deleted)").await;
-    assert_eq!(on_b.read_line().await.unwrap(), "* 1 FETCH (FLAGS (\\Deleted))");
+    assert_eq!(
+        on_b.read_line().await.unwrap(),
+        "* 1 FETCH (FLAGS (\\Deleted \\Recent))"
+    );
     on_a.ok("EXPUNGE").await;
     assert_eq!(on_b.read_line().await.unwrap(), "* 1 EXPUNGE");
     on_b.send_raw(b"DONE\r\n").await;
@@ -51,8 +56,9 @@ async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
 
     // The same message, UIDs and flags from either node.
     common::deliver(&a, &message("second", "x")).await;
-    assert_eq!(on_a.ok("NOOP").await.untagged, ["* 1 EXISTS"]);
-    assert_eq!(on_b.ok("NOOP").await.untagged, ["* 1 EXISTS"]);
+    // \Recent goes to one session across the nodes: the first to ask.
+    assert_eq!(on_a.ok("NOOP").await.untagged, ["* 1 EXISTS", "* 1 RECENT"]);
+    assert_eq!(on_b.ok("NOOP").await.untagged, ["* 1 EXISTS", "* 0 RECENT"]);
     let from_a = on_a
         .ok("UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
         .await;
@@ -66,7 +72,10 @@ async fn a_delivery_on_one_node_wakes_idle_on_the_other() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    assert_eq!(fetched(&from_a), fetched(&from_b));
+    assert!(fetched(&from_a)[0].contains("FLAGS (\\Recent)"), "{from_a:?}");
+    let without_recent =
+        |r: &common::Response| -> Vec<String> { fetched(r).iter().map(|l| l.replace("\\Recent", "")).collect() };
+    assert_eq!(without_recent(&from_a), fetched(&from_b));
     assert!(fetched(&from_a)[0].contains("UID 2"), "{from_a:?}");
 }
 
