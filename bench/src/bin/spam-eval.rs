@@ -136,6 +136,7 @@ async fn estafeta(split: &Split) -> (Score, Vec<Verdict>, Vec<Verdict>) {
                     tokio::spawn(async move {
                         let input = Input {
                             message: &message,
+                            parsed: None,
                             ip: None,
                             mail_from: "",
                             auth: Default::default(),

@@ -82,6 +82,7 @@ async fn trained_filter(
 async fn file(filter: &Filter, message: &[u8]) -> Verdict {
     let input = Input {
         message,
+        parsed: None,
         ip: None,
         mail_from: "",
         auth: Default::default(),

@@ -5,7 +5,7 @@
 //! original's Return-Path (recipients are often redacted).
 
 use crate::verp::paths_in;
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::{Message, MessageParser, MimeHeaders};
 
 /// An ARF report, read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,11 @@ impl Complaint {
 
 /// Reads `raw` as an ARF report; `None` when it is not one.
 pub fn parse(raw: &[u8]) -> Option<Complaint> {
-    let message = MessageParser::default().parse(raw)?;
+    from_message(&MessageParser::default().parse(raw)?)
+}
+
+/// An already parsed message as an ARF report; `None` when it is not one.
+pub fn from_message(message: &Message) -> Option<Complaint> {
     let report_type = message
         .content_type()
         .filter(|ct| {

@@ -12,6 +12,7 @@ use estafeta_core::metrics::Metrics;
 use estafeta_core::model::TenantId;
 use estafeta_core::time::now;
 use estafeta_store::{DeliveryRecord, StatKind, Store, StoreError, Suppression, SuppressionReason};
+use mail_parser::Message;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -224,8 +225,8 @@ impl Ledger {
 
     /// An ARF report (RFC 5965) about one of our deliveries: a complaint,
     /// suppressed at once. `None` when it is not one or names nothing of ours.
-    pub async fn complaint_received(&self, raw: &[u8]) -> Result<Option<DeliveryRecord>, StoreError> {
-        let Some(complaint) = crate::feedback::parse(raw) else {
+    pub async fn complaint_received(&self, message: &Message<'_>) -> Result<Option<DeliveryRecord>, StoreError> {
+        let Some(complaint) = crate::feedback::from_message(message) else {
             return Ok(None);
         };
         if !complaint.is_complaint() {
@@ -310,9 +311,9 @@ impl Ledger {
     pub async fn bounce_received(
         &self,
         delivery: &DeliveryRecord,
-        raw: &[u8],
+        message: &Message<'_>,
     ) -> Result<Option<Classification>, StoreError> {
-        let Some(report) = bounce::parse(raw) else {
+        let Some(report) = bounce::from_message(message) else {
             tracing::info!(recipient = %delivery.recipient, "mail to a VERP address that is not a bounce; ignored");
             return Ok(None);
         };
@@ -323,14 +324,14 @@ impl Ledger {
     /// (forwarded, or its return path rewritten): attributed by the signed
     /// return path in the original it quotes. `None` when it is not one or
     /// quotes nothing of ours.
-    pub async fn quoted_bounce(&self, raw: &[u8]) -> Result<Option<Classification>, StoreError> {
-        let Some(report) = bounce::parse(raw) else {
+    pub async fn quoted_bounce(&self, message: &Message<'_>) -> Result<Option<Classification>, StoreError> {
+        let Some(report) = bounce::from_message(message) else {
             return Ok(None);
         };
         let quoted = match &report.original_headers {
             Some(headers) => crate::verp::paths_in(headers),
             // Text bounces quote the original in their body.
-            None => crate::verp::paths_in(&String::from_utf8_lossy(raw)),
+            None => crate::verp::paths_in(&String::from_utf8_lossy(message.raw_message())),
         };
         for path in quoted {
             let Some((local, domain)) = path.rsplit_once('@') else {

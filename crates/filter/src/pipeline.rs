@@ -55,6 +55,9 @@ const SPAM: u8 = 1;
 /// The message and its envelope, as SMTP-in saw them.
 pub struct Input<'a> {
     pub message: &'a [u8],
+    /// `message` as SMTP-in already parsed it, so a message is parsed once
+    /// on its way in; parsed here when `None`.
+    pub parsed: Option<&'a mail_parser::Message<'a>>,
     /// The client; `None` for mail not received over the network.
     pub ip: Option<IpAddr>,
     pub mail_from: &'a str,
@@ -199,7 +202,14 @@ impl Filter {
 
     /// Everything that does not depend on the recipient.
     pub async fn analyze(&self, input: &Input<'_>) -> Analysis {
-        let parsed = MessageParser::default().parse(input.message);
+        let own;
+        let parsed = match input.parsed {
+            Some(parsed) => Some(parsed),
+            None => {
+                own = MessageParser::default().parse(input.message);
+                own.as_ref()
+            }
+        };
         let our_domains: Vec<String> = match self.store.domain_list().await {
             Ok(domains) => domains.into_iter().map(|d| d.name).collect(),
             Err(error) => {
@@ -211,14 +221,14 @@ impl Filter {
             our_domains: &our_domains,
             now: estafeta_core::time::now(),
         };
-        let mut reasons: Vec<Reason> = rules::check_parsed(input.message, parsed.as_ref(), &context)
+        let mut reasons: Vec<Reason> = rules::check_parsed(input.message, parsed, &context)
             .into_iter()
             .map(|hit| Reason::new(hit.rule, hit.score, hit.text))
             .collect();
         reasons.extend(auth::reasons(&input.auth));
         let filter = &self.config.filter;
         if let Some(resolver) = &self.resolver {
-            let domains = parsed.as_ref().map(dnsbl::linked_domains).unwrap_or_default();
+            let domains = parsed.map(dnsbl::linked_domains).unwrap_or_default();
             reasons.extend(
                 dnsbl::check(
                     resolver,
@@ -231,14 +241,14 @@ impl Filter {
                 .await,
             );
         }
-        let from = parsed.as_ref().and_then(sender_of_parsed).unwrap_or_default();
+        let from = parsed.and_then(sender_of_parsed).unwrap_or_default();
         let signals = parsed
             .as_ref()
             .map(|p| tabs::signals(p, &filter.social_domains))
             .unwrap_or_default();
         Analysis {
-            thread: parsed.as_ref().map(tabs::thread_ids).unwrap_or_default(),
-            tokens: tokens::tokens_of(parsed.as_ref()),
+            thread: parsed.map(tabs::thread_ids).unwrap_or_default(),
+            tokens: tokens::tokens_of(parsed),
             reasons,
             signals,
             from,

@@ -32,7 +32,7 @@ pub async fn check(
     resolver: &MessageAuthenticator,
     hostname: &str,
     envelope: &Envelope<'_>,
-    message: &[u8],
+    message: Option<&AuthenticatedMessage<'_>>,
     enforce_dmarc: bool,
 ) -> SenderCheck {
     let Envelope { ip, helo, mail_from } = *envelope;
@@ -41,7 +41,7 @@ pub async fn check(
         .verify_spf(SpfParameters::verify(ip, helo, hostname, mail_from))
         .await;
     let results = AuthenticationResults::new(hostname).with_spf_mailfrom_result(&spf, ip, mail_from, helo);
-    let Some(parsed) = AuthenticatedMessage::parse(message) else {
+    let Some(parsed) = message else {
         return SenderCheck {
             header: results.to_header(),
             reject: None,
@@ -51,11 +51,11 @@ pub async fn check(
             },
         };
     };
-    let dkim = resolver.verify_dkim(&parsed).await;
-    let arc = resolver.verify_arc(&parsed).await;
+    let dkim = resolver.verify_dkim(parsed).await;
+    let arc = resolver.verify_arc(parsed).await;
     let mail_from_domain = mail_from.rsplit_once('@').map_or(helo, |(_, domain)| domain);
     let dmarc = resolver
-        .verify_dmarc(DmarcParameters::new(&parsed, &dkim, mail_from_domain, &spf))
+        .verify_dmarc(DmarcParameters::new(parsed, &dkim, mail_from_domain, &spf))
         .await;
     let header_from = parsed.from.first().map(String::as_str).unwrap_or_default();
     let header = results

@@ -1,14 +1,22 @@
 //! The end of a transaction: trace headers, sender authentication, then
 //! one durable write for all local recipients and one queue entry for the
 //! remote ones, all before the 250 (nothing acknowledged is lost).
+//!
+//! The message is parsed once here, and that one parse serves the
+//! submission checks, sender authentication, the complaint and bounce
+//! readers and the filter. The bytes are held once too: every stored copy
+//! is its own head before the one shared buffer.
 
 use crate::Mode;
 use crate::authcheck::{self, Envelope};
 use crate::filtering;
 use crate::proto::{Reply, ReversePath};
 use crate::session::{Session, Target, Transaction};
-use estafeta_store::{Acceptance, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
+use estafeta_store::{Acceptance, Composed, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
+use mail_auth::AuthenticatedMessage;
+use mail_parser::MessageParser;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub async fn deliver(session: &mut Session, transaction: Transaction, message: Vec<u8>) -> Reply {
@@ -37,12 +45,21 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         );
     }
 
+    let message = Arc::new(strip_foreign_verdicts(message, &context.config.hostname));
+    let parsed = MessageParser::default().parse(&message[..]);
+    // What DKIM, ARC and DMARC read (and the submission From: check): a
+    // view over the same parse, made only when one of them runs. A
+    // message with no header field has nothing for them to read.
+    let checks_sender = session.mode == Mode::Mx && context.config.smtp.verify_sender && context.resolver.is_some();
+    let authenticated = parsed
+        .as_ref()
+        .filter(|p| (session.auth.is_some() || checks_sender) && !p.root_part().headers.is_empty())
+        .map(|p| AuthenticatedMessage::from_parsed(p, &message, true));
+
     if let Some(auth) = &session.auth {
         // RFC 6409 8: the MSA may check what it submits; the From: header
         // must name the authenticated user too, not only the envelope.
-        let from = mail_auth::AuthenticatedMessage::parse(&message)
-            .map(|m| m.from)
-            .unwrap_or_default();
+        let from = authenticated.as_ref().map(|m| m.from.clone()).unwrap_or_default();
         if from.is_empty() {
             return Reply::new(550, "5.7.1", "A From: header with your address is required");
         }
@@ -55,7 +72,6 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         }
     }
 
-    let message = strip_foreign_verdicts(&message, &context.config.hostname);
     let mut trace = String::new();
     let mut auth_summary = estafeta_filter::AuthSummary::default();
     if session.mode == Mode::Mx
@@ -71,7 +87,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             resolver,
             &context.config.hostname,
             &envelope,
-            &message,
+            authenticated.as_ref(),
             context.config.smtp.dmarc_reject,
         )
         .await;
@@ -85,7 +101,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     trace.push_str(&received(session, &transaction, &helo, &id, single, now));
     // The Message-ID the message leaves with: replies to it are the
     // sender's own conversations.
-    let mut sent_id = estafeta_deliverability::ledger::message_id_of(&message);
+    let mut sent_id = parsed.as_ref().and_then(|p| p.message_id()).map(str::to_owned);
     if session.auth.is_some() {
         let (fields, added) = missing_fields(&message, &id, session.hostname(), now);
         trace.push_str(&fields);
@@ -122,10 +138,11 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     // abuse/feedback mailbox of ours: the recipient is suppressed at once.
     let mut complaint = false;
     if let Some(ledger) = &context.ledger
+        && let Some(parsed) = &parsed
         && session.mode == Mode::Mx
         && (!bounces.is_empty() || !accounts.is_empty())
     {
-        match ledger.complaint_received(&message).await {
+        match ledger.complaint_received(parsed).await {
             Ok(found) => complaint = found.is_some(),
             Err(error) => {
                 tracing::error!(%error, "could not record a complaint");
@@ -136,12 +153,13 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     // A bounce (null reverse-path, RFC 5321 4.5.5) that reached a user
     // rather than a VERP address still names what it is about.
     if let Some(ledger) = &context.ledger
+        && let Some(parsed) = &parsed
         && session.mode == Mode::Mx
         && !complaint
         && bounces.is_empty()
         && !accounts.is_empty()
         && sender.is_empty()
-        && let Err(error) = ledger.quoted_bounce(&message).await
+        && let Err(error) = ledger.quoted_bounce(parsed).await
     {
         tracing::error!(%error, "could not record a bounce");
         return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
@@ -156,7 +174,9 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         && !complaint
     {
         for delivery in bounces.iter().copied() {
-            if let Err(error) = ledger.bounce_received(delivery, &message).await {
+            if let Some(parsed) = &parsed
+                && let Err(error) = ledger.bounce_received(delivery, parsed).await
+            {
                 tracing::error!(%error, "could not record a bounce");
                 return Reply::new(451, "4.3.0", "Temporary failure recording the bounce, try again later");
             }
@@ -179,6 +199,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         (Some(filter), Mode::Mx) if filter.enabled() && (!accounts.is_empty() || !forwarders.is_empty()) => {
             let input = estafeta_filter::Input {
                 message: &message,
+                parsed: parsed.as_ref(),
                 ip: Some(ip),
                 mail_from: &sender,
                 auth: auth_summary,
@@ -225,21 +246,14 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         // RFC 5321 4.4: Return-Path is added at final delivery.
         let return_path = format!("Return-Path: <{sender}>\r\n");
         for group in groups {
-            let mut local = Vec::with_capacity(return_path.len() + group.headers.len() + trace.len() + message.len());
-            local.extend_from_slice(return_path.as_bytes());
-            local.extend_from_slice(group.headers.as_bytes());
-            local.extend_from_slice(trace.as_bytes());
-            local.extend_from_slice(&message);
+            let head = [return_path.as_bytes(), group.headers.as_bytes(), trace.as_bytes()].concat();
             local_copies.push(LocalCopy {
-                message: local,
+                message: Composed::new(head, Arc::clone(&message)),
                 targets: group.targets,
             });
         }
     }
     let queued = if !remote.is_empty() {
-        let mut outbound = Vec::with_capacity(trace.len() + message.len());
-        outbound.extend_from_slice(trace.as_bytes());
-        outbound.extend_from_slice(&message);
         let entry = NewQueuedMessage {
             sender: forwarding_sender(&context, &sender, &forwarders).await,
             recipients: remote,
@@ -250,7 +264,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             }),
         };
         Some(QueuedCopy {
-            message: outbound,
+            message: Composed::new(trace.clone().into_bytes(), Arc::clone(&message)),
             entry,
         })
     } else {
@@ -288,7 +302,7 @@ async fn bounce_to_sender(
     context: &crate::SmtpContext,
     account: estafeta_core::model::AccountId,
     trace: &str,
-    message: &[u8],
+    message: &Arc<Vec<u8>>,
 ) -> Result<Option<LocalCopy>, Reply> {
     let inbox = context
         .store
@@ -301,11 +315,9 @@ async fn bounce_to_sender(
     let Some(inbox) = inbox else {
         return Ok(None);
     };
-    let mut data = b"Return-Path: <>\r\n".to_vec();
-    data.extend_from_slice(trace.as_bytes());
-    data.extend_from_slice(message);
+    let head = [b"Return-Path: <>\r\n", trace.as_bytes()].concat();
     Ok(Some(LocalCopy {
-        message: data,
+        message: Composed::new(head, Arc::clone(message)),
         targets: vec![estafeta_store::DeliveryTarget {
             mailbox: inbox.id,
             flags: Default::default(),
@@ -425,32 +437,47 @@ fn received(
 
 /// RFC 8601 5: Authentication-Results claiming to come from us, arriving
 /// from outside, are forgeries and are removed before we add ours; so are
-/// spam verdicts, which only our filter writes.
-fn strip_foreign_verdicts(message: &[u8], hostname: &str) -> Vec<u8> {
-    let header_end = find_header_end(message);
+/// spam verdicts, which only our filter writes. A message with none (the
+/// usual case) is given back as it came, not copied.
+fn strip_foreign_verdicts(message: Vec<u8>, hostname: &str) -> Vec<u8> {
+    let header_end = find_header_end(&message);
+    let foreign = |field: &[u8]| is_our_auth_results(field, hostname) || is_spam_verdict(field);
+    if !header_fields(&message[..header_end]).any(foreign) {
+        return message;
+    }
     let mut out = Vec::with_capacity(message.len());
-    let mut start = 0;
-    while start < header_end {
-        // A field is its first line and every folded line after it: the
-        // authserv-id may stand on a continuation line (RFC 5322 2.2.3).
-        let mut end = start;
-        loop {
-            end = message[end..header_end]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(header_end, |i| end + i + 1);
-            if end >= header_end || !matches!(message.get(end), Some(b' ' | b'\t')) {
-                break;
-            }
-        }
-        let field = &message[start..end];
-        if !(is_our_auth_results(field, hostname) || is_spam_verdict(field)) {
+    for field in header_fields(&message[..header_end]) {
+        if !foreign(field) {
             out.extend_from_slice(field);
         }
-        start = end;
     }
     out.extend_from_slice(&message[header_end..]);
     out
+}
+
+/// The fields of a header, each its first line and every folded line
+/// after it: the authserv-id may stand on a continuation line (RFC 5322
+/// 2.2.3).
+fn header_fields(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= head.len() {
+            return None;
+        }
+        let mut end = start;
+        loop {
+            end = head[end..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(head.len(), |i| end + i + 1);
+            if end >= head.len() || !matches!(head.get(end), Some(b' ' | b'\t')) {
+                break;
+            }
+        }
+        let field = &head[start..end];
+        start = end;
+        Some(field)
+    })
 }
 
 fn is_spam_verdict(field: &[u8]) -> bool {
@@ -546,11 +573,19 @@ mod tests {
     #[test]
     fn strips_forged_auth_results_and_verdicts() {
         let message = b"Authentication-Results: mx.test; spf=pass\r\n\tsmtp.mailfrom=x\r\nX-Spam-Status: No, score=-9\r\n\ttests=FORGED\r\nAuthentication-Results: other.test; dkim=pass\r\nx-spam-score: -9\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n";
-        let out = strip_foreign_verdicts(message, "MX.test");
+        let out = strip_foreign_verdicts(message.to_vec(), "MX.test");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Authentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nAuthentication-Results: mx.test; body stays\r\n"
         );
+    }
+
+    #[test]
+    fn a_message_with_nothing_to_strip_is_given_back_not_copied() {
+        let message = b"Authentication-Results: other.test; dkim=pass\r\nSubject: hi\r\n\r\nbody\r\n".to_vec();
+        let (at, length) = (message.as_ptr(), message.len());
+        let out = strip_foreign_verdicts(message, "mx.test");
+        assert_eq!((out.as_ptr(), out.len()), (at, length));
     }
 
     #[test]
@@ -560,7 +595,7 @@ mod tests {
 Authentication-Results: (forged (nested)) MX.TEST;\r\n spf=pass\r\n\
 Authentication-Results: \"mx.test\"; dkim=pass\r\n\
 Authentication-Results:\r\n other.test; spf=fail\r\nSubject: hi\r\n\r\nbody\r\n";
-        let out = strip_foreign_verdicts(message, "mx.test");
+        let out = strip_foreign_verdicts(message.to_vec(), "mx.test");
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Authentication-Results:\r\n other.test; spf=fail\r\nSubject: hi\r\n\r\nbody\r\n"

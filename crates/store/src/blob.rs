@@ -18,7 +18,16 @@ pub struct BlobId(String);
 
 impl BlobId {
     pub fn of(data: &[u8]) -> BlobId {
-        BlobId(hex::encode(Sha256::digest(data)))
+        BlobId::of_parts(&[data])
+    }
+
+    /// The id of the parts written one after the other.
+    pub fn of_parts(parts: &[&[u8]]) -> BlobId {
+        let mut digest = Sha256::new();
+        for part in parts {
+            digest.update(part);
+        }
+        BlobId(hex::encode(digest.finalize()))
     }
 
     /// Accepts only 64 lower-case hex digits, so an id can never name a
@@ -86,7 +95,12 @@ impl FileBlobStore {
     /// Writes `data` durably and returns its id. Blocking: call from a
     /// blocking thread.
     pub fn put(&self, data: &[u8]) -> Result<BlobId> {
-        let id = BlobId::of(data);
+        self.put_parts(&[data])
+    }
+
+    /// Writes `parts`, one after the other, as one blob.
+    pub fn put_parts(&self, parts: &[&[u8]]) -> Result<BlobId> {
+        let id = BlobId::of_parts(parts);
         let path = self.path(&id);
         let dir = path.parent().expect("blob path has a parent");
         if path.exists() {
@@ -109,7 +123,9 @@ impl FileBlobStore {
         ));
         let result = (|| -> std::io::Result<()> {
             let mut file = File::create(&tmp)?;
-            file.write_all(data)?;
+            for part in parts {
+                file.write_all(part)?;
+            }
             file.sync_all()?;
             fs::rename(&tmp, &path)?;
             self.sync_dir(dir)

@@ -137,14 +137,51 @@ pub struct Acceptance {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalCopy {
-    pub message: Vec<u8>,
+    pub message: Composed,
     pub targets: Vec<DeliveryTarget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueuedCopy {
-    pub message: Vec<u8>,
+    pub message: Composed,
     pub entry: NewQueuedMessage,
+}
+
+/// One stored copy of a received message: the fields written for this
+/// copy (Return-Path, the filter's verdict, trace fields) before the
+/// content every copy shares. The copies of one transaction hold one
+/// buffer between them, and the blob store writes the two parts one after
+/// the other, so a large message is not copied once per copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub head: Vec<u8>,
+    pub body: std::sync::Arc<Vec<u8>>,
+}
+
+impl Composed {
+    pub fn new(head: Vec<u8>, body: std::sync::Arc<Vec<u8>>) -> Composed {
+        Composed { head, body }
+    }
+
+    pub fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn parts(&self) -> [&[u8]; 2] {
+        [&self.head, &self.body]
+    }
+
+    /// The copy as one buffer, for a backend that sends it whole.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut whole = Vec::with_capacity(self.len());
+        whole.extend_from_slice(&self.head);
+        whole.extend_from_slice(&self.body);
+        whole
+    }
 }
 
 /// A message handed to the outbound queue.

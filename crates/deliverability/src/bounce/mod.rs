@@ -7,4 +7,4 @@ pub mod eval;
 pub mod report;
 
 pub use classify::{BounceClass, Classification, Severity, classify};
-pub use report::{Action, Bounce, Failure, parse};
+pub use report::{Action, Bounce, Failure, from_message, parse};

@@ -4,7 +4,7 @@
 //! is an address, then the lines saying what happened to it.
 
 use super::classify::{Classification, classify, find_enhanced};
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// What happened to one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,11 @@ pub struct Bounce {
 /// Reads `raw` as a bounce; `None` when it is not one (or says nothing
 /// about any recipient).
 pub fn parse(raw: &[u8]) -> Option<Bounce> {
-    let message = MessageParser::default().parse(raw)?;
+    from_message(&MessageParser::default().parse(raw)?)
+}
+
+/// An already parsed message as a bounce; `None` when it is not one.
+pub fn from_message(message: &Message) -> Option<Bounce> {
     let mut status_fields = None;
     let mut original_headers = None;
     let mut original_message_id = None;
@@ -84,14 +88,14 @@ pub fn parse(raw: &[u8]) -> Option<Bounce> {
     let failures = match &status_fields {
         Some(fields) => from_status_fields(fields),
         None => {
-            if !looks_like_bounce(&message) {
+            if !looks_like_bounce(message) {
                 return None;
             }
             let text: String = (0..message.text_body.len())
                 .filter_map(|i| message.body_text(i))
                 .collect::<Vec<_>>()
                 .join("\n");
-            let delayed = is_delay_notice(&message, &text);
+            let delayed = is_delay_notice(message, &text);
             let mut failures = from_text(&text);
             if delayed {
                 for failure in &mut failures {
@@ -108,7 +112,7 @@ pub fn parse(raw: &[u8]) -> Option<Bounce> {
         standard: status_fields.is_some(),
         failures,
         original_headers,
-        original_message_id: original_message_id.or_else(|| quoted_message_id(raw)),
+        original_message_id: original_message_id.or_else(|| quoted_message_id(message.raw_message())),
     })
 }
 

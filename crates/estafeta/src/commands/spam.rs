@@ -85,6 +85,7 @@ pub async fn spam(config: &Config, command: SpamCommand) -> anyhow::Result<()> {
             let filter = Filter::new(Arc::new(config.clone()), Arc::clone(&store), resolver);
             let input = Input {
                 message: &message,
+                parsed: None,
                 ip,
                 mail_from: "",
                 auth: Default::default(),

@@ -450,28 +450,32 @@ impl Store for PostgresStore {
     }
 
     async fn accept(&self, acceptance: Acceptance) -> Result<Option<QueueId>> {
-        let mut blobs = Vec::with_capacity(acceptance.local.len());
-        for copy in &acceptance.local {
-            blobs.push(content_id(&copy.message).await);
+        // The content goes to the database whole, so each copy is joined
+        // here, once, for the ids and the write alike.
+        let local: Vec<Vec<u8>> = acceptance.local.iter().map(|copy| copy.message.to_vec()).collect();
+        let queued = acceptance.queued.as_ref().map(|copy| copy.message.to_vec());
+        let mut blobs = Vec::with_capacity(local.len());
+        for content in &local {
+            blobs.push(content_id(content).await);
         }
-        let queued_blob = match &acceptance.queued {
-            Some(copy) => Some(content_id(&copy.message).await),
+        let queued_blob = match &queued {
+            Some(content) => Some(content_id(content).await),
             None => None,
         };
         write_tx!(self, |tx, changes| {
-            for (copy, blob) in acceptance.local.iter().zip(&blobs) {
+            for ((copy, content), blob) in acceptance.local.iter().zip(&local).zip(&blobs) {
                 messages::deliver(
                     &tx,
                     &mut changes,
                     blob,
-                    &copy.message,
+                    content,
                     acceptance.internal_date,
                     &copy.targets,
                 )
                 .await?;
             }
-            match (&acceptance.queued, &queued_blob) {
-                (Some(copy), Some(blob)) => Some(queue::insert(&tx, blob, &copy.message, &copy.entry).await?),
+            match (&acceptance.queued, &queued, &queued_blob) {
+                (Some(copy), Some(content), Some(blob)) => Some(queue::insert(&tx, blob, content, &copy.entry).await?),
                 _ => None,
             }
         })

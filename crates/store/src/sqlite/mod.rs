@@ -202,6 +202,15 @@ impl SqliteStore {
             .map_err(|error| StoreError::Io(error.to_string()))?
     }
 
+    /// A received copy's blob, written from its shared parts.
+    async fn put_composed(&self, message: &Composed) -> Result<BlobId> {
+        let files = Arc::clone(&self.blobs);
+        let message = message.clone();
+        tokio::task::spawn_blocking(move || files.put_parts(&message.parts()))
+            .await
+            .map_err(|error| StoreError::Io(error.to_string()))?
+    }
+
     /// Writes the blob, then runs `work` referencing it. If the file was
     /// removed in between (its last reference went away concurrently), the
     /// write reports `BlobMissing`; writing the blob again settles it.
@@ -443,10 +452,10 @@ impl Store for SqliteStore {
             // refers to all of them.
             let mut blobs = Vec::with_capacity(acceptance.local.len());
             for copy in &acceptance.local {
-                blobs.push(self.put_blob(&copy.message).await?);
+                blobs.push(self.put_composed(&copy.message).await?);
             }
             let queued_blob = match &acceptance.queued {
-                Some(copy) => Some(self.put_blob(&copy.message).await?),
+                Some(copy) => Some(self.put_composed(&copy.message).await?),
                 None => None,
             };
             let (files, accepted) = (Arc::clone(&self.blobs), Arc::clone(&acceptance));

@@ -310,14 +310,21 @@ async fn queue_keeps_envelope_and_dsn_parameters() {
 
 #[tokio::test]
 async fn an_acceptance_is_written_whole_or_not_at_all() {
-    use estafeta_store::{Acceptance, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
+    use estafeta_store::{Acceptance, Composed, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
+    // Each copy is its own head before the content the copies share.
+    let composed = |n: usize| {
+        Composed::new(
+            format!("Return-Path: <x{n}@remote.test>\r\n").into_bytes(),
+            std::sync::Arc::new(message(n)),
+        )
+    };
     for backend in backends().await {
         let store = backend.store.as_ref();
         let hana = account(store, "hana@example.com").await;
         let inbox = inbox(store, &hana).await;
         let queued = || {
             Some(QueuedCopy {
-                message: message(3),
+                message: composed(3),
                 entry: NewQueuedMessage {
                     sender: "x@remote.test".into(),
                     recipients: vec![QueueRecipient {
@@ -330,7 +337,7 @@ async fn an_acceptance_is_written_whole_or_not_at_all() {
             })
         };
         let copy = |n, target| LocalCopy {
-            message: message(n),
+            message: composed(n),
             targets: vec![target],
         };
         let bogus = DeliveryTarget {
@@ -354,7 +361,23 @@ async fn an_acceptance_is_written_whole_or_not_at_all() {
             queued: queued(),
         };
         let id = store.accept(whole).await.unwrap().expect("a queue id");
-        assert_eq!(store.messages(inbox.id).await.unwrap().len(), 1);
-        assert_eq!(store.queue_get(id).await.unwrap().unwrap().recipients.len(), 1);
+        let stored = store.messages(inbox.id).await.unwrap();
+        assert_eq!(stored.len(), 1);
+        let content = store.message_content(&stored[0].blob).await.unwrap();
+        assert_eq!(
+            content,
+            composed(1).to_vec(),
+            "{}: head, then the shared content",
+            backend.name
+        );
+        assert_eq!(stored[0].blob, estafeta_store::BlobId::of(&content), "{}", backend.name);
+        let queued = store.queue_get(id).await.unwrap().unwrap();
+        assert_eq!(queued.recipients.len(), 1);
+        assert_eq!(
+            store.message_content(&queued.blob).await.unwrap(),
+            composed(3).to_vec(),
+            "{}",
+            backend.name
+        );
     }
 }
