@@ -26,6 +26,24 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole_end, pieces_end);
     assert_eq!(whole_out, pieces_out);
     assert_eq!(whole.bare_line_ending, pieces.bare_line_ending);
+    // Drained after every piece, as the spool does past its threshold, and
+    // under a small limit: the limit counts what was drained too.
+    let limit = step * 7;
+    let mut capped = DataDecoder::new(limit);
+    let mut capped_out = Vec::new();
+    capped.feed(input, &mut capped_out);
+    let mut drained = DataDecoder::new(limit);
+    let (mut buffer, mut spooled) = (Vec::new(), Vec::new());
+    for chunk in input.chunks(step) {
+        let end = drained.feed(chunk, &mut buffer);
+        spooled.append(&mut buffer);
+        if end.is_some() {
+            break;
+        }
+    }
+    assert_eq!(spooled, capped_out);
+    assert!(spooled.len() <= limit);
+    assert_eq!(drained.over_limit, capped.over_limit);
     if let Some(end) = whole_end {
         // Only CRLF.CRLF ends the data, and only after a CRLF (or at the start).
         assert!(input[..end].ends_with(b".\r\n"));

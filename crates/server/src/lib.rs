@@ -141,6 +141,15 @@ impl RunningServer {
             return Err(ServerError::AlreadyRunning(data_dir.clone()));
         }
 
+        // Message data of transactions a crash cut short: never acknowledged.
+        let spool = data_dir.join("spool");
+        let spooled = estafeta_smtp::clear_spool(&spool).map_err(|error| ServerError::DataDir {
+            path: spool.clone(),
+            message: error.to_string(),
+        })?;
+        if spooled > 0 {
+            tracing::info!(spooled, "removed message data a crash left in the spool");
+        }
         let metrics = Metrics::new();
         // Present (at zero) from the start, so dashboards and alerts can
         // rely on the series; each protocol counts into its own.

@@ -11,6 +11,8 @@ mod policy;
 pub mod proto;
 mod session;
 
+pub use session::spool::clear as clear_spool;
+
 use async_trait::async_trait;
 use estafeta_core::auth::LoginLimiter;
 use estafeta_core::config::{Config, Service};

@@ -300,6 +300,9 @@ impl Default for Auth {
 pub struct Smtp {
     /// Largest message accepted, in bytes (RFC 1870 SIZE); over it: 552 5.3.4.
     pub max_message_size: u64,
+    /// Message data past this many bytes goes to a file under
+    /// `data_dir/spool` while it arrives, not RAM.
+    pub spool_above: u64,
     /// Recipients per message; past it: 452 4.5.3 (RFC 5321 4.5.3.1.8).
     pub max_recipients: u32,
     /// Permanent (5xx) errors in one session before we hang up with 421.
@@ -327,6 +330,7 @@ impl Default for Smtp {
     fn default() -> Self {
         Smtp {
             max_message_size: 50 * 1024 * 1024,
+            spool_above: 1024 * 1024,
             max_recipients: 100,
             max_errors: 20,
             max_hops: 50,
@@ -563,6 +567,9 @@ impl Config {
         }
         if self.smtp.max_message_size < 1024 {
             return fail("smtp.max_message_size", "must be at least 1024 bytes");
+        }
+        if self.smtp.spool_above < 4096 {
+            return fail("smtp.spool_above", "must be at least 4096 bytes");
         }
         if self.smtp.max_recipients == 0 {
             return fail("smtp.max_recipients", "must be at least 1");

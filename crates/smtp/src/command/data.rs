@@ -2,6 +2,7 @@
 
 use crate::delivery;
 use crate::proto::{DataDecoder, Reply};
+use crate::session::spool::Spool;
 use crate::session::{Flow, Session, SmtpIo};
 
 /// RFC 5321 4.5.3.2: a server that gives up on a slow client says so (421)
@@ -15,6 +16,24 @@ fn timed_out(session: &mut Session, error: &std::io::Error) -> Flow {
         session.io.reply(&Reply::new(421, "4.4.2", text));
     }
     Flow::Close
+}
+
+/// Where this session's message data goes while it arrives.
+fn spool(session: &Session) -> Spool {
+    let config = &session.context.config;
+    Spool::new(config.data_dir.join("spool"), config.smtp.spool_above as usize)
+}
+
+/// The spool file could not be written or read back: the transaction
+/// fails as a local error, to be retried (RFC 5321 4.2.5: 451).
+fn spool_failed(session: &mut Session, error: &std::io::Error) -> Flow {
+    tracing::error!(%error, "could not spool message data");
+    session.transaction = None;
+    session.reply(Reply::new(
+        451,
+        "4.3.0",
+        "Temporary failure storing the message data, try again later",
+    ))
 }
 
 fn bare_line_ending() -> Reply {
@@ -44,7 +63,7 @@ pub async fn data(session: &mut Session) -> Flow {
     ));
     let limit = session.context.config.smtp.max_message_size as usize;
     let mut decoder = DataDecoder::new(limit);
-    let mut message = Vec::with_capacity(16 * 1024);
+    let mut message = spool(session);
     session
         .io
         .connection
@@ -72,6 +91,10 @@ pub async fn data(session: &mut Session) -> Flow {
     if decoder.bare_line_ending {
         return session.reply(bare_line_ending());
     }
+    let message = match message.finish().await {
+        Ok(message) => message,
+        Err(error) => return spool_failed(session, &error),
+    };
     let reply = delivery::deliver(session, transaction, message).await;
     session.reply(reply)
 }
@@ -86,13 +109,19 @@ pub async fn bdat(session: &mut Session, size: u64, last: bool) -> Flow {
         .io
         .connection
         .set_idle_timeout(session.context.config.smtp.data_timeout);
+    let fresh = spool(session);
     let outcome = match (&refusal, session.transaction.as_mut()) {
         (None, Some(transaction)) => {
-            let chunks = transaction.chunks.get_or_insert_with(Vec::new);
+            let chunks = transaction.chunks.get_or_insert(fresh);
             session.io.read_chunk(size, chunks, limit).await
         }
         // RFC 3030 2: the chunk is read (and dropped) even when refused.
-        _ => session.io.read_chunk(size, &mut Vec::new(), 0).await,
+        _ => {
+            session
+                .io
+                .read_chunk(size, &mut Spool::new(Default::default(), usize::MAX), 0)
+                .await
+        }
     };
     session
         .io
@@ -121,7 +150,13 @@ pub async fn bdat(session: &mut Session, size: u64, last: bool) -> Flow {
     let Some(mut transaction) = session.transaction.take() else {
         return Flow::Close;
     };
-    let mut message = transaction.chunks.take().unwrap_or_default();
+    let mut message = match transaction.chunks.take() {
+        Some(chunks) => match chunks.finish().await {
+            Ok(message) => message,
+            Err(error) => return spool_failed(session, &error),
+        },
+        None => Vec::new(),
+    };
     // The chunks carry the bytes unstuffed, so the message's last line may
     // lack its CRLF; stored mail ends with one (core/crlf.rs).
     if !message.is_empty() && !message.ends_with(b"\r\n") {

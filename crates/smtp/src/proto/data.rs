@@ -37,13 +37,15 @@ impl DataDecoder {
         }
     }
 
+    /// `out` may be only the latest part of the content (the rest spooled),
+    /// so the limit is counted here, not by its length.
     fn push(&mut self, out: &mut Vec<u8>, byte: u8) {
-        self.seen += 1;
-        if out.len() < self.limit {
+        if self.seen < self.limit as u64 {
             out.push(byte);
         } else {
             self.over_limit = true;
         }
+        self.seen += 1;
     }
 
     /// Decodes `input` into `out`; returns how many input bytes were used

@@ -2,6 +2,7 @@
 //! ([`estafeta_net::LineIo`]: pipelined replies in one write, STARTTLS
 //! dropping what was pipelined behind it).
 
+use super::spool::Spool;
 use crate::proto::command::MAX_COMMAND_LINE;
 use crate::proto::{DataDecoder, Reply};
 pub use estafeta_net::{Line, LineIo as SessionIo};
@@ -13,10 +14,10 @@ pub trait SmtpIo {
     /// One command line (RFC 5321 4.5.3.1.4 limits it).
     async fn read_command(&mut self) -> io::Result<Line>;
     /// DATA content up to the end-of-data line, decoded into `out`.
-    async fn read_data(&mut self, decoder: &mut DataDecoder, out: &mut Vec<u8>) -> io::Result<()>;
+    async fn read_data(&mut self, decoder: &mut DataDecoder, out: &mut Spool) -> io::Result<()>;
     /// Exactly `size` bytes (a BDAT chunk), appended to `out` while it stays
     /// within `limit`; the rest is read and dropped. True if all was kept.
-    async fn read_chunk(&mut self, size: u64, out: &mut Vec<u8>, limit: usize) -> io::Result<bool>;
+    async fn read_chunk(&mut self, size: u64, out: &mut Spool, limit: usize) -> io::Result<bool>;
 }
 
 impl SmtpIo for SessionIo {
@@ -28,9 +29,11 @@ impl SmtpIo for SessionIo {
         self.read_line(MAX_COMMAND_LINE).await
     }
 
-    async fn read_data(&mut self, decoder: &mut DataDecoder, out: &mut Vec<u8>) -> io::Result<()> {
+    async fn read_data(&mut self, decoder: &mut DataDecoder, out: &mut Spool) -> io::Result<()> {
         loop {
-            if let Some(used) = decoder.feed(self.pending(), out) {
+            let end = decoder.feed(self.pending(), out.buffer());
+            out.settle().await;
+            if let Some(used) = end {
                 self.consume(used);
                 return Ok(());
             }
@@ -39,18 +42,19 @@ impl SmtpIo for SessionIo {
         }
     }
 
-    async fn read_chunk(&mut self, mut size: u64, out: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
+    async fn read_chunk(&mut self, mut size: u64, out: &mut Spool, limit: usize) -> io::Result<bool> {
         let mut kept_all = true;
         loop {
             let available = self.pending().len() as u64;
             let take = available.min(size) as usize;
-            let room = limit.saturating_sub(out.len());
+            let room = limit.saturating_sub(out.size());
             let chunk = &self.pending()[..take];
             if chunk.len() > room {
                 kept_all = false;
             }
-            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            out.buffer().extend_from_slice(&chunk[..chunk.len().min(room)]);
             self.consume(take);
+            out.settle().await;
             size -= take as u64;
             if size == 0 {
                 return Ok(kept_all);

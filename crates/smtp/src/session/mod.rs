@@ -3,6 +3,7 @@
 //! the loop, and enforces what applies to every command.
 
 mod io;
+pub mod spool;
 
 pub use io::{Line, SessionIo, SmtpIo};
 
@@ -52,7 +53,7 @@ pub struct Transaction {
     pub params: MailParams,
     pub recipients: Vec<Recipient>,
     /// Chunks so far when BDAT is in use (RFC 3030).
-    pub chunks: Option<Vec<u8>>,
+    pub chunks: Option<spool::Spool>,
 }
 
 pub enum Flow {
