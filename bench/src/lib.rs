@@ -106,10 +106,87 @@ pub async fn store_section() -> (String, &'static str) {
     )
 }
 
-/// Runs smtp-source and returns the seconds it took.
+/// A progress line on stderr, with the time since the bench started, so a
+/// long run shows where it is and a stuck one shows where it stuck.
+pub fn progress(what: impl std::fmt::Display) {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    eprintln!("[{:>7.1}s] {what}", start.elapsed().as_secs_f64());
+}
+
+/// Waits until `done()` reaches `target`, printing progress every few
+/// seconds. Gives up, with what `log()` tells (the peer's log), once
+/// `stall` passes without any progress: a peer that cannot deliver fails
+/// the bench instead of hanging it.
+pub fn wait_progress(
+    what: &str,
+    target: usize,
+    stall: std::time::Duration,
+    mut done: impl FnMut() -> usize,
+    log: impl Fn() -> String,
+) {
+    use std::time::{Duration, Instant};
+    let (mut last, mut moved, mut shown) = (usize::MAX, Instant::now(), Instant::now());
+    loop {
+        let now = done();
+        if now >= target {
+            return;
+        }
+        if now != last {
+            (last, moved) = (now, Instant::now());
+        }
+        if shown.elapsed() >= Duration::from_secs(5) {
+            progress(format!("{what}: {now} of {target}"));
+            shown = Instant::now();
+        }
+        if moved.elapsed() >= stall {
+            let log = log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            panic!(
+                "{what}: stuck at {now} of {target} for {}s; the peer's log ends:\n{}",
+                stall.as_secs(),
+                tail.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Postfix's smtp-sink on loopback: accepts every message and keeps
+/// nothing (the ceiling of SMTP ingest on this machine).
+pub struct Sink(std::process::Child);
+
+impl Sink {
+    pub fn start(port: u16) -> Sink {
+        let child = std::process::Command::new("smtp-sink")
+            .args(["-u", "postfix", &format!("127.0.0.1:{port}"), "1000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("smtp-sink (Debian package postfix)");
+        server::wait_port(port);
+        Sink(child)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs smtp-source and returns the seconds it took. Gives up (killing
+/// it) after a bound that grows with the load: a server that stops
+/// answering fails the bench, it does not hang it.
 pub fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to: &str) -> f64 {
-    let started = std::time::Instant::now();
-    let output = std::process::Command::new("smtp-source")
+    use std::io::{Read, Seek};
+    use std::time::{Duration, Instant};
+    // A file, not a pipe: a chatty failure cannot block it while we wait.
+    let mut errors = tempfile::tempfile().expect("a temp file");
+    let started = Instant::now();
+    let mut child = std::process::Command::new("smtp-source")
         .args([
             "-d",
             "-s",
@@ -121,12 +198,28 @@ pub fn smtp_source(port: u16, sessions: usize, messages: usize, size: usize, to:
         ])
         .args(["-f", "sender@bench.test", "-t", to, "-M", "client.bench.test"])
         .arg(format!("127.0.0.1:{port}"))
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(errors.try_clone().expect("a second handle"))
+        .spawn()
         .expect("smtp-source (Debian package postfix)");
-    assert!(
-        output.status.success(),
-        "smtp-source failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let bound = Duration::from_secs(120) + Duration::from_millis(20) * messages as u32;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for smtp-source") {
+            break status;
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "smtp-source to port {port} did not finish {messages} messages in {}s",
+                bound.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stderr = String::new();
+    let _ = errors.rewind();
+    let _ = errors.read_to_string(&mut stderr);
+    assert!(status.success(), "smtp-source to port {port} failed: {stderr}");
     started.elapsed().as_secs_f64()
 }

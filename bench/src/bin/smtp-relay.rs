@@ -15,36 +15,13 @@
 //!   target/release/smtp-relay [--smoke] [--messages N] [--size BYTES]
 
 use estafeta_bench::server::estafeta_binary;
-use estafeta_bench::{arg, flag, message, smtp_source};
+use estafeta_bench::{Sink, arg, flag, message, progress, smtp_source, wait_progress};
 use estafeta_interop::postfix::Postfix;
 use estafeta_store::{NewQueuedMessage, QueueRecipient, Store};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 20;
-
-struct Sink(Child);
-
-impl Sink {
-    fn start(port: u16) -> Sink {
-        let child = Command::new("smtp-sink")
-            .args(["-u", "postfix", &format!("127.0.0.1:{port}"), "1000"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("smtp-sink (Debian package postfix)");
-        estafeta_bench::server::wait_port(port);
-        Sink(child)
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn queued(database: &Path) -> i64 {
     let conn = rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
@@ -71,6 +48,7 @@ fn main() {
     estafeta_interop::open_up(work.path());
     let sink_port = estafeta_interop::free_port();
     let _sink = Sink::start(sink_port);
+    progress(format!("queueing {messages} messages in estafeta's store"));
 
     // 1. Estafeta.
     let data = work.path().join("data");
@@ -108,19 +86,33 @@ fn main() {
     )
     .unwrap();
     let database = data.join("estafeta.db");
+    progress(format!("estafeta: delivering {messages} queued messages"));
     let started = Instant::now();
     let server = estafeta_bench::server::Server::start(&binary, &config, smtp_port);
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while queued(&database) > 0 {
-        assert!(Instant::now() < deadline, "estafeta left {} queued", queued(&database));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let metrics = || {
+        runtime
+            .block_on(estafeta_testkit::http_get(
+                format!("127.0.0.1:{http_port}").parse().unwrap(),
+                "/metrics",
+            ))
+            .1
+    };
+    wait_progress(
+        "estafeta delivered from its queue",
+        messages,
+        Duration::from_secs(60),
+        || messages.saturating_sub(queued(&database).max(0) as usize),
+        || {
+            metrics()
+                .lines()
+                .filter(|l| l.starts_with("estafeta_outbound"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    );
     let estafeta_secs = started.elapsed().as_secs_f64();
     // Every one accepted by the sink, none failed.
-    let (_, metrics) = runtime.block_on(estafeta_testkit::http_get(
-        format!("127.0.0.1:{http_port}").parse().unwrap(),
-        "/metrics",
-    ));
+    let metrics = metrics();
     let delivered = format!("estafeta_outbound_recipients_total{{result=\"delivered\"}} {messages}\n");
     assert!(metrics.contains(&delivered), "not all delivered:\n{metrics}");
     drop(server);
@@ -135,27 +127,27 @@ fn main() {
          default_process_limit = 200\nheader_checks = regexp:{}\n",
         hold.display()
     );
+    progress("starting postfix");
     let postfix = Postfix::start(format!("127.0.0.1:{sink_port}").parse().unwrap(), &extra);
+    progress(format!("postfix: queueing {messages} messages on hold"));
     smtp_source(postfix.smtp_port, CONCURRENCY, messages, size, "user@sink.test");
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while count(&postfix.log(), ": hold: header From:") < messages {
-        assert!(
-            Instant::now() < deadline,
-            "postfix did not queue everything:\n{}",
-            postfix.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_progress(
+        "postfix queued on hold",
+        messages,
+        Duration::from_secs(60),
+        || count(&postfix.log(), ": hold: header From:"),
+        || postfix.log(),
+    );
+    progress("postfix: releasing the hold");
     let started = Instant::now();
     postfix.release_held();
-    while count(&postfix.log(), "status=sent") < messages {
-        assert!(
-            Instant::now() < deadline,
-            "postfix did not send everything:\n{}",
-            postfix.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_progress(
+        "postfix sent",
+        messages,
+        Duration::from_secs(60),
+        || count(&postfix.log(), "status=sent"),
+        || postfix.log(),
+    );
     let postfix_secs = started.elapsed().as_secs_f64();
     drop(postfix);
 
