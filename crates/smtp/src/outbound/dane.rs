@@ -125,6 +125,32 @@ fn matches(record: &TLSA, cert: &CertificateDer<'_>) -> bool {
     digest == record.cert_data
 }
 
+/// A trust anchor made of a bare SubjectPublicKeyInfo (DER) and the
+/// issuer name of `top`, the certificate it is to have signed. `None`
+/// when either does not parse.
+fn key_anchor(spki: &[u8], top: &CertificateDer<'_>) -> Option<rustls::pki_types::TrustAnchor<'static>> {
+    use x509_parser::prelude::FromDer;
+    let (rest, key) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki).ok()?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let (_, certificate) = x509_parser::parse_x509_certificate(top.as_ref()).ok()?;
+    // A trust anchor holds the contents of both fields, without their
+    // outer SEQUENCE tag and length (as webpki's own anchors do).
+    Some(rustls::pki_types::TrustAnchor {
+        subject: contents(certificate.issuer().as_raw())?.to_vec().into(),
+        subject_public_key_info: contents(key.raw)?.to_vec().into(),
+        name_constraints: None,
+    })
+}
+
+/// The contents of one DER TLV (X.690 8.1.3: short or long length form).
+fn contents(tlv: &[u8]) -> Option<&[u8]> {
+    let first = *tlv.get(1)?;
+    let header = if first < 0x80 { 2 } else { 2 + usize::from(first & 0x7f) };
+    tlv.get(header..)
+}
+
 /// Checks the server's chain against the host's TLSA records.
 #[derive(Debug)]
 struct DaneVerifier {
@@ -146,10 +172,41 @@ impl DaneVerifier {
         server_name: &ServerName<'_>,
         now: UnixTime,
     ) -> bool {
-        let mut roots = rustls::RootCertStore::empty();
-        if roots.add(anchor.clone().into_owned()).is_err() {
-            return false;
+        match webpki::anchor_from_trusted_cert(anchor) {
+            Ok(anchor) => self.validate(anchor.to_owned(), end_entity, intermediates, server_name, now),
+            Err(_) => false,
         }
+    }
+
+    /// DANE-TA(2) by the full public key ("2 1 0"): the anchor need not be
+    /// in the chain (RFC 7671 5.2.2, RFC 7672 3.1.2), so it is the key
+    /// itself, under the name the top of the chain gives as its issuer.
+    fn chain_to_key(
+        &self,
+        spki: &[u8],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> bool {
+        let top = intermediates.last().unwrap_or(end_entity);
+        let Some(anchor) = key_anchor(spki, top) else {
+            return false;
+        };
+        self.validate(anchor, end_entity, intermediates, server_name, now)
+    }
+
+    /// An ordinary path validation, with name checks, from `anchor`.
+    fn validate(
+        &self,
+        anchor: rustls::pki_types::TrustAnchor<'static>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        now: UnixTime,
+    ) -> bool {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend([anchor]);
         let Ok(verifier) =
             rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&self.provider))
                 .build()
@@ -184,11 +241,16 @@ impl ServerCertVerifier for DaneVerifier {
                 CertUsage::DaneEe => matches(record, end_entity),
                 // RFC 7672 3.1.2: the anchor is in the chain the server
                 // sends; the path from it is validated as usual.
-                CertUsage::DaneTa => intermediates
-                    .iter()
-                    .chain(std::iter::once(end_entity))
-                    .filter(|cert| matches(record, cert))
-                    .any(|anchor| self.chain_to(anchor, end_entity, intermediates, server_name, now)),
+                CertUsage::DaneTa => {
+                    intermediates
+                        .iter()
+                        .chain(std::iter::once(end_entity))
+                        .filter(|cert| matches(record, cert))
+                        .any(|anchor| self.chain_to(anchor, end_entity, intermediates, server_name, now))
+                        || (record.selector == Selector::Spki
+                            && record.matching == Matching::Raw
+                            && self.chain_to_key(&record.cert_data, end_entity, intermediates, server_name, now))
+                }
                 _ => false,
             };
             if found {

@@ -163,6 +163,13 @@ async fn unusable_tlsa_records_still_make_tls_mandatory() {
 /// A CA and a server certificate for `name` it issued; the PEM chain
 /// (server first, then the CA), the server key, and the CA's DER.
 fn issued_chain(dir: &Path, name: &str) -> (PathBuf, PathBuf, Vec<u8>) {
+    let (chain, key, anchor, _) = issued(dir, name, true);
+    (chain, key, anchor)
+}
+
+/// The same, with the CA's certificate in the chain or not, and the CA's
+/// public key (DER SubjectPublicKeyInfo) too.
+fn issued(dir: &Path, name: &str, with_anchor: bool) -> (PathBuf, PathBuf, Vec<u8>, Vec<u8>) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -178,9 +185,10 @@ fn issued_chain(dir: &Path, name: &str) -> (PathBuf, PathBuf, Vec<u8>) {
         .unwrap();
     let chain = dir.join(format!("{name}.chain.pem"));
     let key_file = dir.join(format!("{name}.key.pem"));
-    std::fs::write(&chain, format!("{}{}", server.pem(), ca.pem())).unwrap();
+    let anchor_pem = if with_anchor { ca.pem() } else { String::new() };
+    std::fs::write(&chain, format!("{}{anchor_pem}", server.pem())).unwrap();
     std::fs::write(&key_file, key.serialize_pem()).unwrap();
-    (chain, key_file, ca.der().to_vec())
+    (chain, key_file, ca.der().to_vec(), ca_key.subject_public_key_info())
 }
 
 async fn dane_ta_world(certificate_name: &str) -> (World, FakeMta, tempfile::TempDir) {
@@ -219,6 +227,51 @@ async fn a_dane_ta_chain_for_another_name_is_refused() {
     // host is not this one's.
     let (world, mx, _dir) = dane_ta_world("elsewhere.test").await;
     world.send(ALICE, &[RECIPIENT], "dane-ta-name").await;
+    deferred_with(&world, "DANE").await;
+    assert!(mx.received().is_empty());
+}
+
+/// A server that sends only its own certificate, and a "2 1 0" record:
+/// the anchor's whole public key. RFC 7671 5.2.2 and RFC 7672 3.1.2: with
+/// the full key published, the anchor need not be in the chain.
+async fn bare_key_world(published_key: impl FnOnce(Vec<u8>) -> Vec<u8>) -> (World, FakeMta, tempfile::TempDir) {
+    let world = world(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, key, _, anchor_key) = issued(dir.path(), "mx1.dane.test", false);
+    world.server.dns.add(
+        &tlsa_name(&world, "mx1.dane.test"),
+        RData::TLSA(TLSA::new(
+            CertUsage::DaneTa,
+            Selector::Spki,
+            Matching::Raw,
+            published_key(anchor_key),
+        )),
+    );
+    let mx = FakeMta::start_with_certificate(
+        SocketAddr::new(ip(2), world.port),
+        Behaviour::Accept,
+        &["STARTTLS", "PIPELINING"],
+        &chain,
+        &key,
+    )
+    .await;
+    (world, mx, dir)
+}
+
+#[tokio::test]
+async fn a_dane_ta_bare_key_authenticates_a_chain_that_leaves_the_anchor_out() {
+    let (world, mx, _dir) = bare_key_world(|key| key).await;
+    world.send(ALICE, &[RECIPIENT], "dane-ta-key").await;
+    world.eventually("delivery", async || !mx.received().is_empty()).await;
+    assert!(mx.received()[0].tls);
+}
+
+#[tokio::test]
+async fn a_dane_ta_bare_key_that_did_not_sign_the_chain_is_refused() {
+    // Another key, of the same kind: the chain's issuer name is the same,
+    // but the signature on the server's certificate does not verify.
+    let (world, mx, _dir) = bare_key_world(|_| rcgen::KeyPair::generate().unwrap().subject_public_key_info()).await;
+    world.send(ALICE, &[RECIPIENT], "dane-ta-other-key").await;
     deferred_with(&world, "DANE").await;
     assert!(mx.received().is_empty());
 }
