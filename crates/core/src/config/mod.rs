@@ -422,6 +422,11 @@ pub struct Outbound {
     /// Honour DANE TLSA records (RFC 7672) of MX hosts whose MX, address
     /// and TLSA records are DNSSEC-validated by a trusted resolver.
     pub dane: bool,
+    /// Send SMTP TLS reports (RFC 8460) to domains that ask for them.
+    pub tls_reports: bool,
+    /// The period each TLS report covers (RFC 8460 4.1: a day).
+    #[serde(with = "crate::duration::serde_text")]
+    pub tls_report_period: Duration,
     /// The HTTPS port policies are fetched from (443; tests change it).
     pub mta_sts_port: u16,
     /// Where mail goes when no route matches: absent, by MX.
@@ -473,6 +478,8 @@ impl Default for Outbound {
             tls_ca_file: None,
             mta_sts: true,
             dane: true,
+            tls_reports: true,
+            tls_report_period: Duration::from_secs(24 * 3600),
             mta_sts_port: 443,
             relay: None,
             routes: Default::default(),
@@ -567,6 +574,9 @@ impl Config {
         }
         if self.smtp.max_message_size < 1024 {
             return fail("smtp.max_message_size", "must be at least 1024 bytes");
+        }
+        if self.outbound.tls_report_period < Duration::from_secs(1) {
+            return fail("outbound.tls_report_period", "must be at least 1s");
         }
         if self.smtp.spool_above < 4096 {
             return fail("smtp.spool_above", "must be at least 4096 bytes");

@@ -7,6 +7,7 @@
 
 use super::reply::{self, Reply, ReplyError};
 use estafeta_store::QueueRecipient;
+use mail_auth::report::tlsrpt::ResultType;
 use smtp_proto::{
     AUTH_PLAIN, EXT_8BIT_MIME, EXT_CHUNKING, EXT_DSN, EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS,
     EhloResponse,
@@ -36,8 +37,9 @@ pub enum ClientError {
     Refused(Reply),
     #[error("TLS is required for this destination but {0}")]
     TlsRequired(String),
+    /// With what RFC 8460 4.3 calls it, for TLS reports.
     #[error("the TLS handshake failed: {0}")]
-    Handshake(String),
+    Handshake(String, ResultType),
 }
 
 impl From<io::Error> for ClientError {
@@ -54,7 +56,7 @@ impl ClientError {
             // RFC 3463 4.4.1: no answer from host; 4.4.2: bad connection.
             ClientError::Connect(..) => Reply::local(451, [4, 4, 1], self.to_string()),
             ClientError::Timeout(_) => Reply::local(451, [4, 4, 2], self.to_string()),
-            ClientError::TlsRequired(_) | ClientError::Handshake(_) => Reply::local(451, [4, 7, 5], self.to_string()),
+            ClientError::TlsRequired(_) | ClientError::Handshake(..) => Reply::local(451, [4, 7, 5], self.to_string()),
             ClientError::Io(_) | ClientError::Reply(_) => Reply::local(451, [4, 4, 2], self.to_string()),
         }
     }
@@ -171,6 +173,8 @@ pub struct SmtpClient {
     settings: Settings,
     /// Messages sent over this connection.
     pub sent: u32,
+    /// Why TLS failed before this connection went on in the clear.
+    pub tls_failure: Option<ResultType>,
 }
 
 /// A TCP connection to `addr`, from `source` when one is given.
@@ -212,9 +216,11 @@ impl SmtpClient {
 
     pub async fn connect(addr: SocketAddr, host: &str, settings: Settings) -> Result<SmtpClient, ClientError> {
         match SmtpClient::open(addr, host, settings.clone(), true).await {
-            Err(ClientError::Handshake(why)) if !settings.require_tls => {
+            Err(ClientError::Handshake(why, result)) if !settings.require_tls => {
                 tracing::info!(%host, %why, "STARTTLS failed; sending in the clear");
-                SmtpClient::open(addr, host, settings, false).await
+                let mut client = SmtpClient::open(addr, host, settings, false).await?;
+                client.tls_failure = Some(result);
+                Ok(client)
             }
             other => other,
         }
@@ -234,6 +240,7 @@ impl SmtpClient {
             features: Features::default(),
             settings,
             sent: 0,
+            tls_failure: None,
         };
         // RFC 5321 3.1: 220, or 554 for "no service here".
         let greeting = client.read_reply(client.settings.command_timeout).await?;
@@ -345,7 +352,7 @@ impl SmtpClient {
         let name = match self.host.parse::<std::net::IpAddr>() {
             Ok(ip) => rustls::pki_types::ServerName::IpAddress(ip.into()),
             Err(_) => rustls::pki_types::ServerName::try_from(self.host.trim_end_matches('.').to_owned())
-                .map_err(|error| ClientError::Handshake(error.to_string()))?,
+                .map_err(|error| ClientError::Handshake(error.to_string(), ResultType::CertificateHostMismatch))?,
         };
         let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Upgrading) else {
             return Err(ClientError::Io("TLS is already active".into()));
@@ -353,8 +360,11 @@ impl SmtpClient {
         let connector = tokio_rustls::TlsConnector::from(Arc::clone(&self.settings.tls));
         let tls = tokio::time::timeout(self.settings.command_timeout, connector.connect(name, tcp))
             .await
-            .map_err(|_| ClientError::Handshake("timed out".into()))?
-            .map_err(|error| ClientError::Handshake(error.to_string()))?;
+            .map_err(|_| ClientError::Handshake("timed out".into(), ResultType::ValidationFailure))?
+            .map_err(|error| {
+                let result = super::tls_report::handshake_result(&error);
+                ClientError::Handshake(error.to_string(), result)
+            })?;
         self.stream = Stream::Tls(Box::new(tls));
         self.input.clear();
         self.hello().await

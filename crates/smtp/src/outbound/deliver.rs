@@ -9,6 +9,7 @@ use super::departure::Departure;
 use super::dsn::{self, Action, RecipientReport, Report};
 use super::reply::Reply;
 use super::route::{self, Host, RouteError};
+use super::tls_report::{Failure, PolicyKey};
 use crate::SmtpContext;
 use crate::policy::local_target;
 use crate::session::Target;
@@ -19,8 +20,9 @@ use estafeta_store::{
     DeliveryTarget, IpPool, NewQueuedMessage, QueueRecipient, QueuedMessage, RecipientOutcome, RecipientStatus,
     StoreError,
 };
+use mail_auth::report::tlsrpt::ResultType;
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Recipients sharing one MAIL FROM and one content: all of a domain's,
 /// or one each with VERP (its own return path) or its own headers.
@@ -457,18 +459,32 @@ impl Outbound {
         // One source per address family, picked (and its warm-up share
         // taken) once for the group.
         let mut departures: [Option<Result<Departure, Reply>>; 2] = [None, None];
+        // RFC 8460: sessions to MX hosts are reported to the recipient
+        // domain, under the policy they were made with.
+        let reporting = config.tls_reports && route.host.is_empty() && !domain.starts_with('[');
+        let domain_policy = reporting.then(|| match &policy {
+            Some(policy) => PolicyKey::sts(domain, policy),
+            None => PolicyKey::none(domain),
+        });
         for Host { name, addrs, port } in hosts {
-            let settings = match dane {
+            let (settings, report_under) = match dane {
                 true => match self.dane_settings(&settings, domain, &name, port).await {
-                    Ok(settings) => settings,
+                    Ok((settings, tlsa)) => (settings, tlsa.filter(|_| reporting).or_else(|| domain_policy.clone())),
                     Err(reply) => {
-                        // RFC 7672 2.2: on to the next MX host.
+                        // RFC 7672 2.2: on to the next MX host. RFC 8460
+                        // 4.3.2: its TLSA records could not be had securely.
                         tracing::info!(host = %name, %reply, "MX host skipped");
+                        if reporting {
+                            let policy = PolicyKey::tlsa(domain, &name, &[]);
+                            for ip in &addrs {
+                                self.report_tls(Some(&policy), Some(ResultType::DnssecInvalid), &name, *ip, None);
+                            }
+                        }
                         last = reply;
                         continue;
                     }
                 },
-                false => settings.clone(),
+                false => (settings.clone(), domain_policy.clone()),
             };
             for ip in addrs {
                 let family = usize::from(!ip.is_ipv4());
@@ -493,9 +509,23 @@ impl Outbound {
                 reached = true;
                 // RFC 5321 5.1: on a failure to connect or a refusal at
                 // the greeting, the next address, then the next MX.
+                let source = settings.source;
                 let mut client = match SmtpClient::connect(SocketAddr::new(ip, port), &name, settings).await {
-                    Ok(client) => client,
+                    Ok(client) => {
+                        if client.is_tls() || client.tls_failure.is_some() {
+                            self.report_tls(report_under.as_ref(), client.tls_failure, &name, ip, source);
+                        }
+                        client
+                    }
                     Err(error) => {
+                        let failure = match &error {
+                            ClientError::TlsRequired(_) => Some(ResultType::StartTlsNotSupported),
+                            ClientError::Handshake(_, result) => Some(*result),
+                            _ => None,
+                        };
+                        if failure.is_some() {
+                            self.report_tls(report_under.as_ref(), failure, &name, ip, source);
+                        }
                         tracing::debug!(host = %name, %ip, %error, "outbound connection failed");
                         last = error.as_reply();
                         last_host = matches!(error, ClientError::Refused(_)).then(|| name.clone());
@@ -574,9 +604,17 @@ impl Outbound {
     /// The connection settings DANE asks for `host` (RFC 7672): STARTTLS
     /// with a certificate its TLSA records name, or STARTTLS alone when
     /// none of its records is usable; a reply when it cannot be used now.
-    async fn dane_settings(&self, settings: &Settings, domain: &str, host: &str, port: u16) -> Result<Settings, Reply> {
+    /// With them, the TLSA policy the host is reported under (RFC 8460).
+    async fn dane_settings(
+        &self,
+        settings: &Settings,
+        domain: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<(Settings, Option<PolicyKey>), Reply> {
         use super::dane::HostPolicy;
         let mut settings = settings.clone();
+        let mut policy = None;
         match super::dane::host_policy(&self.dnssec, host, port).await {
             HostPolicy::None => {}
             HostPolicy::EncryptOnly => settings.require_tls = true,
@@ -584,11 +622,38 @@ impl Outbound {
             // precedence over MTA-STS.
             HostPolicy::Authenticate(records) => {
                 settings.require_tls = true;
+                policy = Some(PolicyKey::tlsa(domain, host, &records));
                 settings.tls = super::dane::client_config(records, domain);
             }
             HostPolicy::Unusable(why) => return Err(Reply::local(451, [4, 7, 5], why)),
         }
-        Ok(settings)
+        Ok((settings, policy))
+    }
+
+    /// A session's TLS, for the domain's TLS report (RFC 8460 4.3).
+    fn report_tls(
+        &self,
+        policy: Option<&PolicyKey>,
+        failure: Option<ResultType>,
+        host: &str,
+        ip: IpAddr,
+        source: Option<IpAddr>,
+    ) {
+        let Some(policy) = policy else {
+            return;
+        };
+        match failure {
+            None => self.reports.success(policy),
+            Some(result) => self.reports.failure(
+                policy,
+                Failure {
+                    result,
+                    sending_ip: source,
+                    receiving_mx: host.trim_end_matches('.').to_owned(),
+                    receiving_ip: Some(ip),
+                },
+            ),
+        }
     }
 
     /// The MTA-STS policy of a domain delivered to by its MX.
@@ -925,7 +990,7 @@ pub(super) async fn submit_report(context: &SmtpContext, to: &str, report: Vec<u
     queue_report(context, to, report).await
 }
 
-async fn queue_report(context: &SmtpContext, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
+pub(super) async fn queue_report(context: &SmtpContext, to: &str, report: Vec<u8>) -> Result<(), StoreError> {
     let entry = NewQueuedMessage {
         sender: String::new(),
         recipients: vec![QueueRecipient {

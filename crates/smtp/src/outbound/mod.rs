@@ -15,6 +15,7 @@ mod pool;
 pub mod reply;
 pub mod route;
 pub mod tls;
+pub mod tls_report;
 
 use crate::SmtpContext;
 pub use deliver::bounce;
@@ -53,6 +54,8 @@ pub struct Outbound {
     slots: Arc<Semaphore>,
     /// Told when a delivery ends, so its slot is filled at once.
     freed: tokio::sync::Notify,
+    /// What TLS came to, for the reports of RFC 8460.
+    reports: Arc<tls_report::TlsReports>,
 }
 
 /// Starts the delivery runner; it stops claiming when `shutdown` fires.
@@ -77,8 +80,28 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
         }),
         slots: Arc::new(Semaphore::new(slots)),
         freed: tokio::sync::Notify::new(),
+        reports: Arc::new(tls_report::TlsReports::new(context.config.outbound.tls_report_period)),
         context,
     });
+    if outbound.context.config.outbound.tls_reports {
+        let (context, reports, stop) = (
+            Arc::clone(&outbound.context),
+            Arc::clone(&outbound.reports),
+            shutdown.clone(),
+        );
+        // A period is reported soon after it ends, whatever its length.
+        let tick =
+            (context.config.outbound.tls_report_period / 4).clamp(Duration::from_millis(250), Duration::from_secs(300));
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(tick) => {}
+                }
+                tls_report::send_closed(&context, &reports).await;
+            }
+        });
+    }
     let runner_tracker = tracker.clone();
     tracker.spawn(async move { outbound.run(shutdown, runner_tracker).await });
 }

@@ -16,3 +16,4 @@ mod outbound_two_nodes;
 mod sender_auth;
 mod session;
 mod submission;
+mod tls_report;
