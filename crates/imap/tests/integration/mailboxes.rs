@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use crate::common::{Imap, message, server};
+use crate::common::{Imap, VERSIONS, Version, message, server};
 
 fn names(response: &common::Response) -> Vec<String> {
     response
@@ -221,42 +221,66 @@ async fn names_and_patterns_of_any_atom_characters_are_answered_not_refused_as_s
 }
 
 #[tokio::test]
+async fn in_imap4rev2_a_name_of_atom_characters_is_an_ordinary_utf8_name() {
+    // RFC 9051 5.1: names are UTF-8 once IMAP4rev2 is enabled, so the
+    // same atom characters make a valid name: created, selected and
+    // listed, again and again without the session ending. An IMAP4rev1
+    // session sees it in modified UTF-7, its "&" as "&-" (RFC 3501 5.1.3).
+    let server = server().await;
+    let mut imap = Imap::login_as(&server, Version::Rev2).await;
+    imap.ok(&format!("CREATE {ATOM_CHARS}")).await;
+    for _ in 0..5 {
+        let list = imap.ok(&format!("LIST \"\" {ATOM_CHARS}%*")).await;
+        assert_eq!(names(&list), [ATOM_CHARS], "{list:?}");
+        let quoted = imap.ok(&format!("LIST \"\" \"{ATOM_CHARS}%*\"")).await;
+        assert_eq!(names(&quoted), [ATOM_CHARS], "{quoted:?}");
+        imap.ok(&format!("SELECT {ATOM_CHARS}")).await;
+        imap.command(&format!("CREATE {ATOM_CHARS}")).await.no();
+    }
+    let mut rev1 = Imap::login(&server).await;
+    let seen = rev1.ok("LIST \"\" \"!*\"").await;
+    assert_eq!(names(&seen), [ATOM_CHARS.replace('&', "&-")], "{seen:?}");
+}
+
+#[tokio::test]
 async fn recursivematch_names_parents_of_subscribed_children_with_childinfo() {
     // RFC 5258 3.5: CHILDINFO marks a name whose subscribed descendants
     // are not being returned; redundant ones are left out; never without
     // RECURSIVEMATCH.
-    let server = server().await;
-    let mut imap = Imap::login(&server).await;
-    imap.ok("CREATE Work/Alpha").await;
-    imap.ok("CREATE Work/Beta").await;
-    imap.ok("UNSUBSCRIBE Work").await;
-    imap.ok("UNSUBSCRIBE Work/Beta").await;
-    let work = |reply: &common::Response| -> Vec<String> {
-        reply
-            .lines("LIST")
-            .into_iter()
-            .filter(|l| l.contains("\"Work"))
-            .map(str::to_owned)
-            .collect()
-    };
-    let top = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
-    assert_eq!(
-        work(&top),
-        ["LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
-    );
-    let everything = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"").await;
-    assert_eq!(
-        work(&everything),
-        ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Work/Alpha\""],
-        "Work/Alpha is returned itself: no CHILDINFO for Work"
-    );
-    assert!(work(&imap.ok("LIST (SUBSCRIBED) \"\" \"%\"").await).is_empty());
-    imap.ok("SUBSCRIBE Work").await;
-    let both = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
-    assert_eq!(
-        work(&both),
-        ["LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
-    );
+    for version in VERSIONS {
+        let server = server().await;
+        let mut imap = Imap::login_as(&server, version).await;
+        imap.ok("CREATE Work/Alpha").await;
+        imap.ok("CREATE Work/Beta").await;
+        imap.ok("UNSUBSCRIBE Work").await;
+        imap.ok("UNSUBSCRIBE Work/Beta").await;
+        let work = |reply: &common::Response| -> Vec<String> {
+            reply
+                .lines("LIST")
+                .into_iter()
+                .filter(|l| l.contains("\"Work"))
+                .map(str::to_owned)
+                .collect()
+        };
+        let top = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
+        assert_eq!(
+            work(&top),
+            ["LIST (\\HasChildren) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
+        );
+        let everything = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"*\"").await;
+        assert_eq!(
+            work(&everything),
+            ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Work/Alpha\""],
+            "Work/Alpha is returned itself: no CHILDINFO for Work"
+        );
+        assert!(work(&imap.ok("LIST (SUBSCRIBED) \"\" \"%\"").await).is_empty());
+        imap.ok("SUBSCRIBE Work").await;
+        let both = imap.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" \"%\"").await;
+        assert_eq!(
+            work(&both),
+            ["LIST (\\HasChildren \\Subscribed) \"/\" \"Work\" (\"CHILDINFO\" (\"SUBSCRIBED\"))"]
+        );
+    }
 }
 
 #[tokio::test]
@@ -266,32 +290,34 @@ async fn subscriptions_of_names_without_a_mailbox() {
     // (SUBSCRIBED) shows such names \NonExistent (RFC 5258 3); LSUB shows
     // them, and a level above subscribed names that "%" does not reach
     // as \Noselect (RFC 3501 6.3.9).
-    let server = server().await;
-    let mut imap = Imap::login(&server).await;
-    imap.ok("SUBSCRIBE Future").await;
-    imap.ok("SUBSCRIBE Projects/Alpha").await;
-    imap.ok("CREATE Old").await;
-    imap.ok("DELETE Old").await;
-    let subscribed = imap.ok("LIST (SUBSCRIBED) \"\" \"*\"").await;
-    for name in ["Future", "Old", "Projects/Alpha"] {
-        let line = format!("\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"{name}\"");
-        assert!(subscribed.has(&line), "{name}: {subscribed:?}");
+    for version in VERSIONS {
+        let server = server().await;
+        let mut imap = Imap::login_as(&server, version).await;
+        imap.ok("SUBSCRIBE Future").await;
+        imap.ok("SUBSCRIBE Projects/Alpha").await;
+        imap.ok("CREATE Old").await;
+        imap.ok("DELETE Old").await;
+        let subscribed = imap.ok("LIST (SUBSCRIBED) \"\" \"*\"").await;
+        for name in ["Future", "Old", "Projects/Alpha"] {
+            let line = format!("\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"{name}\"");
+            assert!(subscribed.has(&line), "{name}: {subscribed:?}");
+        }
+        assert!(!subscribed.has("\"Projects\""), "{subscribed:?}");
+        // Not in a plain LIST: they are no mailboxes.
+        assert!(!imap.ok("LIST \"\" \"*\"").await.has("Future"));
+        let lsub = imap.ok("LSUB \"\" \"%\"").await;
+        assert!(lsub.has("* LSUB () \"/\" \"Future\""), "{lsub:?}");
+        assert!(lsub.has("* LSUB (\\Noselect) \"/\" \"Projects\""), "{lsub:?}");
+        let deep = imap.ok("LSUB \"\" \"Projects/*\"").await;
+        assert_eq!(deep.lines("LSUB"), ["LSUB () \"/\" \"Projects/Alpha\""]);
+        // Created, it is an ordinary subscribed mailbox.
+        imap.ok("CREATE Future").await;
+        let created = imap.ok("LIST (SUBSCRIBED) \"\" Future").await;
+        assert_eq!(
+            created.lines("LIST"),
+            ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Future\""]
+        );
+        imap.ok("UNSUBSCRIBE Old").await;
+        assert!(!imap.ok("LSUB \"\" \"*\"").await.has("\"Old\""));
     }
-    assert!(!subscribed.has("\"Projects\""), "{subscribed:?}");
-    // Not in a plain LIST: they are no mailboxes.
-    assert!(!imap.ok("LIST \"\" \"*\"").await.has("Future"));
-    let lsub = imap.ok("LSUB \"\" \"%\"").await;
-    assert!(lsub.has("* LSUB () \"/\" \"Future\""), "{lsub:?}");
-    assert!(lsub.has("* LSUB (\\Noselect) \"/\" \"Projects\""), "{lsub:?}");
-    let deep = imap.ok("LSUB \"\" \"Projects/*\"").await;
-    assert_eq!(deep.lines("LSUB"), ["LSUB () \"/\" \"Projects/Alpha\""]);
-    // Created, it is an ordinary subscribed mailbox.
-    imap.ok("CREATE Future").await;
-    let created = imap.ok("LIST (SUBSCRIBED) \"\" Future").await;
-    assert_eq!(
-        created.lines("LIST"),
-        ["LIST (\\HasNoChildren \\Subscribed) \"/\" \"Future\""]
-    );
-    imap.ok("UNSUBSCRIBE Old").await;
-    assert!(!imap.ok("LSUB \"\" \"*\"").await.has("\"Old\""));
 }

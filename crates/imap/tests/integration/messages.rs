@@ -1,7 +1,7 @@
 //! Message commands over real sockets: APPEND, FETCH (every item), STORE,
 //! COPY/MOVE with UIDPLUS, EXPUNGE, SEARCH/ESEARCH, SORT and THREAD.
 
-use crate::common::{Imap, deliver, message, server};
+use crate::common::{Imap, VERSIONS, deliver, message, server};
 
 const MULTIPART: &str = "From: =?utf-8?q?Jos=C3=A9?= <jose@remote.test>\r\nTo: alice@example.test\r\n\
 Subject: report\r\nDate: Wed, 25 Nov 2026 10:00:00 +0100\r\nMessage-ID: <report@remote.test>\r\n\
@@ -283,21 +283,23 @@ async fn sort_and_thread() {
 async fn envelope_addresses_carry_their_source_route() {
     // RFC 3501 7.4.2: an address is (name adl mailbox host); adl is the
     // source route of an RFC 822 route-addr (RFC 5322 4.4 obs-route).
-    let server = server().await;
-    let header = "From: <@route.test:user@domain.test>\r\nTo: Ann <@a.test,@b.test:ann@x.test>\r\n\
+    for version in VERSIONS {
+        let server = server().await;
+        let header = "From: <@route.test:user@domain.test>\r\nTo: Ann <@a.test,@b.test:ann@x.test>\r\n\
 Subject: routed\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\nbody\r\n";
-    deliver(&server, header).await;
-    let mut imap = Imap::inbox(&server).await;
-    let fetched = imap.ok("FETCH 1 (ENVELOPE)").await;
-    let line = &fetched.untagged[0];
-    assert!(
-        line.contains("((NIL \"@route.test\" \"user\" \"domain.test\"))"),
-        "{line}"
-    );
-    assert!(
-        line.contains("((\"Ann\" \"@a.test,@b.test\" \"ann\" \"x.test\"))"),
-        "{line}"
-    );
+        deliver(&server, header).await;
+        let mut imap = Imap::inbox_as(&server, version).await;
+        let fetched = imap.ok("FETCH 1 (ENVELOPE)").await;
+        let line = &fetched.untagged[0];
+        assert!(
+            line.contains("((NIL \"@route.test\" \"user\" \"domain.test\"))"),
+            "{line}"
+        );
+        assert!(
+            line.contains("((\"Ann\" \"@a.test,@b.test\" \"ann\" \"x.test\"))"),
+            "{line}"
+        );
+    }
 }
 
 /// A message for the threading tests: `refs` is the References field.
@@ -318,20 +320,22 @@ async fn thread_references_keeps_a_missing_parent_as_a_dummy_and_promotes_a_lone
     // RFC 5256 5 steps 1A and 4: two replies to a message the mailbox
     // does not hold share a dummy parent at the top; a lone reply to a
     // missing message stands on its own.
-    let server = server().await;
-    for m in [
-        threaded("b", "Plan", 24, "<a@x>"),
-        threaded("c", "Plan", 25, "<a@x>"),
-        threaded("d", "Other", 23, ""),
-        threaded("e", "Lone", 26, "<z@x>"),
-    ] {
-        deliver(&server, &m).await;
+    for version in VERSIONS {
+        let server = server().await;
+        for m in [
+            threaded("b", "Plan", 24, "<a@x>"),
+            threaded("c", "Plan", 25, "<a@x>"),
+            threaded("d", "Other", 23, ""),
+            threaded("e", "Lone", 26, "<z@x>"),
+        ] {
+            deliver(&server, &m).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert_eq!(
+            imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+            ["THREAD (3)((1)(2))(4)"]
+        );
     }
-    let mut imap = Imap::inbox(&server).await;
-    assert_eq!(
-        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
-        ["THREAD (3)((1)(2))(4)"]
-    );
 }
 
 #[tokio::test]
@@ -339,64 +343,70 @@ async fn thread_references_gathers_threads_by_base_subject() {
     // RFC 5256 5 step 5: a reply without references joins the thread of
     // its subject as a child; two originals with one subject become
     // siblings under a dummy.
-    let server = server().await;
-    for m in [
-        threaded("l1", "Lunch", 23, ""),
-        threaded("l2", "Re: lunch", 24, ""),
-        threaded("b1", "Budget", 25, ""),
-        threaded("b2", "[team] budget", 26, ""),
-    ] {
-        deliver(&server, &m).await;
+    for version in VERSIONS {
+        let server = server().await;
+        for m in [
+            threaded("l1", "Lunch", 23, ""),
+            threaded("l2", "Re: lunch", 24, ""),
+            threaded("b1", "Budget", 25, ""),
+            threaded("b2", "[team] budget", 26, ""),
+        ] {
+            deliver(&server, &m).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert_eq!(
+            imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+            ["THREAD (1 2)((3)(4))"]
+        );
     }
-    let mut imap = Imap::inbox(&server).await;
-    assert_eq!(
-        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
-        ["THREAD (1 2)((3)(4))"]
-    );
 }
 
 #[tokio::test]
 async fn thread_references_orders_siblings_by_their_own_date() {
     // RFC 5256 5 step 6: siblings by sent date, not by the earliest
     // message below them.
-    let server = server().await;
-    for m in [
-        threaded("p", "Trip", 23, ""),
-        threaded("x", "Re: Trip", 26, "<p@x>"),
-        threaded("y", "Re: Trip", 25, "<p@x>"),
-        threaded("g", "Re: Trip", 24, "<p@x> <x@x>"),
-    ] {
-        deliver(&server, &m).await;
+    for version in VERSIONS {
+        let server = server().await;
+        for m in [
+            threaded("p", "Trip", 23, ""),
+            threaded("x", "Re: Trip", 26, "<p@x>"),
+            threaded("y", "Re: Trip", 25, "<p@x>"),
+            threaded("g", "Re: Trip", 24, "<p@x> <x@x>"),
+        ] {
+            deliver(&server, &m).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert_eq!(
+            imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
+            ["THREAD (1 (3)(2 4))"]
+        );
     }
-    let mut imap = Imap::inbox(&server).await;
-    assert_eq!(
-        imap.ok("THREAD REFERENCES UTF-8 ALL").await.lines("THREAD"),
-        ["THREAD (1 (3)(2 4))"]
-    );
 }
 
 #[tokio::test]
 async fn sort_subject_uses_the_base_subject_in_ascii_casemap() {
     // RFC 5256 2.1: markers and blobs go, a blob that is all there is
     // stays; i;ascii-casemap folds a-z to A-Z, so "[" sorts after "Z".
-    let server = server().await;
-    for m in [
-        threaded("s1", "Zulu", 23, ""),
-        threaded("s2", "[list] Re: alpha", 24, ""),
-        threaded("s3", "[announce]", 25, ""),
-        threaded("s4", "Fwd: ALPHA (fwd)", 22, ""),
-    ] {
-        deliver(&server, &m).await;
+    for version in VERSIONS {
+        let server = server().await;
+        for m in [
+            threaded("s1", "Zulu", 23, ""),
+            threaded("s2", "[list] Re: alpha", 24, ""),
+            threaded("s3", "[announce]", 25, ""),
+            threaded("s4", "Fwd: ALPHA (fwd)", 22, ""),
+        ] {
+            deliver(&server, &m).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert_eq!(
+            imap.ok("SORT (SUBJECT) UTF-8 ALL").await.lines("SORT"),
+            ["SORT 2 4 1 3"]
+        );
+        assert_eq!(
+            imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
+            ["SORT 4 2 1 3"]
+        );
     }
-    let mut imap = Imap::inbox(&server).await;
-    assert_eq!(
-        imap.ok("SORT (SUBJECT) UTF-8 ALL").await.lines("SORT"),
-        ["SORT 2 4 1 3"]
-    );
-    assert_eq!(
-        imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
-        ["SORT 4 2 1 3"]
-    );
 }
 
 #[tokio::test]
@@ -470,37 +480,39 @@ async fn sections_of_enclosed_messages_at_every_depth() {
     // RFC 3501 6.4.5: a message whose body is itself a message (a
     // forward as message/rfc822) has that message as part 1; its HEADER
     // and TEXT, and the parts below, are numbered within it; twice over.
-    let server = server().await;
-    let forwarded = "From: a@x.test\r\nSubject: fwd\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+    for version in VERSIONS {
+        let server = server().await;
+        let forwarded = "From: a@x.test\r\nSubject: fwd\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
 Content-Type: message/rfc822\r\n\r\nSubject: middle\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n\
 --m\r\nContent-Type: text/plain\r\n\r\nmiddle text\r\n--m\r\nContent-Type: message/rfc822\r\n\r\n\
 Subject: inner\r\n\r\ninner body\r\n--m--\r\n";
-    deliver(&server, forwarded).await;
-    let mut imap = Imap::inbox(&server).await;
-    let fetch = |section: &str| format!("FETCH 1 (BODY.PEEK[{section}])");
-    let expect = [
-        (
-            "1.HEADER",
-            "Subject: middle\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n",
-        ),
-        ("1.1", "middle text"),
-        ("1.1.MIME", "Content-Type: text/plain\r\n\r\n"),
-        ("1.2.HEADER", "Subject: inner\r\n\r\n"),
-        ("1.2.TEXT", "inner body"),
-        ("1.2.1", "inner body"),
-        ("1.2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
-    ];
-    for (section, bytes) in expect {
-        let reply = imap.ok(&fetch(section)).await;
-        let line = &reply.untagged[0];
-        assert!(
-            line.contains(&format!("BODY[{section}] {{{}}}\r\n{bytes})", bytes.len())),
-            "{section}: {line:?}"
-        );
+        deliver(&server, forwarded).await;
+        let mut imap = Imap::inbox_as(&server, version).await;
+        let fetch = |section: &str| format!("FETCH 1 (BODY.PEEK[{section}])");
+        let expect = [
+            (
+                "1.HEADER",
+                "Subject: middle\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n",
+            ),
+            ("1.1", "middle text"),
+            ("1.1.MIME", "Content-Type: text/plain\r\n\r\n"),
+            ("1.2.HEADER", "Subject: inner\r\n\r\n"),
+            ("1.2.TEXT", "inner body"),
+            ("1.2.1", "inner body"),
+            ("1.2.MIME", "Content-Type: message/rfc822\r\n\r\n"),
+        ];
+        for (section, bytes) in expect {
+            let reply = imap.ok(&fetch(section)).await;
+            let line = &reply.untagged[0];
+            assert!(
+                line.contains(&format!("BODY[{section}] {{{}}}\r\n{bytes})", bytes.len())),
+                "{section}: {line:?}"
+            );
+        }
+        let whole = imap.ok(&fetch("1")).await;
+        assert!(whole.untagged[0].contains("BODY[1] {"), "{whole:?}");
+        assert!(whole.untagged[0].contains("\r\nSubject: middle\r\n"), "{whole:?}");
     }
-    let whole = imap.ok(&fetch("1")).await;
-    assert!(whole.untagged[0].contains("BODY[1] {"), "{whole:?}");
-    assert!(whole.untagged[0].contains("\r\nSubject: middle\r\n"), "{whole:?}");
 }
 
 #[tokio::test]
@@ -508,45 +520,47 @@ async fn append_of_binary_content_keeps_every_byte() {
     // RFC 3516 4.4: literal8 may carry NULs and bare CR/LF; the server
     // may change the transfer encoding but must lose nothing, so
     // BINARY[2] gives back exactly what was sent.
-    let server = server().await;
-    let mut imap = Imap::inbox(&server).await;
-    let payload: &[u8] = b"\x00\x01\x02\nbare lf\rbare cr\r\n\xff\xfe\x00end";
-    let mut message = b"From: a@x.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n\
+    for version in VERSIONS {
+        let server = server().await;
+        let mut imap = Imap::inbox_as(&server, version).await;
+        let payload: &[u8] = b"\x00\x01\x02\nbare lf\rbare cr\r\n\xff\xfe\x00end";
+        let mut message = b"From: a@x.test\r\nSubject: binary\r\nMIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
 --x\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n"
-        .to_vec();
-    message.extend_from_slice(payload);
-    message.extend_from_slice(b"\r\n--x--\r\n");
-    let tag = imap.tag();
-    let mut command = format!("{tag} APPEND INBOX ~{{{}+}}\r\n", message.len()).into_bytes();
-    command.extend_from_slice(&message);
-    command.extend_from_slice(b"\r\n");
-    imap.send_raw(&command).await;
-    let appended = imap.finish(&tag).await;
-    assert!(appended.tagged.starts_with("OK [APPENDUID "), "{appended:?}");
-    let size = imap.ok("FETCH 1 (BINARY.SIZE[2] BODY.PEEK[2.MIME])").await;
-    assert!(
-        size.untagged[0].contains(&format!("BINARY.SIZE[2] {}", payload.len())),
-        "{size:?}"
-    );
-    assert!(
-        size.untagged[0].contains("Content-Transfer-Encoding: base64"),
-        "{size:?}"
-    );
-    let body = imap.ok("FETCH 1 (BODY.PEEK[2])").await;
-    let encoded: String = body.untagged[0]
-        .split_once("}\r\n")
-        .map(|(_, rest)| {
-            rest.trim_end_matches(')')
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect()
-        })
-        .unwrap();
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
-    assert_eq!(decoded, payload);
-    assert!(imap.ok("FETCH 1 (BODY.PEEK[1])").await.has("see attached"));
+            .to_vec();
+        message.extend_from_slice(payload);
+        message.extend_from_slice(b"\r\n--x--\r\n");
+        let tag = imap.tag();
+        let mut command = format!("{tag} APPEND INBOX ~{{{}+}}\r\n", message.len()).into_bytes();
+        command.extend_from_slice(&message);
+        command.extend_from_slice(b"\r\n");
+        imap.send_raw(&command).await;
+        let appended = imap.finish(&tag).await;
+        assert!(appended.tagged.starts_with("OK [APPENDUID "), "{appended:?}");
+        let size = imap.ok("FETCH 1 (BINARY.SIZE[2] BODY.PEEK[2.MIME])").await;
+        assert!(
+            size.untagged[0].contains(&format!("BINARY.SIZE[2] {}", payload.len())),
+            "{size:?}"
+        );
+        assert!(
+            size.untagged[0].contains("Content-Transfer-Encoding: base64"),
+            "{size:?}"
+        );
+        let body = imap.ok("FETCH 1 (BODY.PEEK[2])").await;
+        let encoded: String = body.untagged[0]
+            .split_once("}\r\n")
+            .map(|(_, rest)| {
+                rest.trim_end_matches(')')
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect()
+            })
+            .unwrap();
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
+        assert_eq!(decoded, payload);
+        assert!(imap.ok("FETCH 1 (BODY.PEEK[1])").await.has("see attached"));
+    }
 }
 
 #[tokio::test]
@@ -554,38 +568,40 @@ async fn esearch_with_a_modseq_key_reports_the_modseq_of_what_it_returns() {
     // RFC 4731 3.2 (and RFC 7162 3.1.10): a lone MIN or MAX carries its
     // own message's MODSEQ, MIN with MAX the higher of the two, ALL and
     // COUNT the highest of all found.
-    let server = server().await;
-    for subject in ["a", "b", "c"] {
-        deliver(&server, &message(subject, "x")).await;
-    }
-    let mut imap = Imap::inbox(&server).await;
-    imap.ok("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
-    imap.ok("STORE 3 +FLAGS.SILENT (\\Flagged)").await;
-    imap.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
-    let fetched = imap.ok("FETCH 1:3 (MODSEQ)").await;
-    let modseq: Vec<u64> = fetched
-        .untagged
-        .iter()
-        .map(|l| {
-            l.rsplit_once("MODSEQ (")
-                .unwrap()
-                .1
-                .trim_end_matches("))")
-                .parse()
-                .unwrap()
-        })
-        .collect();
-    assert!(modseq[0] < modseq[2] && modseq[2] < modseq[1], "{modseq:?}");
-    let search = |returns: &str| format!("SEARCH RETURN ({returns}) MODSEQ 1");
-    let cases = [
-        ("MIN", format!("MIN 1 MODSEQ {}", modseq[0])),
-        ("MAX", format!("MAX 3 MODSEQ {}", modseq[2])),
-        ("MIN MAX", format!("MIN 1 MAX 3 MODSEQ {}", modseq[2])),
-        ("ALL", format!("ALL 1:3 MODSEQ {}", modseq[1])),
-        ("MIN COUNT", format!("MIN 1 COUNT 3 MODSEQ {}", modseq[1])),
-    ];
-    for (returns, expected) in cases {
-        let reply = imap.ok(&search(returns)).await;
-        assert!(reply.untagged[0].ends_with(&expected), "{returns}: {reply:?}");
+    for version in VERSIONS {
+        let server = server().await;
+        for subject in ["a", "b", "c"] {
+            deliver(&server, &message(subject, "x")).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        imap.ok("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
+        imap.ok("STORE 3 +FLAGS.SILENT (\\Flagged)").await;
+        imap.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
+        let fetched = imap.ok("FETCH 1:3 (MODSEQ)").await;
+        let modseq: Vec<u64> = fetched
+            .untagged
+            .iter()
+            .map(|l| {
+                l.rsplit_once("MODSEQ (")
+                    .unwrap()
+                    .1
+                    .trim_end_matches("))")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        assert!(modseq[0] < modseq[2] && modseq[2] < modseq[1], "{modseq:?}");
+        let search = |returns: &str| format!("SEARCH RETURN ({returns}) MODSEQ 1");
+        let cases = [
+            ("MIN", format!("MIN 1 MODSEQ {}", modseq[0])),
+            ("MAX", format!("MAX 3 MODSEQ {}", modseq[2])),
+            ("MIN MAX", format!("MIN 1 MAX 3 MODSEQ {}", modseq[2])),
+            ("ALL", format!("ALL 1:3 MODSEQ {}", modseq[1])),
+            ("MIN COUNT", format!("MIN 1 COUNT 3 MODSEQ {}", modseq[1])),
+        ];
+        for (returns, expected) in cases {
+            let reply = imap.ok(&search(returns)).await;
+            assert!(reply.untagged[0].ends_with(&expected), "{returns}: {reply:?}");
+        }
     }
 }

@@ -58,6 +58,16 @@ impl Response {
     }
 }
 
+/// The protocol a session speaks: tests of behaviour both versions share
+/// run once in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Rev1,
+    Rev2,
+}
+
+pub const VERSIONS: [Version; 2] = [Version::Rev1, Version::Rev2];
+
 pub struct Imap {
     reader: BufReader<Stream>,
     next_tag: u32,
@@ -80,6 +90,24 @@ impl Imap {
     pub async fn login(server: &TestServer) -> Imap {
         let mut imap = Imap::connect(server, Service::Imaps).await;
         imap.ok(&format!("LOGIN {USER} \"{PASSWORD}\"")).await;
+        imap
+    }
+
+    /// Logged in and speaking `version`: IMAP4rev2 is ENABLEd (RFC 9051
+    /// 6.3.1); IMAP4rev1 is what a session speaks until then.
+    pub async fn login_as(server: &TestServer, version: Version) -> Imap {
+        let mut imap = Imap::login(server).await;
+        if version == Version::Rev2 {
+            let enabled = imap.ok("ENABLE IMAP4rev2").await;
+            assert!(enabled.has("* ENABLED IMAP4rev2"), "{enabled:?}");
+        }
+        imap
+    }
+
+    /// The same, with INBOX selected.
+    pub async fn inbox_as(server: &TestServer, version: Version) -> Imap {
+        let mut imap = Imap::login_as(server, version).await;
+        imap.ok("SELECT INBOX").await;
         imap
     }
 
