@@ -8,11 +8,16 @@
 //! Prints addresses per second, the verdict counts and the verifier's
 //! peak RSS (from wait4, the whole run).
 //!
+//! The peer: swaks, one SMTP session per address up to RCPT (how a script
+//! checks a list), 20 at once, on an evenly spaced sample of the list;
+//! its rate beside Estafeta's, and how often the two agree on addresses
+//! both call deliverable or undeliverable.
+//!
 //!   cargo build --release -p estafeta -p estafeta-bench
-//!   target/release/verify [--smoke] [--addresses N] [--domains N]
+//!   target/release/verify [--smoke] [--addresses N] [--domains N] [--peer-sample N]
 
 use estafeta_bench::server::estafeta_binary;
-use estafeta_bench::{arg, flag};
+use estafeta_bench::{arg, flag, progress};
 use estafeta_testkit::dns::TestDns;
 use estafeta_testkit::mta::{Behaviour, FakeMta, common_port};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -31,6 +36,36 @@ fn wait_with_rss(child: &std::process::Child) -> (i32, u64) {
     assert_eq!(waited, pid, "wait4");
     // ru_maxrss is in KiB on Linux.
     (libc::WEXITSTATUS(status), usage.ru_maxrss as u64)
+}
+
+/// Whether the MX of `address` (domain `d`N`.test`, host `host(N)`)
+/// accepts it at RCPT, asked by swaks in a session of its own.
+fn swaks_accepts(address: &str, port: u16) -> bool {
+    let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+    let n: usize = domain
+        .trim_start_matches('d')
+        .trim_end_matches(".test")
+        .parse()
+        .unwrap();
+    let status = std::process::Command::new("swaks")
+        .args([
+            "--to",
+            address,
+            "--from",
+            "check@verifier.bench",
+            "--helo",
+            "verifier.bench",
+        ])
+        .args(["--server", &host(n).to_string(), "--port", &port.to_string()])
+        .args(["--quit-after", "RCPT", "--hide-all", "--timeout", "10"])
+        .status()
+        .expect("swaks (Debian package swaks)");
+    // swaks: 0 when every step passed; 24 when RCPT was refused.
+    match status.code() {
+        Some(0) => true,
+        Some(24) => false,
+        other => panic!("swaks to {address} failed ({other:?})"),
+    }
 }
 
 fn main() {
@@ -82,6 +117,7 @@ fn main() {
     )
     .unwrap();
 
+    progress(format!("estafeta verify: {addresses} addresses"));
     let started = Instant::now();
     // Reaped by wait4 (for its rusage), which clippy cannot see.
     #[allow(clippy::zombie_processes)]
@@ -122,5 +158,62 @@ fn main() {
     println!(
         "  SMTP connections:   {connections:>9}  ({:.1} RCPTs each; at most {busiest} at once to one host)",
         rcpts as f64 / connections.max(1) as f64
+    );
+
+    // The peer, on a sample: about every `step`th address, moved along
+    // by one each time so that every domain is sampled.
+    let sample: usize = arg("--peer-sample", if smoke { 40 } else { 1_000 }).min(addresses);
+    let step = addresses / sample.max(1);
+    let picked: Vec<String> = (0..sample)
+        .map(|i| {
+            let n = (i * step + i % step.max(1)) % addresses;
+            format!("user{}@d{}.test", n / domains, n % domains)
+        })
+        .collect();
+    progress(format!("swaks: {sample} addresses, one session each, 20 at once"));
+    let peer_started = Instant::now();
+    let accepted: Vec<bool> = std::thread::scope(|scope| {
+        let workers: Vec<_> = picked
+            .chunks(sample.div_ceil(20).max(1))
+            .map(|chunk| scope.spawn(move || chunk.iter().map(|a| swaks_accepts(a, port)).collect::<Vec<_>>()))
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    let peer_secs = peer_started.elapsed().as_secs_f64();
+    let verdicts: std::collections::HashMap<String, String> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split(',');
+            Some((fields.next()?.to_owned(), fields.next()?.to_owned()))
+        })
+        .collect();
+    let (mut compared, mut agreed) = (0, 0);
+    for (address, accepts) in picked.iter().zip(&accepted) {
+        let said = match verdicts.get(address).map(String::as_str) {
+            Some("deliverable") => true,
+            Some("undeliverable") => false,
+            _ => continue,
+        };
+        compared += 1;
+        agreed += usize::from(said == *accepts);
+    }
+    let estafeta_rate = addresses as f64 / elapsed.as_secs_f64();
+    let peer_rate = sample as f64 / peer_secs;
+    println!(
+        "  swaks (a session per address, 20 at once, {sample} sampled): {peer_rate:>9.0} addresses/s  ({peer_secs:.2} s)"
+    );
+    println!(
+        "  ratio estafeta / swaks:                   {:>9.1}x",
+        estafeta_rate / peer_rate
+    );
+    println!(
+        "  agreement with swaks:                     {agreed} of {compared} addresses both judged (catch-all and risky ones aside)"
+    );
+    assert!(
+        compared > 0 && agreed == compared,
+        "estafeta and swaks disagree on {} addresses",
+        compared - agreed
     );
 }
