@@ -360,7 +360,7 @@ impl Outbound {
         let mut route = config.route(domain);
         // RFC 8461 5: a domain delivered to by MX may publish an MTA-STS
         // policy; in enforce mode only its MX hosts, over verified TLS.
-        let policy = self.mta_sts(domain, &route).await;
+        let (policy, sts_failure) = self.mta_sts(domain, &route).await;
         if policy.as_ref().is_some_and(|p| p.mode == super::mta_sts::Mode::Enforce) {
             route.require_tls = true;
         }
@@ -466,6 +466,17 @@ impl Outbound {
             Some(policy) => PolicyKey::sts(domain, policy),
             None => PolicyKey::none(domain),
         });
+        if let (true, Some(result)) = (reporting, sts_failure) {
+            self.reports.failure(
+                &PolicyKey::sts_unavailable(domain),
+                Failure {
+                    result,
+                    sending_ip: None,
+                    receiving_mx: None,
+                    receiving_ip: None,
+                },
+            );
+        }
         for Host { name, addrs, port } in hosts {
             let (settings, report_under) = match dane {
                 true => match self.dane_settings(&settings, domain, &name, port).await {
@@ -649,7 +660,7 @@ impl Outbound {
                 Failure {
                     result,
                     sending_ip: source,
-                    receiving_mx: host.trim_end_matches('.').to_owned(),
+                    receiving_mx: Some(host.trim_end_matches('.').to_owned()),
                     receiving_ip: Some(ip),
                 },
             ),
@@ -657,16 +668,29 @@ impl Outbound {
     }
 
     /// The MTA-STS policy of a domain delivered to by its MX.
-    async fn mta_sts(&self, domain: &str, route: &estafeta_core::config::Route) -> Option<super::mta_sts::Policy> {
+    /// With it, why a published one could not be had (RFC 8460 4.3.2).
+    async fn mta_sts(
+        &self,
+        domain: &str,
+        route: &estafeta_core::config::Route,
+    ) -> (Option<super::mta_sts::Policy>, Option<ResultType>) {
         let config = &self.context.config.outbound;
-        if !config.mta_sts || !route.host.is_empty() {
-            return None;
-        }
-        let resolver = self.context.resolver.as_ref()?;
-        self.policies
+        let Some(resolver) = self
+            .context
+            .resolver
+            .as_ref()
+            .filter(|_| config.mta_sts && route.host.is_empty())
+        else {
+            return (None, None);
+        };
+        let (policy, failure) = self
+            .policies
             .lookup(resolver, &self.verified_tls, domain, config.mta_sts_port)
-            .await
-            .filter(|policy| policy.mode != super::mta_sts::Mode::None)
+            .await;
+        (
+            policy.filter(|policy| policy.mode != super::mta_sts::Mode::None),
+            failure,
+        )
     }
 
     /// The replies of the first recipients, the rest held back (their

@@ -84,9 +84,10 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
         context,
     });
     if outbound.context.config.outbound.tls_reports {
-        let (context, reports, stop) = (
+        let (context, reports, tls, stop) = (
             Arc::clone(&outbound.context),
             Arc::clone(&outbound.reports),
+            Arc::clone(&outbound.verified_tls),
             shutdown.clone(),
         );
         // A period is reported soon after it ends, whatever its length.
@@ -98,7 +99,7 @@ pub fn spawn(context: Arc<SmtpContext>, shutdown: CancellationToken, tracker: Ta
                     _ = stop.cancelled() => return,
                     _ = tokio::time::sleep(tick) => {}
                 }
-                tls_report::send_closed(&context, &reports).await;
+                tls_report::send_closed(&context, &reports, &tls).await;
             }
         });
     }

@@ -7,6 +7,7 @@
 
 use estafeta_net::dns::{Resolver, fqdn};
 use hickory_proto::rr::RData;
+use mail_auth::report::tlsrpt::ResultType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -130,54 +131,67 @@ async fn fetch(
     tls: &Arc<rustls::ClientConfig>,
     domain: &str,
     port: u16,
-) -> Result<Policy, String> {
+) -> Result<Policy, (ResultType, String)> {
+    // RFC 8460 4.3.2: a policy that cannot be had, one whose server's
+    // certificate does not verify, and one that does not parse.
+    let unreachable = |error: String| (ResultType::StsPolicyFetchError, error);
+    let invalid = |error: String| (ResultType::StsPolicyInvalid, error);
     let host = format!("mta-sts.{domain}");
-    let addrs = estafeta_net::dns::addresses(resolver, &host).await?;
-    let addr = addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+    let addrs = estafeta_net::dns::addresses(resolver, &host)
+        .await
+        .map_err(unreachable)?;
+    let addr = addrs
+        .first()
+        .ok_or_else(|| unreachable(format!("{host} has no address")))?;
     let work = async {
         let tcp = tokio::net::TcpStream::connect((*addr, port))
             .await
-            .map_err(|e| e.to_string())?;
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| e.to_string())?;
+            .map_err(|e| unreachable(e.to_string()))?;
+        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
         let mut stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS to {host}: {e}"))?;
+            .map_err(|e| (ResultType::StsWebpkiInvalid, format!("TLS to {host}: {e}")))?;
         let request = format!("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
         let mut response = Vec::new();
         (&mut stream)
             .take(MAX_POLICY as u64 + 4096)
             .read_to_end(&mut response)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(response)
+            .map_err(|e| unreachable(e.to_string()))?;
+        Ok::<_, (ResultType, String)>(response)
     };
     let response = tokio::time::timeout(FETCH_TIMEOUT, work)
         .await
-        .map_err(|_| format!("fetching the policy of {domain} timed out"))??;
+        .map_err(|_| unreachable(format!("fetching the policy of {domain} timed out")))??;
     let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("not an HTTP response")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| unreachable("not an HTTP response".into()))?;
     let status = head.lines().next().unwrap_or("");
     if status.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("policy fetch answered {status:?}"));
+        return Err(unreachable(format!("policy fetch answered {status:?}")));
     }
     // RFC 8461 3.2: the policy is text/plain. (Chunked bodies are not
     // supported; servers answer a Connection: close request plainly.)
     let head = head.to_ascii_lowercase();
     if head.contains("transfer-encoding: chunked") {
-        return Err("chunked policy responses are not supported".into());
+        return Err(invalid("chunked policy responses are not supported".into()));
     }
     if !head
         .lines()
         .any(|l| l.starts_with("content-type:") && l.contains("text/plain"))
     {
-        return Err("policy is not text/plain".into());
+        return Err(invalid("policy is not text/plain".into()));
     }
     if body.len() > MAX_POLICY {
-        return Err("policy too large".into());
+        return Err(invalid("policy too large".into()));
     }
-    Policy::parse(body)
+    Policy::parse(body).map_err(invalid)
 }
 
 struct Cached {
@@ -197,13 +211,16 @@ impl Policies {
     /// The policy in force for `domain`, if any. A domain whose TXT is
     /// gone or whose fetch fails keeps its cached policy until it
     /// expires: an attacker who blocks DNS or HTTPS cannot switch it off.
+    ///
+    /// With it, why a published policy could not be had (RFC 8460 4.3.2),
+    /// for the domain's TLS report.
     pub async fn lookup(
         &self,
         resolver: &Resolver,
         tls: &Arc<rustls::ClientConfig>,
         domain: &str,
         port: u16,
-    ) -> Option<Policy> {
+    ) -> (Option<Policy>, Option<ResultType>) {
         let domain = domain.to_ascii_lowercase();
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -214,12 +231,12 @@ impl Policies {
         };
         let id = match record_id(resolver, &domain).await {
             Ok(Some(id)) => id,
-            Ok(None) | Err(_) => return cached.map(|(_, policy)| policy),
+            Ok(None) | Err(_) => return (cached.map(|(_, policy)| policy), None),
         };
         if let Some((cached_id, policy)) = &cached
             && *cached_id == id
         {
-            return Some(policy.clone());
+            return (Some(policy.clone()), None);
         }
         match fetch(resolver, tls, &domain, port).await {
             Ok(policy) => {
@@ -233,11 +250,11 @@ impl Policies {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(domain, entry);
-                Some(policy)
+                (Some(policy), None)
             }
-            Err(error) => {
+            Err((result, error)) => {
                 tracing::warn!(%domain, %error, "MTA-STS policy could not be fetched");
-                cached.map(|(_, policy)| policy)
+                (cached.map(|(_, policy)| policy), Some(result))
             }
         }
     }

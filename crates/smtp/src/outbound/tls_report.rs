@@ -1,7 +1,7 @@
 //! SMTP TLS Reporting (RFC 8460): how the TLS of each delivery went,
 //! counted per policy domain and period, and sent once the period is
 //! over to the addresses the domain publishes at `_smtp._tls` (RFC 8460
-//! 3). Counts are kept per node, in memory: each node reports the sessions
+//! 3): by mail (5.3) or by an HTTPS POST (5.4). Counts are kept per node, in memory: each node reports the sessions
 //! it made, under its own report id.
 
 use crate::SmtpContext;
@@ -14,7 +14,7 @@ use mail_auth::report::tlsrpt::{
 };
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What RFC 8460 4.3 calls a failed handshake.
@@ -77,6 +77,14 @@ impl PolicyKey {
         }
     }
 
+    /// An MTA-STS policy that was published but could not be had.
+    pub fn sts_unavailable(domain: &str) -> PolicyKey {
+        PolicyKey {
+            kind: Kind::Sts,
+            ..PolicyKey::none(domain)
+        }
+    }
+
     /// DANE TLSA records of an MX host, in presentation form.
     pub fn tlsa(domain: &str, host: &str, records: &[hickory_proto::rr::rdata::TLSA]) -> PolicyKey {
         PolicyKey {
@@ -104,7 +112,8 @@ impl PolicyKey {
 pub struct Failure {
     pub result: ResultType,
     pub sending_ip: Option<IpAddr>,
-    pub receiving_mx: String,
+    /// None for a failure of the policy itself (RFC 8460 4.3.2).
+    pub receiving_mx: Option<String>,
     pub receiving_ip: Option<IpAddr>,
 }
 
@@ -178,7 +187,7 @@ impl TlsReports {
                 .map(|(failure, sessions)| FailureDetails {
                     result_type: failure.result,
                     sending_mta_ip: failure.sending_ip,
-                    receiving_mx_hostname: Some(failure.receiving_mx.clone()),
+                    receiving_mx_hostname: failure.receiving_mx.clone(),
                     receiving_ip: failure.receiving_ip,
                     failed_session_count: *sessions,
                     ..Default::default()
@@ -232,8 +241,68 @@ async fn report_uris(resolver: &Resolver, domain: &str) -> Vec<ReportUri> {
     }
 }
 
-/// Sends the reports of every period that is over.
-pub async fn send_closed(context: &SmtpContext, reports: &TlsReports) {
+/// RFC 8460 5.4: the gzipped JSON report POSTed to an https: address,
+/// over TLS verified for its host; any 2xx answer takes it.
+async fn post(
+    resolver: &Resolver,
+    tls: &Arc<rustls::ClientConfig>,
+    url: &str,
+    report: &TlsReport,
+) -> Result<(), String> {
+    use std::io::Write;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("https://").ok_or("not an https URL")?;
+    let (authority, path) = match rest.split_once('/') {
+        Some((authority, path)) => (authority, format!("/{path}")),
+        None => (rest, "/".to_owned()),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| "bad port")?),
+        None => (authority, 443),
+    };
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(report.to_json().as_bytes()).map_err(|e| e.to_string())?;
+    let body = gzip.finish().map_err(|e| e.to_string())?;
+    let addrs = estafeta_net::dns::addresses(resolver, host).await?;
+    let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+    let work = async {
+        let tcp = tokio::net::TcpStream::connect((addr, port))
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+        let mut stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS to {host}: {e}"))?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/tlsrpt+gzip\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
+        stream.write_all(&body).await.map_err(|e| e.to_string())?;
+        let mut response = Vec::new();
+        (&mut stream)
+            .take(16 * 1024)
+            .read_to_end(&mut response)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(response)
+    };
+    let response = tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .map_err(|_| format!("posting to {url} timed out"))??;
+    let status = String::from_utf8_lossy(&response);
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    match code.starts_with('2') {
+        true => Ok(()),
+        false => Err(format!("{url} answered {:?}", status.lines().next().unwrap_or(""))),
+    }
+}
+
+/// Sends the reports of every period that is over. `tls` verifies the
+/// HTTPS report servers.
+pub async fn send_closed(context: &SmtpContext, reports: &TlsReports, tls: &Arc<rustls::ClientConfig>) {
     let Some(resolver) = &context.resolver else {
         return;
     };
@@ -262,10 +331,10 @@ pub async fn send_closed(context: &SmtpContext, reports: &TlsReports) {
                         Err(error) => tracing::warn!(%domain, %error, "could not queue a TLS report"),
                     }
                 }
-                // RFC 8460 5.4 (HTTPS POST) is not done yet: say so.
-                ReportUri::Http(url) => {
-                    tracing::info!(%domain, %url, "TLS report over HTTPS not supported; skipped");
-                }
+                ReportUri::Http(url) => match post(resolver, tls, &url, &report).await {
+                    Ok(()) => tracing::info!(%domain, %url, "TLS report posted"),
+                    Err(error) => tracing::warn!(%domain, %url, %error, "could not post a TLS report"),
+                },
             }
         }
     }
@@ -304,7 +373,7 @@ mod tests {
         let failure = Failure {
             result: ResultType::StartTlsNotSupported,
             sending_ip: None,
-            receiving_mx: "mx.a.test".into(),
+            receiving_mx: Some("mx.a.test".into()),
             receiving_ip: None,
         };
         reports.success(&a);

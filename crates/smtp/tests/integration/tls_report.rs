@@ -139,3 +139,112 @@ async fn a_domain_without_a_policy_hears_of_its_tls_sessions_too() {
     assert_eq!(policy.policy.policy_domain, "dane.test");
     assert_eq!((policy.summary.total_success, policy.summary.total_failure), (1, 0));
 }
+
+/// An HTTPS server for `reports.test` on 127.0.0.10 that answers 201 to
+/// a POST and hands over its head and body; and a PEM trusting it.
+async fn report_server(
+    dir: &std::path::Path,
+) -> (
+    u16,
+    std::path::PathBuf,
+    tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (cert, key) = estafeta_net::tls::self_signed(dir, "reports.test").unwrap();
+    let acceptor = estafeta_net::tls::acceptor(&cert, &key).unwrap();
+    let listener = tokio::net::TcpListener::bind((ip(10), 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (posted, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && tls.read(&mut byte).await.unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            tls.read_exact(&mut body).await.unwrap();
+            let _ = tls
+                .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await;
+            let _ = tls.shutdown().await;
+            let _ = posted.send((head, body));
+        }
+    });
+    (port, cert, received)
+}
+
+#[tokio::test]
+async fn a_report_goes_by_https_post_to_an_https_address() {
+    // RFC 8460 5.4: POST of the gzipped JSON, application/tlsrpt+gzip,
+    // over TLS verified for the report server's name.
+    let dir = tempfile::tempdir().unwrap();
+    let (port, trusted, mut posted) = report_server(dir.path()).await;
+    let world = World::start(move |c| {
+        c.outbound.tls_report_period = Duration::from_secs(2);
+        c.outbound.tls_ca_file = Some(trusted);
+    })
+    .await;
+    let dns = &world.server.dns;
+    dns.mx("dane.test", 10, "mx1.dane.test");
+    dns.ip("mx1.dane.test", ip(2));
+    dns.ip("reports.test", ip(10));
+    dns.txt(
+        "_smtp._tls.dane.test",
+        &format!("v=TLSRPTv1; rua=https://reports.test:{port}/tlsrpt"),
+    );
+    let mx = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["STARTTLS"]).await;
+    world.send(ALICE, &[RECIPIENT], "posted").await;
+    world.eventually("delivery", async || !mx.received().is_empty()).await;
+    let (head, body) = tokio::time::timeout(Duration::from_secs(30), posted.recv())
+        .await
+        .expect("a report within the period and a little")
+        .unwrap();
+    assert!(head.starts_with("POST /tlsrpt HTTP/1.1\r\n"), "{head}");
+    assert!(head.contains("Content-Type: application/tlsrpt+gzip\r\n"), "{head}");
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut json).unwrap();
+    let report = TlsReport::parse_json(&json).unwrap();
+    assert_eq!(report.policies[0].policy.policy_type, PolicyType::NoPolicyFound);
+    assert_eq!(report.policies[0].summary.total_success, 1);
+}
+
+#[tokio::test]
+async fn an_mta_sts_policy_that_cannot_be_fetched_is_reported() {
+    // RFC 8460 4.3.2 sts-policy-fetch-error: the domain publishes
+    // _mta-sts, but nothing answers at mta-sts.dane.test. The mail goes
+    // out as without a policy, and that session is reported too.
+    let (world, reports) = reporting_world(false).await;
+    let dns = &world.server.dns;
+    dns.txt("_mta-sts.dane.test", "v=STSv1; id=1;");
+    dns.ip("mta-sts.dane.test", ip(11));
+    let mx = FakeMta::start_with(SocketAddr::new(ip(2), world.port), Behaviour::Accept, &["STARTTLS"]).await;
+    world.send(ALICE, &[RECIPIENT], "no policy to be had").await;
+    world.eventually("delivery", async || !mx.received().is_empty()).await;
+    let (report, _) = report(&world, &reports).await;
+    let sts = report
+        .policies
+        .iter()
+        .find(|p| p.policy.policy_type == PolicyType::Sts)
+        .expect("an sts policy entry");
+    assert_eq!(sts.failure_details[0].result_type, ResultType::StsPolicyFetchError);
+    assert_eq!(sts.failure_details[0].receiving_mx_hostname, None);
+    let none = report
+        .policies
+        .iter()
+        .find(|p| p.policy.policy_type == PolicyType::NoPolicyFound)
+        .expect("the session itself");
+    assert_eq!(none.summary.total_success, 1);
+}
