@@ -252,8 +252,7 @@ async fn recursivematch_names_parents_of_subscribed_children_with_childinfo() {
         let mut imap = Imap::login_as(&server, version).await;
         imap.ok("CREATE Work/Alpha").await;
         imap.ok("CREATE Work/Beta").await;
-        imap.ok("UNSUBSCRIBE Work").await;
-        imap.ok("UNSUBSCRIBE Work/Beta").await;
+        imap.ok("SUBSCRIBE Work/Alpha").await;
         let work = |reply: &common::Response| -> Vec<String> {
             reply
                 .lines("LIST")
@@ -296,7 +295,13 @@ async fn subscriptions_of_names_without_a_mailbox() {
         imap.ok("SUBSCRIBE Future").await;
         imap.ok("SUBSCRIBE Projects/Alpha").await;
         imap.ok("CREATE Old").await;
+        imap.ok("SUBSCRIBE Old").await;
         imap.ok("DELETE Old").await;
+        // CREATE itself subscribes nothing: that is the client's to ask.
+        imap.ok("CREATE Plain").await;
+        assert!(!imap.ok("LSUB \"\" \"*\"").await.has("\"Plain\""));
+        assert!(!imap.ok("LIST (SUBSCRIBED) \"\" \"*\"").await.has("\"Plain\""));
+        assert!(imap.ok("LIST \"\" \"*\"").await.has("\"Plain\""));
         let subscribed = imap.ok("LIST (SUBSCRIBED) \"\" \"*\"").await;
         for name in ["Future", "Old", "Projects/Alpha"] {
             let line = format!("\\NonExistent \\HasNoChildren \\Subscribed) \"/\" \"{name}\"");

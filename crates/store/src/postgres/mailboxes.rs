@@ -91,17 +91,28 @@ pub async fn create(tx: &Tx<'_>, account: AccountId, name: &str, role: Option<Ma
         return Err(StoreError::exists(format!("mailbox {name}")));
     }
     let uid_validity = next_uid_validity(tx).await?;
-    // A subscription taken out before the mailbox existed is now its own.
-    tx.execute(
-        "DELETE FROM dangling_subscriptions WHERE account_id = $1 AND name = $2",
-        &[&account.0, &name],
-    )
-    .await?;
+    // Subscribing is the client's to do (RFC 9051 6.3.7): a new mailbox is
+    // subscribed only when a subscription to its name came first, or when
+    // it is one of the account's own (INBOX, Sent, ...).
+    let taken_over = tx
+        .execute(
+            "DELETE FROM dangling_subscriptions WHERE account_id = $1 AND name = $2",
+            &[&account.0, &name],
+        )
+        .await?
+        > 0;
+    let subscribed = taken_over || role.is_some();
     let row = tx
         .query_one(
             "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
-             VALUES ($1, $2, $3, $4, 1, 1, TRUE) RETURNING id",
-            &[&account.0, &name, &role.map(MailboxRole::as_str), &uid_validity],
+             VALUES ($1, $2, $3, $4, 1, 1, $5) RETURNING id",
+            &[
+                &account.0,
+                &name,
+                &role.map(MailboxRole::as_str),
+                &uid_validity,
+                &subscribed,
+            ],
         )
         .await?;
     Ok(Mailbox {
@@ -112,7 +123,7 @@ pub async fn create(tx: &Tx<'_>, account: AccountId, name: &str, role: Option<Ma
         uid_validity: uid_validity as u32,
         uid_next: 1,
         highest_modseq: 1,
-        subscribed: true,
+        subscribed,
     })
 }
 
@@ -194,6 +205,12 @@ pub async fn rename(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, 
             .await?;
     }
     // A dangling subscription to a name that now exists is the mailbox's.
+    tx.execute(
+        "UPDATE mailboxes SET subscribed = TRUE WHERE account_id = $1
+         AND name IN (SELECT name FROM dangling_subscriptions WHERE account_id = $1)",
+        &[&account.0],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM dangling_subscriptions WHERE account_id = $1
          AND name IN (SELECT name FROM mailboxes WHERE account_id = $1)",

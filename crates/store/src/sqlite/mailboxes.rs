@@ -94,15 +94,18 @@ pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<Ma
         return Err(StoreError::exists(format!("mailbox {name}")));
     }
     let uid_validity = next_uid_validity(conn)?;
-    // A subscription taken out before the mailbox existed is now its own.
-    conn.execute(
+    // Subscribing is the client's to do (RFC 9051 6.3.7): a new mailbox is
+    // subscribed only when a subscription to its name came first, or when
+    // it is one of the account's own (INBOX, Sent, ...).
+    let taken_over = conn.execute(
         "DELETE FROM dangling_subscriptions WHERE account_id = ?1 AND name = ?2",
         params![account.0, name],
-    )?;
+    )? > 0;
+    let subscribed = taken_over || role.is_some();
     conn.execute(
         "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
-         VALUES (?1, ?2, ?3, ?4, 1, 1, 1)",
-        params![account.0, name, role.map(MailboxRole::as_str), uid_validity],
+         VALUES (?1, ?2, ?3, ?4, 1, 1, ?5)",
+        params![account.0, name, role.map(MailboxRole::as_str), uid_validity, subscribed],
     )?;
     Ok(Mailbox {
         id: MailboxId(conn.last_insert_rowid()),
@@ -112,7 +115,7 @@ pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<Ma
         uid_validity,
         uid_next: 1,
         highest_modseq: 1,
-        subscribed: true,
+        subscribed,
     })
 }
 
@@ -184,6 +187,11 @@ pub fn rename(conn: &Connection, account: AccountId, from: &str, to: &str) -> Re
         conn.execute("UPDATE mailboxes SET name = ?2 WHERE id = ?1", params![id, renamed])?;
     }
     // A dangling subscription to a name that now exists is the mailbox's.
+    conn.execute(
+        "UPDATE mailboxes SET subscribed = 1 WHERE account_id = ?1
+         AND name IN (SELECT name FROM dangling_subscriptions WHERE account_id = ?1)",
+        params![account.0],
+    )?;
     conn.execute(
         "DELETE FROM dangling_subscriptions WHERE account_id = ?1
          AND name IN (SELECT name FROM mailboxes WHERE account_id = ?1)",
