@@ -321,7 +321,16 @@ async fn a_subscription_may_come_before_its_mailbox_and_outlive_it() {
         store.mailbox_subscribe(alice.id, "Gone", false).await.unwrap();
         store.mailbox_delete(alice.id, "Gone").await.unwrap();
         assert_eq!(store.dangling_subscriptions(alice.id).await.unwrap(), ["Later"]);
+        // A mailbox of no role is created unsubscribed; renamed onto a
+        // subscribed name, it takes that subscription over too.
+        let plain = store.mailbox_create(alice.id, "Plain").await.unwrap();
+        assert!(!plain.subscribed);
+        store.mailbox_rename(alice.id, "Plain", "Later").await.unwrap();
+        let renamed = store.mailbox_get(alice.id, "Later").await.unwrap().unwrap();
+        assert!(renamed.subscribed, "{}", backend.name);
+        assert!(store.dangling_subscriptions(alice.id).await.unwrap().is_empty());
         store.mailbox_subscribe(alice.id, "Later", false).await.unwrap();
+        store.mailbox_delete(alice.id, "Later").await.unwrap();
         assert!(store.dangling_subscriptions(alice.id).await.unwrap().is_empty());
         assert!(matches!(
             store.mailbox_subscribe(alice.id, "Never", false).await,
