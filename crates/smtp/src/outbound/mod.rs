@@ -10,6 +10,7 @@ mod deliver;
 mod departure;
 pub mod dkim;
 pub mod dsn;
+mod https;
 pub mod mta_sts;
 mod pool;
 pub mod reply;

@@ -11,7 +11,6 @@ use mail_auth::report::tlsrpt::ResultType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// RFC 8461 3.2: the policy body is small; more is not a policy.
 const MAX_POLICY: usize = 64 * 1024;
@@ -137,37 +136,21 @@ async fn fetch(
     let unreachable = |error: String| (ResultType::StsPolicyFetchError, error);
     let invalid = |error: String| (ResultType::StsPolicyInvalid, error);
     let host = format!("mta-sts.{domain}");
-    let addrs = estafeta_net::dns::addresses(resolver, &host)
-        .await
-        .map_err(unreachable)?;
-    let addr = addrs
-        .first()
-        .ok_or_else(|| unreachable(format!("{host} has no address")))?;
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect((*addr, port))
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let name = rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| unreachable(e.to_string()))?;
-        let mut stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| (ResultType::StsWebpkiInvalid, format!("TLS to {host}: {e}")))?;
-        let request = format!("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let mut response = Vec::new();
-        (&mut stream)
-            .take(MAX_POLICY as u64 + 4096)
-            .read_to_end(&mut response)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        Ok::<_, (ResultType, String)>(response)
-    };
-    let response = tokio::time::timeout(FETCH_TIMEOUT, work)
-        .await
-        .map_err(|_| unreachable(format!("fetching the policy of {domain} timed out")))??;
+    let request = format!("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let response = super::https::exchange(
+        resolver,
+        tls,
+        &host,
+        port,
+        request.as_bytes(),
+        MAX_POLICY + 4096,
+        FETCH_TIMEOUT,
+    )
+    .await
+    .map_err(|failure| match failure {
+        super::https::Failure::Tls(error) => (ResultType::StsWebpkiInvalid, error),
+        super::https::Failure::Other(error) => unreachable(format!("fetching the policy of {domain}: {error}")),
+    })?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text
         .split_once("\r\n\r\n")

@@ -250,7 +250,6 @@ async fn post(
     report: &TlsReport,
 ) -> Result<(), String> {
     use std::io::Write;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url.strip_prefix("https://").ok_or("not an https URL")?;
     let (authority, path) = match rest.split_once('/') {
         Some((authority, path)) => (authority, format!("/{path}")),
@@ -263,35 +262,18 @@ async fn post(
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gzip.write_all(report.to_json().as_bytes()).map_err(|e| e.to_string())?;
     let body = gzip.finish().map_err(|e| e.to_string())?;
-    let addrs = estafeta_net::dns::addresses(resolver, host).await?;
-    let addr = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
-    let work = async {
-        let tcp = tokio::net::TcpStream::connect((addr, port))
-            .await
-            .map_err(|e| e.to_string())?;
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
-        let mut stream = tokio_rustls::TlsConnector::from(Arc::clone(tls))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| format!("TLS to {host}: {e}"))?;
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/tlsrpt+gzip\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).await.map_err(|e| e.to_string())?;
-        stream.write_all(&body).await.map_err(|e| e.to_string())?;
-        let mut response = Vec::new();
-        (&mut stream)
-            .take(16 * 1024)
-            .read_to_end(&mut response)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(response)
-    };
-    let response = tokio::time::timeout(Duration::from_secs(30), work)
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/tlsrpt+gzip\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&body);
+    let response = super::https::exchange(resolver, tls, host, port, &request, 16 * 1024, Duration::from_secs(30))
         .await
-        .map_err(|_| format!("posting to {url} timed out"))??;
+        .map_err(|failure| match failure {
+            super::https::Failure::Tls(error) | super::https::Failure::Other(error) => error,
+        })?;
     let status = String::from_utf8_lossy(&response);
     let code = status.split_whitespace().nth(1).unwrap_or("");
     match code.starts_with('2') {

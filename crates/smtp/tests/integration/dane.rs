@@ -191,6 +191,18 @@ fn issued(dir: &Path, name: &str, with_anchor: bool) -> (PathBuf, PathBuf, Vec<u
     (chain, key_file, ca.der().to_vec(), ca_key.subject_public_key_info())
 }
 
+/// mx1 at 127.0.0.2, showing the PEM `chain` with its `key`.
+async fn mx1_showing(world: &World, chain: &Path, key: &Path) -> FakeMta {
+    FakeMta::start_with_certificate(
+        SocketAddr::new(ip(2), world.port),
+        Behaviour::Accept,
+        &["STARTTLS", "PIPELINING"],
+        chain,
+        key,
+    )
+    .await
+}
+
 async fn dane_ta_world(certificate_name: &str) -> (World, FakeMta, tempfile::TempDir) {
     let world = world(true).await;
     let dir = tempfile::tempdir().unwrap();
@@ -199,14 +211,7 @@ async fn dane_ta_world(certificate_name: &str) -> (World, FakeMta, tempfile::Tem
         &tlsa_name(&world, "mx1.dane.test"),
         tlsa(CertUsage::DaneTa, Selector::Full, sha256(&anchor)),
     );
-    let mx = FakeMta::start_with_certificate(
-        SocketAddr::new(ip(2), world.port),
-        Behaviour::Accept,
-        &["STARTTLS", "PIPELINING"],
-        &chain,
-        &key,
-    )
-    .await;
+    let mx = mx1_showing(&world, &chain, &key).await;
     (world, mx, dir)
 }
 
@@ -247,14 +252,7 @@ async fn bare_key_world(published_key: impl FnOnce(Vec<u8>) -> Vec<u8>) -> (Worl
             published_key(anchor_key),
         )),
     );
-    let mx = FakeMta::start_with_certificate(
-        SocketAddr::new(ip(2), world.port),
-        Behaviour::Accept,
-        &["STARTTLS", "PIPELINING"],
-        &chain,
-        &key,
-    )
-    .await;
+    let mx = mx1_showing(&world, &chain, &key).await;
     (world, mx, dir)
 }
 
