@@ -168,8 +168,10 @@ fn main() {
     drop(postfix);
 
     // 4. Full mailbox against a fresh one, alternating (ABAB) to cancel drift.
-    progress(format!("estafeta: prefilling {prefill} messages"));
-    smtp_source(subject.port, 50, prefill, size, "user@bench.test");
+    if prefill > 0 {
+        progress(format!("estafeta: prefilling {prefill} messages"));
+        smtp_source(subject.port, 50, prefill, size, "user@bench.test");
+    }
     let (mut full_secs, mut fresh_secs) = (0.0, 0.0);
     for round in 1..=2 {
         progress(format!("estafeta: full against fresh mailbox, round {round} of 2"));
