@@ -1,6 +1,6 @@
-//! Whatever a message holds, the filter's tokens, rules, tab rules and
-//! link extraction finish without a panic (they read raw mail from the
-//! network).
+//! Whatever a message holds, the filter's tokens, rules, tab rules, HTML
+//! reading and link extraction finish without a panic (they read raw mail
+//! from the network).
 #![no_main]
 
 use estafeta_filter::dnsbl::{linked_domains, registered_domain};
@@ -14,8 +14,12 @@ fuzz_target!(|data: &[u8]| {
     assert!(found.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
     let ours = ["example.com".to_owned()];
     for hit in check(data, &Context { our_domains: &ours, now: 1_795_687_200 }) {
-        assert!(hit.score > 0.0 && !hit.text.is_empty());
+        // Rules count for or (a bulk sender's practice) against spam.
+        assert!(hit.score != 0.0 && !hit.text.is_empty());
     }
+    // Every tag, comment or reference shrinks to at most its own length.
+    let html = String::from_utf8_lossy(data);
+    assert!(estafeta_filter::html::visible_text(&html).len() <= html.len());
     if let Some(parsed) = mail_parser::MessageParser::default().parse(data) {
         let tab_signals = signals(&parsed, &[]);
         let _ = tab_signals.choice();

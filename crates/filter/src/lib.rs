@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bayes;
 pub mod corpus;
 pub mod dnsbl;
+pub mod html;
 pub mod pipeline;
 pub mod rules;
 pub mod tabs;

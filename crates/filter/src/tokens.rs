@@ -61,24 +61,6 @@ fn scrub(text: &str, addresses: &[String]) -> String {
 }
 
 /// Strips tags, scripts and styles: what a reader would see.
-fn html_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len() / 2);
-    let mut in_tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The tokens of `message`, each once.
 pub fn tokens(message: &[u8]) -> Vec<u64> {
     tokens_of(MessageParser::default().parse(message).as_ref())
 }
@@ -127,7 +109,14 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
             PartType::Html(html) => {
                 // Links live in the markup (href), words in what shows.
                 out.extend(link_domains(html).iter().map(|d| hash("link", d)));
-                html_text(html)
+                // A style sheet or a script is one fact about the message,
+                // not a hundred words of CSS that would outvote its text
+                // (and tell only how old the mail a model learned from
+                // was): one token each.
+                for element in crate::html::hidden_elements(html) {
+                    out.push(hash("html-hidden", element));
+                }
+                crate::html::visible_text(html)
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => {
                 let kind = part
