@@ -20,7 +20,7 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
     let mailbox = match store.mailbox_get(account, &name).await {
         Ok(Some(mailbox)) => mailbox,
         // RFC 9051 6.3.12: [TRYCREATE] tells the client to CREATE and retry.
-        Ok(None) => return session.no(tag, Some(Code::TryCreate), "No such mailbox"),
+        Ok(None) => return super::mailbox::no_such_destination(session, tag, &name),
         Err(error) => return session.store_error(tag, &error),
     };
     if messages.iter().any(|m| m.data.is_empty()) {

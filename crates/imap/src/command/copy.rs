@@ -34,7 +34,7 @@ pub async fn copy(
     let store = Arc::clone(&session.context.store);
     let target = match store.mailbox_get(account, &target).await {
         Ok(Some(mailbox)) => mailbox,
-        Ok(None) => return session.no(tag, Some(Code::TryCreate), "No such mailbox"),
+        Ok(None) => return super::mailbox::no_such_destination(session, tag, &target),
         Err(error) => return session.store_error(tag, &error),
     };
     let selected = session.selected.as_ref().expect("selected state");

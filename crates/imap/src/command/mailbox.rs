@@ -150,7 +150,12 @@ pub async fn select(
     let code = if read_only { Code::ReadOnly } else { Code::ReadWrite };
     session.selected = Some(selected);
     session.state = State::Selected;
-    session.tagged(tag, Status::Ok, Some(code), "SELECT completed")
+    let done = if read_only {
+        "EXAMINE completed"
+    } else {
+        "SELECT completed"
+    };
+    session.tagged(tag, Status::Ok, Some(code), done)
 }
 
 /// RFC 7162 3.2.5.2: what changed since the client's last MODSEQ, when
@@ -284,5 +289,15 @@ pub async fn subscribe(session: &mut Session, tag: &str, name: MailboxName, subs
         // Unsubscribing a name that is gone is what the client wanted.
         Err(StoreError::NotFound(_)) if !subscribed => session.ok(tag, done),
         Err(error) => session.store_error(tag, &error),
+    }
+}
+
+/// The NO for a destination (COPY, MOVE, APPEND) that does not exist.
+/// RFC 9051 6.3.12, 6.4.7: [TRYCREATE] unless the server is certain the
+/// mailbox could not be created; for a name CREATE refuses, it is.
+pub fn no_such_destination(session: &mut Session, tag: &str, name: &str) -> Flow {
+    match names::validate_new(name) {
+        Ok(_) => session.no(tag, Some(Code::TryCreate), "No such mailbox"),
+        Err(why) => session.no(tag, Some(Code::NonExistent), why),
     }
 }

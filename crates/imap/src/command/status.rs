@@ -44,7 +44,16 @@ pub async fn status_values(
                 StatusItem::Deleted => count(SystemFlags::DELETED, true),
                 StatusItem::Size => messages.iter().map(|m| m.size).sum(),
                 StatusItem::HighestModseq => mailbox.highest_modseq,
-                StatusItem::Recent => messages.iter().filter(|m| m.uid > recent_mark).count() as u64,
+                // Those this session took are \Recent here (RFC 3501
+                // 2.3.2), so asking about the selected mailbox counts them.
+                StatusItem::Recent => {
+                    let held = session
+                        .selected
+                        .as_ref()
+                        .filter(|selected| selected.mailbox.id == mailbox.id)
+                        .map_or(0, |selected| selected.recent().len());
+                    messages.iter().filter(|m| m.uid > recent_mark).count() as u64 + held as u64
+                }
             };
             (item, value)
         })

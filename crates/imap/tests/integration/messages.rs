@@ -49,6 +49,8 @@ async fn append_with_flags_date_and_multiappend() {
     assert!(multi.tagged.contains(" 2:3]"), "{multi:?}");
     let missing = imap.append("Nope", "()", b"Subject: x\r\n\r\ny\r\n").await;
     assert!(missing.tagged.starts_with("NO [TRYCREATE]"), "{missing:?}");
+    let impossible = imap.append("\"\"", "()", b"Subject: x\r\n\r\ny\r\n").await;
+    assert!(impossible.tagged.starts_with("NO [NONEXISTENT]"), "{impossible:?}");
 }
 
 #[tokio::test]
@@ -145,6 +147,14 @@ async fn copy_move_and_expunge_with_uidplus() {
     assert!(copied.tagged.contains(" 1:2 1:2]"), "{copied:?}");
     let missing = imap.command("COPY 1 Nope").await;
     assert!(missing.tagged.starts_with("NO [TRYCREATE]"));
+    // RFC 9051 6.4.7: no [TRYCREATE] where CREATE could not make it.
+    for impossible in ["COPY 1 \"\"", "MOVE 1 \"/\""] {
+        let refused = imap.command(impossible).await;
+        assert!(
+            refused.tagged.starts_with("NO [NONEXISTENT]"),
+            "{impossible}: {refused:?}"
+        );
+    }
     // MOVE (RFC 6851): COPYUID untagged, then EXPUNGE.
     let moved = imap.ok("UID MOVE 2 Trash").await;
     assert!(moved.untagged[0].starts_with("* OK [COPYUID "), "{moved:?}");
@@ -422,6 +432,10 @@ async fn recent_goes_to_the_first_imap4rev1_session_that_selects() {
     let mut looker = Imap::login(&server).await;
     let examined = looker.ok("EXAMINE INBOX").await;
     assert!(examined.has("* 2 RECENT"), "{examined:?}");
+    assert!(
+        examined.tagged.contains("[READ-ONLY] EXAMINE completed"),
+        "{examined:?}"
+    );
     assert!(looker.ok("FETCH 1 FLAGS").await.has("FLAGS (\\Recent)"));
     let mut status = Imap::login(&server).await;
     assert!(status.ok("STATUS INBOX (RECENT)").await.has("(RECENT 2)"));
@@ -451,6 +465,11 @@ async fn recent_goes_to_the_first_imap4rev1_session_that_selects() {
     );
     assert!(first.ok("FETCH 3 FLAGS").await.has("FLAGS (\\Recent)"));
     assert!(second.ok("FETCH 3 FLAGS").await.has("FLAGS ()"));
+    // STATUS counts messages with \Recent set: in the session that holds
+    // them, that is the ones it holds (message 1 is \Seen, still recent).
+    assert!(first.ok("STATUS INBOX (RECENT)").await.has("(RECENT 3)"));
+    assert!(second.ok("STATUS INBOX (RECENT)").await.has("(RECENT 0)"));
+    assert!(status.ok("STATUS INBOX (RECENT)").await.has("(RECENT 0)"));
 
     // A copy is new to the mailbox it lands in.
     first.ok("COPY 1:2 Archive").await;
