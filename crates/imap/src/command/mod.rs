@@ -82,10 +82,11 @@ pub async fn execute(session: &mut Session, tag: &str, body: CommandBody) -> Flo
         } => search::search(session, tag, uid, charset, key, returns).await,
         Sort {
             uid,
+            returns,
             criteria,
             charset,
             key,
-        } => sort::sort(session, tag, uid, criteria, charset, key).await,
+        } => sort::sort(session, tag, uid, returns, criteria, charset, key).await,
         Thread {
             uid,
             algorithm,

@@ -300,8 +300,9 @@ pub async fn search(
             if returns.save {
                 session.saved_search = uids;
             }
-            let only_save = returns.save && !(returns.min || returns.max || returns.all || returns.count);
-            if !(returns.min || returns.max || returns.all || returns.count || returns.save) {
+            let answers = returns.min || returns.max || returns.all || returns.count || returns.partial.is_some();
+            let only_save = returns.save && !answers;
+            if !(answers || returns.save) {
                 returns.all = true;
             }
             if !only_save {
@@ -309,22 +310,7 @@ pub async fn search(
                 if uid {
                     line.push_str(" UID");
                 }
-                if returns.min
-                    && let Some(min) = numbers.first()
-                {
-                    let _ = write!(line, " MIN {min}");
-                }
-                if returns.max
-                    && let Some(max) = numbers.last()
-                {
-                    let _ = write!(line, " MAX {max}");
-                }
-                if returns.count {
-                    let _ = write!(line, " COUNT {}", numbers.len());
-                }
-                if returns.all && !numbers.is_empty() {
-                    let _ = write!(line, " ALL {}", crate::proto::sequence::compact(&numbers));
-                }
+                esearch_results(&mut line, &returns, &numbers, false);
                 // RFC 4731 3.2: a lone MIN or MAX reports its own message's
                 // MODSEQ, MIN and MAX the higher of the two, anything else
                 // the highest of all found.
@@ -344,4 +330,46 @@ pub async fn search(
     session.io.out().extend_from_slice(line.as_bytes());
     session.sync(uid).await;
     session.tagged(tag, Status::Ok, None, "SEARCH completed")
+}
+
+/// The result items of an ESEARCH response (RFC 4731 3.1; RFC 9394 for
+/// PARTIAL) for `numbers` in result order. For SORT (`in_order`, RFC 5267
+/// 3) MIN and MAX are the first and last in sort order, and ALL and PARTIAL
+/// list the numbers in that order, one by one: a range would mean
+/// ascending order.
+pub(super) fn esearch_results(line: &mut String, returns: &SearchReturn, numbers: &[u32], in_order: bool) {
+    let set = |numbers: &[u32]| {
+        if in_order {
+            numbers.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+        } else {
+            crate::proto::sequence::compact(numbers)
+        }
+    };
+    if returns.min
+        && let Some(min) = numbers.first()
+    {
+        let _ = write!(line, " MIN {min}");
+    }
+    if returns.max
+        && let Some(max) = numbers.last()
+    {
+        let _ = write!(line, " MAX {max}");
+    }
+    if returns.count {
+        let _ = write!(line, " COUNT {}", numbers.len());
+    }
+    if returns.all && !numbers.is_empty() {
+        let _ = write!(line, " ALL {}", set(numbers));
+    }
+    if let Some(range) = returns.partial {
+        // RFC 9394 3.1: PARTIAL is always returned, NIL when the range
+        // holds no result.
+        let within = &numbers[range.positions(numbers.len())];
+        let found = if within.is_empty() {
+            "NIL".to_owned()
+        } else {
+            set(within)
+        };
+        let _ = write!(line, " PARTIAL ({range} {found})");
+    }
 }

@@ -5,7 +5,7 @@ use crate::message::Parsed;
 use crate::message::envelope::EnvelopeAddress;
 use crate::message::subject::base_subject;
 use crate::proto::response::{Code, Status};
-use crate::proto::search::{SearchKey, SortCriterion, SortKey};
+use crate::proto::search::{SearchKey, SearchReturn, SortCriterion, SortKey};
 use crate::session::{Flow, Session};
 use estafeta_store::{MessageMeta, StoreError};
 use std::cmp::Ordering;
@@ -86,6 +86,7 @@ pub async fn sort(
     session: &mut Session,
     tag: &str,
     uid: bool,
+    returns: Option<SearchReturn>,
     criteria: Vec<SortCriterion>,
     charset_name: String,
     key: SearchKey,
@@ -109,11 +110,37 @@ pub async fn sort(
         }
         Ordering::Equal
     });
-    let mut line = String::from("* SORT");
-    for item in &items {
-        let _ = write!(line, " {}", item.number(uid));
+    let mut line = String::new();
+    match returns {
+        None => {
+            line.push_str("* SORT");
+            for item in &items {
+                let _ = write!(line, " {}", item.number(uid));
+            }
+            line.push_str("\r\n");
+        }
+        // ESORT (RFC 5267 3): the result as ESEARCH, in sort order.
+        Some(mut returns) => {
+            if returns.save {
+                let mut uids: Vec<u32> = items.iter().map(|item| item.meta.uid).collect();
+                uids.sort_unstable();
+                session.saved_search = uids;
+            }
+            let answers = returns.min || returns.max || returns.all || returns.count || returns.partial.is_some();
+            if !answers && !returns.save {
+                returns.all = true;
+            }
+            if answers || !returns.save {
+                let numbers: Vec<u32> = items.iter().map(|item| item.number(uid)).collect();
+                let _ = write!(line, "* ESEARCH (TAG \"{tag}\")");
+                if uid {
+                    line.push_str(" UID");
+                }
+                super::search::esearch_results(&mut line, &returns, &numbers, true);
+                line.push_str("\r\n");
+            }
+        }
     }
-    line.push_str("\r\n");
     session.io.out().extend_from_slice(line.as_bytes());
     session.sync(uid).await;
     session.tagged(tag, Status::Ok, None, "SORT completed")

@@ -183,9 +183,10 @@ pub enum CommandBody {
         key: SearchKey,
         returns: Option<SearchReturn>,
     },
-    /// RFC 5256.
+    /// RFC 5256; with RETURN, ESORT (RFC 5267 3).
     Sort {
         uid: bool,
+        returns: Option<SearchReturn>,
         criteria: Vec<SortCriterion>,
         charset: String,
         key: SearchKey,
@@ -587,6 +588,7 @@ fn search_command(lexer: &mut Lexer, name: &str, uid: bool) -> Result<CommandBod
             })
         }
         "SORT" => {
+            let returns = search::return_options(lexer)?;
             let criteria = search::sort_criteria(lexer)?;
             lexer.sp()?;
             let charset = String::from_utf8(lexer.astring()?).map_err(|_| SyntaxError("bad charset"))?;
@@ -594,6 +596,7 @@ fn search_command(lexer: &mut Lexer, name: &str, uid: bool) -> Result<CommandBod
             let (_, key) = search::program(lexer)?;
             Ok(CommandBody::Sort {
                 uid,
+                returns,
                 criteria,
                 charset,
                 key,

@@ -60,6 +60,58 @@ pub struct SearchReturn {
     pub count: bool,
     /// RFC 5182 SEARCHRES: remember the result as `$`.
     pub save: bool,
+    /// RFC 9394 PARTIAL: the results at these 1-based positions of the
+    /// result (mailbox order for SEARCH, sort order for SORT); negative
+    /// positions count from the end (-1 is the last).
+    pub partial: Option<PartialRange>,
+}
+
+/// A PARTIAL range as the client wrote it, lowest magnitude first
+/// (RFC 9394 3.1: 500:400 is 400:500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    pub first: i64,
+    pub last: i64,
+}
+
+impl PartialRange {
+    /// `1:100` or `-1:-100`; both ends nonzero and of one sign.
+    pub fn parse(text: &str) -> Option<PartialRange> {
+        let (a, b) = text.split_once(':')?;
+        let number = |t: &str| -> Option<i64> {
+            let digits = t.strip_prefix('-').unwrap_or(t);
+            if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            t.parse()
+                .ok()
+                .filter(|n: &i64| *n != 0 && n.unsigned_abs() <= u64::from(u32::MAX))
+        };
+        let (a, b) = (number(a)?, number(b)?);
+        if (a < 0) != (b < 0) {
+            return None;
+        }
+        let (first, last) = if a.abs() <= b.abs() { (a, b) } else { (b, a) };
+        Some(PartialRange { first, last })
+    }
+
+    /// The 0-based positions, within `len` results, this range covers.
+    pub fn positions(&self, len: usize) -> std::ops::Range<usize> {
+        let len = len as i64;
+        let (from, to) = if self.first > 0 {
+            (self.first - 1, self.last.min(len))
+        } else {
+            (len + self.last, len + self.first + 1)
+        };
+        let (from, to) = (from.max(0), to.max(0));
+        if from >= to { 0..0 } else { from as usize..to as usize }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.first, self.last)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,6 +308,10 @@ pub fn return_options(lexer: &mut Lexer) -> Result<Option<SearchReturn>> {
             "ALL" => options.all = true,
             "COUNT" => options.count = true,
             "SAVE" => options.save = true,
+            "PARTIAL" if options.partial.is_none() => {
+                l.sp()?;
+                options.partial = Some(PartialRange::parse(l.atom()?).ok_or(SyntaxError("bad PARTIAL range"))?);
+            }
             _ => return Err(SyntaxError("unknown RETURN option")),
         }
         Ok(())
@@ -305,5 +361,39 @@ pub fn thread_algorithm(lexer: &mut Lexer) -> Result<ThreadAlgorithm> {
         "REFERENCES" => Ok(ThreadAlgorithm::References),
         "ORDEREDSUBJECT" => Ok(ThreadAlgorithm::OrderedSubject),
         _ => Err(SyntaxError("unknown thread algorithm")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartialRange;
+
+    #[test]
+    fn partial_ranges_cover_positions_from_either_end() {
+        let range = |text: &str| PartialRange::parse(text).unwrap_or_else(|| panic!("{text}"));
+        // RFC 9394 3.1: the lower magnitude first, whichever way written.
+        assert_eq!(range("500:400"), range("400:500"));
+        assert_eq!(range("-9:-1").to_string(), "-1:-9");
+        assert_eq!(range("1:3").positions(10), 0..3);
+        assert_eq!(range("8:20").positions(10), 7..10);
+        assert_eq!(range("11:20").positions(10), 0..0);
+        assert_eq!(range("-1:-3").positions(10), 7..10);
+        assert_eq!(range("-9:-20").positions(10), 0..2);
+        assert_eq!(range("-11:-20").positions(10), 0..0);
+        assert_eq!(range("1:4294967295").positions(3), 0..3);
+        for bad in [
+            "0:5",
+            "1:0",
+            "-1:5",
+            "1:",
+            ":1",
+            "a:b",
+            "1",
+            "--1:-2",
+            "1:4294967296",
+            "+1:2",
+        ] {
+            assert_eq!(PartialRange::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -149,6 +149,8 @@ impl Session {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "SORT",
+                "ESORT",
+                "PARTIAL",
                 "THREAD=REFERENCES",
                 "THREAD=ORDEREDSUBJECT",
             ]

@@ -265,10 +265,12 @@ fn sort_and_thread() {
         charset,
         key,
         uid,
+        returns,
     } = parse("A282 SORT (SUBJECT) UTF-8 SINCE 1-Feb-1994")
     else {
         panic!()
     };
+    assert_eq!(returns, None);
     assert_eq!(
         criteria,
         vec![SortCriterion {
@@ -277,6 +279,13 @@ fn sort_and_thread() {
         }]
     );
     assert_eq!((charset.as_str(), key, uid), ("UTF-8", K::Since(8797), false));
+    // RFC 5267 3 and RFC 9394 3.1: RETURN options before the criteria.
+    let CommandBody::Sort { returns, .. } = parse("B283 SORT RETURN (MIN PARTIAL 200:101) (DATE) UTF-8 ALL") else {
+        panic!()
+    };
+    let returns = returns.expect("RETURN options");
+    assert!(returns.min && !returns.all);
+    assert_eq!(returns.partial.map(|p| (p.first, p.last)), Some((101, 200)));
     let CommandBody::Sort { criteria, .. } = parse("a UID SORT (REVERSE DATE SIZE) US-ASCII ALL") else {
         panic!()
     };

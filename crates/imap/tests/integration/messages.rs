@@ -290,6 +290,70 @@ async fn sort_and_thread() {
 }
 
 #[tokio::test]
+async fn esort_and_partial_answer_in_esearch_form() {
+    // RFC 5267 3: SORT RETURN answers ESEARCH; MIN and MAX are the first
+    // and last in sort order, ALL lists the result in sort order. RFC 9394:
+    // PARTIAL gives the results at the positions asked for, counted from
+    // the end when negative, NIL when there are none.
+    let server = server().await;
+    for (from, day) in [("c", 23), ("a", 24), ("b", 22), ("d", 25)] {
+        let message = format!(
+            "From: {from}@x.test\r\nSubject: s\r\nMessage-ID: <{from}@x>\r\n\
+             Date: {day} Nov 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+        );
+        deliver(&server, &message).await;
+    }
+    for version in VERSIONS {
+        let mut imap = Imap::inbox_as(&server, version).await;
+        let capabilities = imap.ok("CAPABILITY").await;
+        assert!(
+            capabilities.has(" ESORT") && capabilities.has(" PARTIAL"),
+            "{capabilities:?}"
+        );
+        // What follows the (TAG "...") correlator.
+        let results = |reply: crate::common::Response| {
+            let lines = reply.lines("ESEARCH");
+            assert_eq!(lines.len(), 1, "{reply:?}");
+            assert!(lines[0].starts_with("ESEARCH (TAG \""), "{reply:?}");
+            lines[0]
+                .split_once(") ")
+                .map_or(String::new(), |(_, rest)| rest.to_owned())
+        };
+        let sorted = imap.ok("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL").await;
+        assert_eq!(results(sorted), "MIN 3 MAX 4 COUNT 4 ALL 3,1,2,4", "{version:?}");
+        let reversed = imap.ok("UID SORT RETURN () (REVERSE DATE) UTF-8 ALL").await;
+        assert_eq!(results(reversed), "UID ALL 4,2,1,3");
+        let first_two = imap.ok("SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL").await;
+        assert!(first_two.has(" PARTIAL (1:2 3,1)"), "{first_two:?}");
+        let last_two = imap.ok("SORT RETURN (PARTIAL -1:-2) (DATE) UTF-8 ALL").await;
+        assert!(last_two.has(" PARTIAL (-1:-2 2,4)"), "{last_two:?}");
+        // SEARCH keeps mailbox order, and ranges in its sets.
+        let searched = imap.ok("SEARCH RETURN (PARTIAL 2:9) ALL").await;
+        assert!(searched.has(" PARTIAL (2:9 2:4)"), "{searched:?}");
+        let backwards = imap.ok("SEARCH RETURN (PARTIAL 3:2) ALL").await;
+        assert!(backwards.has(" PARTIAL (2:3 2:3)"), "{backwards:?}");
+        let beyond = imap.ok("SEARCH RETURN (COUNT PARTIAL 5:10) ALL").await;
+        assert!(beyond.has(" COUNT 4 PARTIAL (5:10 NIL)"), "{beyond:?}");
+        for bad in [
+            "SEARCH RETURN (PARTIAL 0:5) ALL",
+            "SEARCH RETURN (PARTIAL -1:5) ALL",
+            "SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL",
+            "SORT RETURN (PARTIAL) (DATE) UTF-8 ALL",
+        ] {
+            imap.command(bad).await.bad();
+        }
+        // SAVE keeps the set for `$` whatever the order.
+        let saving = imap.ok("SORT RETURN (SAVE) (FROM) UTF-8 NOT FROM b").await;
+        assert!(
+            saving.lines("ESEARCH").is_empty(),
+            "SAVE alone answers nothing: {saving:?}"
+        );
+        let saved = imap.ok("UID SEARCH RETURN (ALL) $").await;
+        assert!(saved.has(" ALL 1:2,4"), "{saved:?}");
+    }
+}
+
+#[tokio::test]
 async fn envelope_addresses_carry_their_source_route() {
     // RFC 3501 7.4.2: an address is (name adl mailbox host); adl is the
     // source route of an RFC 822 route-addr (RFC 5322 4.4 obs-route).
