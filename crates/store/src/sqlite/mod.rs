@@ -185,6 +185,16 @@ impl SqliteStore {
         self.readers.run(work).await
     }
 
+    /// A point lookup by key, answered on the caller's thread (see
+    /// `Readers::lookup`); anything that scans uses `read`.
+    async fn lookup<F, R>(&self, operation: &'static str, work: F) -> Result<R>
+    where
+        F: FnOnce(&rusqlite::Connection) -> Result<R>,
+    {
+        self.count(operation);
+        self.readers.lookup(work).await
+    }
+
     async fn write<F, R>(&self, operation: &'static str, work: F) -> Result<R>
     where
         F: FnOnce(&rusqlite::Connection, &mut Effects) -> Result<R> + Send + 'static,
@@ -260,7 +270,7 @@ impl Store for SqliteStore {
     }
 
     async fn domain_list(&self) -> Result<Vec<Domain>> {
-        self.read("domain_list", directory::domain_list).await
+        self.lookup("domain_list", directory::domain_list).await
     }
 
     async fn domain_remove(&self, name: &str) -> Result<()> {
@@ -271,7 +281,7 @@ impl Store for SqliteStore {
 
     async fn domain_is_local(&self, name: &str) -> Result<bool> {
         let name = owned(name);
-        self.read("domain_is_local", move |conn| directory::domain_is_local(conn, &name))
+        self.lookup("domain_is_local", move |conn| directory::domain_is_local(conn, &name))
             .await
     }
 
@@ -285,12 +295,12 @@ impl Store for SqliteStore {
 
     async fn account_get(&self, address: &str) -> Result<Option<Account>> {
         let address = owned(address);
-        self.read("account_get", move |conn| directory::account_get(conn, &address))
+        self.lookup("account_get", move |conn| directory::account_get(conn, &address))
             .await
     }
 
     async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        self.read("account_get", move |conn| directory::account_by_id(conn, id))
+        self.lookup("account_get", move |conn| directory::account_by_id(conn, id))
             .await
     }
 
@@ -327,7 +337,7 @@ impl Store for SqliteStore {
 
     async fn alias_get(&self, address: &str) -> Result<Option<Alias>> {
         let address = owned(address);
-        self.read("alias_get", move |conn| directory::alias_get(conn, &address))
+        self.lookup("alias_get", move |conn| directory::alias_get(conn, &address))
             .await
     }
 
@@ -348,17 +358,17 @@ impl Store for SqliteStore {
 
     async fn mailbox_get(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
         let name = owned(name);
-        self.read("mailbox_get", move |conn| mailboxes::get(conn, account, &name))
+        self.lookup("mailbox_get", move |conn| mailboxes::get(conn, account, &name))
             .await
     }
 
     async fn mailbox_by_role(&self, account: AccountId, role: MailboxRole) -> Result<Option<Mailbox>> {
-        self.read("mailbox_get", move |conn| mailboxes::by_role(conn, account, role))
+        self.lookup("mailbox_get", move |conn| mailboxes::by_role(conn, account, role))
             .await
     }
 
     async fn mailbox_by_id(&self, id: MailboxId) -> Result<Option<Mailbox>> {
-        self.read("mailbox_get", move |conn| mailboxes::by_id(conn, id)).await
+        self.lookup("mailbox_get", move |conn| mailboxes::by_id(conn, id)).await
     }
 
     async fn mailbox_create(&self, account: AccountId, name: &str) -> Result<Mailbox> {
@@ -423,7 +433,7 @@ impl Store for SqliteStore {
     }
 
     async fn recent_mark(&self, mailbox: MailboxId) -> Result<u32> {
-        self.read("recent_mark", move |conn| mailboxes::recent_mark(conn, mailbox))
+        self.lookup("recent_mark", move |conn| mailboxes::recent_mark(conn, mailbox))
             .await
     }
 
@@ -602,7 +612,7 @@ impl Store for SqliteStore {
 
     async fn tokens_get(&self, scope: ModelScope, tokens: &[u64]) -> Result<TokenCounts> {
         let tokens = tokens.to_vec();
-        self.read("tokens_get", move |conn| learning::tokens_get(conn, scope, &tokens))
+        self.lookup("tokens_get", move |conn| learning::tokens_get(conn, scope, &tokens))
             .await
     }
 
@@ -632,7 +642,7 @@ impl Store for SqliteStore {
 
     async fn sent_id_known(&self, account: AccountId, message_ids: &[String]) -> Result<bool> {
         let ids = message_ids.to_vec();
-        self.read("sent_id_known", move |conn| {
+        self.lookup("sent_id_known", move |conn| {
             learning::sent_id_known(conn, account, &ids)
         })
         .await
@@ -640,7 +650,7 @@ impl Store for SqliteStore {
 
     async fn correspondent_known(&self, account: AccountId, address: &str) -> Result<bool> {
         let address = owned(address);
-        self.read("correspondent_known", move |conn| {
+        self.lookup("correspondent_known", move |conn| {
             learning::correspondent_known(conn, account, &address)
         })
         .await
@@ -696,7 +706,7 @@ impl Store for SqliteStore {
         now: i64,
     ) -> Result<Option<Suppression>> {
         let (sender_domain, address) = (owned(sender_domain), owned(address));
-        self.read("suppression_check", move |conn| {
+        self.lookup("suppression_check", move |conn| {
             tenancy::suppression_check(conn, tenant, &sender_domain, &address, now)
         })
         .await

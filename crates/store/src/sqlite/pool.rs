@@ -242,22 +242,46 @@ impl Readers {
         }))
     }
 
+    /// A point lookup (a row or a few by key), run on the caller's thread:
+    /// from the page cache it takes microseconds, less than handing it to
+    /// a blocking thread and back, which on a busy server cost more CPU
+    /// than the SQL (futex wakes and thread switches, for a dozen lookups a
+    /// message). Scans go through `run`.
+    pub async fn lookup<F, R>(&self, work: F) -> Result<R>
+    where
+        F: FnOnce(&Connection) -> Result<R>,
+    {
+        let _permit = self.permits.acquire().await.map_err(|_| StoreError::Closed)?;
+        let conn = self.take()?;
+        let result = work(&conn);
+        self.give_back(conn);
+        result
+    }
+
+    /// A free connection; the caller holds a permit, so there is one.
+    fn take(&self) -> Result<Connection> {
+        self.connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .ok_or(StoreError::Closed)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.connections.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+    }
+
     pub async fn run<F, R>(self: &Arc<Self>, work: F) -> Result<R>
     where
         F: FnOnce(&Connection) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
         let _permit = self.permits.acquire().await.map_err(|_| StoreError::Closed)?;
-        let conn = self
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop()
-            .ok_or(StoreError::Closed)?;
+        let conn = self.take()?;
         let readers = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let result = work(&conn);
-            readers.connections.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+            readers.give_back(conn);
             result
         })
         .await
