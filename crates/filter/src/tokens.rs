@@ -109,13 +109,10 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
             PartType::Html(html) => {
                 // Links live in the markup (href), words in what shows.
                 out.extend(link_domains(html).iter().map(|d| hash("link", d)));
-                // A style sheet or a script is one fact about the message,
-                // not a hundred words of CSS that would outvote its text
-                // (and tell only how old the mail a model learned from
-                // was): one token each.
-                for element in crate::html::hidden_elements(html) {
-                    out.push(hash("html-hidden", element));
-                }
+                // Only what shows: a style sheet's words (kilobytes of
+                // them in today's mail, none in the mail of 2002 a model
+                // may have learned from) would tell the classifier the
+                // mail's age, not whether it is wanted.
                 crate::html::visible_text(html)
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => {
@@ -195,5 +192,17 @@ Subject: victim@pot.example, verify now\r\n\r\nDear victim@pot.example, verify y
         assert!(found.contains(&hash("body", "click")));
         assert!(found.contains(&hash("meta", "html-only")));
         assert!(!found.contains(&hash("body", "href")));
+    }
+
+    #[test]
+    fn style_sheets_scripts_and_comments_are_not_words() {
+        let message = b"Subject: x\r\nContent-Type: text/html\r\n\r\n<html><head><style>\
+.button { padding: 12px; font-family: Helvetica; border-radius: 4px }</style></head>\
+<body><!-- preheader --><p>Our autumn letter</p><script>track(1)</script></body></html>\r\n";
+        let found = tokens(message);
+        assert!(found.contains(&hash("body", "autumn")));
+        for hidden in ["padding", "button", "helvetica", "radius", "preheader", "track", "12px"] {
+            assert!(!found.contains(&hash("body", hidden)), "{hidden} became a token");
+        }
     }
 }
