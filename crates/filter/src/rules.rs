@@ -135,13 +135,20 @@ pub(crate) fn recipients(parsed: &Message) -> Vec<String> {
     found
 }
 
+/// The longest tag read for its attributes.
+const MAX_TAG: usize = 4096;
+
 /// The hosts `<img>` elements load from.
 fn image_sources(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     lower
         .match_indices("<img")
         .filter_map(|(start, _)| {
-            let tag = &lower[start..start + lower[start..].find('>').unwrap_or(lower.len() - start)];
+            // A tag is looked at up to its `>` or a few kilobytes: many
+            // `<img` and no `>` must not mean a scan to the end for each.
+            let window = &lower.as_bytes()[start..lower.len().min(start + MAX_TAG)];
+            let end = window.iter().position(|&b| b == b'>').unwrap_or(window.len());
+            let tag = String::from_utf8_lossy(&window[..end]);
             let src = tag.split("src=").nth(1)?.trim_start_matches(['"', '\'']);
             Some(url_domain(src)).filter(|d| !d.is_empty())
         })
