@@ -296,16 +296,13 @@ pub async fn search(
             }
             line.push_str("\r\n");
         }
-        Some(mut returns) => {
+        Some(returns) => {
             if returns.save {
                 session.saved_search = uids;
             }
-            let answers = returns.min || returns.max || returns.all || returns.count || returns.partial.is_some();
-            let only_save = returns.save && !answers;
-            if !(answers || returns.save) {
-                returns.all = true;
-            }
-            if !only_save {
+            // RFC 5182 2.1: SAVE alone answers nothing (an empty RETURN
+            // list was read as ALL).
+            if returns.answers() {
                 let _ = write!(line, "* ESEARCH (TAG \"{tag}\")");
                 if uid {
                     line.push_str(" UID");

@@ -120,17 +120,13 @@ pub async fn sort(
             line.push_str("\r\n");
         }
         // ESORT (RFC 5267 3): the result as ESEARCH, in sort order.
-        Some(mut returns) => {
+        Some(returns) => {
             if returns.save {
                 let mut uids: Vec<u32> = items.iter().map(|item| item.meta.uid).collect();
                 uids.sort_unstable();
                 session.saved_search = uids;
             }
-            let answers = returns.min || returns.max || returns.all || returns.count || returns.partial.is_some();
-            if !answers && !returns.save {
-                returns.all = true;
-            }
-            if answers || !returns.save {
+            if returns.answers() {
                 let numbers: Vec<u32> = items.iter().map(|item| item.number(uid)).collect();
                 let _ = write!(line, "* ESEARCH (TAG \"{tag}\")");
                 if uid {

@@ -66,6 +66,13 @@ pub struct SearchReturn {
     pub partial: Option<PartialRange>,
 }
 
+impl SearchReturn {
+    /// Whether any option asks for a result item (SAVE alone does not).
+    pub fn answers(&self) -> bool {
+        self.min || self.max || self.all || self.count || self.partial.is_some()
+    }
+}
+
 /// A PARTIAL range as the client wrote it, lowest magnitude first
 /// (RFC 9394 3.1: 500:400 is 400:500).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
