@@ -75,9 +75,7 @@ const PAGE_HOSTS: &[&str] = &[
 const IMAGE_HOSTS: &[&str] = &["imgur.com", "zupimages.net", "postimg.cc", "ibb.co", "imgbb.com"];
 
 fn on_host(host: &str, hosts: &[&str]) -> bool {
-    hosts
-        .iter()
-        .any(|h| host == *h || host.strip_suffix(h).is_some_and(|rest| rest.ends_with('.')))
+    hosts.iter().any(|h| crate::tabs::domain_matches(host, h))
 }
 
 /// Attachments that run when opened.

@@ -243,7 +243,7 @@ fn from_address(parsed: &Message) -> String {
         .to_ascii_lowercase()
 }
 
-fn domain_matches(domain: &str, list: &str) -> bool {
+pub(crate) fn domain_matches(domain: &str, list: &str) -> bool {
     domain == list || domain.ends_with(&format!(".{list}"))
 }
 
