@@ -60,7 +60,7 @@ fn scrub(text: &str, addresses: &[String]) -> String {
     lower
 }
 
-/// Strips tags, scripts and styles: what a reader would see.
+/// The tokens of `message`, each once.
 pub fn tokens(message: &[u8]) -> Vec<u64> {
     tokens_of(MessageParser::default().parse(message).as_ref())
 }
