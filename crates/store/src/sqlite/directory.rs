@@ -114,11 +114,12 @@ pub fn account_add(conn: &Connection, address: &Address, password_hash: &str) ->
         return Err(StoreError::exists(format!("alias {text}")));
     }
     let created_at = super::now();
+    let id = super::next_row_id(conn, "accounts")?;
     conn.execute(
-        "INSERT INTO accounts (address, domain_id, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![text, domain.0, password_hash, created_at],
+        "INSERT INTO accounts (id, address, domain_id, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id, text, domain.0, password_hash, created_at],
     )?;
-    let id = AccountId(conn.last_insert_rowid());
+    let id = AccountId(id);
     for role in MailboxRole::DEFAULTS {
         mailboxes::create(conn, id, role.default_name(), Some(role))?;
     }

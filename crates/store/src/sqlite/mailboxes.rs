@@ -102,13 +102,21 @@ pub fn create(conn: &Connection, account: AccountId, name: &str, role: Option<Ma
         params![account.0, name],
     )? > 0;
     let subscribed = taken_over || role.is_some();
+    let id = super::next_row_id(conn, "mailboxes")?;
     conn.execute(
-        "INSERT INTO mailboxes (account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
-         VALUES (?1, ?2, ?3, ?4, 1, 1, ?5)",
-        params![account.0, name, role.map(MailboxRole::as_str), uid_validity, subscribed],
+        "INSERT INTO mailboxes (id, account_id, name, role, uidvalidity, uidnext, highest_modseq, subscribed)
+         VALUES (?1, ?2, ?3, ?4, ?5, 1, 1, ?6)",
+        params![
+            id,
+            account.0,
+            name,
+            role.map(MailboxRole::as_str),
+            uid_validity,
+            subscribed
+        ],
     )?;
     Ok(Mailbox {
-        id: MailboxId(conn.last_insert_rowid()),
+        id: MailboxId(id),
         account,
         name: name.to_owned(),
         role,

@@ -56,6 +56,31 @@ pub(crate) fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The id for a new row of `table` (`accounts` or `mailboxes`), inside the
+/// caller's transaction. SQLite gives a deleted table's highest rowid to
+/// the next row, so without this a session still holding a deleted
+/// mailbox or account by id would find someone else's in its place; the
+/// high-water mark in `meta` makes an id mean one row for good, as
+/// PostgreSQL's sequences do.
+pub(crate) fn next_row_id(conn: &rusqlite::Connection, table: &'static str) -> rusqlite::Result<i64> {
+    use rusqlite::OptionalExtension as _;
+    let key = format!("last_{table}_id");
+    let mark: i64 = conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let highest: i64 = conn.query_row(&format!("SELECT COALESCE(MAX(id), 0) FROM {table}"), [], |row| {
+        row.get(0)
+    })?;
+    let next = mark.max(highest) + 1;
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        rusqlite::params![key, next],
+    )?;
+    Ok(next)
+}
+
 /// Every operation the store counts, so their counters are made once and
 /// the hot path is one atomic add, not a registry lookup.
 const OPERATIONS: &[&str] = &[

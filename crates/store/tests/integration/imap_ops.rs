@@ -213,6 +213,52 @@ async fn delete_and_subscribe() {
     }
 }
 
+/// A session may still hold a deleted mailbox or account by id (another
+/// session deleted it); if a new one could take that id, the old session
+/// would read and write someone else's messages. SQLite hands a deleted
+/// table's highest rowid out again unless told otherwise.
+#[tokio::test]
+async fn ids_of_deleted_mailboxes_and_accounts_are_never_given_again() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let newest = store.mailbox_create(alice.id, "Newest").await.unwrap();
+        store.mailbox_delete(alice.id, "Newest").await.unwrap();
+        let next = store.mailbox_create(alice.id, "Next").await.unwrap();
+        assert!(
+            next.id.0 > newest.id.0,
+            "{}: mailbox id {} given again",
+            backend.name,
+            newest.id.0
+        );
+
+        let bob = account(store, "bob@example.com").await;
+        let bobs_last = store
+            .mailbox_list(bob.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.id.0)
+            .max()
+            .unwrap();
+        store.account_remove("bob@example.com").await.unwrap();
+        let carol = account(store, "carol@example.com").await;
+        assert!(
+            carol.id.0 > bob.id.0,
+            "{}: account id {} given again",
+            backend.name,
+            bob.id.0
+        );
+        for mailbox in store.mailbox_list(carol.id).await.unwrap() {
+            assert!(
+                mailbox.id.0 > bobs_last,
+                "{}: a deleted account's mailbox id came back",
+                backend.name
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn append_messages_is_one_transaction_in_order() {
     for backend in backends().await {
