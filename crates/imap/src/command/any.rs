@@ -60,9 +60,13 @@ pub fn enable(session: &mut Session, tag: &str, capabilities: Vec<String>) -> Fl
                 !was
             }
             "UTF8=ACCEPT" => !std::mem::replace(&mut session.enabled.utf8, true),
-            "CONDSTORE" => !std::mem::replace(&mut session.enabled.condstore, true),
+            "CONDSTORE" => {
+                let was = session.enabled.condstore;
+                session.enable_condstore();
+                !was
+            }
             "QRESYNC" => {
-                session.enabled.condstore = true;
+                session.enable_condstore();
                 !std::mem::replace(&mut session.enabled.qresync, true)
             }
             _ => false,

@@ -69,7 +69,7 @@ pub async fn fetch(
         attributes.insert(0, FetchAttribute::Uid);
     }
     if modifiers.changed_since.is_some() || attributes.contains(&FetchAttribute::Modseq) {
-        session.enabled.condstore = true;
+        session.enable_condstore();
         if !attributes.contains(&FetchAttribute::Modseq) {
             attributes.push(FetchAttribute::Modseq);
         }

@@ -66,7 +66,7 @@ pub async fn select(
         return session.store_error(tag, &error);
     }
     if condstore {
-        session.enabled.condstore = true;
+        session.enable_condstore();
     }
     let utf8 = session.utf8();
     let rev2 = session.enabled.rev2;

@@ -264,7 +264,7 @@ pub async fn search(
     };
     let modseq_key = uses_modseq(&key);
     if modseq_key {
-        session.enabled.condstore = true;
+        session.enable_condstore();
     }
     let selected = session.selected.as_ref().expect("selected state");
     let numbers: Vec<u32> = found
@@ -307,7 +307,7 @@ pub async fn search(
                 if uid {
                     line.push_str(" UID");
                 }
-                esearch_results(&mut line, &returns, &numbers, false);
+                esearch_results(&mut line, &returns, &numbers);
                 // RFC 4731 3.2: a lone MIN or MAX reports its own message's
                 // MODSEQ, MIN and MAX the higher of the two, anything else
                 // the highest of all found.
@@ -330,18 +330,12 @@ pub async fn search(
 }
 
 /// The result items of an ESEARCH response (RFC 4731 3.1; RFC 9394 for
-/// PARTIAL) for `numbers` in result order. For SORT (`in_order`, RFC 5267
-/// 3) MIN and MAX are the first and last in sort order, and ALL and PARTIAL
-/// list the numbers in that order, one by one: a range would mean
-/// ascending order.
-pub(super) fn esearch_results(line: &mut String, returns: &SearchReturn, numbers: &[u32], in_order: bool) {
-    let set = |numbers: &[u32]| {
-        if in_order {
-            numbers.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-        } else {
-            crate::proto::sequence::compact(numbers)
-        }
-    };
+/// PARTIAL) for `numbers` in result order. For SORT (RFC 5267 3) that is
+/// the sort order: MIN and MAX are its first and last, and ALL keeps the
+/// order, writing only ascending runs as ranges (`3,1:2,4`), as a run
+/// `n:m` read from left to right is still in that order.
+pub(super) fn esearch_results(line: &mut String, returns: &SearchReturn, numbers: &[u32]) {
+    let set = crate::proto::sequence::compact;
     if returns.min
         && let Some(min) = numbers.first()
     {

@@ -132,7 +132,7 @@ pub async fn sort(
                 if uid {
                     line.push_str(" UID");
                 }
-                super::search::esearch_results(&mut line, &returns, &numbers, true);
+                super::search::esearch_results(&mut line, &returns, &numbers);
                 line.push_str("\r\n");
             }
         }

@@ -78,7 +78,7 @@ pub async fn status(session: &mut Session, tag: &str, name: MailboxName, items: 
         Err(flow) => return flow,
     };
     if items.contains(&StatusItem::HighestModseq) {
-        session.enabled.condstore = true;
+        session.enable_condstore();
     }
     let values = match status_values(session, &mailbox, &items).await {
         Ok(values) => values,

@@ -32,7 +32,7 @@ pub async fn store(
         return session.no(tag, Some(Code::ReadOnly), "Mailbox is read-only");
     }
     if unchanged_since.is_some() {
-        session.enabled.condstore = true;
+        session.enable_condstore();
     }
     let selected = session.selected.as_ref().expect("selected state");
     let mailbox = selected.mailbox.id;

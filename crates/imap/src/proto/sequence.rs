@@ -102,7 +102,8 @@ impl fmt::Display for SequenceSet {
     }
 }
 
-/// Writes ascending numbers compactly: `1:3,5,7:8` (for COPYUID, ESEARCH).
+/// Writes numbers compactly in the order given, ascending runs as ranges:
+/// `1:3,5,7:8` (for COPYUID, ESEARCH), `3,1:2,4` (for ESORT).
 pub fn compact(numbers: &[u32]) -> String {
     let mut out = Vec::new();
     let mut i = 0;

@@ -163,6 +163,19 @@ impl Session {
         caps
     }
 
+    /// Notes that the client uses CONDSTORE. RFC 7162 3.1: the first
+    /// CONDSTORE enabling command with a mailbox selected makes the server
+    /// report that mailbox's HIGHESTMODSEQ.
+    pub fn enable_condstore(&mut self) {
+        if std::mem::replace(&mut self.enabled.condstore, true) {
+            return;
+        }
+        if let Some(selected) = &self.selected {
+            let code = Code::HighestModseq(selected.known_modseq);
+            response::status(self.io.out(), None, Status::Ok, Some(&code), "Highest");
+        }
+    }
+
     pub fn tagged(&mut self, tag: &str, status: Status, code: Option<Code>, text: &str) -> Flow {
         response::status(self.io.out(), Some(tag), status, code.as_ref(), text);
         Flow::Continue

@@ -231,7 +231,7 @@ async fn esearch_searchres_and_modseq() {
     assert_eq!(imap.ok("SEARCH FLAGGED").await.lines("SEARCH"), ["SEARCH 1 2"]);
     // CONDSTORE MODSEQ search key and result (RFC 7162 3.1.5).
     let fetched = imap.ok("FETCH 2 MODSEQ").await;
-    let modseq: u64 = fetched.untagged[0]
+    let modseq: u64 = fetched.lines("2 FETCH")[0]
         .split("MODSEQ (")
         .nth(1)
         .unwrap()
@@ -320,7 +320,10 @@ async fn esort_and_partial_answer_in_esearch_form() {
                 .map_or(String::new(), |(_, rest)| rest.to_owned())
         };
         let sorted = imap.ok("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL").await;
-        assert_eq!(results(sorted), "MIN 3 MAX 4 COUNT 4 ALL 3,1,2,4", "{version:?}");
+        // RFC 5267 3: ALL in sort order; an ascending run is a range.
+        assert_eq!(results(sorted), "MIN 3 MAX 4 COUNT 4 ALL 3,1:2,4", "{version:?}");
+        let arrival = imap.ok("SORT RETURN (ALL) (ARRIVAL) UTF-8 ALL").await;
+        assert_eq!(results(arrival), "ALL 1:4", "{version:?}");
         let reversed = imap.ok("UID SORT RETURN () (REVERSE DATE) UTF-8 ALL").await;
         assert_eq!(results(reversed), "UID ALL 4,2,1,3");
         let first_two = imap.ok("SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL").await;
@@ -660,10 +663,17 @@ async fn esearch_with_a_modseq_key_reports_the_modseq_of_what_it_returns() {
         imap.ok("STORE 1 +FLAGS.SILENT (\\Flagged)").await;
         imap.ok("STORE 3 +FLAGS.SILENT (\\Flagged)").await;
         imap.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
+        // RFC 7162 3.1: the first CONDSTORE enabling command with a mailbox
+        // selected reports the mailbox's HIGHESTMODSEQ; later ones do not.
         let fetched = imap.ok("FETCH 1:3 (MODSEQ)").await;
+        let highest = fetched.lines("OK [HIGHESTMODSEQ ");
+        assert_eq!(highest.len(), 1, "{version:?}: {fetched:?}");
+        let again = imap.ok("FETCH 1 (MODSEQ)").await;
+        assert!(!again.has("HIGHESTMODSEQ"), "{version:?}: {again:?}");
         let modseq: Vec<u64> = fetched
-            .untagged
+            .lines("")
             .iter()
+            .filter(|l| l.contains(" FETCH "))
             .map(|l| {
                 l.rsplit_once("MODSEQ (")
                     .unwrap()
@@ -674,6 +684,13 @@ async fn esearch_with_a_modseq_key_reports_the_modseq_of_what_it_returns() {
             })
             .collect();
         assert!(modseq[0] < modseq[2] && modseq[2] < modseq[1], "{modseq:?}");
+        let reported: u64 = highest[0]["OK [HIGHESTMODSEQ ".len()..]
+            .split(']')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(reported, modseq[1], "{version:?}: the highest is the last STORE's");
         let search = |returns: &str| format!("SEARCH RETURN ({returns}) MODSEQ 1");
         let cases = [
             ("MIN", format!("MIN 1 MODSEQ {}", modseq[0])),
