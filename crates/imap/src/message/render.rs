@@ -2,11 +2,24 @@
 //! its parsed structure and, where an item needs it, its content.
 
 use super::Parsed;
+use super::mime::Part;
 use super::section::{self, BinaryError};
 use crate::proto::fetch::{FetchAttribute, Section, SectionText};
 use crate::proto::response;
 use crate::session::selected::flags_list;
 use estafeta_store::MessageMeta;
+use std::borrow::Cow;
+
+/// A part's content decoded from its transfer encoding (RFC 3516 4.1); a
+/// header, MIME header or TEXT section is what BODY[] gives, as header
+/// fields carry no transfer encoding and TEXT is the enclosed message as
+/// written.
+fn binary_data<'a>(root: &Part, bytes: &'a [u8], section: &Section) -> Result<Cow<'a, [u8]>, BinaryError> {
+    match section.text {
+        None => section::binary_section(root, bytes, &section.part),
+        Some(_) => section::body_section(root, bytes, section).ok_or(BinaryError::NoSuchPart),
+    }
+}
 
 fn section_name(section: &Section) -> String {
     let mut name: Vec<String> = section.part.iter().map(u32::to_string).collect();
@@ -105,16 +118,14 @@ pub fn fetch_response(
                     None => out.extend_from_slice(b"\"\""),
                 }
             }
-            FetchAttribute::Binary { part, partial, .. } => {
-                let data = section::binary_section(&parsed().root, bytes, part)?;
-                let name: Vec<String> = part.iter().map(u32::to_string).collect();
-                out.extend_from_slice(format!("BINARY[{}]{} ", name.join("."), origin(*partial)).as_bytes());
+            FetchAttribute::Binary { section, partial, .. } => {
+                let data = binary_data(&parsed().root, bytes, section)?;
+                out.extend_from_slice(format!("BINARY[{}]{} ", section_name(section), origin(*partial)).as_bytes());
                 response::literal(&mut out, section::partial(&data, *partial));
             }
-            FetchAttribute::BinarySize { part } => {
-                let data = section::binary_section(&parsed().root, bytes, part)?;
-                let name: Vec<String> = part.iter().map(u32::to_string).collect();
-                out.extend_from_slice(format!("BINARY.SIZE[{}] {}", name.join("."), data.len()).as_bytes());
+            FetchAttribute::BinarySize { section } => {
+                let data = binary_data(&parsed().root, bytes, section)?;
+                out.extend_from_slice(format!("BINARY.SIZE[{}] {}", section_name(section), data.len()).as_bytes());
             }
         }
     }

@@ -44,14 +44,16 @@ pub enum FetchAttribute {
         partial: Option<(u64, u64)>,
         peek: bool,
     },
-    /// BINARY[part]<partial> or BINARY.PEEK[...] (RFC 3516).
+    /// BINARY[part]<partial> or BINARY.PEEK[...] (RFC 3516). RFC 3516
+    /// names only parts; a section text (HEADER, MIME, TEXT, HEADER.FIELDS)
+    /// is taken too, as Dovecot does, since clients and suites send it.
     Binary {
-        part: Vec<u32>,
+        section: Section,
         partial: Option<(u64, u64)>,
         peek: bool,
     },
     BinarySize {
-        part: Vec<u32>,
+        section: Section,
     },
 }
 
@@ -124,13 +126,6 @@ fn partial(lexer: &mut Lexer) -> Result<Option<(u64, u64)>> {
     Ok(Some((start, length)))
 }
 
-fn binary_part(lexer: &mut Lexer) -> Result<Vec<u32>> {
-    lexer.byte(b'[')?;
-    let part = part(lexer)?;
-    lexer.byte(b']')?;
-    Ok(part)
-}
-
 pub fn attribute(lexer: &mut Lexer) -> Result<FetchAttribute> {
     // Item names may carry `[`, so read the name up to it.
     let name = lexer.fetch_name()?.to_ascii_uppercase();
@@ -155,15 +150,15 @@ pub fn attribute(lexer: &mut Lexer) -> Result<FetchAttribute> {
             }
         }
         "BINARY" | "BINARY.PEEK" => {
-            let part = binary_part(lexer)?;
+            let section = section(lexer)?;
             FetchAttribute::Binary {
-                part,
+                section,
                 partial: partial(lexer)?,
                 peek: name == "BINARY.PEEK",
             }
         }
         "BINARY.SIZE" => FetchAttribute::BinarySize {
-            part: binary_part(lexer)?,
+            section: section(lexer)?,
         },
         _ => return Err(SyntaxError("unknown FETCH item")),
     })

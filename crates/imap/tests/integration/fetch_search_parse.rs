@@ -131,11 +131,40 @@ fn sections_partials_and_binary() {
         attributes("a FETCH 1 (BINARY.PEEK[1.3]<10.20> BINARY.SIZE[2])"),
         vec![
             F::Binary {
-                part: vec![1, 3],
+                section: Section {
+                    part: vec![1, 3],
+                    text: None
+                },
                 partial: Some((10, 20)),
                 peek: true
             },
-            F::BinarySize { part: vec![2] },
+            F::BinarySize {
+                section: Section {
+                    part: vec![2],
+                    text: None
+                }
+            },
+        ]
+    );
+    // Beyond RFC 3516's part numbers, as Dovecot takes them: a MIME header
+    // or TEXT section.
+    assert_eq!(
+        attributes("a FETCH 1 (BINARY.SIZE[1.MIME] BINARY[TEXT])"),
+        vec![
+            F::BinarySize {
+                section: Section {
+                    part: vec![1],
+                    text: Some(SectionText::Mime)
+                }
+            },
+            F::Binary {
+                section: Section {
+                    part: vec![],
+                    text: Some(SectionText::Text)
+                },
+                partial: None,
+                peek: false
+            },
         ]
     );
     for text in [
@@ -146,7 +175,8 @@ fn sections_partials_and_binary() {
         "a FETCH 1 BODY[HEADER.FIELDS ()]",
         "a FETCH 1 (FLAGS",
         "a FETCH 1 BOGUS",
-        "a FETCH 1 BINARY[TEXT]",
+        "a FETCH 1 BINARY[MIME]",
+        "a FETCH 1 BINARY.SIZE[1.BOGUS]",
     ] {
         bad(text);
     }

@@ -87,6 +87,25 @@ async fn fetch_envelope_bodystructure_and_sections() {
         line.contains("BINARY.SIZE[2] 4") && line.contains("BINARY.SIZE[1] 17"),
         "{line}"
     );
+    // A MIME header or HEADER.FIELDS section under BINARY is the header as
+    // written (no transfer encoding to undo), as Dovecot answers it.
+    let headers = imap
+        .ok("FETCH 1 (BINARY.PEEK[2.MIME] BINARY.SIZE[2.MIME] BINARY.PEEK[HEADER.FIELDS (Subject)])")
+        .await;
+    let line = &headers.untagged[0];
+    let mime = peek.untagged[0].split("BODY[2.MIME] {").nth(1).unwrap();
+    let mime_len: usize = mime.split('}').next().unwrap().parse().unwrap();
+    assert!(
+        line.contains(&format!(
+            "BINARY[2.MIME] {{{mime_len}}}\r\nContent-Type: application/octet-stream"
+        )),
+        "{line:?}"
+    );
+    assert!(line.contains(&format!("BINARY.SIZE[2.MIME] {mime_len}")), "{line:?}");
+    assert!(
+        line.contains("BINARY[HEADER.FIELDS (Subject)] {19}\r\nSubject: report\r\n\r\n"),
+        "{line:?}"
+    );
     // A body fetch without PEEK sets \Seen and says so.
     let read = imap.ok("FETCH 1 BODY[TEXT]").await;
     assert!(read.has("FLAGS (\\Seen \\Recent)"), "{read:?}");
