@@ -102,12 +102,12 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             }
             attributes.push(FetchAttribute::BodySection {
-                section: Section { part: path.clone(), text },
+                section: Section { part: path.clone(), text: text.clone() },
                 partial: Some((data.len() as u64 / 3, 7)),
                 peek: true,
             });
+            attributes.push(FetchAttribute::BinarySize { section: Section { part: path.clone(), text } });
         }
-        attributes.push(FetchAttribute::BinarySize { part: path.clone() });
     }
     let meta = MessageMeta {
         mailbox: estafeta_core::model::MailboxId(1),
