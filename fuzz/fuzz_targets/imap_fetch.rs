@@ -116,6 +116,7 @@ fuzz_target!(|data: &[u8]| {
         blob: BlobId::of(data),
         size: data.len() as u64,
         internal_date: 0,
+        date_zone: 0,
         flags: Flags::default(),
     };
     for utf8 in [false, true] {

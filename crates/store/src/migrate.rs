@@ -142,6 +142,7 @@ const TABLES: &[Table] = &[
             ("blob_id", "TEXT"),
             ("size", "BIGINT"),
             ("internal_date", "BIGINT"),
+            ("date_zone", "SMALLINT"),
             ("flags", "SMALLINT"),
             ("keywords", "TEXT"),
         ],

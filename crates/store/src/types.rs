@@ -51,6 +51,9 @@ pub struct MessageMeta {
     pub size: u64,
     /// Seconds since the epoch (RFC 9051 2.3.3).
     pub internal_date: i64,
+    /// The zone INTERNALDATE is written in, minutes east of UTC: the one
+    /// APPEND gave, 0 for delivered mail.
+    pub date_zone: i16,
     pub flags: Flags,
 }
 
@@ -67,6 +70,8 @@ pub struct NewMessage {
     pub data: Vec<u8>,
     /// Seconds since the epoch.
     pub internal_date: i64,
+    /// Minutes east of UTC, as the client wrote the date.
+    pub date_zone: i16,
     pub flags: Flags,
 }
 

@@ -57,7 +57,9 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
         .into_iter()
         .map(|message| NewMessage {
             flags: to_flags(&message.flags),
-            internal_date: message.date.unwrap_or(now),
+            internal_date: message.date.map_or(now, |(secs, _)| secs),
+            // RFC 3501 6.3.11: the date as the client gave it, zone and all.
+            date_zone: message.date.map_or(0, |(_, zone)| zone),
             data: message.data,
         })
         .collect();

@@ -63,7 +63,9 @@ fn needle(scope: &Scope, bytes: &[u8]) -> Needle {
 pub fn eval(key: &SearchKey, message: &Candidate, scope: &Scope) -> Option<bool> {
     let flags = &message.meta.flags;
     let has = |flag: SystemFlags| flags.system.contains(flag);
-    let day = |secs: i64| secs.div_euclid(86_400);
+    // RFC 3501 6.4.4: the internal date's day "disregarding time and
+    // timezone", that is, the day as the date is written in its own zone.
+    let internal_day = (message.meta.internal_date + i64::from(message.meta.date_zone) * 60).div_euclid(86_400);
     let header = |name: &str, value: &[u8]| -> Option<bool> {
         let content = message.content?;
         let needle = needle(scope, value);
@@ -93,9 +95,9 @@ pub fn eval(key: &SearchKey, message: &Candidate, scope: &Scope) -> Option<bool>
         SearchKey::Unkeyword(k) => !flags.keywords.iter().any(|f| f.eq_ignore_ascii_case(k)),
         SearchKey::Larger(n) => message.meta.size > *n,
         SearchKey::Smaller(n) => message.meta.size < *n,
-        SearchKey::Before(d) => day(message.meta.internal_date) < *d,
-        SearchKey::On(d) => day(message.meta.internal_date) == *d,
-        SearchKey::Since(d) => day(message.meta.internal_date) >= *d,
+        SearchKey::Before(d) => internal_day < *d,
+        SearchKey::On(d) => internal_day == *d,
+        SearchKey::Since(d) => internal_day >= *d,
         SearchKey::Modseq(n) => message.meta.modseq >= *n,
         SearchKey::Uid(SequenceSet::SavedResult) | SearchKey::Sequence(SequenceSet::SavedResult) => {
             scope.saved.contains(&message.meta.uid)

@@ -77,9 +77,13 @@ pub fn fetch_response(
             FetchAttribute::Flags => {
                 out.extend_from_slice(format!("FLAGS {}", flags_list(&meta.flags, recent)).as_bytes())
             }
-            FetchAttribute::InternalDate => {
-                out.extend_from_slice(format!("INTERNALDATE {}", response::date_time(meta.internal_date)).as_bytes())
-            }
+            FetchAttribute::InternalDate => out.extend_from_slice(
+                format!(
+                    "INTERNALDATE {}",
+                    response::date_time(meta.internal_date, meta.date_zone)
+                )
+                .as_bytes(),
+            ),
             FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
             FetchAttribute::Modseq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq).as_bytes()),
             FetchAttribute::Envelope => {

@@ -66,7 +66,8 @@ pub struct QresyncParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendMessage {
     pub flags: Vec<Flag>,
-    pub date: Option<i64>,
+    /// Seconds since the epoch, and the zone in minutes east of UTC.
+    pub date: Option<(i64, i16)>,
     pub data: Vec<u8>,
     /// Sent as literal8 (RFC 3516).
     pub binary: bool,

@@ -267,8 +267,9 @@ impl<'a> Lexer<'a> {
     }
 
     /// date-time (RFC 9051 9): `"dd-Mon-yyyy hh:mm:ss +zzzz"`, as seconds
-    /// since the epoch (UTC).
-    pub fn date_time(&mut self) -> Result<i64> {
+    /// since the epoch (UTC) and the zone it was written in, in minutes
+    /// east of UTC.
+    pub fn date_time(&mut self) -> Result<(i64, i16)> {
         let text = self.quoted()?;
         parse_date_time(&text).ok_or(SyntaxError("bad date-time"))
     }
@@ -276,7 +277,7 @@ impl<'a> Lexer<'a> {
 
 pub use estafeta_core::time::days_from_civil;
 
-fn parse_date_time(text: &[u8]) -> Option<i64> {
+fn parse_date_time(text: &[u8]) -> Option<(i64, i16)> {
     let text = std::str::from_utf8(text).ok()?;
     // date-day-fixed may start with a space: " 4-Jul-2026 ...".
     let text = text.strip_prefix(' ').unwrap_or(text);
@@ -314,8 +315,12 @@ fn parse_date_time(text: &[u8]) -> Option<i64> {
     };
     let zone_hours: i64 = zone[1..3].parse().ok()?;
     let zone_minutes: i64 = zone[3..5].parse().ok()?;
-    let offset = sign * (zone_hours * 3600 + zone_minutes * 60);
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+    if zone_minutes >= 60 {
+        return None;
+    }
+    let offset = sign * (zone_hours * 60 + zone_minutes);
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset * 60;
+    Some((secs, offset as i16))
 }
 
 #[cfg(test)]
@@ -378,14 +383,22 @@ mod tests {
         // RFC 9051 6.3.12's example date.
         assert_eq!(
             Lexer::new(b"\"17-Jul-1996 02:44:25 -0700\"").date_time().unwrap(),
-            837_596_665
+            (837_596_665, -420)
         );
-        assert_eq!(Lexer::new(b"\" 1-Jan-1970 00:00:00 +0000\"").date_time().unwrap(), 0);
+        assert_eq!(
+            Lexer::new(b"\" 1-Jan-1970 00:00:00 +0000\"").date_time().unwrap(),
+            (0, 0)
+        );
+        assert_eq!(
+            Lexer::new(b"\"25-Mar-2007 00:00:00 +0530\"").date_time().unwrap(),
+            (1_174_761_000, 330)
+        );
         for bad in [
             "\"32-Jan-2026 00:00:00 +0000\"",
             "\"1-Foo-2026 00:00:00 +0000\"",
             "\"1-Jan-2026 24:00:00 +0000\"",
             "\"1-Jan-2026 00:00:00 0000\"",
+            "\"1-Jan-2026 00:00:00 +0060\"",
         ] {
             assert!(Lexer::new(bad.as_bytes()).date_time().is_err(), "{bad}");
         }

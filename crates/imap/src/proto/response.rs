@@ -129,18 +129,23 @@ pub fn status_item(item: StatusItem) -> &'static str {
     }
 }
 
-/// `"17-Jul-1996 02:44:25 +0000"` (RFC 9051 9 date-time), in UTC.
-pub fn date_time(secs: i64) -> String {
+/// `"17-Jul-1996 02:44:25 -0700"` (RFC 9051 9 date-time), written in the
+/// zone `zone` minutes east of UTC.
+pub fn date_time(secs: i64, zone: i16) -> String {
     use estafeta_core::time::{MONTH_NAMES, civil};
-    let c = civil(secs);
+    let c = civil(secs + i64::from(zone) * 60);
+    let sign = if zone < 0 { '-' } else { '+' };
+    let zone = zone.unsigned_abs();
     format!(
-        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} +0000\"",
+        "\"{:02}-{}-{:04} {:02}:{:02}:{:02} {sign}{:02}{:02}\"",
         c.day,
         MONTH_NAMES[(c.month - 1) as usize],
         c.year,
         c.hour,
         c.minute,
-        c.second
+        c.second,
+        zone / 60,
+        zone % 60
     )
 }
 
@@ -378,7 +383,9 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(date_time(837_596_665), "\"17-Jul-1996 09:44:25 +0000\"");
-        assert_eq!(date_time(0), "\"01-Jan-1970 00:00:00 +0000\"");
+        assert_eq!(date_time(837_596_665, 0), "\"17-Jul-1996 09:44:25 +0000\"");
+        assert_eq!(date_time(837_596_665, -420), "\"17-Jul-1996 02:44:25 -0700\"");
+        assert_eq!(date_time(1_174_761_000, 330), "\"25-Mar-2007 00:00:00 +0530\"");
+        assert_eq!(date_time(0, 0), "\"01-Jan-1970 00:00:00 +0000\"");
     }
 }

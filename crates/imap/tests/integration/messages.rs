@@ -28,8 +28,9 @@ async fn append_with_flags_date_and_multiappend() {
     let fetched = imap.ok("FETCH 1 (FLAGS INTERNALDATE)").await;
     // Appended to the selected mailbox: this session is the first to see it.
     assert!(fetched.has("FLAGS (\\Seen \\Recent $Work)"), "{fetched:?}");
+    // RFC 3501 6.3.11: the date as the client gave it, zone and all.
     assert!(
-        fetched.has("INTERNALDATE \"05-Nov-2026 09:20:30 +0000\""),
+        fetched.has("INTERNALDATE \"05-Nov-2026 10:20:30 +0100\""),
         "{fetched:?}"
     );
     // MULTIAPPEND (RFC 3502): two messages, one command, UIDs in order.
@@ -51,6 +52,57 @@ async fn append_with_flags_date_and_multiappend() {
     assert!(missing.tagged.starts_with("NO [TRYCREATE]"), "{missing:?}");
     let impossible = imap.append("\"\"", "()", b"Subject: x\r\n\r\ny\r\n").await;
     assert!(impossible.tagged.starts_with("NO [NONEXISTENT]"), "{impossible:?}");
+}
+
+/// RFC 3501 6.4.4 (RFC 9051 6.4.4.1): BEFORE, ON and SINCE compare the
+/// internal date's day "disregarding time and timezone": the day as the
+/// date is written, in the zone APPEND gave it, not the day in UTC.
+#[tokio::test]
+async fn internal_dates_keep_their_zone_for_fetch_search_and_copy() {
+    for version in VERSIONS {
+        let server = server().await;
+        let mut imap = Imap::inbox_as(&server, version).await;
+        // In UTC these are 24 Mar 21:00, 24 Mar 22:00 and 25 Mar 21:00.
+        let dates = [
+            "24-Mar-2007 23:00:00 +0200",
+            "25-Mar-2007 00:00:00 +0200",
+            "26-Mar-2007 00:00:00 +0300",
+        ];
+        for (n, date) in dates.iter().enumerate() {
+            imap.append("INBOX", &format!("\"{date}\""), message(&n.to_string(), "x").as_bytes())
+                .await
+                .ok();
+        }
+        let fetched = imap.ok("FETCH 1:3 INTERNALDATE").await;
+        for (n, date) in dates.iter().enumerate() {
+            assert!(
+                fetched.has(&format!("{} FETCH (INTERNALDATE \"{date}\")", n + 1)),
+                "{version:?}: {fetched:?}"
+            );
+        }
+        // ESEARCH in both versions (IMAP4rev2 answers no plain SEARCH).
+        for (key, expected) in [
+            ("ON 24-Mar-2007", "ALL 1"),
+            ("ON 25-Mar-2007", "ALL 2"),
+            ("ON 26-Mar-2007", "ALL 3"),
+            ("BEFORE 25-Mar-2007", "ALL 1"),
+            ("SINCE 25-Mar-2007", "ALL 2:3"),
+            ("SINCE 27-Mar-2007", ""),
+        ] {
+            let found = imap.ok(&format!("SEARCH RETURN (ALL) {key}")).await;
+            let line = found.lines("ESEARCH");
+            let results = line[0].split_once(") ").map_or("", |(_, rest)| rest);
+            assert_eq!(results, expected, "{version:?} {key}: {found:?}");
+        }
+        // A copy keeps the date as written.
+        imap.ok("COPY 3 Archive").await;
+        imap.ok("SELECT Archive").await;
+        let copied = imap.ok("FETCH 1 INTERNALDATE").await;
+        assert!(
+            copied.has(&format!("INTERNALDATE \"{}\"", dates[2])),
+            "{version:?}: {copied:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -51,7 +51,7 @@ pub async fn deliver(
     changes: &mut Vec<Change>,
     blob: &BlobId,
     data: &[u8],
-    internal_date: i64,
+    (internal_date, date_zone): (i64, i16),
     targets: &[DeliveryTarget],
 ) -> Result<Vec<Delivered>> {
     if targets.is_empty() {
@@ -62,8 +62,8 @@ pub async fn deliver(
     for target in targets {
         let (account, uid, modseq) = mailboxes::allocate(tx, target.mailbox, 1).await?;
         tx.execute(
-            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &target.mailbox.0,
                 &i64::from(uid),
@@ -73,6 +73,7 @@ pub async fn deliver(
                 &internal_date,
                 &i16::from(target.flags.system.0),
                 &target.flags.keywords.join(" "),
+                &date_zone,
             ],
         )
         .await?;
@@ -104,6 +105,7 @@ fn meta(mailbox: MailboxId, row: &Row) -> Result<MessageMeta> {
         blob: BlobId::parse(&blob).ok_or_else(|| StoreError::Database("bad blob id".into()))?,
         size: row.get::<_, i64>(3) as u64,
         internal_date: row.get(4),
+        date_zone: row.get(7),
         flags: Flags {
             system: SystemFlags(row.get::<_, i16>(5) as u8),
             keywords: keywords(&keywords_text),
@@ -115,7 +117,7 @@ fn meta(mailbox: MailboxId, row: &Row) -> Result<MessageMeta> {
 pub async fn list_changed_after(tx: &Tx<'_>, mailbox: MailboxId, modseq: u64) -> Result<Vec<MessageMeta>> {
     let rows = tx
         .query(
-            "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords
+            "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone
              FROM messages WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
             &[&mailbox.0, &(modseq as i64)],
         )
@@ -285,7 +287,7 @@ pub async fn copy(
     let wanted: Vec<i64> = uids.iter().map(|&u| i64::from(u)).collect();
     let found = tx
         .query(
-            "SELECT uid, blob_id, size, internal_date, flags, keywords FROM messages
+            "SELECT uid, blob_id, size, internal_date, flags, keywords, date_zone FROM messages
              WHERE mailbox_id = $1 AND uid = ANY($2) ORDER BY uid FOR UPDATE",
             &[&source.0, &wanted],
         )
@@ -304,8 +306,8 @@ pub async fn copy(
         let new_uid = first + i as u32;
         let blob: String = row.get(1);
         tx.execute(
-            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             &[
                 &target.0,
                 &i64::from(new_uid),
@@ -315,6 +317,7 @@ pub async fn copy(
                 &row.get::<_, i64>(3),
                 &row.get::<_, i16>(4),
                 &row.get::<_, String>(5),
+                &row.get::<_, i16>(6),
             ],
         )
         .await?;

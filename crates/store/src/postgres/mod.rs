@@ -443,7 +443,7 @@ impl Store for PostgresStore {
             &mut changes,
             &blob,
             message,
-            internal_date,
+            (internal_date, 0),
             targets
         )
         .await?)
@@ -469,7 +469,7 @@ impl Store for PostgresStore {
                     &mut changes,
                     blob,
                     content,
-                    acceptance.internal_date,
+                    (acceptance.internal_date, 0),
                     &copy.targets,
                 )
                 .await?;
@@ -495,7 +495,7 @@ impl Store for PostgresStore {
                     &mut changes,
                     &blob,
                     &message.data,
-                    message.internal_date,
+                    (message.internal_date, message.date_zone),
                     std::slice::from_ref(&target),
                 )
                 .await?;

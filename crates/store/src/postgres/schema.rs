@@ -14,6 +14,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (7, V7),
     (8, V8),
     (9, V9),
+    (10, V10),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -298,6 +299,13 @@ CREATE TABLE dangling_subscriptions (
     name       TEXT NOT NULL,
     PRIMARY KEY (account_id, name)
 );
+"#;
+
+// RFC 3501 2.3.3: INTERNALDATE keeps the zone APPEND gave it, in minutes
+// east of UTC, for FETCH and for SEARCH BEFORE/ON/SINCE, whose dates are
+// read in that zone.
+const V10: &str = r#"
+ALTER TABLE messages ADD COLUMN date_zone SMALLINT NOT NULL DEFAULT 0;
 "#;
 
 pub fn latest() -> i32 {

@@ -59,7 +59,7 @@ pub fn deliver(
     files: &FileBlobStore,
     blob: &BlobId,
     size: u64,
-    internal_date: i64,
+    (internal_date, date_zone): (i64, i16),
     targets: &[DeliveryTarget],
 ) -> Result<Vec<Delivered>> {
     if targets.is_empty() {
@@ -70,8 +70,8 @@ pub fn deliver(
     for target in targets {
         let (account, uid, modseq) = mailboxes::allocate(conn, target.mailbox, 1)?;
         conn.prepare_cached(
-            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, date_zone, flags, keywords)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             target.mailbox.0,
@@ -80,6 +80,7 @@ pub fn deliver(
             blob.as_str(),
             size,
             internal_date,
+            date_zone,
             target.flags.system.0,
             target.flags.keywords.join(" "),
         ])?;
@@ -108,7 +109,7 @@ pub fn list(conn: &Connection, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
 /// Messages whose MODSEQ is above `modseq` (every MODSEQ is at least 1).
 fn list_changed_after(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<Vec<MessageMeta>> {
     let mut statement = conn.prepare_cached(
-        "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords
+        "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone
          FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
     )?;
     let rows = statement.query_map(params![mailbox.0, modseq], |row| {
@@ -122,6 +123,7 @@ fn list_changed_after(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Res
             })?,
             size: row.get(3)?,
             internal_date: row.get(4)?,
+            date_zone: row.get(7)?,
             flags: Flags {
                 system: SystemFlags(row.get(5)?),
                 keywords: keywords(row.get(6)?),
@@ -294,7 +296,7 @@ pub fn copy(
     wanted.sort_unstable();
     wanted.dedup();
     let mut select = conn.prepare_cached(
-        "SELECT blob_id, size, internal_date, flags, keywords FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+        "SELECT blob_id, size, internal_date, flags, keywords, date_zone FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
     )?;
     let mut found = Vec::new();
     for uid in wanted {
@@ -306,6 +308,7 @@ pub fn copy(
                     row.get::<_, i64>(2)?,
                     row.get::<_, u8>(3)?,
                     row.get::<_, String>(4)?,
+                    row.get::<_, i16>(5)?,
                 ))
             })
             .optional()?;
@@ -323,13 +326,13 @@ pub fn copy(
     }
     let (target_account, first, modseq) = mailboxes::allocate(conn, target, found.len() as u32)?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (mailbox_id, uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     let mut added: BTreeMap<String, u64> = BTreeMap::new();
-    for (i, (uid, (blob, size, date, flags, words))) in found.iter().enumerate() {
+    for (i, (uid, (blob, size, date, flags, words, zone))) in found.iter().enumerate() {
         let new_uid = first + i as u32;
-        insert.execute(params![target.0, new_uid, modseq, blob, size, date, flags, words])?;
+        insert.execute(params![target.0, new_uid, modseq, blob, size, date, flags, words, zone])?;
         *added.entry(blob.clone()).or_insert(0) += 1;
         copied.source.push(*uid);
         copied.target.push(new_uid);

@@ -473,7 +473,7 @@ impl Store for SqliteStore {
         let targets = targets.to_vec();
         let size = message.len() as u64;
         self.with_blob("deliver", message, move |conn, effects, files, blob| {
-            messages::deliver(conn, effects, files, blob, size, internal_date, &targets)
+            messages::deliver(conn, effects, files, blob, size, (internal_date, 0), &targets)
         })
         .await
     }
@@ -498,7 +498,15 @@ impl Store for SqliteStore {
                 .write("accept", move |conn, effects| {
                     for (copy, blob) in accepted.local.iter().zip(&blobs) {
                         let size = copy.message.len() as u64;
-                        messages::deliver(conn, effects, &files, blob, size, accepted.internal_date, &copy.targets)?;
+                        messages::deliver(
+                            conn,
+                            effects,
+                            &files,
+                            blob,
+                            size,
+                            (accepted.internal_date, 0),
+                            &copy.targets,
+                        )?;
                     }
                     match (&accepted.queued, &queued_blob) {
                         (Some(copy), Some(blob)) => {
@@ -541,7 +549,7 @@ impl Store for SqliteStore {
                             &files,
                             blob,
                             size,
-                            message.internal_date,
+                            (message.internal_date, message.date_zone),
                             std::slice::from_ref(&target),
                         )?;
                         uids.extend(delivered.iter().map(|d| d.uid));

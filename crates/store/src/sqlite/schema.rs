@@ -5,7 +5,7 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7)];
+pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -275,6 +275,13 @@ CREATE TABLE dangling_subscriptions (
     name       TEXT NOT NULL,
     PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
+"#;
+
+// RFC 3501 2.3.3: INTERNALDATE keeps the zone APPEND gave it, in minutes
+// east of UTC, for FETCH and for SEARCH BEFORE/ON/SINCE, whose dates are
+// read in that zone.
+const V8: &str = r#"
+ALTER TABLE messages ADD COLUMN date_zone INTEGER NOT NULL DEFAULT 0;
 "#;
 
 /// The newest schema this build knows.

@@ -270,6 +270,7 @@ async fn append_messages_is_one_transaction_in_order() {
                 .map(|i| estafeta_store::NewMessage {
                     data: message(i),
                     internal_date: 1_700_000_000 + i as i64,
+                    date_zone: if i == 2 { -420 } else { 0 },
                     flags: if i == 1 { Flags::seen() } else { Flags::default() },
                 })
                 .collect::<Vec<_>>()
@@ -280,6 +281,16 @@ async fn append_messages_is_one_transaction_in_order() {
         assert_eq!(stored.len(), 3);
         assert_eq!(stored[1].flags, Flags::seen());
         assert_eq!(stored[2].internal_date, 1_700_000_002);
+        // The zone APPEND gave stays with the message, and with its copies.
+        assert_eq!((stored[0].date_zone, stored[2].date_zone), (0, -420));
+        let archive = store.mailbox_get(alice.id, "Archive").await.unwrap().unwrap();
+        store.copy_messages(inbox.id, &[3], archive.id, false).await.unwrap();
+        assert_eq!(
+            store.messages(archive.id).await.unwrap()[0].date_zone,
+            -420,
+            "{}",
+            backend.name
+        );
         // Into a mailbox that does not exist: nothing at all is stored.
         let missing = estafeta_core::model::MailboxId(9_999);
         assert!(store.append_messages(missing, batch(2)).await.is_err());
