@@ -69,6 +69,24 @@ fn first_mailbox(list: &[EnvelopeAddress]) -> String {
         .unwrap_or_default()
 }
 
+/// RFC 5957 3: DISPLAYFROM and DISPLAYTO sort by what a client shows for
+/// the first address: its display name (decoded), or its addr-spec when it
+/// has none; no address sorts as the empty string. Compared case-folded,
+/// as the i;unicode-casemap collation does.
+fn first_display(list: &[EnvelopeAddress]) -> String {
+    list.iter()
+        .find_map(|a| match a {
+            EnvelopeAddress::Mailbox {
+                name, mailbox, host, ..
+            } => Some(match name.as_deref().map(str::trim) {
+                Some(name) if !name.is_empty() => name.to_lowercase(),
+                _ => format!("{mailbox}@{host}").to_lowercase(),
+            }),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 fn compare(a: &Item, b: &Item, key: SortKey) -> Ordering {
     let (a_env, b_env) = (&a.parsed.envelope, &b.parsed.envelope);
     match key {
@@ -79,6 +97,8 @@ fn compare(a: &Item, b: &Item, key: SortKey) -> Ordering {
         SortKey::To => first_mailbox(&a_env.to).cmp(&first_mailbox(&b_env.to)),
         SortKey::Cc => first_mailbox(&a_env.cc).cmp(&first_mailbox(&b_env.cc)),
         SortKey::Subject => a.subject_key().cmp(&b.subject_key()),
+        SortKey::DisplayFrom => first_display(&a_env.from).cmp(&first_display(&b_env.from)),
+        SortKey::DisplayTo => first_display(&a_env.to).cmp(&first_display(&b_env.to)),
     }
 }
 

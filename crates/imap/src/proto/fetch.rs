@@ -117,8 +117,14 @@ fn partial(lexer: &mut Lexer) -> Result<Option<(u64, u64)>> {
     }
     lexer.byte(b'<')?;
     let start = lexer.number64()?;
-    lexer.byte(b'.')?;
-    let length = lexer.number64()?;
+    // RFC 9051 names `<start.length>`; `<start>`, to the end, is what
+    // Dovecot also takes and imaptest sends, so it is taken too.
+    let length = if lexer.peek() == Some(b'.') {
+        lexer.byte(b'.')?;
+        lexer.number64()?
+    } else {
+        u64::MAX
+    };
     lexer.byte(b'>')?;
     if length == 0 {
         return Err(SyntaxError("partial length must not be zero"));

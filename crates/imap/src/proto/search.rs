@@ -130,6 +130,9 @@ pub enum SortKey {
     Size,
     Subject,
     To,
+    /// RFC 5957 (SORT=DISPLAY).
+    DisplayFrom,
+    DisplayTo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -351,6 +354,8 @@ pub fn sort_criteria(lexer: &mut Lexer) -> Result<Vec<SortCriterion>> {
             "SIZE" => SortKey::Size,
             "SUBJECT" => SortKey::Subject,
             "TO" => SortKey::To,
+            "DISPLAYFROM" => SortKey::DisplayFrom,
+            "DISPLAYTO" => SortKey::DisplayTo,
             _ => return Err(SyntaxError("unknown sort key")),
         };
         criteria.push(SortCriterion { reverse, key });

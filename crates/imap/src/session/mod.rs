@@ -150,6 +150,7 @@ impl Session {
                 "QUOTA=RES-STORAGE",
                 "SORT",
                 "ESORT",
+                "SORT=DISPLAY",
                 "PARTIAL",
                 "THREAD=REFERENCES",
                 "THREAD=ORDEREDSUBJECT",

@@ -172,6 +172,8 @@ fn sections_partials_and_binary() {
         "a FETCH 1 BODY[0]",
         "a FETCH 1 BODY[1.]",
         "a FETCH 1 BODY[]<5.0>",
+        "a FETCH 1 BODY[]<5.>",
+        "a FETCH 1 BODY[]<>",
         "a FETCH 1 BODY[HEADER.FIELDS ()]",
         "a FETCH 1 (FLAGS",
         "a FETCH 1 BOGUS",

@@ -131,6 +131,13 @@ async fn fetch_envelope_bodystructure_and_sections() {
     // Partial (RFC 9051 6.4.5): origin echoed, bytes sliced.
     let partial = imap.ok("FETCH 1 BODY.PEEK[]<0.4>").await;
     assert!(partial.untagged[0].contains("BODY[]<0> {4}\r\nFrom"), "{partial:?}");
+    // `<start>` alone runs to the end, as Dovecot takes it.
+    let start = MULTIPART.len() - 8;
+    let tail = imap.ok(&format!("FETCH 1 BODY.PEEK[]<{start}>")).await;
+    assert!(
+        tail.untagged[0].contains(&format!("BODY[]<{start}> {{8}}\r\n--b1--\r\n")),
+        "{tail:?}"
+    );
     // BINARY (RFC 3516): decoded, and its size.
     let binary = imap.ok("FETCH 1 (BINARY.PEEK[2] BINARY.SIZE[2] BINARY.SIZE[1])").await;
     let line = &binary.untagged[0];
@@ -554,6 +561,39 @@ async fn sort_subject_uses_the_base_subject_in_ascii_casemap() {
             imap.ok("SORT (SUBJECT DATE) UTF-8 ALL").await.lines("SORT"),
             ["SORT 4 2 1 3"]
         );
+    }
+}
+
+#[tokio::test]
+async fn sort_display_orders_by_the_name_a_client_shows() {
+    // RFC 5957 3: DISPLAYFROM/DISPLAYTO use the first address's display
+    // name, decoded, or its addr-spec when it has none; FROM and TO use
+    // the mailbox part (RFC 5256 3).
+    for version in VERSIONS {
+        let server = server().await;
+        for (from, to) in [
+            ("Zed <a@x.test>", "b@y.test"),
+            ("b@x.test", "=?utf-8?q?=C3=81lvaro?= <c@y.test>"),
+            ("=?utf-8?q?alice?= <z@x.test>", "Aaron <d@y.test>"),
+        ] {
+            deliver(
+                &server,
+                &format!("From: {from}\r\nTo: {to}\r\nSubject: s\r\n\r\nbody\r\n"),
+            )
+            .await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert!(imap.ok("CAPABILITY").await.has(" SORT=DISPLAY"));
+        for (criteria, expected) in [
+            ("FROM", "SORT 1 2 3"),
+            ("DISPLAYFROM", "SORT 3 2 1"),
+            ("REVERSE DISPLAYFROM", "SORT 1 2 3"),
+            // "aaron" < "b@y.test" < "álvaro" (a non-ASCII letter sorts after z).
+            ("DISPLAYTO", "SORT 3 1 2"),
+        ] {
+            let sorted = imap.ok(&format!("SORT ({criteria}) UTF-8 ALL")).await;
+            assert_eq!(sorted.lines("SORT"), [expected], "{version:?} {criteria}");
+        }
     }
 }
 
