@@ -3,6 +3,7 @@
 mod any;
 mod append;
 mod auth;
+pub(crate) mod context;
 mod copy;
 mod expunge;
 mod fetch;
@@ -57,6 +58,7 @@ pub async fn execute(session: &mut Session, tag: &str, body: CommandBody) -> Flo
         Idle => idle::idle(session, tag).await,
         Close => expunge::close(session, tag).await,
         Unselect => expunge::unselect(session, tag).await,
+        CancelUpdate(tags) => context::cancel_update(session, tag, &tags),
         Expunge { uids } => expunge::expunge(session, tag, uids).await,
         Copy { set, mailbox, uid } => copy::copy(session, tag, set, mailbox, uid, false).await,
         Move { set, mailbox, uid } => copy::copy(session, tag, set, mailbox, uid, true).await,

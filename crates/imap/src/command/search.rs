@@ -259,6 +259,14 @@ pub async fn search(
             "Unknown charset",
         );
     };
+    let update = returns.as_ref().is_some_and(|r| r.update);
+    let selected = session.selected.as_ref().expect("selected state");
+    // RFC 5267 4.3: a second updating search under a tag still in use is
+    // refused.
+    if update && selected.live.iter().any(|live| live.tag == tag) {
+        return session.bad(tag, "Tag reuse: a search under this tag is still updated");
+    }
+    let frozen = update.then(|| super::context::freeze(&key, selected, &session.saved_search));
     // Sequence sets inside the key are checked like any other.
     let found = match run(session, &key, decode).await {
         Ok(found) => found,
@@ -274,6 +282,19 @@ pub async fn search(
         .map(|&i| if uid { selected.messages[i].uid } else { i as u32 + 1 })
         .collect();
     let uids: Vec<u32> = found.iter().map(|&i| selected.messages[i].uid).collect();
+    if let Some(key) = frozen {
+        let live = super::context::LiveSearch {
+            tag: tag.to_owned(),
+            uid,
+            key,
+            decode,
+            uids: uids.clone(),
+        };
+        let selected = session.selected.as_mut().expect("selected state");
+        selected.live_seen = super::context::fingerprint(&selected.messages);
+        selected.live.push(live);
+    }
+    let selected = session.selected.as_ref().expect("selected state");
     let highest = found.iter().map(|&i| selected.messages[i].modseq).max();
     let modseq_of = |at: Option<&usize>| at.map(|&i| selected.messages[i].modseq);
     let (first_modseq, last_modseq) = (modseq_of(found.first()), modseq_of(found.last()));

@@ -155,6 +155,11 @@ pub async fn sort(
                 super::search::esearch_results(&mut line, &returns, &numbers);
                 line.push_str("\r\n");
             }
+            // RFC 5267 4.3.1: sorted results are not kept up to date (no
+            // CONTEXT=SORT); the rest of the answer stands.
+            if returns.update {
+                let _ = write!(line, "* NO [NOUPDATE \"{tag}\"] Sorted results are not updated\r\n");
+            }
         }
     }
     session.io.out().extend_from_slice(line.as_bytes());

@@ -147,6 +147,8 @@ pub enum CommandBody {
     Close,
     /// RFC 3691.
     Unselect,
+    /// RFC 5267 4.3.5: stop updating the results of these searches.
+    CancelUpdate(Vec<String>),
     /// EXPUNGE, or UID EXPUNGE (RFC 4315) with its set.
     Expunge {
         uids: Option<SequenceSet>,
@@ -249,6 +251,18 @@ fn body(lexer: &mut Lexer) -> Result<CommandBody> {
         "IDLE" => simple(CommandBody::Idle),
         "CLOSE" => simple(CommandBody::Close),
         "UNSELECT" => simple(CommandBody::Unselect),
+        "CANCELUPDATE" => {
+            let mut tags = Vec::new();
+            while !lexer.at_end() {
+                lexer.sp()?;
+                let tag = lexer.quoted()?;
+                tags.push(String::from_utf8(tag).map_err(|_| SyntaxError("a tag is ASCII"))?);
+            }
+            if tags.is_empty() {
+                return Err(SyntaxError("CANCELUPDATE needs a tag"));
+            }
+            Ok(CommandBody::CancelUpdate(tags))
+        }
         "EXPUNGE" => simple(CommandBody::Expunge { uids: None }),
         "AUTHENTICATE" => {
             lexer.sp()?;

@@ -64,12 +64,19 @@ pub struct SearchReturn {
     /// result (mailbox order for SEARCH, sort order for SORT); negative
     /// positions count from the end (-1 is the last).
     pub partial: Option<PartialRange>,
+    /// RFC 5267 4.3 (CONTEXT=SEARCH): keep the result up to date with
+    /// ADDTO and REMOVEFROM.
+    pub update: bool,
+    /// RFC 5267 4.2: a hint that the search will be asked again; nothing
+    /// to do, as results are not cached.
+    pub context: bool,
 }
 
 impl SearchReturn {
-    /// Whether any option asks for a result item (SAVE alone does not).
+    /// Whether the answer has an ESEARCH response (SAVE alone has none;
+    /// UPDATE alone has one with no result, naming the context).
     pub fn answers(&self) -> bool {
-        self.min || self.max || self.all || self.count || self.partial.is_some()
+        self.min || self.max || self.all || self.count || self.partial.is_some() || self.update
     }
 }
 
@@ -318,6 +325,8 @@ pub fn return_options(lexer: &mut Lexer) -> Result<Option<SearchReturn>> {
             "ALL" => options.all = true,
             "COUNT" => options.count = true,
             "SAVE" => options.save = true,
+            "UPDATE" => options.update = true,
+            "CONTEXT" => options.context = true,
             "PARTIAL" if options.partial.is_none() => {
                 l.sp()?;
                 options.partial = Some(PartialRange::parse(l.atom()?).ok_or(SyntaxError("bad PARTIAL range"))?);
@@ -326,9 +335,19 @@ pub fn return_options(lexer: &mut Lexer) -> Result<Option<SearchReturn>> {
         }
         Ok(())
     })?;
-    // RFC 4731 3.1: an empty list means ALL.
-    if options == SearchReturn::default() {
+    // RFC 4731 3.1: an empty list means ALL, and so does one holding only
+    // the CONTEXT hint.
+    if options
+        == (SearchReturn {
+            context: options.context,
+            ..SearchReturn::default()
+        })
+    {
         options.all = true;
+    }
+    // RFC 5267 4.4: one PARTIAL or one ALL, not both.
+    if options.all && options.partial.is_some() {
+        return Err(SyntaxError("ALL and PARTIAL together"));
     }
     lexer.sp()?;
     Ok(Some(options))

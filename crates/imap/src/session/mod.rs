@@ -150,6 +150,7 @@ impl Session {
                 "QUOTA=RES-STORAGE",
                 "SORT",
                 "ESORT",
+                "CONTEXT=SEARCH",
                 "SORT=DISPLAY",
                 "PARTIAL",
                 "THREAD=REFERENCES",
@@ -356,6 +357,7 @@ impl Session {
         {
             tracing::warn!(%error, "could not refresh the selected mailbox");
         }
+        command::context::notify(self).await;
     }
 
     /// The session's view of the account's mailboxes changed (bus); for
@@ -405,6 +407,7 @@ fn allowed(body: &CommandBody, state: State) -> Result<(), &'static str> {
         },
         Close
         | Unselect
+        | CancelUpdate(_)
         | Expunge { .. }
         | Copy { .. }
         | Move { .. }

@@ -12,6 +12,7 @@
 //! store.
 
 use super::Enabled;
+use crate::command::context::{self, LiveSearch};
 use crate::proto::response;
 use estafeta_core::model::{Flags, MailboxId};
 use estafeta_store::{ChangesSince, Mailbox, MessageMeta, Store, StoreError};
@@ -77,6 +78,11 @@ pub struct Selected {
     recent: Vec<u32>,
     /// The highest UID this session has taken or looked at as recent.
     recent_seen: u32,
+    /// Searches kept up to date (RFC 5267 4.3); they end with the
+    /// selection.
+    pub live: Vec<LiveSearch>,
+    /// The view's fingerprint when the live searches last ran.
+    pub live_seen: u64,
 }
 
 impl Selected {
@@ -117,6 +123,8 @@ impl Selected {
             dirty: false,
             recent: Vec::new(),
             recent_seen: 0,
+            live: Vec::new(),
+            live_seen: 0,
         })
     }
 
@@ -189,6 +197,7 @@ impl Selected {
     /// Removes expunged messages from the view and tells the client:
     /// `* n EXPUNGE` each, or one `* VANISHED` under QRESYNC (RFC 7162 3.2.10).
     pub fn remove(&mut self, uids: &[u32], out: &mut Vec<u8>, enabled: Enabled) {
+        context::expunging(self, uids, out);
         let gone = write_expunges(&self.messages, uids, out, enabled);
         if gone.is_empty() {
             return;
@@ -297,6 +306,7 @@ impl Selected {
         }
         let last_uid = self.messages.last().map_or(0, |m| m.uid);
         write_flag_changes(&self.messages, &self.recent, &delta.changed, out, enabled);
+        context::expunging(self, &delta.vanished, out);
         write_expunges(&self.messages, &delta.vanished, out, enabled);
         let added = delta.changed.iter().any(|m| m.uid > last_uid);
         self.messages = Arc::clone(&latest.messages);

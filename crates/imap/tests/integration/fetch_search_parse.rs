@@ -290,6 +290,27 @@ fn esearch_return_options() {
 }
 
 #[test]
+fn context_search_options_and_cancelupdate() {
+    // RFC 5267 5: UPDATE and CONTEXT are return options; CONTEXT alone
+    // is a hint, so the answer is ALL; ALL and PARTIAL exclude each other.
+    let returns = |text: &str| match parse(text) {
+        CommandBody::Search { returns, .. } => returns.unwrap(),
+        other => panic!("{other:?}"),
+    };
+    let update = returns("a SEARCH RETURN (UPDATE COUNT) DELETED");
+    assert!(update.update && update.count && !update.all);
+    let hint = returns("a UID SEARCH RETURN (CONTEXT) UNDELETED");
+    assert!(hint.context && hint.all);
+    bad("a SEARCH RETURN (ALL PARTIAL 1:10) ALL");
+    assert_eq!(
+        parse("a CANCELUPDATE \"B01\" \"B02\""),
+        CommandBody::CancelUpdate(vec!["B01".into(), "B02".into()])
+    );
+    bad("a CANCELUPDATE");
+    bad("a CANCELUPDATE B01");
+}
+
+#[test]
 fn sort_and_thread() {
     // RFC 5256 examples.
     let CommandBody::Sort {

@@ -597,6 +597,124 @@ async fn sort_display_orders_by_the_name_a_client_shows() {
     }
 }
 
+/// The ESEARCH lines of a response for the search tagged `tag`, without
+/// the correlator: `["ADDTO (0 1:2,5)"]`.
+fn context_updates(response: &crate::common::Response, tag: &str) -> Vec<String> {
+    let prefix = format!("ESEARCH (TAG \"{tag}\") ");
+    response
+        .lines("ESEARCH")
+        .iter()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn context_search_updates_follow_flags_expunges_and_new_mail() {
+    // RFC 5267 4.3: RETURN (UPDATE) keeps the result current with ADDTO and
+    // REMOVEFROM (position 0: mailbox order) until CANCELUPDATE.
+    for version in VERSIONS {
+        let server = server().await;
+        for n in 1..=6 {
+            deliver(&server, &message(&format!("m{n}"), "the body")).await;
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        imap.ok("STORE 1:6 -FLAGS.SILENT (\\Seen)").await;
+        assert!(imap.ok("CAPABILITY").await.has(" CONTEXT=SEARCH"));
+        let tag = imap.tag();
+        imap.send_raw(format!("{tag} SEARCH RETURN (UPDATE) BODY body SEEN\r\n").as_bytes())
+            .await;
+        let started = imap.finish(&tag).await;
+        assert!(started.tagged.starts_with("OK"), "{started:?}");
+        // UPDATE alone answers with the correlator and no result.
+        assert_eq!(started.lines("ESEARCH"), [format!("ESEARCH (TAG \"{tag}\")").as_str()]);
+
+        let seen = imap.ok("STORE 1,2,5 +FLAGS (\\Seen)").await;
+        assert_eq!(context_updates(&seen, &tag), ["ADDTO (0 1:2,5)"], "{version:?}");
+        let unseen = imap.ok("STORE 1,2 -FLAGS (\\Seen)").await;
+        assert_eq!(context_updates(&unseen, &tag), ["REMOVEFROM (0 1:2)"], "{version:?}");
+        // 4.3.4: a REMOVEFROM for expunged messages comes before the
+        // EXPUNGE responses, in the numbers they had.
+        imap.ok("STORE 3:6 +FLAGS.SILENT (\\Deleted)").await;
+        let expunged = imap.ok("EXPUNGE").await;
+        assert_eq!(context_updates(&expunged, &tag), ["REMOVEFROM (0 5)"], "{version:?}");
+        let removefrom = expunged.untagged.iter().position(|l| l.contains("REMOVEFROM")).unwrap();
+        let first_expunge = expunged.untagged.iter().position(|l| l.ends_with(" EXPUNGE")).unwrap();
+        assert!(removefrom < first_expunge, "{expunged:?}");
+
+        // Mail that arrives and matches: ADDTO after its EXISTS (4.3.3).
+        let arrivals = imap.tag();
+        imap.send_raw(format!("{arrivals} SEARCH RETURN (UPDATE) BODY another\r\n").as_bytes())
+            .await;
+        assert!(imap.finish(&arrivals).await.tagged.starts_with("OK"));
+        deliver(&server, &message("m7", "another body")).await;
+        let noop = imap.ok("NOOP").await;
+        assert_eq!(
+            context_updates(&noop, &arrivals),
+            ["ADDTO (0 3)"],
+            "{version:?}: {noop:?}"
+        );
+        let exists = noop.untagged.iter().position(|l| l == "* 3 EXISTS").unwrap();
+        let addto = noop.untagged.iter().position(|l| l.contains("ADDTO")).unwrap();
+        assert!(exists < addto, "{noop:?}");
+
+        // A second updating search under a tag in use is refused.
+        imap.send_raw(format!("{tag} SEARCH RETURN (UPDATE) ALL\r\n").as_bytes())
+            .await;
+        let reused = imap.finish(&tag).await;
+        assert!(reused.tagged.starts_with("BAD"), "{reused:?}");
+
+        imap.ok(&format!("CANCELUPDATE \"{tag}\"")).await;
+        let quiet = imap.ok("STORE 1 +FLAGS (\\Seen)").await;
+        assert!(context_updates(&quiet, &tag).is_empty(), "{version:?}: {quiet:?}");
+    }
+}
+
+#[tokio::test]
+async fn context_search_by_uid_and_message_numbers_fixed_when_asked() {
+    // RFC 5267 4.3.2: UID SEARCH contexts update in UIDs; message numbers
+    // in the program mean the messages they named when it came (4.3).
+    for version in VERSIONS {
+        let server = server().await;
+        let mut uids = Vec::new();
+        for n in 1..=4 {
+            uids.push(deliver(&server, &message(&format!("m{n}"), "x")).await);
+        }
+        let mut imap = Imap::inbox_as(&server, version).await;
+        let tag = imap.tag();
+        imap.send_raw(format!("{tag} UID SEARCH RETURN (UPDATE ALL) 2:3 FLAGGED\r\n").as_bytes())
+            .await;
+        let started = imap.finish(&tag).await;
+        assert!(started.tagged.starts_with("OK"), "{started:?}");
+        let flagged = imap.ok("STORE 1:4 +FLAGS.SILENT (\\Flagged)").await;
+        let noop = imap.ok("NOOP").await;
+        let updates: Vec<String> = [context_updates(&flagged, &tag), context_updates(&noop, &tag)].concat();
+        // Only the messages 2:3 named when the search came, by UID.
+        assert_eq!(
+            updates,
+            [format!("UID ADDTO (0 {}:{})", uids[1], uids[2])],
+            "{version:?}"
+        );
+        // Message 1 goes: 2:3 still means the same two messages.
+        imap.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+        imap.ok("EXPUNGE").await;
+        let unflag = imap.ok("STORE 1 -FLAGS (\\Flagged)").await;
+        assert_eq!(
+            context_updates(&unflag, &tag),
+            [format!("UID REMOVEFROM (0 {})", uids[1])],
+            "{version:?}"
+        );
+        // SORT results are not kept up to date: NOUPDATE, the answer stands.
+        let sort_tag = imap.tag();
+        imap.send_raw(format!("{sort_tag} SORT RETURN (UPDATE COUNT) (ARRIVAL) UTF-8 ALL\r\n").as_bytes())
+            .await;
+        let sorted = imap.finish(&sort_tag).await;
+        assert!(sorted.tagged.starts_with("OK"), "{sorted:?}");
+        assert!(sorted.has(&format!("NO [NOUPDATE \"{sort_tag}\"]")), "{sorted:?}");
+        assert!(sorted.has("COUNT 3"), "{sorted:?}");
+    }
+}
+
 #[tokio::test]
 async fn recent_goes_to_the_first_imap4rev1_session_that_selects() {
     // RFC 3501 2.3.2: \Recent is held by the first session to be told of a
