@@ -1,7 +1,8 @@
 //! IMAP commands as the session sees them: framed, then parsed.
 #![no_main]
 
-use estafeta_imap::proto::{parse_command, CommandBody, Frame, Framer, Limits, ParseError};
+use estafeta_imap::proto::command::CatPart;
+use estafeta_imap::proto::{imap_url, parse_command, CommandBody, Frame, Framer, Limits, ParseError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +17,14 @@ fuzz_target!(|data: &[u8]| {
                     assert!(!parsed.tag.is_empty() && !parsed.tag.contains(' '));
                     if let CommandBody::Append { messages, .. } = &parsed.body {
                         assert!(!messages.is_empty());
+                        // CATENATE's URLs are read when the command runs.
+                        for part in messages.iter().flat_map(|m| &m.catenate) {
+                            if let CatPart::Url(url) = part
+                                && let Some(target) = imap_url::parse(url)
+                            {
+                                assert!(target.uid > 0);
+                            }
+                        }
                     }
                 }
                 Err(ParseError::Bad { tag, .. }) => assert!(!tag.is_empty()),

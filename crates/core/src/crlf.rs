@@ -1,8 +1,10 @@
 //! Line endings of stored messages. RFC 5322 2.3 allows CR and LF only
 //! together; SMTP refuses anything else at the door (RFC 5321 2.3.8), and
 //! what IMAP APPEND brings in is brought to the same form, so every stored
-//! message is CRLF throughout and POP3 (RFC 1939 11) can announce its exact
-//! size without reading it.
+//! message is CRLF throughout and POP3 (RFC 1939 11) can announce its size
+//! without reading it. APPEND keeps a message's end as the client wrote it
+//! (IMAP clients compare sizes); one without a last CRLF gets it on the
+//! POP3 wire only.
 
 use std::borrow::Cow;
 
@@ -10,7 +12,18 @@ use std::borrow::Cow;
 /// canonical forms add that last CRLF too, RFC 6376 3.4, so signatures hold).
 /// An empty message stays empty. Canonical input is returned unchanged.
 pub fn canonical(data: Vec<u8>) -> Vec<u8> {
-    if is_canonical(&data) {
+    let mut out = line_ends(data);
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// `data` with every bare LF or CR made CRLF, its end left as it is: what
+/// IMAP APPEND stores, so the message keeps the size the client gave it
+/// (RFC 5322 2.1 asks for CRLF; nothing asks for a last one).
+pub fn line_ends(data: Vec<u8>) -> Vec<u8> {
+    if has_only_crlf(&data) {
         return data;
     }
     let mut out = Vec::with_capacity(data.len() + data.len() / 32 + 2);
@@ -31,9 +44,6 @@ pub fn canonical(data: Vec<u8>) -> Vec<u8> {
             }
         }
     }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
     out
 }
 
@@ -43,9 +53,11 @@ pub fn is_canonical(data: &[u8]) -> bool {
     if data.is_empty() {
         return true;
     }
-    if !data.ends_with(b"\r\n") {
-        return false;
-    }
+    data.ends_with(b"\r\n") && has_only_crlf(data)
+}
+
+/// True when every CR is followed by LF and every LF preceded by CR.
+fn has_only_crlf(data: &[u8]) -> bool {
     let mut previous = 0u8;
     for (i, &byte) in data.iter().enumerate() {
         match byte {
@@ -107,6 +119,14 @@ mod tests {
         assert_eq!(canonical(b"\n\n".to_vec()), b"\r\n\r\n");
         assert_eq!(canonical(b"x\r".to_vec()), b"x\r\n");
         assert_eq!(canonical(Vec::new()), b"");
+    }
+
+    #[test]
+    fn line_ends_mends_bare_ones_and_leaves_the_end_alone() {
+        assert_eq!(line_ends(b"a\nb\rc\r\nd".to_vec()), b"a\r\nb\r\nc\r\nd");
+        assert_eq!(line_ends(b"body".to_vec()), b"body");
+        assert_eq!(line_ends(b"x\r\n".to_vec()), b"x\r\n");
+        assert_eq!(line_ends(Vec::new()), b"");
     }
 
     #[test]

@@ -23,10 +23,29 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
         Ok(None) => return super::mailbox::no_such_destination(session, tag, &name),
         Err(error) => return session.store_error(tag, &error),
     };
+    // CATENATE (RFC 4469 5): the parts are joined first; a URL that names
+    // nothing fails the whole APPEND.
+    let mut messages = messages;
+    for message in &mut messages {
+        if message.catenate.is_empty() {
+            continue;
+        }
+        match super::catenate::join(session, &message.catenate).await {
+            Ok((data, binary)) => {
+                message.data = data;
+                message.binary = binary;
+            }
+            Err(super::catenate::Refused::BadUrl(url, why)) => {
+                return session.no(tag, Some(Code::BadUrl(url)), why);
+            }
+            Err(super::catenate::Refused::Store(error)) => return session.store_error(tag, &error),
+        }
+    }
     if messages.iter().any(|m| m.data.is_empty()) {
         return session.no(tag, Some(Code::Cannot), "Cannot store an empty message");
     }
-    // Stored CRLF throughout, as SMTP stores it, so POP3 sizes are exact;
+    // Stored CRLF throughout, as SMTP stores it, its end as the client
+    // wrote it (RFC 3501 6.3.11 stores the message given);
     // binary content (literal8, RFC 3516 4.4) goes to base64 first, so
     // that costs it no byte.
     let messages: Vec<AppendMessage> = messages
@@ -38,7 +57,7 @@ pub async fn append(session: &mut Session, tag: &str, name: MailboxName, message
                 message.data
             };
             AppendMessage {
-                data: estafeta_core::crlf::canonical(data),
+                data: estafeta_core::crlf::line_ends(data),
                 ..message
             }
         })

@@ -3,6 +3,7 @@
 mod any;
 mod append;
 mod auth;
+mod catenate;
 pub(crate) mod context;
 mod copy;
 mod expunge;

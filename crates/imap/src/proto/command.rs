@@ -63,6 +63,15 @@ pub struct QresyncParams {
     pub sequence_match: Option<(SequenceSet, SequenceSet)>,
 }
 
+/// One piece of a CATENATE message (RFC 4469 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// An IMAP URL (RFC 5092) of a message or part of this account.
+    Url(String),
+    /// Text as sent; literal8 when `binary`.
+    Text { data: Vec<u8>, binary: bool },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendMessage {
     pub flags: Vec<Flag>,
@@ -71,6 +80,9 @@ pub struct AppendMessage {
     pub data: Vec<u8>,
     /// Sent as literal8 (RFC 3516).
     pub binary: bool,
+    /// CATENATE (RFC 4469): the message is these parts joined; `data` is
+    /// then empty until they are.
+    pub catenate: Vec<CatPart>,
 }
 
 /// RFC 5258 LIST-EXTENDED and RFC 5819 LIST-STATUS.
@@ -545,12 +557,41 @@ fn append(lexer: &mut Lexer) -> Result<CommandBody> {
         } else {
             None
         };
+        if lexer.keyword("CATENATE") {
+            lexer.sp()?;
+            let catenate = lexer.list(false, |l| {
+                let kind = l.atom()?.to_ascii_uppercase();
+                l.sp()?;
+                match kind.as_str() {
+                    "URL" => Ok(CatPart::Url(
+                        String::from_utf8(l.astring()?).map_err(|_| SyntaxError("a URL is ASCII"))?,
+                    )),
+                    "TEXT" => {
+                        let (data, binary) = l.literal(true)?;
+                        Ok(CatPart::Text {
+                            data: data.to_vec(),
+                            binary,
+                        })
+                    }
+                    _ => Err(SyntaxError("CATENATE takes URL and TEXT parts")),
+                }
+            })?;
+            messages.push(AppendMessage {
+                flags,
+                date,
+                data: Vec::new(),
+                binary: false,
+                catenate,
+            });
+            continue;
+        }
         let (data, binary) = lexer.literal(true)?;
         messages.push(AppendMessage {
             flags,
             date,
             data: data.to_vec(),
             binary,
+            catenate: Vec::new(),
         });
     }
     if messages.is_empty() {
@@ -756,7 +797,8 @@ mod tests {
                     flags: vec![Flag::Seen],
                     date: None,
                     data: b"x".to_vec(),
-                    binary: false
+                    binary: false,
+                    catenate: Vec::new(),
                 }],
             }
         );

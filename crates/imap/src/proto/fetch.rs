@@ -81,7 +81,7 @@ fn lexer_peek_digit_after_dot(lexer: &Lexer) -> bool {
     lexer.peek_at(1).is_some_and(|b| b.is_ascii_digit())
 }
 
-fn section(lexer: &mut Lexer) -> Result<Section> {
+pub(crate) fn section(lexer: &mut Lexer) -> Result<Section> {
     lexer.byte(b'[')?;
     let part = part(lexer)?;
     let mut text = None;

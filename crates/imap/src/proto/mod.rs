@@ -3,6 +3,7 @@
 pub mod command;
 pub mod fetch;
 pub mod framing;
+pub mod imap_url;
 pub mod lexer;
 pub mod response;
 pub mod search;

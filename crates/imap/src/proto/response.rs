@@ -55,6 +55,8 @@ pub enum Code {
     Unavailable,
     InUse,
     Cannot,
+    /// RFC 4469 6: a CATENATE URL that names nothing this user may read.
+    BadUrl(String),
     NoPerm,
     ClientBug,
     ServerBug,
@@ -191,6 +193,7 @@ impl Code {
             Code::Unavailable => write!(out, "UNAVAILABLE"),
             Code::InUse => write!(out, "INUSE"),
             Code::Cannot => write!(out, "CANNOT"),
+            Code::BadUrl(url) => write!(out, "BADURL \"{}\"", url.replace(['"', '\\'], "")),
             Code::NoPerm => write!(out, "NOPERM"),
             Code::ClientBug => write!(out, "CLIENTBUG"),
             Code::ServerBug => write!(out, "SERVERBUG"),

@@ -152,6 +152,7 @@ impl Session {
                 "ESORT",
                 "CONTEXT=SEARCH",
                 "SORT=DISPLAY",
+                "CATENATE",
                 "PARTIAL",
                 "THREAD=REFERENCES",
                 "THREAD=ORDEREDSUBJECT",

@@ -48,6 +48,17 @@ async fn append_with_flags_date_and_multiappend() {
     let multi = imap.finish(&tag).await;
     multi.ok();
     assert!(multi.tagged.contains(" 2:3]"), "{multi:?}");
+    // The message as given: no CRLF is added at its end (clients compare
+    // RFC822.SIZE with what they sent); bare line ends become CRLF.
+    let unterminated = b"Subject: end\r\n\r\nno line end";
+    let kept = imap.append("INBOX", "()", unterminated).await;
+    kept.ok();
+    let uid = kept.tagged.split(' ').nth(3).unwrap().trim_end_matches(']');
+    let size = imap.ok(&format!("UID FETCH {uid} (RFC822.SIZE BODY.PEEK[TEXT])")).await;
+    assert!(
+        size.has(&format!("RFC822.SIZE {}", unterminated.len())) && size.has("{11}\r\nno line end)"),
+        "{size:?}"
+    );
     let missing = imap.append("Nope", "()", b"Subject: x\r\n\r\ny\r\n").await;
     assert!(missing.tagged.starts_with("NO [TRYCREATE]"), "{missing:?}");
     let impossible = imap.append("\"\"", "()", b"Subject: x\r\n\r\ny\r\n").await;
@@ -101,6 +112,97 @@ async fn internal_dates_keep_their_zone_for_fetch_search_and_copy() {
         assert!(
             copied.has(&format!("INTERNALDATE \"{}\"", dates[2])),
             "{version:?}: {copied:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn catenate_joins_text_and_parts_of_stored_messages() {
+    // RFC 4469: APPEND ... CATENATE (TEXT literal / URL "imap-url").
+    for version in VERSIONS {
+        let server = server().await;
+        let mut imap = Imap::inbox_as(&server, version).await;
+        assert!(imap.ok("CAPABILITY").await.has(" CATENATE"));
+        let catenate = |imap: &mut Imap, target: &str, parts: &[(&str, &str)]| {
+            let tag = imap.tag();
+            let mut command = format!("{tag} APPEND {target} (\\Seen) CATENATE (");
+            for (i, (kind, value)) in parts.iter().enumerate() {
+                if i > 0 {
+                    command.push(' ');
+                }
+                match *kind {
+                    "TEXT" => command.push_str(&format!("TEXT {{{}+}}\r\n{value}", value.len())),
+                    _ => command.push_str(&format!("URL \"{value}\"")),
+                }
+            }
+            command.push_str(")\r\n");
+            (tag, command)
+        };
+        let (tag, command) = catenate(
+            &mut imap,
+            "INBOX",
+            &[
+                ("TEXT", "From: a@x.test\r\nSubject: first\r\n\r\n"),
+                ("TEXT", "Hello world\r\n"),
+            ],
+        );
+        imap.send_raw(command.as_bytes()).await;
+        let first = imap.finish(&tag).await;
+        assert!(first.tagged.starts_with("OK [APPENDUID "), "{version:?}: {first:?}");
+        let validity: u32 = imap.ok("STATUS INBOX (UIDVALIDITY)").await.lines("STATUS")[0]
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches(')')
+            .parse()
+            .unwrap();
+        // The header of message 1 and a new body; then its body at an
+        // offset; URLs relative to this server (RFC 5092 7.2).
+        let header_url = format!("/INBOX;UIDVALIDITY={validity}/;UID=1/;SECTION=HEADER");
+        let (tag, command) = catenate(
+            &mut imap,
+            "Archive",
+            &[
+                ("URL", header_url.as_str()),
+                ("TEXT", "New body\r\n"),
+                ("URL", "/INBOX/;UID=1/;SECTION=TEXT/;PARTIAL=6.5"),
+            ],
+        );
+        imap.send_raw(command.as_bytes()).await;
+        assert!(imap.finish(&tag).await.tagged.starts_with("OK"), "{version:?}");
+        imap.ok("SELECT Archive").await;
+        let joined = imap.ok("FETCH 1 BODY.PEEK[]").await;
+        let expected = "From: a@x.test\r\nSubject: first\r\n\r\nNew body\r\nworld";
+        assert!(
+            joined.untagged[0].contains(&format!("{{{}}}\r\n{expected}", expected.len())),
+            "{version:?}: {joined:?}"
+        );
+        // A URL naming nothing: NO [BADURL], and nothing is stored.
+        for bad in [
+            format!("/INBOX;UIDVALIDITY={}/;UID=1", validity + 1),
+            "/INBOX/;UID=99".to_owned(),
+            "/Nope/;UID=1".to_owned(),
+            "imap://someone@elsewhere.test/INBOX/;UID=1".to_owned(),
+        ] {
+            let (tag, command) = catenate(&mut imap, "Archive", &[("TEXT", "X: y\r\n\r\n"), ("URL", bad.as_str())]);
+            imap.send_raw(command.as_bytes()).await;
+            let refused = imap.finish(&tag).await;
+            assert!(
+                refused.tagged.starts_with(&format!("NO [BADURL \"{bad}\"]")),
+                "{version:?}: {refused:?}"
+            );
+        }
+        assert!(imap.ok("NOOP").await.lines("").iter().all(|l| !l.ends_with("EXISTS")));
+        assert_eq!(
+            imap.ok("STATUS Archive (MESSAGES)").await.lines("STATUS"),
+            ["STATUS \"Archive\" (MESSAGES 1)"]
+        );
+        // A target that does not exist: [TRYCREATE], before any URL is read.
+        let (tag, command) = catenate(&mut imap, "Nope", &[("URL", "/INBOX/;UID=1")]);
+        imap.send_raw(command.as_bytes()).await;
+        assert!(
+            imap.finish(&tag).await.tagged.starts_with("NO [TRYCREATE]"),
+            "{version:?}"
         );
     }
 }
