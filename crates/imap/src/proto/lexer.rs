@@ -304,6 +304,7 @@ fn parse_date_time(text: &[u8]) -> Option<(i64, i16)> {
         && second < 61
         && time.len() == 8
         && zone.len() == 5
+        && zone.is_ascii()
         && date_parts.next().is_none();
     if !valid {
         return None;
@@ -399,6 +400,8 @@ mod tests {
             "\"1-Jan-2026 24:00:00 +0000\"",
             "\"1-Jan-2026 00:00:00 0000\"",
             "\"1-Jan-2026 00:00:00 +0060\"",
+            // Five bytes, but not five characters: no slicing inside one.
+            "\"1-Jan-2026 00:00:00 +0\u{433}0\"",
         ] {
             assert!(Lexer::new(bad.as_bytes()).date_time().is_err(), "{bad}");
         }
