@@ -78,6 +78,16 @@ impl Maildrop {
             }
         }
         dated.sort_by_key(|(date, entry)| (*date, entry.mailbox, entry.uid));
+        // RFC 1939 3: every line of a multi-line response ends in CRLF, so
+        // RETR adds one to a message whose last line has none; LIST and
+        // STAT count it, so the size a client sees is what RETR sends.
+        let blobs: Vec<BlobId> = dated.iter().map(|(_, entry)| entry.blob.clone()).collect();
+        let open = store.messages_lacking_final_line_break(&blobs).await;
+        for ((_, entry), open) in dated.iter_mut().zip(open) {
+            if open {
+                entry.size += 2;
+            }
+        }
         Ok(Maildrop {
             entries: dated.into_iter().map(|(_, entry)| entry).collect(),
         })

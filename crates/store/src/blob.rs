@@ -8,7 +8,7 @@
 use crate::error::{Result, StoreError};
 use sha2::{Digest, Sha256};
 use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -142,6 +142,21 @@ impl FileBlobStore {
             ErrorKind::NotFound => StoreError::BlobMissing(id.to_string()),
             _ => error.into(),
         })
+    }
+
+    /// The last byte, without reading the rest; `None` for an empty blob.
+    pub fn last_byte(&self, id: &BlobId) -> Result<Option<u8>> {
+        let mut file = File::open(self.path(id)).map_err(|error| match error.kind() {
+            ErrorKind::NotFound => StoreError::BlobMissing(id.to_string()),
+            _ => error.into(),
+        })?;
+        if file.metadata()?.len() == 0 {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::End(-1))?;
+        let mut byte = [0u8];
+        file.read_exact(&mut byte)?;
+        Ok(Some(byte[0]))
     }
 
     pub fn exists(&self, id: &BlobId) -> bool {

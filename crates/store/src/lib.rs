@@ -117,6 +117,16 @@ pub trait Store: Send + Sync {
         }
         out
     }
+    /// For each blob, whether its message is not empty and does not end
+    /// in a line break (an APPEND keeps the client's last line as it was
+    /// written). A blob that cannot be read counts as ending in one.
+    async fn messages_lacking_final_line_break(&self, blobs: &[BlobId]) -> Vec<bool> {
+        self.message_contents(blobs)
+            .await
+            .into_iter()
+            .map(|content| content.is_ok_and(|content| content.last().is_some_and(|&last| last != b'\n')))
+            .collect()
+    }
     /// Changes flags of `uids`; each changed message gets a new MODSEQ.
     /// With `unchanged_since` (RFC 7162 3.1.3) a message whose MODSEQ is
     /// greater is left alone and not in the result.

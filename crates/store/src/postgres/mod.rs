@@ -538,6 +538,27 @@ impl Store for PostgresStore {
         }
     }
 
+    async fn messages_lacking_final_line_break(&self, blobs: &[BlobId]) -> Vec<bool> {
+        let open: Result<std::collections::HashSet<String>> = async {
+            let ids: Vec<&str> = blobs.iter().map(BlobId::as_str).collect();
+            read_tx!(self, |tx| tx
+                .query(
+                    "SELECT id FROM blobs WHERE id = ANY($1)
+                     AND length(data) > 0 AND get_byte(data, length(data) - 1) <> 10",
+                    &[&ids],
+                )
+                .await?
+                .into_iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect())
+        }
+        .await;
+        match open {
+            Ok(open) => blobs.iter().map(|blob| open.contains(blob.as_str())).collect(),
+            Err(_) => vec![false; blobs.len()],
+        }
+    }
+
     async fn store_flags(
         &self,
         mailbox: MailboxId,

@@ -586,6 +586,19 @@ impl Store for SqliteStore {
             .unwrap_or_else(|error| (0..count).map(|_| Err(StoreError::Io(error.to_string()))).collect())
     }
 
+    async fn messages_lacking_final_line_break(&self, blobs: &[BlobId]) -> Vec<bool> {
+        let (files, blobs) = (Arc::clone(&self.blobs), blobs.to_vec());
+        let count = blobs.len();
+        tokio::task::spawn_blocking(move || {
+            blobs
+                .iter()
+                .map(|blob| matches!(files.last_byte(blob), Ok(Some(last)) if last != b'\n'))
+                .collect()
+        })
+        .await
+        .unwrap_or_else(|_| vec![false; count])
+    }
+
     async fn store_flags(
         &self,
         mailbox: MailboxId,

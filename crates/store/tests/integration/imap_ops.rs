@@ -400,3 +400,36 @@ async fn a_subscription_may_come_before_its_mailbox_and_outlive_it() {
         assert!(store.dangling_subscriptions(again.id).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_message_without_a_last_line_break_is_known_by_its_blob() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let inbox = inbox(store, &alice).await;
+        let bodies: [&[u8]; 3] = [b"Subject: a\r\n\r\nends\r\n", b"Subject: b\r\n\r\nno end", b""];
+        let new = bodies
+            .iter()
+            .map(|data| estafeta_store::NewMessage {
+                data: data.to_vec(),
+                internal_date: 1_700_000_000,
+                date_zone: 0,
+                flags: Flags::default(),
+            })
+            .collect();
+        store.append_messages(inbox.id, new).await.unwrap();
+        let blobs: Vec<_> = store
+            .messages(inbox.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|meta| meta.blob)
+            .collect();
+        assert_eq!(
+            store.messages_lacking_final_line_break(&blobs).await,
+            [false, true, false],
+            "{}",
+            backend.name
+        );
+    }
+}
