@@ -140,6 +140,7 @@ async fn estafeta(split: &Split) -> (Score, Vec<Verdict>, Vec<Verdict>) {
                             ip: None,
                             mail_from: "",
                             auth: Default::default(),
+                            smtputf8: false,
                         };
                         let analysis = filter.analyze(&input).await;
                         filter.verdict(&analysis, None).await

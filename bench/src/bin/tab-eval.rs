@@ -86,6 +86,7 @@ async fn file(filter: &Filter, message: &[u8]) -> Verdict {
         ip: None,
         mail_from: "",
         auth: Default::default(),
+        smtputf8: false,
     };
     let analysis = filter.analyze(&input).await;
     filter.verdict(&analysis, None).await

@@ -62,6 +62,8 @@ pub struct Input<'a> {
     pub ip: Option<IpAddr>,
     pub mail_from: &'a str,
     pub auth: AuthSummary,
+    /// MAIL FROM carried SMTPUTF8 (RFC 6531 3.4).
+    pub smtputf8: bool,
 }
 
 /// What holds for every recipient of one message.
@@ -220,6 +222,7 @@ impl Filter {
         let context = rules::Context {
             our_domains: &our_domains,
             now: estafeta_core::time::now(),
+            smtputf8: input.smtputf8,
         };
         let mut reasons: Vec<Reason> = rules::check_parsed(input.message, parsed, &context)
             .into_iter()

@@ -203,6 +203,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
                 ip: Some(ip),
                 mail_from: &sender,
                 auth: auth_summary,
+                smtputf8: transaction.params.smtputf8,
             };
             Some(filter.analyze(&input).await)
         }

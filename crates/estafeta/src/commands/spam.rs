@@ -89,6 +89,7 @@ pub async fn spam(config: &Config, command: SpamCommand) -> anyhow::Result<()> {
                 ip,
                 mail_from: "",
                 auth: Default::default(),
+                smtputf8: false,
             };
             let analysis = filter.analyze(&input).await;
             let verdict = filter
