@@ -444,6 +444,15 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         // corpus's newsletters and 3% of SpamAssassin's ham.
         hit("HTML_ONLY", 1.0, "HTML without a plain-text part".into());
     }
+    if html_seen && parsed.header_raw("DKIM-Signature").is_none() {
+        // RFC 6376 lets a domain vouch for its mail, and since 2024 the
+        // big mailbox providers demand it of anyone who sends to them, so
+        // a designed (HTML) message nobody signed comes from outside that
+        // world: 52% of the phishing corpus, 1 of 152 newsletters. Presence
+        // is not validity (DKIM_VALID and DMARC judge that): only absence
+        // counts here.
+        hit("HTML_UNSIGNED", 1.5, "HTML mail with no DKIM signature".into());
+    }
 
     let mut shortened = false;
     // The hosts the message links to: anchors in HTML, URLs in text.
@@ -751,6 +760,20 @@ Message-ID: <n1@shop.test>\r\nContent-Type: text/html\r\n\r\n\
         // A link whose text names its own domain is fine.
         let honest = html.replace("http://login.evil.test/x", "https://mybank.test/login");
         assert!(!rules(&honest).contains(&"LINK_TEXT_MISMATCH"));
+    }
+
+    #[test]
+    fn html_mail_nobody_signed_is_noticed() {
+        let html = "From: Shop <news@shop.test>\r\nSubject: Offer\r\nDate: Wed, 25 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <n1@shop.test>\r\nContent-Type: text/html\r\n\r\n<p>Our offer</p>\r\n";
+        assert!(rules(html).contains(&"HTML_UNSIGNED"));
+        let signed = html.replace(
+            "Subject:",
+            "DKIM-Signature: v=1; a=rsa-sha256; d=shop.test; s=s1; h=from; bh=x; b=y\r\nSubject:",
+        );
+        assert!(!rules(&signed).contains(&"HTML_UNSIGNED"), "{:?}", rules(&signed));
+        // Plain text from a person is not judged by its signature.
+        assert!(!rules(CLEAN).contains(&"HTML_UNSIGNED"));
     }
 
     #[test]
