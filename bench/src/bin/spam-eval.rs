@@ -194,6 +194,26 @@ fn print_rules(spam: &[Verdict], ham: &[Verdict]) {
             percent(in_ham, ham.len()),
         );
     }
+    // How far from the line the mistakes are: what a rule worth a point
+    // or two could still change.
+    let bands = |verdicts: &[Verdict]| {
+        let mut counts = [0usize; 8];
+        for verdict in verdicts {
+            let band = (verdict.score.floor() + 2.0).clamp(0.0, 7.0) as usize;
+            counts[band] += 1;
+        }
+        counts
+    };
+    let missed: Vec<Verdict> = spam.iter().filter(|v| !v.is_spam()).cloned().collect();
+    let close_ham: Vec<Verdict> = ham.iter().filter(|v| v.score >= 0.0).cloned().collect();
+    println!("    score band                <-1  -1..0  0..1  1..2  2..3  3..4  4..5   5+");
+    for (name, verdicts) in [("missed spam", &missed), ("ham scoring 0 or more", &close_ham)] {
+        let c = bands(verdicts);
+        println!(
+            "    {name:<24} {:>5} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>4}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
+        );
+    }
 }
 
 /// The Bayesian classifier alone, in memory: what the tokens carry.
