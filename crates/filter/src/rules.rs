@@ -442,7 +442,7 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         // RFC 2046 5.1.4: mail meant for everyone offers a plain-text
         // alternative; 68% of the phishing corpus has none, 4% of the tab
         // corpus's newsletters and 3% of SpamAssassin's ham.
-        hit("HTML_ONLY", 1.0, "HTML without a plain-text part".into());
+        hit("HTML_ONLY", 1.5, "HTML without a plain-text part".into());
     }
     if html_seen && parsed.header_raw("DKIM-Signature").is_none() {
         // RFC 6376 lets a domain vouch for its mail, and since 2024 the
@@ -474,7 +474,7 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         let lower = text.to_ascii_lowercase();
         if !shortened && SHORTENERS.iter().any(|s| lower.contains(&format!("//{s}/"))) {
             shortened = true;
-            hit("URL_SHORTENER", 1.0, "a link through a URL shortener".into());
+            hit("URL_SHORTENER", 1.5, "a link through a URL shortener".into());
         }
     }
     if let Some(ip) = links.iter().find(|host| host.parse::<std::net::Ipv4Addr>().is_ok()) {
@@ -483,14 +483,14 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
     if let Some(host) = links.iter().find(|host| on_host(host, PAGE_HOSTS)) {
         hit(
             "LINK_TO_PAGE_HOST",
-            1.5,
+            2.0,
             format!("a link to a page anyone can put up on {host}"),
         );
     }
     if let Some(host) = images.iter().find(|host| on_host(host, IMAGE_HOSTS)) {
         hit(
             "IMAGE_ON_SHARING_HOST",
-            1.5,
+            2.0,
             format!("images served from an anonymous image host ({host})"),
         );
     }
