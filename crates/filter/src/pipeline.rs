@@ -35,6 +35,15 @@ const BAYES_POINTS: &[(f64, &str, f64)] = &[
     (f64::NEG_INFINITY, "BAYES_00", -2.5),
 ];
 
+/// How much a ham-ward Bayes score may vouch for a message, by the share of
+/// its words the model knows. Ham is familiar (median 95% of its words
+/// known on the SpamAssassin corpus, 10th percentile 87%, newsletters
+/// 86%); mail in a language or of a kind never learned (the phishing
+/// corpus: median 58%) is "ham" to Bayes only for want of spam words.
+fn vouching_weight(familiar: f64) -> f64 {
+    ((familiar - 0.5) / 0.3).clamp(0.0, 1.0)
+}
+
 /// How sure the tab classifier must be to overrule the rules.
 const TAB_CONFIDENCE: f64 = 0.7;
 
@@ -269,10 +278,18 @@ impl Filter {
                         .iter()
                         .find(|(floor, _, _)| probability >= *floor)
                         .expect("the last floor is -inf");
+                    let points = if *points < 0.0 {
+                        *points * vouching_weight(knowledge.familiar)
+                    } else {
+                        *points
+                    };
                     reasons.push(Reason::new(
                         *rule,
-                        *points,
-                        format!("Bayesian spam probability {probability:.3}"),
+                        points,
+                        format!(
+                            "Bayesian spam probability {probability:.3}, {:.0}% of its words known",
+                            knowledge.familiar * 100.0
+                        ),
                     ));
                 }
                 let (spam, ham) = knowledge.sender;
@@ -375,6 +392,16 @@ impl Filter {
         let total = |class| totals.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
         let (spam, ham) = (total(SPAM), total(HAM));
         let min = self.config.filter.min_learned;
+        let familiar = analysis
+            .tokens
+            .iter()
+            .filter(|token| {
+                counts
+                    .get(token)
+                    .is_some_and(|classes| classes.values().sum::<u64>() >= 2)
+            })
+            .count() as f64
+            / analysis.tokens.len().max(1) as f64;
         let probability = (spam >= min && ham >= min).then(|| {
             let counts = counts.into_iter().map(|(token, classes)| {
                 let count = |class| classes.get(&class).copied().unwrap_or(0).min(u64::from(u32::MAX)) as u32;
@@ -384,6 +411,7 @@ impl Filter {
         });
         Ok(SpamKnowledge {
             probability,
+            familiar,
             sender: history,
         })
     }
@@ -579,6 +607,8 @@ impl Filter {
 /// What the spam classifier knows of one message.
 struct SpamKnowledge {
     probability: Option<f64>,
+    /// The share of the message's words the model has seen at least twice.
+    familiar: f64,
     /// Messages learned from its sender: (spam, ham).
     sender: (u64, u64),
 }
@@ -654,6 +684,15 @@ mod tests {
         assert_eq!(sender_of(forged), None);
         let real = b"From: Ana <Ana@partner.test>\r\nTo: bob@example.com\r\nSubject: hi\r\n\r\nx\r\n";
         assert_eq!(sender_of(real).as_deref(), Some("ana@partner.test"));
+    }
+
+    #[test]
+    fn bayes_vouches_fully_only_for_familiar_words() {
+        assert_eq!(vouching_weight(0.95), 1.0);
+        assert_eq!(vouching_weight(0.8), 1.0);
+        assert_eq!(vouching_weight(0.5), 0.0);
+        assert_eq!(vouching_weight(0.1), 0.0);
+        assert!(vouching_weight(0.6) < vouching_weight(0.7) && vouching_weight(0.7) < 1.0);
     }
 
     #[test]

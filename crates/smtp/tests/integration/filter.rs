@@ -373,6 +373,49 @@ fn work(n: usize) -> String {
     )
 }
 
+/// The score in a filed message's X-Spam-Status.
+fn spam_score(message: &str) -> f64 {
+    let at = message.find("score=").expect("an X-Spam-Status") + "score=".len();
+    let end = message[at..].find(' ').unwrap() + at;
+    message[at..end].parse().unwrap()
+}
+
+#[tokio::test]
+async fn bayes_vouches_for_mail_only_as_far_as_it_knows_its_words() {
+    let server = server_with(|config| config.filter.min_learned = 2).await;
+    let mut examples: Vec<(Vec<u8>, bool)> = (0..5).map(|n| (work(n).into_bytes(), false)).collect();
+    examples.extend((0..5).map(|n| (pills(n).into_bytes(), true)));
+    estafeta_filter::train_spam(server.store().as_ref(), None, examples)
+        .await
+        .unwrap();
+    send(&server, &work(7)).await.expect(250, "2.0.0");
+    // The same words, drowned in words the model never saw.
+    let strange = mail(
+        "Colleague <colleague8@remote.test>",
+        "Quarterly report 8",
+        "",
+        "Attached are the quarterly figures for the project review meeting. \
+         Zorvath quelmir daskeni florubat wimplex trasogen velkuri omnastrel \
+         pyrandel cosmuth birelon stavique mornathel grelvin oskutar plimeron \
+         vastrique dornelli keshavo tuvanel brisquet ulmaroth fendrigo saplevi",
+    );
+    send(&server, &strange).await.expect(250, "2.0.0");
+    let filed = inbox(&server, ALICE).await;
+    assert_eq!(filed.len(), 2);
+    let (known, unknown) = (spam_score(&filed[0]), spam_score(&filed[1]));
+    assert!(
+        filed[0].contains("BAYES_00") || filed[0].contains("BAYES_20"),
+        "{}",
+        filed[0]
+    );
+    assert!(known < 0.0, "familiar ham is vouched for: {}", filed[0]);
+    assert!(
+        unknown > known,
+        "mostly unknown words are not vouched for as much: {known} then {unknown}\n{}",
+        filed[1]
+    );
+}
+
 #[tokio::test]
 async fn moves_in_imap_teach_the_filter() {
     let server = server_with(|config| config.filter.min_learned = 2).await;
