@@ -84,7 +84,7 @@ pub enum Command {
     Reputation,
     /// Check the store: every blob present and whole, counters consistent.
     VerifyData {
-        /// Fix what can be fixed safely (reference counts, counters, orphan files).
+        /// Fix what can be fixed safely (reference counts, counters, orphan blob contents).
         #[arg(long)]
         repair: bool,
     },

@@ -52,7 +52,8 @@ struct Table {
     columns: &'static [(&'static str, &'static str)],
 }
 
-/// In dependency order. Blobs go first, their content read from the files.
+/// In dependency order. Blobs go first, their content read from the
+/// database or from the files.
 const TABLES: &[Table] = &[
     Table {
         name: "ip_pools",
@@ -308,15 +309,21 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
     }
     // A consistent snapshot of the source, read off the async runtime.
     let (tables, blobs, last_uidvalidity) = tokio::task::spawn_blocking(move || -> Result<_> {
+        // A store last opened by an older build is brought up to this
+        // build's schema first, as the server would on start.
+        crate::sqlite::schema::migrate_to(&mut Connection::open(&db_path)?, crate::sqlite::schema::latest())?;
         let mut conn = Connection::open_with_flags(&db_path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let tx = conn.transaction()?;
         let mut tables = Vec::with_capacity(TABLES.len());
         for table in TABLES {
             tables.push(read_table(&tx, table)?);
         }
-        let blobs: Vec<(String, i64, i64)> = tx
-            .prepare("SELECT id, size, refcount FROM blobs")?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        let blobs: Vec<(String, i64, i64, Option<Vec<u8>>)> = tx
+            .prepare(
+                "SELECT blobs.id, size, refcount, data FROM blobs
+                 LEFT JOIN blob_contents ON blob_contents.id = blobs.id",
+            )?
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
             .collect::<std::result::Result<_, _>>()?;
         let last: i64 = tx
             .query_row(
@@ -340,9 +347,12 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
     let mut db = target.pool_object().await?;
     let tx = db.transaction().await?;
     let mut report = MigrationReport::default();
-    for (id, size, refcount) in &blobs {
-        let blob = BlobId::parse(id).ok_or_else(|| StoreError::Database(format!("bad blob id {id}")))?;
-        let data = files.get(&blob)?;
+    for (id, size, refcount, in_database) in blobs {
+        let blob = BlobId::parse(&id).ok_or_else(|| StoreError::Database(format!("bad blob id {id}")))?;
+        let data = match in_database {
+            Some(data) => data,
+            None => files.get(&blob)?,
+        };
         if BlobId::of(&data) != blob {
             return Err(StoreError::Database(format!(
                 "blob {id} does not match its content; run verify-data"
@@ -350,7 +360,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         }
         tx.execute(
             "INSERT INTO blobs (id, size, refcount, data) VALUES ($1, $2, $3, $4)",
-            &[id, size, refcount, &data],
+            &[&id, &size, &refcount, &data],
         )
         .await?;
         report.blobs += 1;

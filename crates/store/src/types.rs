@@ -268,7 +268,7 @@ pub struct RecipientOutcome {
 pub struct VerifyReport {
     pub messages_checked: u64,
     pub blobs_checked: u64,
-    /// Blobs referenced by rows but absent on disk (data loss).
+    /// Blobs referenced by rows but whose content is gone (data loss).
     pub missing_blobs: Vec<String>,
     /// Blobs whose content no longer hashes to their name (corruption).
     pub corrupt_blobs: Vec<String>,
@@ -276,7 +276,8 @@ pub struct VerifyReport {
     pub refcount_mismatches: Vec<String>,
     /// Mailboxes whose UIDNEXT or HIGHESTMODSEQ lags their messages.
     pub counter_errors: Vec<String>,
-    /// Blob files no row refers to (left by a crash; safe to remove).
+    /// Blob contents (files, or rows of the embedded backend) that no blob
+    /// row refers to (left by a crash; safe to remove).
     pub orphan_files: Vec<String>,
     /// How many of the problems above `repair` fixed.
     pub repaired: u64,

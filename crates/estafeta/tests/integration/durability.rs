@@ -2,8 +2,9 @@
 //! survives a killed process), so the server runs under strace and the
 //! order of its system calls is checked instead: by the time the `250`
 //! that acknowledges a message is written, every file the transaction
-//! wrote has been fsynced after its last write, and every blob renamed into
-//! place has had its directory fsynced. A missing fsync, or SQLite's
+//! wrote has been fsynced after its last write (the WAL; and for a large
+//! message its blob file), and every blob renamed into place has had its
+//! directory fsynced. A missing fsync, or SQLite's
 //! `synchronous=NORMAL` (WAL without a sync at commit), fails this test.
 
 use crate::common::*;
@@ -219,9 +220,18 @@ fn every_write_of_an_acknowledged_message_is_fsynced_before_the_250() {
     let (banner, _stderr) = banner(&mut child);
     let smtp = endpoint(&banner, "smtp");
     let mut replies = Vec::new();
-    // Two messages: the first makes the blob directory, the second finds it.
-    for n in 0..2 {
-        let reply = send(smtp, "ann@example.test", &format!("message {n}: {}", "x".repeat(300)));
+    // Small messages are kept in the database (the WAL), large ones in
+    // blob files: two of each, the first of which makes the blob directory
+    // and the second finds it.
+    let line = format!("{}\r\n", "x".repeat(76));
+    let bodies = [
+        format!("message 0: {line}"),
+        format!("message 1: {line}"),
+        format!("message 2: {}", line.repeat(1_500)),
+        format!("message 3: {}", line.repeat(1_500)),
+    ];
+    for body in &bodies {
+        let reply = send(smtp, "ann@example.test", body);
         assert!(reply.starts_with("250 "), "{reply}");
         replies.push(reply);
     }
@@ -248,14 +258,25 @@ fn every_write_of_an_acknowledged_message_is_fsynced_before_the_250() {
                 .unwrap_or_else(|| panic!("`{text}` not in the trace"));
         let problems = unsynced(&calls, start, at);
         assert!(problems.is_empty(), "{text}: {problems:#?}");
-        let wrote = calls[start..at]
+        let written: Vec<&str> = calls[start..at]
             .iter()
-            .filter(|call| is_write(call) && fd_path(call).is_some());
-        assert!(wrote.count() >= 2, "the blob and the WAL were written in the window");
+            .filter(|call| is_write(call))
+            .filter_map(fd_path)
+            .collect();
+        assert!(
+            written.iter().any(|path| path.ends_with("-wal")),
+            "{text}: the WAL was written in the window: {written:?}"
+        );
+        let large = checked >= 2;
+        assert_eq!(
+            written.iter().any(|path| path.contains("/blobs/")),
+            large,
+            "{text}: only a large message has a blob file: {written:?}"
+        );
         checked += 1;
         from = at;
     }
-    assert_eq!(checked, 2);
+    assert_eq!(checked, 4);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Messages in mailboxes, and the reference counts of their blobs.
 
+use super::blobs::{self, NewBlob};
 use super::{Effects, mailboxes};
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
@@ -9,32 +10,8 @@ use estafeta_core::model::{Flags, MailboxId, SystemFlags};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
-/// Adds `references` to a blob's count, creating its row if this is the
-/// first. A new row is only made if the file is really there: a concurrent
-/// removal of the last reference may have unlinked it since it was written,
-/// and then the caller must write it again (`BlobMissing`).
-pub fn reference_blob(
-    conn: &Connection,
-    files: &FileBlobStore,
-    blob: &BlobId,
-    size: u64,
-    references: u64,
-) -> Result<()> {
-    let updated = conn
-        .prepare_cached("UPDATE blobs SET refcount = refcount + ?2 WHERE id = ?1")?
-        .execute(params![blob.as_str(), references])?;
-    if updated == 0 {
-        if !files.exists(blob) {
-            return Err(StoreError::BlobMissing(blob.to_string()));
-        }
-        conn.prepare_cached("INSERT INTO blobs (id, size, refcount) VALUES (?1, ?2, ?3)")?
-            .execute(params![blob.as_str(), size, references])?;
-    }
-    Ok(())
-}
-
-/// Takes references away; blobs left with none lose their row and their
-/// file is removed after the commit.
+/// Takes references away; blobs left with none lose their row, and a file
+/// holding one is removed after the commit.
 pub fn release_blobs(conn: &Connection, effects: &mut Effects, released: BTreeMap<BlobId, u64>) -> Result<()> {
     for (blob, count) in released {
         let remaining: i64 = conn
@@ -44,10 +21,10 @@ pub fn release_blobs(conn: &Connection, effects: &mut Effects, released: BTreeMa
             .query_row(params![blob.as_str(), count], |row| row.get(0))
             .optional()?
             .unwrap_or(0);
-        if remaining == 0 {
-            conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?
-                .execute([blob.as_str()])?;
-            effects.unreferenced.push(blob);
+        if remaining == 0
+            && let Some(file) = blobs::forget(conn, &blob)?
+        {
+            effects.unreferenced.push(file);
         }
     }
     Ok(())
@@ -57,7 +34,7 @@ pub fn deliver(
     conn: &Connection,
     effects: &mut Effects,
     files: &FileBlobStore,
-    blob: &BlobId,
+    blob: &NewBlob,
     size: u64,
     (internal_date, date_zone): (i64, i16),
     targets: &[DeliveryTarget],
@@ -65,7 +42,7 @@ pub fn deliver(
     if targets.is_empty() {
         return Err(StoreError::Invalid("a delivery needs at least one mailbox".into()));
     }
-    reference_blob(conn, files, blob, size, targets.len() as u64)?;
+    blobs::reference(conn, files, blob, size, targets.len() as u64)?;
     let mut delivered = Vec::with_capacity(targets.len());
     for target in targets {
         let (account, uid, modseq) = mailboxes::allocate(conn, target.mailbox, 1)?;
@@ -77,7 +54,7 @@ pub fn deliver(
             target.mailbox.0,
             uid,
             modseq,
-            blob.as_str(),
+            blob.id.as_str(),
             size,
             internal_date,
             date_zone,

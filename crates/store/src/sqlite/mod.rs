@@ -1,5 +1,7 @@
-//! The embedded backend: SQLite in WAL mode beside a directory of blob files.
+//! The embedded backend: SQLite in WAL mode, with the contents of large
+//! messages in a directory of blob files beside it.
 
+mod blobs;
 mod directory;
 mod learning;
 mod mailboxes;
@@ -18,6 +20,7 @@ use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
 use crate::{DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant};
 use async_trait::async_trait;
+use blobs::NewBlob;
 use estafeta_core::Address;
 use estafeta_core::bus::{Change, ChangeBus};
 use estafeta_core::metrics::{Counter, Metrics};
@@ -110,6 +113,7 @@ const OPERATIONS: &[&str] = &[
     "mailbox_subscribe",
     "message_content",
     "messages",
+    "messages_lacking_final_line_break",
     "move",
     "queue_insert",
     "queue_list",
@@ -229,21 +233,27 @@ impl SqliteStore {
         self.writer.run(work).await
     }
 
-    async fn put_blob(&self, message: &[u8]) -> Result<BlobId> {
+    /// Prepares `parts` as one blob: small contents on this thread (only
+    /// a hash), larger ones into a file on a blocking thread.
+    async fn put_parts(&self, parts: &[&[u8]]) -> Result<NewBlob> {
+        let size = parts.iter().map(|part| part.len()).sum();
+        if NewBlob::kept_in_database(size) {
+            return NewBlob::prepare(&self.blobs, parts);
+        }
         let files = Arc::clone(&self.blobs);
-        let data = message.to_vec();
-        tokio::task::spawn_blocking(move || files.put(&data))
+        let data = parts.concat();
+        tokio::task::spawn_blocking(move || NewBlob::prepare(&files, &[&data]))
             .await
             .map_err(|error| StoreError::Io(error.to_string()))?
     }
 
+    async fn put_blob(&self, message: &[u8]) -> Result<NewBlob> {
+        self.put_parts(&[message]).await
+    }
+
     /// A received copy's blob, written from its shared parts.
-    async fn put_composed(&self, message: &Composed) -> Result<BlobId> {
-        let files = Arc::clone(&self.blobs);
-        let message = message.clone();
-        tokio::task::spawn_blocking(move || files.put_parts(&message.parts()))
-            .await
-            .map_err(|error| StoreError::Io(error.to_string()))?
+    async fn put_composed(&self, message: &Composed) -> Result<NewBlob> {
+        self.put_parts(&message.parts()).await
     }
 
     /// Writes the blob, then runs `work` referencing it. If the file was
@@ -251,7 +261,7 @@ impl SqliteStore {
     /// write reports `BlobMissing`; writing the blob again settles it.
     async fn with_blob<F, R>(&self, operation: &'static str, message: &[u8], work: F) -> Result<R>
     where
-        F: Fn(&rusqlite::Connection, &mut Effects, &FileBlobStore, &BlobId) -> Result<R> + Send + Sync + 'static,
+        F: Fn(&rusqlite::Connection, &mut Effects, &FileBlobStore, &NewBlob) -> Result<R> + Send + Sync + 'static,
         R: Send + 'static,
     {
         let work = Arc::new(work);
@@ -483,8 +493,8 @@ impl Store for SqliteStore {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            // Blob files first (each fsynced), then one transaction that
-            // refers to all of them.
+            // Large contents go to files first (each fsynced), then one
+            // transaction refers to all of them and holds the small ones.
             let mut blobs = Vec::with_capacity(acceptance.local.len());
             for copy in &acceptance.local {
                 blobs.push(self.put_composed(&copy.message).await?);
@@ -570,30 +580,29 @@ impl Store for SqliteStore {
     }
 
     async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>> {
-        self.count("message_content");
         let (files, blob) = (Arc::clone(&self.blobs), blob.clone());
-        tokio::task::spawn_blocking(move || files.get(&blob))
+        self.read("message_content", move |conn| blobs::read(conn, &files, &blob))
             .await
-            .map_err(|error| StoreError::Io(error.to_string()))?
     }
 
-    async fn message_contents(&self, blobs: &[BlobId]) -> Vec<Result<Vec<u8>>> {
-        self.count("message_content");
-        let (files, blobs) = (Arc::clone(&self.blobs), blobs.to_vec());
-        let count = blobs.len();
-        tokio::task::spawn_blocking(move || blobs.iter().map(|blob| files.get(blob)).collect())
-            .await
-            .unwrap_or_else(|error| (0..count).map(|_| Err(StoreError::Io(error.to_string()))).collect())
+    async fn message_contents(&self, wanted: &[BlobId]) -> Vec<Result<Vec<u8>>> {
+        let (files, wanted) = (Arc::clone(&self.blobs), wanted.to_vec());
+        let count = wanted.len();
+        self.read("message_content", move |conn| {
+            Ok(wanted.iter().map(|blob| blobs::read(conn, &files, blob)).collect())
+        })
+        .await
+        .unwrap_or_else(|error| (0..count).map(|_| Err(error.clone())).collect())
     }
 
-    async fn messages_lacking_final_line_break(&self, blobs: &[BlobId]) -> Vec<bool> {
-        let (files, blobs) = (Arc::clone(&self.blobs), blobs.to_vec());
-        let count = blobs.len();
-        tokio::task::spawn_blocking(move || {
-            blobs
+    async fn messages_lacking_final_line_break(&self, wanted: &[BlobId]) -> Vec<bool> {
+        let (files, wanted) = (Arc::clone(&self.blobs), wanted.to_vec());
+        let count = wanted.len();
+        self.read("messages_lacking_final_line_break", move |conn| {
+            Ok(wanted
                 .iter()
-                .map(|blob| matches!(files.last_byte(blob), Ok(Some(last)) if last != b'\n'))
-                .collect()
+                .map(|blob| blobs::lacks_final_line_break(conn, &files, blob).unwrap_or(false))
+                .collect())
         })
         .await
         .unwrap_or_else(|_| vec![false; count])

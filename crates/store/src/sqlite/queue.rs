@@ -3,7 +3,8 @@
 //! they are delivered, and removed when none is left pending.
 
 use super::Effects;
-use super::messages::{reference_blob, release_blobs};
+use super::blobs::{self, NewBlob};
+use super::messages::release_blobs;
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::{
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 pub fn insert(
     conn: &Connection,
     files: &FileBlobStore,
-    blob: &BlobId,
+    blob: &NewBlob,
     size: u64,
     entry: &NewQueuedMessage,
 ) -> Result<QueueId> {
@@ -25,13 +26,20 @@ pub fn insert(
             "a queued message needs at least one recipient".into(),
         ));
     }
-    reference_blob(conn, files, blob, size, 1)?;
+    blobs::reference(conn, files, blob, size, 1)?;
     let now = super::now();
     conn.prepare_cached(
         "INSERT INTO queue (blob_id, size, sender, envid, ret, created_at, next_attempt)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
     )?
-    .execute(params![blob.as_str(), size, entry.sender, entry.envid, entry.ret, now])?;
+    .execute(params![
+        blob.id.as_str(),
+        size,
+        entry.sender,
+        entry.envid,
+        entry.ret,
+        now
+    ])?;
     let id = QueueId(conn.last_insert_rowid());
     let mut add = conn.prepare_cached(
         "INSERT INTO queue_recipients (queue_id, address, orcpt, notify, status, attempts)

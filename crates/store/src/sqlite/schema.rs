@@ -5,7 +5,17 @@
 use crate::error::{Result, StoreError};
 use rusqlite::{Connection, params};
 
-pub const MIGRATIONS: &[(u32, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6), (7, V7), (8, V8)];
+pub const MIGRATIONS: &[(u32, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+    (8, V8),
+    (9, V9),
+];
 
 const V1: &str = r#"
 CREATE TABLE meta (
@@ -282,6 +292,16 @@ CREATE TABLE dangling_subscriptions (
 // read in that zone.
 const V8: &str = r#"
 ALTER TABLE messages ADD COLUMN date_zone INTEGER NOT NULL DEFAULT 0;
+"#;
+
+// Contents of blobs up to 100 KiB (blobs.rs), written in the transaction
+// that first refers to them: one WAL fsync per group commit instead of a
+// file's and its directory's per message. Larger contents stay in files.
+const V9: &str = r#"
+CREATE TABLE blob_contents (
+    id   TEXT PRIMARY KEY,
+    data BLOB NOT NULL
+);
 "#;
 
 /// The newest schema this build knows.

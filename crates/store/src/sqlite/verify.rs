@@ -13,8 +13,9 @@ pub fn blob_rows(conn: &Connection) -> Result<BTreeMap<String, i64>> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Checks every blob row against the files: present, and hashing to its
-/// name. Runs on a reader (hashing is slow) so deliveries go on meanwhile.
+/// Checks every blob row against its content, in the database or in a
+/// file: present, and hashing to its name. Runs on a reader (hashing is
+/// slow) so deliveries go on meanwhile.
 pub fn check_files(conn: &Connection, files: &FileBlobStore, report: &mut VerifyReport) -> Result<()> {
     let rows = blob_rows(conn)?;
     for id in rows.keys() {
@@ -23,7 +24,7 @@ pub fn check_files(conn: &Connection, files: &FileBlobStore, report: &mut Verify
             report.corrupt_blobs.push(id.clone());
             continue;
         };
-        match files.get(&blob) {
+        match super::blobs::read(conn, files, &blob) {
             Ok(content) if BlobId::of(&content) == blob => {}
             Ok(_) => report.corrupt_blobs.push(id.clone()),
             Err(_) => report.missing_blobs.push(id.clone()),
@@ -32,7 +33,8 @@ pub fn check_files(conn: &Connection, files: &FileBlobStore, report: &mut Verify
     Ok(())
 }
 
-/// Reference counts, mailbox counters and orphan files; runs in the writer
+/// Reference counts, mailbox counters and orphan contents (files, or rows
+/// of `blob_contents`, that no blob row claims); runs in the writer
 /// so that it sees a stable state and can repair it.
 pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report: &mut VerifyReport) -> Result<()> {
     report.messages_checked = conn.query_row("SELECT COUNT(*) FROM messages", [], |row| row.get(0))?;
@@ -104,6 +106,12 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
         }
     }
 
+    for id in super::blobs::orphan_contents(conn)? {
+        if repair && super::blobs::remove_orphan_content(conn, &id)? {
+            report.repaired += 1;
+        }
+        report.orphan_files.push(id);
+    }
     let known: BTreeSet<String> = blob_rows(conn)?.into_keys().collect();
     for id in files.list()? {
         if !known.contains(id.as_str()) {

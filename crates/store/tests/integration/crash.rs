@@ -24,7 +24,8 @@ fn child_test_name() -> String {
 
 fn crash_message(task: usize, n: usize) -> Vec<u8> {
     // Some shared content (n.is_multiple_of(5)) so blobs are also re-referenced, and
-    // some large enough to take several writes.
+    // some too large to be kept in the database (blob files, written in
+    // several writes).
     let size = if n.is_multiple_of(7) { 200_000 } else { 2_000 };
     let body = if n.is_multiple_of(5) {
         "shared".repeat(size / 6)

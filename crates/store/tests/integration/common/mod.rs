@@ -40,13 +40,26 @@ pub async fn backends() -> Vec<Backend> {
     all
 }
 
-/// Blobs the store holds; on SQLite the files must agree with the rows.
+/// Blobs the store holds; on SQLite the contents kept in files and in the
+/// database must together agree with the rows.
 pub async fn blob_count(backend: &Backend) -> usize {
     let rows = backend.store.verify(false).await.unwrap().blobs_checked as usize;
     if backend.name == "sqlite" {
-        assert_eq!(blob_files(backend.dir.path()), rows, "blob files and rows disagree");
+        let dir = backend.dir.path();
+        assert_eq!(
+            blob_files(dir) + blob_contents_in_database(dir),
+            rows,
+            "blob contents and rows disagree"
+        );
     }
     rows
+}
+
+/// Blob contents the SQLite store keeps in its database.
+pub fn blob_contents_in_database(dir: &std::path::Path) -> usize {
+    let conn = rusqlite::Connection::open(dir.join("estafeta.db")).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM blob_contents", [], |row| row.get::<_, i64>(0))
+        .unwrap() as usize
 }
 
 pub async fn account(store: &dyn Store, address: &str) -> Account {
@@ -74,6 +87,14 @@ pub fn to(mailbox: &Mailbox) -> DeliveryTarget {
 
 pub fn message(n: usize) -> Vec<u8> {
     format!("From: a@example.com\r\nSubject: test {n}\r\n\r\nBody {n}\r\n").into_bytes()
+}
+
+/// A message too large for the SQLite store to keep in its database: its
+/// content goes to a blob file.
+pub fn large_message(n: usize) -> Vec<u8> {
+    let mut message = message(n);
+    message.extend(format!("{}\r\n", "x".repeat(78)).repeat(1_500).bytes());
+    message
 }
 
 /// Blob files on disk, excluding temporaries.
