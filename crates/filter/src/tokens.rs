@@ -11,6 +11,29 @@ const MAX_WORD: usize = 24;
 /// Enough of a long message to judge it; the rest adds time, not signal.
 const MAX_TEXT: usize = 64 * 1024;
 
+/// Platforms that every footer of today's mail names and links ("follow us
+/// on ..."), legitimate or not, and that did not exist when the classic
+/// corpora (SpamAssassin's of 2002) were collected. A model that learned
+/// its ham there and its spam from recent phishing would read them as
+/// spam: they tell a message's age, not whether it is wanted, so they are
+/// no tokens (as style sheets are none).
+const PLATFORMS: &[&str] = &[
+    "facebook",
+    "twitter",
+    "instagram",
+    "youtube",
+    "linkedin",
+    "gmail",
+    "pinterest",
+    "tiktok",
+    "whatsapp",
+    "snapchat",
+];
+
+fn names_a_platform(word: &str) -> bool {
+    PLATFORMS.iter().any(|platform| word.contains(platform))
+}
+
 /// 64-bit FNV-1a: stable across runs and builds, so a stored model keeps
 /// meaning what it meant.
 pub(crate) fn hash(prefix: &str, word: &str) -> u64 {
@@ -30,6 +53,7 @@ fn words<'a>(text: &'a str) -> impl Iterator<Item = String> + 'a {
             (2..=MAX_WORD).contains(&n)
         })
         .map(str::to_lowercase)
+        .filter(|w| !names_a_platform(w))
 }
 
 /// The domain of each link in `text` (http, https, www.).
@@ -47,6 +71,14 @@ pub(crate) fn link_domains(text: &str) -> Vec<String> {
         }
     }
     domains
+}
+
+/// The link domains of `text` that may be tokens (no platform's).
+fn link_tokens(text: &str) -> impl Iterator<Item = u64> {
+    link_domains(text)
+        .into_iter()
+        .filter(|domain| !names_a_platform(domain))
+        .map(|domain| hash("link", &domain))
 }
 
 /// `text` in lower case without the given addresses.
@@ -84,7 +116,9 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
             Some(address) if to.contains(&address) => out.push(hash("meta", "from-is-recipient")),
             Some(address) => {
                 let domain = address.rsplit('@').next().unwrap_or_default();
-                out.push(hash("from-domain", domain));
+                if !names_a_platform(domain) {
+                    out.push(hash("from-domain", domain));
+                }
                 out.push(hash("from", &address));
             }
             None => {}
@@ -108,7 +142,7 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
             }
             PartType::Html(html) => {
                 // Links live in the markup (href), words in what shows.
-                out.extend(link_domains(html).iter().map(|d| hash("link", d)));
+                out.extend(link_tokens(html));
                 // Only what shows: a style sheet's words (kilobytes of
                 // them in today's mail, none in the mail of 2002 a model
                 // may have learned from) would tell the classifier the
@@ -131,7 +165,7 @@ pub fn tokens_of(parsed: Option<&mail_parser::Message>) -> Vec<u64> {
         let text: String = text.chars().take(MAX_TEXT - text_len).collect();
         text_len += text.len();
         let text = scrub(&text, &to);
-        out.extend(link_domains(&text).iter().map(|d| hash("link", d)));
+        out.extend(link_tokens(&text));
         out.extend(words(&text).map(|w| hash("body", &w)));
     }
     if html_only {
@@ -183,6 +217,26 @@ Subject: victim@pot.example, verify now\r\n\r\nDear victim@pot.example, verify y
         assert!(found.contains(&hash("meta", "from-is-recipient")));
         assert!(!found.contains(&hash("from-domain", "pot.example")));
         assert!(!found.contains(&hash("from", "victim@pot.example")));
+    }
+
+    #[test]
+    fn platforms_every_footer_names_are_no_tokens() {
+        let message = b"From: Team <news@gmail.com>\r\nSubject: Follow us on Instagram\r\n\
+Content-Type: text/html\r\n\r\n<p>Thanks for joining. Find us on Facebook and YouTube:\
+ <a href=\"https://www.facebook.com/team\">us</a> <a href=\"https://team.example/\">site</a></p>\r\n";
+        let found = tokens(message);
+        for (place, word) in [
+            ("subject", "instagram"),
+            ("body", "facebook"),
+            ("body", "youtube"),
+            ("link", "www.facebook.com"),
+            ("from-domain", "gmail.com"),
+        ] {
+            assert!(!found.contains(&hash(place, word)), "{place}:{word} learned");
+        }
+        for (place, word) in [("subject", "follow"), ("body", "joining"), ("link", "team.example")] {
+            assert!(found.contains(&hash(place, word)), "{place}:{word} missing");
+        }
     }
 
     #[test]
