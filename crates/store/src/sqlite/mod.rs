@@ -159,6 +159,7 @@ impl SqliteStore {
         let mut conn = pool::open_connection(&path)?;
         schema::migrate_to(&mut conn, schema::latest())?;
         let bus = ChangeBus::default();
+        conn.pragma_update(None, "wal_autocheckpoint", pool::CHECKPOINT_PAGES)?;
         let writer = Writer::start(conn, Arc::clone(&blobs), bus.clone(), &metrics);
         let readers = Readers::open(&path)?;
         let operations = OPERATIONS
