@@ -321,7 +321,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         let blobs: Vec<(String, i64, i64, Option<Vec<u8>>)> = tx
             .prepare(
                 "SELECT blobs.id, size, refcount, data FROM blobs
-                 LEFT JOIN blob_contents ON blob_contents.id = blobs.id",
+                 LEFT JOIN blob_contents ON blob_contents.rowid = blobs.content",
             )?
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
             .collect::<std::result::Result<_, _>>()?;

@@ -63,16 +63,17 @@ pub fn reference(conn: &Connection, files: &FileBlobStore, blob: &NewBlob, size:
     if updated > 0 {
         return Ok(());
     }
-    match &blob.content {
+    let row = match &blob.content {
         Some(content) => {
-            conn.prepare_cached("INSERT OR REPLACE INTO blob_contents (id, data) VALUES (?1, ?2)")?
-                .execute(params![id, content.as_slice()])?;
+            conn.prepare_cached("INSERT INTO blob_contents (data) VALUES (?1)")?
+                .execute([content.as_slice()])?;
+            Some(conn.last_insert_rowid())
         }
         None if !files.exists(&blob.id) => return Err(StoreError::BlobMissing(blob.id.to_string())),
-        None => {}
-    }
-    conn.prepare_cached("INSERT INTO blobs (id, size, refcount) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, size, references])?;
+        None => None,
+    };
+    conn.prepare_cached("INSERT INTO blobs (id, size, refcount, content) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id, size, references, row])?;
     Ok(())
 }
 
@@ -80,18 +81,26 @@ pub fn reference(conn: &Connection, files: &FileBlobStore, blob: &NewBlob, size:
 /// goes with the row; a file's id is returned, to be unlinked once the
 /// transaction is durable.
 pub fn forget(conn: &Connection, blob: &BlobId) -> Result<Option<BlobId>> {
-    conn.prepare_cached("DELETE FROM blobs WHERE id = ?1")?
-        .execute([blob.as_str()])?;
-    let in_database = conn
-        .prepare_cached("DELETE FROM blob_contents WHERE id = ?1")?
-        .execute([blob.as_str()])?;
-    Ok((in_database == 0).then(|| blob.clone()))
+    let row: Option<Option<i64>> = conn
+        .prepare_cached("DELETE FROM blobs WHERE id = ?1 RETURNING content")?
+        .query_row([blob.as_str()], |row| row.get(0))
+        .optional()?;
+    match row.flatten() {
+        Some(content) => {
+            conn.prepare_cached("DELETE FROM blob_contents WHERE rowid = ?1")?
+                .execute([content])?;
+            Ok(None)
+        }
+        None => Ok(Some(blob.clone())),
+    }
 }
 
 /// The content kept in the database, if it is kept there.
 fn in_database(conn: &Connection, blob: &BlobId) -> Result<Option<Vec<u8>>> {
     Ok(conn
-        .prepare_cached("SELECT data FROM blob_contents WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT data FROM blobs JOIN blob_contents ON blob_contents.rowid = blobs.content WHERE blobs.id = ?1",
+        )?
         .query_row([blob.as_str()], |row| row.get(0))
         .optional()?)
 }
@@ -108,7 +117,10 @@ pub fn read(conn: &Connection, files: &FileBlobStore, blob: &BlobId) -> Result<V
 /// message without a final line break); false for an empty or unknown one.
 pub fn lacks_final_line_break(conn: &Connection, files: &FileBlobStore, blob: &BlobId) -> Result<bool> {
     let last: Option<Option<Vec<u8>>> = conn
-        .prepare_cached("SELECT substr(data, -1, 1) FROM blob_contents WHERE id = ?1")?
+        .prepare_cached(
+            "SELECT substr(data, -1, 1) FROM blobs JOIN blob_contents ON blob_contents.rowid = blobs.content
+             WHERE blobs.id = ?1",
+        )?
         .query_row([blob.as_str()], |row| row.get(0))
         .optional()?;
     let last = match last {
@@ -118,16 +130,23 @@ pub fn lacks_final_line_break(conn: &Connection, files: &FileBlobStore, blob: &B
     Ok(matches!(last, Some(byte) if byte != b'\n'))
 }
 
-/// Ids of contents kept in the database that no blob row claims.
-pub fn orphan_contents(conn: &Connection) -> Result<Vec<String>> {
-    let mut statement =
-        conn.prepare("SELECT id FROM blob_contents WHERE id NOT IN (SELECT id FROM blobs) ORDER BY id")?;
-    let ids = statement.query_map([], |row| row.get(0))?;
-    Ok(ids.collect::<Result<_, _>>()?)
+/// Rows of contents kept in the database that no blob row claims.
+pub fn orphan_contents(conn: &Connection) -> Result<Vec<i64>> {
+    let mut statement = conn.prepare(
+        "SELECT rowid FROM blob_contents
+         WHERE rowid NOT IN (SELECT content FROM blobs WHERE content IS NOT NULL) ORDER BY rowid",
+    )?;
+    let rows = statement.query_map([], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn remove_orphan_content(conn: &Connection, id: &str) -> Result<bool> {
-    Ok(conn.execute("DELETE FROM blob_contents WHERE id = ?1", [id])? > 0)
+pub fn remove_orphan_content(conn: &Connection, row: i64) -> Result<bool> {
+    Ok(conn.execute("DELETE FROM blob_contents WHERE rowid = ?1", [row])? > 0)
+}
+
+/// How `verify-data` names an orphan content row.
+pub fn orphan_name(row: i64) -> String {
+    format!("blob_contents row {row}")
 }
 
 #[cfg(test)]

@@ -296,12 +296,17 @@ ALTER TABLE messages ADD COLUMN date_zone INTEGER NOT NULL DEFAULT 0;
 
 // Contents of blobs up to 100 KiB (blobs.rs), written in the transaction
 // that first refers to them: one WAL fsync per group commit instead of a
-// file's and its directory's per message. Larger contents stay in files.
+// file's and its directory's per message. Larger contents stay in files
+// (`content` NULL). Contents are found by their row's number, so each new
+// one is appended at the end of its table rather than placed by a random
+// hash in an index of its own; numbers are never given twice, so a
+// damaged reference cannot come to point at another message.
 const V9: &str = r#"
 CREATE TABLE blob_contents (
-    id   TEXT PRIMARY KEY,
+    id   INTEGER PRIMARY KEY AUTOINCREMENT,
     data BLOB NOT NULL
 );
+ALTER TABLE blobs ADD COLUMN content INTEGER;
 "#;
 
 /// The newest schema this build knows.

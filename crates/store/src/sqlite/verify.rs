@@ -106,11 +106,11 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
         }
     }
 
-    for id in super::blobs::orphan_contents(conn)? {
-        if repair && super::blobs::remove_orphan_content(conn, &id)? {
+    for row in super::blobs::orphan_contents(conn)? {
+        if repair && super::blobs::remove_orphan_content(conn, row)? {
             report.repaired += 1;
         }
-        report.orphan_files.push(id);
+        report.orphan_files.push(super::blobs::orphan_name(row));
     }
     let known: BTreeSet<String> = blob_rows(conn)?.into_keys().collect();
     for id in files.list()? {

@@ -29,16 +29,25 @@ async fn verify_finds_and_repairs_damage() {
     std::fs::create_dir_all(dir.path().join("blobs/ab")).unwrap();
     let orphan_file = format!("ab{}", "0".repeat(62));
     std::fs::write(dir.path().join("blobs/ab").join(&orphan_file), b"x").unwrap();
-    let orphan_row = format!("cd{}", "0".repeat(62));
+
     let db = dir.path().join("estafeta.db");
+    let orphan_row;
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute("UPDATE blob_contents SET data = x'00' WHERE id = ?1", [blob(0)])
+        let content_of = "(SELECT content FROM blobs WHERE id = ?1)";
+        conn.execute(
+            &format!("UPDATE blob_contents SET data = x'00' WHERE rowid = {content_of}"),
+            [blob(0)],
+        )
+        .unwrap();
+        conn.execute(
+            &format!("DELETE FROM blob_contents WHERE rowid = {content_of}"),
+            [blob(1)],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO blob_contents (data) VALUES (x'01')", [])
             .unwrap();
-        conn.execute("DELETE FROM blob_contents WHERE id = ?1", [blob(1)])
-            .unwrap();
-        conn.execute("INSERT INTO blob_contents (id, data) VALUES (?1, x'01')", [&orphan_row])
-            .unwrap();
+        orphan_row = format!("blob_contents row {}", conn.last_insert_rowid());
         conn.execute("UPDATE mailboxes SET uidnext = 1 WHERE id = ?1", [inbox.id.0])
             .unwrap();
         conn.execute("UPDATE blobs SET refcount = 5 WHERE id = ?1", [blob(0)])
