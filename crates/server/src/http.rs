@@ -1,9 +1,9 @@
-//! The HTTP listener: health, metrics and the account API (`/api/...`);
-//! admin API, JMAP and DAV later.
+//! The HTTP listener: health, metrics, the account API (`/api/...`) and
+//! JMAP (`/.well-known/jmap`, `/jmap/...`); admin API and DAV later.
 
 use crate::Shared;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -30,6 +30,19 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/verify", post(crate::api::verify::verify))
+        .route("/.well-known/jmap", get(crate::api::jmap::session))
+        .route("/jmap/session", get(crate::api::jmap::session))
+        .route(
+            "/jmap/api",
+            post(crate::api::jmap::api).layer(DefaultBodyLimit::max(crate::api::jmap::MAX_REQUEST)),
+        )
+        .route(
+            "/jmap/api/",
+            post(crate::api::jmap::api).layer(DefaultBodyLimit::max(crate::api::jmap::MAX_REQUEST)),
+        )
+        .route("/jmap/upload/{account}/", post(crate::api::jmap::not_yet))
+        .route("/jmap/download/{account}/{blob}/{name}", get(crate::api::jmap::not_yet))
+        .route("/jmap/eventsource/", get(crate::api::jmap::not_yet))
         .route(
             "/unsubscribe/{token}",
             get(crate::api::unsubscribe::page).post(crate::api::unsubscribe::one_click),

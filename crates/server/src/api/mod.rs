@@ -1,6 +1,8 @@
-//! The HTTP API for accounts: each request logs in (see [`auth`]); and
-//! the one-click unsubscribe links recipients of our users' mail follow.
+//! The HTTP API for accounts, JMAP among it: each request logs in (see
+//! [`auth`]); and the one-click unsubscribe links recipients of our
+//! users' mail follow.
 
 pub mod auth;
+pub mod jmap;
 pub mod unsubscribe;
 pub mod verify;

@@ -4,4 +4,5 @@
 //! seconds of linking, and CI builds them all.
 
 mod api_verify;
+mod jmap;
 mod serve;
