@@ -167,9 +167,12 @@ pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result
             let mut chosen = Vec::new();
             let mut not_found = Vec::new();
             for id in ids {
+                // RFC 8620 5.1: an id asked for twice is answered once.
                 match tree.find(&id) {
-                    Some(index) => chosen.push(index),
-                    None => not_found.push(id),
+                    Some(index) if !chosen.contains(&index) => chosen.push(index),
+                    Some(_) => {}
+                    None if !not_found.contains(&id) => not_found.push(id),
+                    None => {}
                 }
             }
             (chosen, not_found)

@@ -306,16 +306,18 @@ async fn mailboxes_as_the_store_holds_them_with_counts_and_a_state_that_moves() 
         .await;
     assert_eq!(moved["methodResponses"][0][1]["type"], "cannotCalculateChanges");
 
-    // Unknown ids come back as not found; query sorts, pages and anchors.
+    // Unknown ids come back as not found, and an id asked for twice is
+    // answered once; query sorts, pages and anchors.
+    let inbox_id = format!("m{}", inbox.id.0);
+    let asked = json!(["m999999", inbox_id, "junk!", "m999999", inbox_id]);
     let missing = jmap
-        .api(calls(
-            json!([["Mailbox/get", {"accountId": id, "ids": ["m999999", "junk!"]}, "m"]]),
-        ))
+        .api(calls(json!([
+            ["Mailbox/get", {"accountId": id, "ids": asked, "properties": ["role"]}, "m"]
+        ])))
         .await;
-    assert_eq!(
-        missing["methodResponses"][0][1]["notFound"],
-        json!(["m999999", "junk!"])
-    );
+    let answer = &missing["methodResponses"][0][1];
+    assert_eq!(answer["notFound"], json!(["m999999", "junk!"]));
+    assert_eq!(answer["list"], json!([{"id": inbox_id, "role": "inbox"}]));
     let sorted = jmap
         .api(calls(json!([
             ["Mailbox/query", {"accountId": id, "sort": [{"property": "sortOrder"}, {"property": "name"}]}, "s"],
