@@ -138,18 +138,12 @@ impl FileBlobStore {
     }
 
     pub fn get(&self, id: &BlobId) -> Result<Vec<u8>> {
-        fs::read(self.path(id)).map_err(|error| match error.kind() {
-            ErrorKind::NotFound => StoreError::BlobMissing(id.to_string()),
-            _ => error.into(),
-        })
+        fs::read(self.path(id)).map_err(|error| missing_or(error, id))
     }
 
     /// The last byte, without reading the rest; `None` for an empty blob.
     pub fn last_byte(&self, id: &BlobId) -> Result<Option<u8>> {
-        let mut file = File::open(self.path(id)).map_err(|error| match error.kind() {
-            ErrorKind::NotFound => StoreError::BlobMissing(id.to_string()),
-            _ => error.into(),
-        })?;
+        let mut file = File::open(self.path(id)).map_err(|error| missing_or(error, id))?;
         if file.metadata()?.len() == 0 {
             return Ok(None);
         }
@@ -186,6 +180,14 @@ impl FileBlobStore {
         }
         ids.sort();
         Ok(ids)
+    }
+}
+
+/// A blob file that is not there is a missing blob; other errors are I/O.
+fn missing_or(error: std::io::Error, id: &BlobId) -> StoreError {
+    match error.kind() {
+        ErrorKind::NotFound => StoreError::BlobMissing(id.to_string()),
+        _ => error.into(),
     }
 }
 
