@@ -1,7 +1,7 @@
 //! JMAP (RFC 8620) over the store, for the HTTP listener to serve: the
 //! session resource and the API request. So far Core/echo and the
-//! Mailbox methods of JMAP Mail (RFC 8621 2); Email, Thread, submission,
-//! uploads, downloads and push come next.
+//! Mailbox methods of JMAP Mail (RFC 8621 2: get, query, changes, set);
+//! Email, Thread, submission, uploads, downloads and push come next.
 //!
 //! Ids are the store's, with a letter for their kind (`a` account, `m`
 //! mailbox): the store never gives an id twice, as RFC 8620 1.2 requires.
@@ -9,6 +9,7 @@
 mod core;
 pub mod error;
 mod mailbox;
+mod mailbox_set;
 mod request;
 
 pub use error::{MethodError, RequestError};

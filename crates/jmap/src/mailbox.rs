@@ -23,13 +23,13 @@ const PROPERTIES: &[&str] = &[
     "myRights",
     "isSubscribed",
 ];
-const DELIMITER: char = '/';
+pub(crate) const DELIMITER: char = '/';
 
 pub fn mailbox_id(id: MailboxId) -> String {
     format!("m{}", id.0)
 }
 
-fn parse_mailbox_id(id: &str) -> Option<MailboxId> {
+pub(crate) fn parse_mailbox_id(id: &str) -> Option<MailboxId> {
     let digits = id.strip_prefix('m')?;
     digits
         .bytes()
@@ -52,15 +52,15 @@ fn role(role: Option<MailboxRole>) -> Option<&'static str> {
 }
 
 /// The account's mailboxes at one moment, with each one's parent.
-struct Tree {
-    mailboxes: Vec<Mailbox>,
+pub(crate) struct Tree {
+    pub mailboxes: Vec<Mailbox>,
     /// Index in `mailboxes` of each one's parent, and the name below it.
-    parents: Vec<(Option<usize>, String)>,
-    state: String,
+    pub parents: Vec<(Option<usize>, String)>,
+    pub state: String,
 }
 
 impl Tree {
-    async fn load(context: &Context<'_>) -> Result<Tree, MethodError> {
+    pub async fn load(context: &Context<'_>) -> Result<Tree, MethodError> {
         let mailboxes = context.store.mailbox_list(context.account.id).await?;
         let by_name: HashMap<&str, usize> = mailboxes
             .iter()
@@ -88,7 +88,7 @@ impl Tree {
         })
     }
 
-    fn find(&self, id: &str) -> Option<usize> {
+    pub fn find(&self, id: &str) -> Option<usize> {
         let id = parse_mailbox_id(id)?;
         self.mailboxes.iter().position(|m| m.id == id)
     }
@@ -197,7 +197,7 @@ pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result
 }
 
 /// (all, unread) messages of a mailbox.
-async fn counts(context: &Context<'_>, mailbox: MailboxId) -> Result<(usize, usize), MethodError> {
+pub(crate) async fn counts(context: &Context<'_>, mailbox: MailboxId) -> Result<(usize, usize), MethodError> {
     let messages = context.store.messages(mailbox).await?;
     let unread = messages
         .iter()
@@ -223,17 +223,7 @@ fn describe(tree: &Tree, index: usize, wanted: &[&str], (total, unread): (usize,
             // Until threads are kept, each message is a thread of its own.
             "totalThreads" => json!(total),
             "unreadThreads" => json!(unread),
-            "myRights" => json!({
-                "mayReadItems": true,
-                "mayAddItems": true,
-                "mayRemoveItems": true,
-                "maySetSeen": true,
-                "maySetKeywords": true,
-                "mayCreateChild": true,
-                "mayRename": !inbox,
-                "mayDelete": !inbox,
-                "maySubmit": true,
-            }),
+            "myRights" => rights(inbox),
             "isSubscribed" => json!(mailbox.subscribed),
             _ => continue,
         };
@@ -242,8 +232,24 @@ fn describe(tree: &Tree, index: usize, wanted: &[&str], (total, unread): (usize,
     Value::Object(object)
 }
 
+/// RFC 8621 2.4: what the account's owner may do; INBOX stays where and
+/// what it is (RFC 9051 6.3.4, 6.3.6).
+pub(crate) fn rights(inbox: bool) -> Value {
+    json!({
+        "mayReadItems": true,
+        "mayAddItems": true,
+        "mayRemoveItems": true,
+        "maySetSeen": true,
+        "maySetKeywords": true,
+        "mayCreateChild": true,
+        "mayRename": !inbox,
+        "mayDelete": !inbox,
+        "maySubmit": true,
+    })
+}
+
 /// RFC 8621 2: lower sorts first; the inbox leads, the rest go by name.
-fn sort_order(mailbox: &Mailbox) -> u32 {
+pub(crate) fn sort_order(mailbox: &Mailbox) -> u32 {
     if mailbox.role == Some(MailboxRole::Inbox) {
         0
     } else {

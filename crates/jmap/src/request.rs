@@ -2,7 +2,7 @@
 //! with result references resolved (3.7), and gather the responses.
 
 use crate::error::{MethodError, RequestError};
-use crate::{CAPABILITY_CORE, CAPABILITY_MAIL, Context, LIMITS, core, mailbox};
+use crate::{CAPABILITY_CORE, CAPABILITY_MAIL, Context, LIMITS, core, mailbox, mailbox_set};
 use serde_json::{Map, Value, json};
 
 /// One method call: name, arguments, call id.
@@ -17,6 +17,8 @@ pub struct Request {
     using: Vec<String>,
     calls: Vec<Invocation>,
     created_ids: Option<Value>,
+    /// The response carries `createdIds` only if the request did.
+    echo_created: bool,
 }
 
 impl Request {
@@ -76,6 +78,7 @@ impl Request {
         Ok(Request {
             using,
             calls,
+            echo_created: created_ids.is_some(),
             created_ids,
         })
     }
@@ -85,9 +88,15 @@ impl Request {
     pub async fn run(mut self, context: &Context<'_>) -> Value {
         let calls = std::mem::take(&mut self.calls);
         let mut responses: Vec<Value> = Vec::with_capacity(calls.len());
+        // RFC 8620 3.3, 5.3: creation ids given and made so far.
+        let mut created_ids = match self.created_ids.take() {
+            Some(Value::Object(ids)) => ids,
+            _ => Map::new(),
+        };
+        let echo_created = self.echo_created;
         for call in calls {
             let answer = match resolve_references(call.arguments, &responses) {
-                Ok(arguments) => self.call(context, &call.name, arguments).await,
+                Ok(arguments) => self.call(context, &call.name, arguments, &mut created_ids).await,
                 Err(error) => Err(error),
             };
             responses.push(match answer {
@@ -99,9 +108,8 @@ impl Request {
             "methodResponses": responses,
             "sessionState": context.session_state(),
         });
-        if let Some(created_ids) = self.created_ids {
-            // Nothing is created yet by any method: the map goes back as it came.
-            response["createdIds"] = created_ids;
+        if echo_created {
+            response["createdIds"] = Value::Object(created_ids);
         }
         response
     }
@@ -113,6 +121,7 @@ impl Request {
         context: &Context<'_>,
         name: &str,
         arguments: Map<String, Value>,
+        created_ids: &mut Map<String, Value>,
     ) -> Result<(&'static str, Value), MethodError> {
         let uses = |capability: &str| self.using.iter().any(|c| c == capability);
         match name {
@@ -123,6 +132,9 @@ impl Request {
             }
             "Mailbox/changes" if uses(CAPABILITY_MAIL) => {
                 Ok(("Mailbox/changes", mailbox::changes(context, arguments).await?))
+            }
+            "Mailbox/set" if uses(CAPABILITY_MAIL) => {
+                Ok(("Mailbox/set", mailbox_set::set(context, arguments, created_ids).await?))
             }
             _ => Err(MethodError::described("unknownMethod", format!("no method {name}"))),
         }

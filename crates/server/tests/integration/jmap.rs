@@ -348,3 +348,130 @@ async fn mailboxes_as_the_store_holds_them_with_counts_and_a_state_that_moves() 
         .len();
     assert_eq!(role_ids, 5, "sent, drafts, trash, archive, junk: {subscribed_roles}");
 }
+
+#[tokio::test]
+async fn mailboxes_are_made_renamed_moved_and_destroyed_with_imaps_rules() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    let store = jmap.server.store();
+    let account = jmap.account.id;
+    let response = jmap
+        .api(json!({
+            "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
+            "methodCalls": [["Mailbox/set", {"accountId": id, "create": {
+                "work": {"name": "Work", "isSubscribed": true},
+                "reports": {"name": "Reports", "parentId": "#work"},
+                "slash": {"name": "a/b"},
+                "role": {"name": "Mine", "role": "inbox"},
+                "orphan": {"name": "Lost", "parentId": "m999999"},
+            }}, "s"]],
+            "createdIds": {},
+        }))
+        .await;
+    let set = &response["methodResponses"][0][1];
+    let work_id = set["created"]["work"]["id"].as_str().unwrap().to_owned();
+    let reports_id = set["created"]["reports"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(set["created"]["work"]["isSubscribed"], true);
+    assert_eq!(set["created"]["reports"]["totalEmails"], 0);
+    for (creation, property) in [("slash", "name"), ("role", "role"), ("orphan", "parentId")] {
+        assert_eq!(
+            set["notCreated"][creation]["type"], "invalidProperties",
+            "{creation}: {set}"
+        );
+        assert_eq!(
+            set["notCreated"][creation]["properties"],
+            json!([property]),
+            "{creation}"
+        );
+    }
+    assert_eq!(response["createdIds"], json!({"work": work_id, "reports": reports_id}));
+    assert_ne!(set["oldState"], set["newState"]);
+    // What IMAP would LIST: the store names the child by its path.
+    let reports = store.mailbox_get(account, "Work/Reports").await.unwrap().unwrap();
+    assert_eq!(format!("m{}", reports.id.0), reports_id);
+    assert!(store.mailbox_get(account, "Work").await.unwrap().unwrap().subscribed);
+
+    // Rename and move to the top in one update; INBOX stays put; a stale
+    // state is refused as a whole.
+    let inbox = store
+        .mailbox_by_role(account, MailboxRole::Inbox)
+        .await
+        .unwrap()
+        .unwrap();
+    let inbox_id = format!("m{}", inbox.id.0);
+    let response = jmap
+        .api(calls(json!([
+            ["Mailbox/set", {"accountId": id, "ifInState": "stale"}, "0"],
+            ["Mailbox/set", {"accountId": id, "update": {
+                reports_id.clone(): {"name": "Reports 2026", "parentId": null, "isSubscribed": true},
+                inbox_id.clone(): {"name": "Elsewhere"},
+                "m999999": {"name": "x"},
+            }}, "1"],
+            ["Mailbox/set", {"accountId": id, "update": {work_id.clone(): {"parentId": reports_id}}}, "2"],
+            ["Mailbox/set", {"accountId": id, "update": {reports_id.clone(): {"parentId": work_id}}}, "3"],
+        ])))
+        .await;
+    assert_eq!(response["methodResponses"][0][1]["type"], "stateMismatch");
+    let set = &response["methodResponses"][1][1];
+    assert_eq!(set["updated"][&reports_id], Value::Null);
+    assert!(set["updated"].as_object().unwrap().contains_key(&reports_id));
+    assert_eq!(set["notUpdated"][&inbox_id]["type"], "forbidden");
+    assert_eq!(set["notUpdated"]["m999999"]["type"], "notFound");
+    let moved = store.mailbox_get(account, "Reports 2026").await.unwrap().unwrap();
+    assert_eq!((moved.id, moved.subscribed), (reports.id, true), "renamed, not remade");
+    // Work went below Reports 2026 once Reports 2026 had left it; and
+    // Reports 2026 cannot then go below its own child.
+    assert!(store.mailbox_get(account, "Reports 2026/Work").await.unwrap().is_some());
+    assert!(
+        response["methodResponses"][2][1]["updated"]
+            .as_object()
+            .unwrap()
+            .contains_key(&work_id)
+    );
+    let cycle = &response["methodResponses"][3][1]["notUpdated"][&reports_id];
+    assert_eq!(
+        (cycle["type"].as_str(), cycle["properties"].clone()),
+        (Some("invalidProperties"), json!(["parentId"]))
+    );
+
+    // Destroy: not with children, not with mail unless asked, never INBOX.
+    let reports_2026 = store.mailbox_get(account, "Reports 2026").await.unwrap().unwrap();
+    let target = DeliveryTarget {
+        mailbox: reports_2026.id,
+        flags: Flags::default(),
+    };
+    let work = store.mailbox_get(account, "Reports 2026/Work").await.unwrap().unwrap();
+    let in_work = DeliveryTarget {
+        mailbox: work.id,
+        flags: Flags::default(),
+    };
+    store
+        .deliver(b"Subject: keep\r\n\r\nx\r\n", 0, &[target])
+        .await
+        .unwrap();
+    store
+        .deliver(b"Subject: work\r\n\r\ny\r\n", 0, &[in_work])
+        .await
+        .unwrap();
+    let response = jmap
+        .api(calls(json!([
+            ["Mailbox/set", {"accountId": id, "destroy": [reports_id, inbox_id, work_id, "m999999"]}, "d"],
+        ])))
+        .await;
+    let set = &response["methodResponses"][0][1];
+    assert_eq!(set["notDestroyed"][&reports_id]["type"], "mailboxHasChild");
+    assert_eq!(set["notDestroyed"][&inbox_id]["type"], "forbidden");
+    assert_eq!(set["notDestroyed"][&work_id]["type"], "mailboxHasEmail");
+    assert_eq!(set["notDestroyed"]["m999999"]["type"], "notFound");
+    assert_eq!(set["destroyed"], Value::Null);
+    let response = jmap
+        .api(calls(json!([
+            ["Mailbox/set", {"accountId": id, "destroy": [work_id, reports_id], "onDestroyRemoveEmails": true}, "d"],
+        ])))
+        .await;
+    assert_eq!(
+        response["methodResponses"][0][1]["destroyed"],
+        json!([work_id, reports_id])
+    );
+    assert!(store.mailbox_get(account, "Reports 2026").await.unwrap().is_none());
+}
