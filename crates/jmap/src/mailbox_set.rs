@@ -194,6 +194,7 @@ pub async fn set(
             check_settable(&patch)?;
             let mailbox = &tree.mailboxes[index];
             let (parent, leaf) = &tree.parents[index];
+            let mut name_now = mailbox.name.clone();
             if patch.contains_key("name") || patch.contains_key("parentId") {
                 if mailbox.role == Some(MailboxRole::Inbox) {
                     return Err(set_error("forbidden", "INBOX keeps its name and place"));
@@ -215,18 +216,13 @@ pub async fn set(
                         .mailbox_rename(account, &mailbox.name, &to)
                         .await
                         .map_err(store_error)?;
+                    name_now = to;
                 }
-                if let Some(subscribed) = patch.get("isSubscribed").and_then(Value::as_bool) {
-                    context
-                        .store
-                        .mailbox_subscribe(account, &to, subscribed)
-                        .await
-                        .map_err(store_error)?;
-                }
-            } else if let Some(subscribed) = patch.get("isSubscribed").and_then(Value::as_bool) {
+            }
+            if let Some(subscribed) = patch.get("isSubscribed").and_then(Value::as_bool) {
                 context
                     .store
-                    .mailbox_subscribe(account, &mailbox.name, subscribed)
+                    .mailbox_subscribe(account, &name_now, subscribed)
                     .await
                     .map_err(store_error)?;
             }
