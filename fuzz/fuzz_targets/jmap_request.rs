@@ -5,9 +5,10 @@
 #![no_main]
 
 use estafeta_core::Address;
+use estafeta_core::model::Flags;
 use estafeta_jmap::{Context, LIMITS, Request};
 use estafeta_store::sqlite::SqliteStore;
-use estafeta_store::{Account, Store};
+use estafeta_store::{Account, DeliveryTarget, Store};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -45,9 +46,39 @@ fn world() -> &'static World {
     })
 }
 
+/// Messages for the Email methods to find; Email/set may destroy them,
+/// so they come back whenever INBOX is empty.
+const MESSAGES: [&[u8]; 2] = [
+    b"From: Carla <carla@remote.test>\r\nTo: ann@example.com\r\nSubject: Lunch\r\nDate: Mon, 7 Dec 2026 09:00:00 -0300\r\nMessage-ID: <l@r>\r\n\r\nAt noon?\r\n",
+    include_bytes!("../seeds/jmap_email/multipart_attachment"),
+];
+
+async fn refill(world: &World) {
+    let inbox = world
+        .store
+        .mailbox_get(world.account.id, "INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    if world.store.messages(inbox.id).await.unwrap().is_empty() {
+        let target = DeliveryTarget {
+            mailbox: inbox.id,
+            flags: Flags::default(),
+        };
+        for message in MESSAGES {
+            world
+                .store
+                .deliver(message, 1_796_637_600, std::slice::from_ref(&target))
+                .await
+                .unwrap();
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Ok(request) = Request::parse(data) else { return };
     let world = world();
+    world.runtime.block_on(refill(world));
     let context = Context {
         store: &world.store,
         account: &world.account,
@@ -56,6 +87,9 @@ fuzz_target!(|data: &[u8]| {
     let answers = response["methodResponses"].as_array().expect("a list of responses");
     assert!(answers.len() <= LIMITS.max_calls_in_request);
     for answer in answers {
-        assert!(answer[0].is_string() && answer[1].is_object() && answer[2].is_string(), "{answer}");
+        assert!(
+            answer[0].is_string() && answer[1].is_object() && answer[2].is_string(),
+            "{answer}"
+        );
     }
 });

@@ -12,6 +12,7 @@ pub mod crlf;
 pub mod duration;
 pub mod metrics;
 pub mod model;
+pub mod subject;
 pub mod time;
 
 pub use address::{Address, AddressError};

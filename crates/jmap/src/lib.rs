@@ -7,11 +7,13 @@
 //! mailbox): the store never gives an id twice, as RFC 8620 1.2 requires.
 
 mod core;
+mod email;
 pub mod error;
 mod mailbox;
 mod mailbox_set;
 mod request;
 
+pub use email::describe_message;
 pub use error::{MethodError, RequestError};
 pub use request::Request;
 
@@ -103,7 +105,7 @@ pub fn session(account: &Account, base: &str) -> Value {
                         "maxMailboxDepth": null,
                         "maxSizeMailboxName": 255,
                         "maxSizeAttachmentsPerEmail": LIMITS.max_size_upload,
-                        "emailQuerySortOptions": ["receivedAt"],
+                        "emailQuerySortOptions": email::query::SORT_OPTIONS,
                         "mayCreateTopLevelMailbox": true,
                     },
                 },

@@ -2,7 +2,7 @@
 //! with result references resolved (3.7), and gather the responses.
 
 use crate::error::{MethodError, RequestError};
-use crate::{CAPABILITY_CORE, CAPABILITY_MAIL, Context, LIMITS, core, mailbox, mailbox_set};
+use crate::{CAPABILITY_CORE, CAPABILITY_MAIL, Context, LIMITS, core, email, mailbox, mailbox_set};
 use serde_json::{Map, Value, json};
 
 /// One method call: name, arguments, call id.
@@ -136,6 +136,18 @@ impl Request {
             "Mailbox/set" if uses(CAPABILITY_MAIL) => {
                 Ok(("Mailbox/set", mailbox_set::set(context, arguments, created_ids).await?))
             }
+            "Email/get" if uses(CAPABILITY_MAIL) => Ok(("Email/get", email::get::get(context, arguments).await?)),
+            "Email/query" if uses(CAPABILITY_MAIL) => {
+                Ok(("Email/query", email::query::query(context, arguments).await?))
+            }
+            "Email/queryChanges" if uses(CAPABILITY_MAIL) => Ok((
+                "Email/queryChanges",
+                email::query::query_changes(context, arguments).await?,
+            )),
+            "Email/set" if uses(CAPABILITY_MAIL) => {
+                Ok(("Email/set", email::set::set(context, arguments, created_ids).await?))
+            }
+            "Thread/get" if uses(CAPABILITY_MAIL) => Ok(("Thread/get", email::thread::get(context, arguments).await?)),
             _ => Err(MethodError::described("unknownMethod", format!("no method {name}"))),
         }
     }

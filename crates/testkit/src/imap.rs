@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 pub struct ImapProbe {
     reader: BufReader<Stream>,
     tags: u32,
+    idling: Option<String>,
 }
 
 impl ImapProbe {
@@ -16,6 +17,7 @@ impl ImapProbe {
         let mut imap = ImapProbe {
             reader: BufReader::new(Stream::connect(server, Service::Imaps).await),
             tags: 0,
+            idling: None,
         };
         imap.line().await;
         imap.command(&format!("LOGIN \"{user}\" \"{password}\"")).await;
@@ -71,5 +73,41 @@ impl ImapProbe {
         stream.write_all(message).await.unwrap();
         stream.write_all(b"\r\n").await.unwrap();
         self.finish(&tag, "APPEND").await
+    }
+
+    /// Enters IDLE (RFC 2177) and waits for the continuation.
+    pub async fn idle(&mut self) {
+        let tag = self.next_tag();
+        let stream = self.reader.get_mut();
+        stream.write_all(format!("{tag} IDLE\r\n").as_bytes()).await.unwrap();
+        let line = self.line().await;
+        assert!(line.starts_with('+'), "IDLE: {line}");
+        self.idling = Some(tag);
+    }
+
+    /// The untagged lines IDLE brings until one holds `wanted`; panics if
+    /// none does within ten seconds.
+    pub async fn idle_until(&mut self, wanted: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let line = self.line().await;
+                let found = line.contains(wanted);
+                lines.push(line);
+                if found {
+                    return;
+                }
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "no {wanted:?} while idling, only {lines:?}");
+        lines
+    }
+
+    /// Ends IDLE: DONE and the tagged OK.
+    pub async fn done(&mut self) -> Vec<String> {
+        let tag = self.idling.take().expect("DONE without IDLE");
+        self.reader.get_mut().write_all(b"DONE\r\n").await.unwrap();
+        self.finish(&tag, "IDLE").await
     }
 }

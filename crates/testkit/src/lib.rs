@@ -5,6 +5,7 @@ use estafeta_core::Address;
 pub mod dns;
 pub mod imap;
 pub mod mta;
+pub mod smtp;
 pub mod stream;
 
 pub use dns::TestDns;

@@ -3,10 +3,10 @@
 use super::search::{charset, run};
 use crate::message::Parsed;
 use crate::message::envelope::EnvelopeAddress;
-use crate::message::subject::base_subject;
 use crate::proto::response::{Code, Status};
 use crate::proto::search::{SearchKey, SearchReturn, SortCriterion, SortKey};
 use crate::session::{Flow, Session};
+use estafeta_core::subject::base_subject;
 use estafeta_store::{MessageMeta, StoreError};
 use std::cmp::Ordering;
 use std::fmt::Write as _;

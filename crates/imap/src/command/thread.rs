@@ -2,10 +2,10 @@
 
 use super::search::charset;
 use super::sort::{Item, items};
-use crate::message::subject::{BaseSubject, base_subject};
 use crate::proto::response::{Code, Status};
 use crate::proto::search::{SearchKey, ThreadAlgorithm};
 use crate::session::{Flow, Session};
+use estafeta_core::subject::{BaseSubject, base_subject};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 

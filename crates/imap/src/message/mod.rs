@@ -7,7 +7,6 @@ pub mod mime;
 pub mod render;
 pub mod section;
 pub mod structure;
-pub mod subject;
 pub mod text;
 
 use envelope::Envelope;

@@ -10,22 +10,22 @@ use estafeta_store::{DeliveryTarget, FlagOperation};
 use estafeta_testkit::{HttpResponse, TestServer, http_request};
 use serde_json::{Value, json};
 
-const ANN: &str = "ann@example.com:ann's password";
+pub(crate) const ANN: &str = "ann@example.com:ann's password";
 
-struct Jmap {
-    server: TestServer,
-    account: estafeta_store::Account,
+pub(crate) struct Jmap {
+    pub server: TestServer,
+    pub account: estafeta_store::Account,
 }
 
 impl Jmap {
-    async fn start() -> Jmap {
+    pub async fn start() -> Jmap {
         let server = TestServer::start().await;
         let account = server.add_account("ann@example.com", "ann's password").await;
         server.add_account("bob@example.com", "bob's password").await;
         Jmap { server, account }
     }
 
-    async fn send(&self, method: &str, path: &str, credentials: Option<&str>, body: &str) -> HttpResponse {
+    pub async fn send(&self, method: &str, path: &str, credentials: Option<&str>, body: &str) -> HttpResponse {
         let authorization =
             credentials.map(|c| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c)));
         let mut headers = vec![("Content-Type", "application/json")];
@@ -35,14 +35,14 @@ impl Jmap {
         http_request(self.server.addr(Service::Http), method, path, &headers, body.as_bytes()).await
     }
 
-    async fn api(&self, request: Value) -> Value {
+    pub async fn api(&self, request: Value) -> Value {
         let response = self.send("POST", "/jmap/api/", Some(ANN), &request.to_string()).await;
         assert_eq!(response.status, 200, "{}", response.body);
         assert_eq!(response.header("content-type"), Some("application/json"));
         serde_json::from_str(&response.body).unwrap()
     }
 
-    fn account_id(&self) -> String {
+    pub fn account_id(&self) -> String {
         format!("a{}", self.account.id.0)
     }
 }
@@ -52,7 +52,7 @@ async fn get_all(jmap: &Jmap) -> Value {
     jmap.api(request).await["methodResponses"][0][1].clone()
 }
 
-fn calls(calls: Value) -> Value {
+pub(crate) fn calls(calls: Value) -> Value {
     json!({
         "using": ["urn:ietf:params:jmap:core", "urn:ietf:params:jmap:mail"],
         "methodCalls": calls,

@@ -5,4 +5,5 @@
 
 mod api_verify;
 mod jmap;
+mod jmap_email;
 mod serve;

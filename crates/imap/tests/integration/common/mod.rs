@@ -254,32 +254,7 @@ Message-ID: <{}@remote.test>\r\nDate: Thu, 26 Nov 2026 05:00:00 +0000\r\n\r\n{bo
     )
 }
 
-/// Says each SMTP command in turn over a real socket; returns the last
-/// line of each reply.
-pub async fn smtp(server: &TestServer, commands: &[String]) -> Vec<String> {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
-    let stream = TcpStream::connect(server.addr(Service::Smtp)).await.unwrap();
-    let mut smtp = BufReader::new(stream);
-    let mut greeting = String::new();
-    smtp.read_line(&mut greeting).await.unwrap();
-    let mut replies = Vec::new();
-    for command in commands {
-        smtp.get_mut()
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        let mut line = String::new();
-        loop {
-            line.clear();
-            smtp.read_line(&mut line).await.unwrap();
-            if line.as_bytes().get(3) != Some(&b'-') {
-                break;
-            }
-        }
-        replies.push(line.trim_end().to_owned());
-    }
-    replies
-}
+pub use estafeta_testkit::smtp::smtp;
 
 /// Delivers through the store, as SMTP would, into the user's INBOX.
 pub async fn deliver(server: &TestServer, message: &str) -> u32 {

@@ -1,0 +1,367 @@
+//! JMAP Email and Thread (RFC 8621 3, 4) on a running server, over real
+//! sockets: mail that came in over SMTP, read, queried, flagged, moved and
+//! destroyed through JMAP, with an IMAP client idling on the same
+//! mailbox seeing each change, and JMAP seeing IMAP's.
+
+use crate::jmap::{Jmap, calls};
+use estafeta_testkit::imap::ImapProbe;
+use estafeta_testkit::smtp::smtp_deliver;
+use serde_json::{Value, json};
+
+const PLAIN: &str = "From: Carla Dias <carla@remote.test>\r\n\
+To: Ann <ann@example.com>\r\n\
+Subject: Lunch on Friday\r\n\
+Date: Mon, 7 Dec 2026 09:00:00 -0300\r\n\
+Message-ID: <lunch@remote.test>\r\n\
+\r\n\
+Shall we meet at the usual place at noon?\r\n";
+
+const WITH_ATTACHMENT: &str = "From: Bruno <bruno@remote.test>\r\n\
+To: ann@example.com\r\n\
+Subject: =?utf-8?q?Relat=C3=B3rio?= of November\r\n\
+Date: Sun, 6 Dec 2026 18:30:00 +0000\r\n\
+Message-ID: <report@remote.test>\r\n\
+In-Reply-To: <ask@example.com>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"cut\"\r\n\
+\r\n\
+--cut\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+The figures are attached, as promised. Ol=C3=A1!\r\n\
+--cut\r\n\
+Content-Type: application/pdf; name=\"november.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"november.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--cut--\r\n";
+
+async fn arrive_over_smtp(jmap: &Jmap) {
+    smtp_deliver(&jmap.server, "carla@remote.test", "ann@example.com", PLAIN).await;
+    smtp_deliver(&jmap.server, "bruno@remote.test", "ann@example.com", WITH_ATTACHMENT).await;
+}
+
+fn answers(response: &Value) -> Vec<Value> {
+    response["methodResponses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|answer| answer[1].clone())
+        .collect()
+}
+
+/// The id of the one Email whose subject holds `subject`.
+async fn email_with_subject(jmap: &Jmap, subject: &str) -> String {
+    let id = jmap.account_id();
+    let response = jmap
+        .api(calls(
+            json!([["Email/query", {"accountId": id, "filter": {"subject": subject}}, "q"]]),
+        ))
+        .await;
+    let ids = answers(&response)[0]["ids"].clone();
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{subject}: {response}");
+    ids[0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn mail_from_smtp_is_queried_and_read_with_its_headers_and_parts() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+
+    // Newest first, and the first page of one fed into a get by reference.
+    let response = jmap
+        .api(calls(json!([
+            ["Email/query", {"accountId": id, "sort": [{"property": "sentAt", "isAscending": false}],
+                             "limit": 1, "calculateTotal": true}, "q"],
+            ["Email/get", {"accountId": id, "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                           "properties": ["subject", "from", "to", "sentAt", "messageId", "preview", "keywords",
+                                          "mailboxIds", "size", "receivedAt", "threadId", "blobId",
+                                          "header:X-Missing", "header:Subject:asRaw"]}, "g"],
+        ])))
+        .await;
+    let [query, get] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(query["total"], 2, "{query}");
+    assert_eq!(query["position"], 0);
+    let email = &get["list"][0];
+    assert_eq!(email["id"], query["ids"][0]);
+    assert_eq!(email["subject"], "Lunch on Friday");
+    assert_eq!(
+        email["from"],
+        json!([{"name": "Carla Dias", "email": "carla@remote.test"}])
+    );
+    assert_eq!(email["to"], json!([{"name": "Ann", "email": "ann@example.com"}]));
+    assert_eq!(email["sentAt"], "2026-12-07T09:00:00-03:00");
+    assert_eq!(email["messageId"], json!(["lunch@remote.test"]));
+    assert_eq!(email["preview"], "Shall we meet at the usual place at noon?");
+    assert_eq!(email["keywords"], json!({}));
+    assert_eq!(email["mailboxIds"].as_object().unwrap().len(), 1);
+    assert!(
+        email["size"].as_u64().unwrap() > PLAIN.len() as u64,
+        "with the Received field: {email}"
+    );
+    assert!(email["receivedAt"].as_str().unwrap().ends_with('Z'));
+    assert!(email["threadId"].as_str().unwrap().starts_with('t'));
+    assert!(email["blobId"].as_str().unwrap().starts_with('b'));
+    assert_eq!(email["header:X-Missing"], Value::Null);
+    assert_eq!(email["header:Subject:asRaw"], " Lunch on Friday");
+    assert_eq!(get["state"], query["queryState"]);
+
+    // The multipart one: body structure, text values and the attachment.
+    let report = email_with_subject(&jmap, "relatório").await;
+    let response = jmap
+        .api(calls(json!([["Email/get", {"accountId": id, "ids": [report, "e0000", "nonsense"],
+            "properties": ["subject", "inReplyTo", "hasAttachment", "textBody", "attachments", "bodyValues", "bodyStructure"],
+            "fetchTextBodyValues": true, "bodyProperties": ["partId", "type", "name", "size", "charset", "disposition"]}, "g"]])))
+        .await;
+    let get = &answers(&response)[0];
+    assert_eq!(get["notFound"], json!(["e0000", "nonsense"]));
+    let email = &get["list"][0];
+    assert_eq!(email["subject"], "Relatório of November");
+    assert_eq!(email["inReplyTo"], json!(["ask@example.com"]));
+    assert_eq!(email["hasAttachment"], true);
+    let text = &email["textBody"][0];
+    assert_eq!(text["type"], "text/plain");
+    assert_eq!(text["charset"], "utf-8");
+    let value = &email["bodyValues"][text["partId"].as_str().unwrap()];
+    assert_eq!(
+        value["value"], "The figures are attached, as promised. Olá!",
+        "the line end before a boundary is the boundary's"
+    );
+    assert_eq!(value["isTruncated"], false);
+    let attachment = &email["attachments"][0];
+    assert_eq!(attachment["name"], "november.pdf");
+    assert_eq!(attachment["type"], "application/pdf");
+    assert_eq!(attachment["disposition"], "attachment");
+    assert_eq!(attachment["size"], 9, "%PDF-1.4 and a line feed, decoded from base64");
+    assert_eq!(email["bodyStructure"]["type"], "multipart/mixed");
+    assert_eq!(email["bodyStructure"]["subParts"].as_array().unwrap().len(), 2);
+
+    // Filters on text, addresses, attachments and size; paging by anchor.
+    for (filter, expected) in [
+        (json!({"from": "carla"}), 1),
+        (json!({"text": "figures"}), 1),
+        (json!({"body": "usual place"}), 1),
+        (json!({"hasAttachment": true}), 1),
+        (json!({"header": ["In-Reply-To"]}), 1),
+        (json!({"operator": "NOT", "conditions": [{"from": "carla"}]}), 1),
+        (
+            json!({"operator": "OR", "conditions": [{"from": "carla"}, {"from": "bruno"}]}),
+            2,
+        ),
+        (json!({"notKeyword": "$seen", "minSize": 10}), 2),
+        (json!({"maxSize": 10}), 0),
+        (json!({"before": "2000-01-01T00:00:00Z"}), 0),
+        (json!({"subject": "nothing like it"}), 0),
+    ] {
+        let response = jmap
+            .api(calls(
+                json!([["Email/query", {"accountId": id, "filter": filter, "calculateTotal": true}, "q"]]),
+            ))
+            .await;
+        assert_eq!(answers(&response)[0]["total"], expected, "{filter}: {response}");
+    }
+    let by_subject = jmap
+        .api(calls(json!([
+            ["Email/query", {"accountId": id, "sort": [{"property": "subject"}]}, "all"],
+            ["Email/query", {"accountId": id, "sort": [{"property": "subject"}], "anchor": report, "anchorOffset": -1}, "from"],
+        ])))
+        .await;
+    let [all, from] = <[Value; 2]>::try_from(answers(&by_subject)).unwrap();
+    assert_eq!(all["ids"][1], json!(report), "Lunch sorts before Relatório: {all}");
+    assert_eq!(from["position"], 0);
+    assert_eq!(from["ids"], all["ids"]);
+}
+
+#[tokio::test]
+async fn a_flag_set_in_jmap_reaches_imap_idle_and_imaps_reach_jmap() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let lunch = email_with_subject(&jmap, "Lunch").await;
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": id, "ids": [lunch], "properties": ["mailboxIds"]}, "e"]]),
+        ))
+        .await;
+    let mailbox_id = answers(&response)[0]["list"][0]["mailboxIds"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let mailbox = jmap
+        .api(calls(
+            json!([["Mailbox/get", {"accountId": id, "ids": [mailbox_id], "properties": ["name"]}, "m"]]),
+        ))
+        .await;
+    let mailbox_name = answers(&mailbox)[0]["list"][0]["name"].as_str().unwrap().to_owned();
+
+    let mut imap = ImapProbe::login(&jmap.server, "ann@example.com", "ann's password").await;
+    imap.command(&format!("SELECT \"{mailbox_name}\"")).await;
+    imap.idle().await;
+    let response = jmap
+        .api(calls(json!([["Email/set", {"accountId": id, "update": {&lunch: {"keywords/$seen": true, "keywords/Work": true}}}, "s"]])))
+        .await;
+    let set = &answers(&response)[0];
+    assert_eq!(set["updated"], json!({&lunch: null}), "{set}");
+    assert_ne!(set["oldState"], set["newState"]);
+    let seen = imap.idle_until("\\Seen").await;
+    assert!(
+        seen.iter().any(|l| l.contains("FETCH") && l.contains("work")),
+        "{seen:?}"
+    );
+    imap.done().await;
+
+    // IMAP's flag is JMAP's keyword.
+    let search = imap.command("UID SEARCH SUBJECT Lunch").await;
+    let uid = search[0].trim_start_matches("* SEARCH ").trim().to_owned();
+    imap.command(&format!("UID STORE {uid} +FLAGS (\\Flagged)")).await;
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": id, "ids": [lunch], "properties": ["keywords"]}, "g"]]),
+        ))
+        .await;
+    assert_eq!(
+        answers(&response)[0]["list"][0]["keywords"],
+        json!({"$flagged": true, "$seen": true, "work": true})
+    );
+
+    // Moved to a mailbox made in the same request, named by its creation
+    // id: IMAP sees it leave, and the id stays.
+    imap.idle().await;
+    let response = jmap
+        .api(calls(json!([
+            ["Mailbox/set", {"accountId": id, "create": {"k": {"name": "Kept"}}}, "c"],
+            ["Email/set", {"accountId": id, "update": {&lunch: {"mailboxIds": {"#k": true}}}}, "u"],
+        ])))
+        .await;
+    let [created, set] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(set["updated"], json!({&lunch: null}), "{set}");
+    let kept = created["created"]["k"]["id"].as_str().unwrap().to_owned();
+    imap.idle_until("EXPUNGE").await;
+    imap.done().await;
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": id, "ids": [lunch], "properties": ["mailboxIds", "keywords"]}, "g"]]),
+        ))
+        .await;
+    let email = &answers(&response)[0]["list"][0];
+    assert_eq!(email["mailboxIds"], json!({&kept: true}));
+    assert_eq!(email["keywords"]["$flagged"], true, "flags travel with the move");
+    let listed = imap.command("SELECT Kept").await;
+    assert!(listed.iter().any(|l| l == "* 1 EXISTS"), "{listed:?}");
+
+    // In two mailboxes at once: one Email, two IMAP messages.
+    let response = jmap
+        .api(calls(json!([
+            ["Email/set", {"accountId": id, "update": {&lunch: {format!("mailboxIds/{mailbox_id}"): true}}}, "u"],
+            ["Email/get", {"accountId": id, "ids": [lunch], "properties": ["mailboxIds"]}, "g"],
+            ["Email/query", {"accountId": id, "filter": {"inMailbox": kept}, "calculateTotal": true}, "q"],
+        ])))
+        .await;
+    let [_, get, query] = <[Value; 3]>::try_from(answers(&response)).unwrap();
+    assert_eq!(get["list"][0]["mailboxIds"].as_object().unwrap().len(), 2, "{get}");
+    assert_eq!(query["total"], 1);
+
+    // Destroyed: gone from both mailboxes, and IMAP sees it go.
+    imap.idle().await;
+    let response = jmap
+        .api(calls(json!([
+            ["Email/set", {"accountId": id, "destroy": [lunch, "e00"]}, "d"],
+            ["Email/get", {"accountId": id, "ids": [lunch]}, "g"],
+        ])))
+        .await;
+    let [destroy, get] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(destroy["destroyed"], json!([lunch]));
+    assert_eq!(destroy["notDestroyed"]["e00"]["type"], "notFound");
+    assert_eq!(get["notFound"], json!([lunch]));
+    imap.idle_until("EXPUNGE").await;
+    imap.done().await;
+    let status = imap.command(&format!("STATUS \"{mailbox_name}\" (MESSAGES)")).await;
+    assert!(status[0].contains("MESSAGES 1"), "only the report is left: {status:?}");
+}
+
+#[tokio::test]
+async fn email_method_errors_are_answered_in_place() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let lunch = email_with_subject(&jmap, "Lunch").await;
+    let response = jmap
+        .api(calls(json!([
+            ["Email/get", {"accountId": id, "properties": ["subject", "colour"]}, "0"],
+            ["Email/get", {"accountId": id, "properties": ["header:Subject:asAddresses"]}, "1"],
+            ["Email/query", {"accountId": id, "filter": {"colour": "red"}}, "2"],
+            ["Email/query", {"accountId": id, "sort": [{"property": "colour"}]}, "3"],
+            ["Email/query", {"accountId": id, "anchor": "e00"}, "4"],
+            ["Email/query", {"accountId": id, "limit": -1}, "5"],
+            ["Email/queryChanges", {"accountId": id, "sinceQueryState": "x"}, "6"],
+            ["Email/set", {"accountId": id, "ifInState": "old", "destroy": [lunch]}, "7"],
+            ["Thread/get", {"accountId": "a0", "ids": []}, "8"],
+        ])))
+        .await;
+    let kinds: Vec<String> = answers(&response)
+        .iter()
+        .map(|a| a["type"].as_str().unwrap_or("none").to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "invalidArguments",
+            "invalidArguments",
+            "unsupportedFilter",
+            "unsupportedSort",
+            "anchorNotFound",
+            "invalidArguments",
+            "cannotCalculateChanges",
+            "stateMismatch",
+            "accountNotFound",
+        ]
+    );
+
+    // SetErrors name what is wrong, and the Email is untouched.
+    let response = jmap
+        .api(calls(json!([
+            ["Email/set", {"accountId": id,
+                "create": {"draft": {"subject": "new"}},
+                "update": {&lunch: {"subject": "changed"}, "e1": {"keywords/$seen": true}},
+            }, "s"],
+            ["Email/get", {"accountId": id, "ids": [lunch], "properties": ["subject", "keywords"]}, "g"],
+            ["Thread/get", {"accountId": id, "ids": ["t00"]}, "t"],
+        ])))
+        .await;
+    let [set, get, thread] = <[Value; 3]>::try_from(answers(&response)).unwrap();
+    assert_eq!(set["notUpdated"][&lunch]["type"], "invalidProperties");
+    assert_eq!(set["notUpdated"][&lunch]["properties"], json!(["subject"]));
+    assert_eq!(set["notUpdated"]["e1"]["type"], "notFound");
+    assert_eq!(set["notCreated"]["draft"]["type"], "forbidden");
+    assert_eq!(get["list"][0]["subject"], "Lunch on Friday");
+    assert_eq!(thread["notFound"], json!(["t00"]));
+
+    // Each Email is a thread of its own, which Thread/get agrees with.
+    let response = jmap
+        .api(calls(json!([
+            ["Email/get", {"accountId": id, "ids": [lunch], "properties": ["threadId"]}, "e"],
+            ["Thread/get", {"accountId": id, "#ids": {"resultOf": "e", "name": "Email/get", "path": "/list/*/threadId"}}, "t"],
+        ])))
+        .await;
+    assert_eq!(answers(&response)[1]["list"][0]["emailIds"], json!([lunch]));
+
+    // Another account's Email is not found, not shown.
+    let bob = jmap
+        .send(
+            "POST",
+            "/jmap/api/",
+            Some("bob@example.com:bob's password"),
+            &calls(json!([
+                ["Email/get", {"accountId": format!("a{}", jmap.account.id.0), "ids": [lunch]}, "g"]
+            ]))
+            .to_string(),
+        )
+        .await;
+    assert!(bob.body.contains("accountNotFound"), "{}", bob.body);
+}
