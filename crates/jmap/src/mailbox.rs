@@ -8,7 +8,7 @@ use crate::{Context, LIMITS};
 use estafeta_core::model::{MailboxId, MailboxRole, SystemFlags};
 use estafeta_store::Mailbox;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const PROPERTIES: &[&str] = &[
     "id",
@@ -94,25 +94,55 @@ impl Tree {
     }
 }
 
-/// Changes whenever a mailbox is made, renamed, removed or (un)subscribed,
-/// or any message in one changes: HIGHESTMODSEQ moves with every change
-/// (RFC 7162 3.1.1), and the counts are mailbox properties.
-fn state_of(mailboxes: &[Mailbox]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    for mailbox in mailboxes {
-        feed(&mailbox.id.0.to_le_bytes());
-        feed(mailbox.name.as_bytes());
-        feed(&[0, u8::from(mailbox.subscribed)]);
-        feed(&mailbox.highest_modseq.to_le_bytes());
-        feed(&mailbox.uid_next.to_le_bytes());
+/// What a state remembers of one mailbox: its HIGHESTMODSEQ, which moves
+/// with every change to its messages and so its counts (RFC 7162 3.1.1),
+/// and a digest of its name and subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    modseq: u64,
+    digest: u32,
+}
+
+fn mark(mailbox: &Mailbox) -> Mark {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in mailbox.name.bytes().chain([0, u8::from(mailbox.subscribed)]) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
     }
-    format!("{hash:016x}")
+    Mark {
+        modseq: mailbox.highest_modseq,
+        digest: hash,
+    }
+}
+
+/// `m` and each mailbox as `id-modseq-digest`: Mailbox/changes reads the
+/// old state back to say what changed.
+fn encode(marks: &BTreeMap<MailboxId, Mark>) -> String {
+    let parts: Vec<String> = marks
+        .iter()
+        .map(|(id, mark)| format!("{}-{}-{:08x}", id.0, mark.modseq, mark.digest))
+        .collect();
+    format!("m{}", parts.join("."))
+}
+
+fn decode(state: &str) -> Option<BTreeMap<MailboxId, Mark>> {
+    let body = state.strip_prefix('m')?;
+    if body.is_empty() {
+        return Some(BTreeMap::new());
+    }
+    body.split('.')
+        .map(|part| {
+            let mut fields = part.split('-');
+            let id = MailboxId(fields.next()?.parse().ok()?);
+            let modseq = fields.next()?.parse().ok()?;
+            let digest = u32::from_str_radix(fields.next()?, 16).ok()?;
+            fields.next().is_none().then_some((id, Mark { modseq, digest }))
+        })
+        .collect()
+}
+
+fn state_of(mailboxes: &[Mailbox]) -> String {
+    encode(&mailboxes.iter().map(|m| (m.id, mark(m))).collect())
 }
 
 /// The properties asked for: every one when `properties` is null.
@@ -428,25 +458,81 @@ pub async fn changes(context: &Context<'_>, arguments: Map<String, Value>) -> Re
     {
         return Err(MethodError::invalid_arguments("maxChanges must be a positive integer"));
     }
+    let max_changes = arguments
+        .get("maxChanges")
+        .and_then(Value::as_u64)
+        .map_or(usize::MAX, |m| m as usize);
+    let old = decode(since).ok_or_else(|| MethodError::new("cannotCalculateChanges"))?;
     let tree = Tree::load(context).await?;
-    if *since != tree.state {
-        return Err(MethodError::new("cannotCalculateChanges"));
+    let now: BTreeMap<MailboxId, Mark> = tree.mailboxes.iter().map(|m| (m.id, mark(m))).collect();
+    let ids: BTreeSet<MailboxId> = old.keys().chain(now.keys()).copied().collect();
+    let (mut created, mut updated, mut destroyed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut counts_only = true;
+    // In id order, so that `maxChanges` stops at a state in between.
+    let mut reached = old.clone();
+    let mut more = false;
+    let mut listed = 0;
+    for id in ids {
+        if listed == max_changes && old.get(&id) != now.get(&id) {
+            more = true;
+            break;
+        }
+        let list = match (old.get(&id), now.get(&id)) {
+            (None, Some(_)) => &mut created,
+            (Some(_), None) => &mut destroyed,
+            (Some(before), Some(after)) if before != after => {
+                counts_only &= before.digest == after.digest;
+                &mut updated
+            }
+            _ => continue,
+        };
+        list.push(mailbox_id(id));
+        listed += 1;
+        match now.get(&id) {
+            Some(mark) => reached.insert(id, *mark),
+            None => reached.remove(&id),
+        };
     }
+    // RFC 8621 2.2: when only counts moved, the client need fetch only them.
+    let updated_properties = if counts_only && !updated.is_empty() {
+        json!(["totalEmails", "unreadEmails", "totalThreads", "unreadThreads"])
+    } else {
+        Value::Null
+    };
     Ok(json!({
         "accountId": account_id,
         "oldState": since,
-        "newState": tree.state,
-        "hasMoreChanges": false,
-        "created": [],
-        "updated": [],
-        "destroyed": [],
-        "updatedProperties": null,
+        "newState": if more { encode(&reached) } else { tree.state },
+        "hasMoreChanges": more,
+        "created": created,
+        "updated": updated,
+        "destroyed": destroyed,
+        "updatedProperties": updated_properties,
     }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn states_name_each_mailbox_and_read_back() {
+        let mut marks = BTreeMap::new();
+        marks.insert(
+            MailboxId(2),
+            Mark {
+                modseq: 7,
+                digest: 0xdead_beef,
+            },
+        );
+        marks.insert(MailboxId(1), Mark { modseq: 1, digest: 1 });
+        let state = encode(&marks);
+        assert_eq!(state, "m1-1-00000001.2-7-deadbeef");
+        assert_eq!(decode(&state), Some(marks));
+        for bad in ["", "e1-1-1", "m1-1", "m1-1-zz", "m1-1-1-1", "m."] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn mailbox_ids_are_the_letter_and_the_store_id_only() {

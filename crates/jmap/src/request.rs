@@ -140,12 +140,18 @@ impl Request {
             "Email/query" if uses(CAPABILITY_MAIL) => {
                 Ok(("Email/query", email::query::query(context, arguments).await?))
             }
+            "Email/changes" if uses(CAPABILITY_MAIL) => {
+                Ok(("Email/changes", email::changes::changes(context, arguments).await?))
+            }
             "Email/queryChanges" if uses(CAPABILITY_MAIL) => Ok((
                 "Email/queryChanges",
                 email::query::query_changes(context, arguments).await?,
             )),
             "Email/set" if uses(CAPABILITY_MAIL) => {
                 Ok(("Email/set", email::set::set(context, arguments, created_ids).await?))
+            }
+            "Thread/changes" if uses(CAPABILITY_MAIL) => {
+                Ok(("Thread/changes", email::thread::changes(context, arguments).await?))
             }
             "Thread/get" if uses(CAPABILITY_MAIL) => Ok(("Thread/get", email::thread::get(context, arguments).await?)),
             _ => Err(MethodError::described("unknownMethod", format!("no method {name}"))),

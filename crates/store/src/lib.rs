@@ -149,6 +149,9 @@ pub trait Store: Send + Sync {
     /// What changed after `modseq`: for CONDSTORE FETCH CHANGEDSINCE and
     /// QRESYNC's VANISHED (RFC 7162 3.1.4, 3.2.5).
     async fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince>;
+    /// The messages that left `mailbox` after `modseq`, with their content
+    /// where it was recorded: for JMAP's Email/changes (RFC 8620 5.2).
+    async fn vanished_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>>;
 
     // --- Maildrop lock ---------------------------------------------------
 

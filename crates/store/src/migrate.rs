@@ -150,7 +150,12 @@ const TABLES: &[Table] = &[
     },
     Table {
         name: "expunged",
-        columns: &[("mailbox_id", "BIGINT"), ("uid", "BIGINT"), ("modseq", "BIGINT")],
+        columns: &[
+            ("mailbox_id", "BIGINT"),
+            ("uid", "BIGINT"),
+            ("modseq", "BIGINT"),
+            ("blob_id", "TEXT"),
+        ],
     },
     Table {
         name: "queue",

@@ -116,6 +116,16 @@ pub struct ChangesSince {
     pub highest_modseq: u64,
 }
 
+/// A message that left a mailbox: its UID there and its content, unknown
+/// for those expunged before schema 10 (SQLite) or 11 (PostgreSQL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vanished {
+    pub uid: u32,
+    /// The MODSEQ of its leaving.
+    pub modseq: u64,
+    pub blob: Option<BlobId>,
+}
+
 /// RFC 3461 per-recipient DSN parameters, kept for the outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct QueueRecipient {

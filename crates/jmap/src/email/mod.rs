@@ -4,6 +4,7 @@
 //! as RFC 8621 1.3.1 wants, and an IMAP MOVE keeps the id. So the id is
 //! the content's SHA-256, which the store already keys content by.
 
+pub mod changes;
 pub mod get;
 pub mod query;
 pub mod set;
@@ -211,21 +212,21 @@ impl Emails {
     }
 }
 
-/// The Email state: each mailbox with the MODSEQ it has reached. Every
-/// message change moves its mailbox's HIGHESTMODSEQ (RFC 7162 3.1.1), so
-/// this changes whenever an Email does.
+/// The Email state: each mailbox with its UIDNEXT and HIGHESTMODSEQ
+/// (`changes::encode`). Every message change moves its mailbox's
+/// HIGHESTMODSEQ (RFC 7162 3.1.1), so this changes whenever an Email does.
 fn state_of(mailboxes: &[Mailbox]) -> String {
-    let mut state = String::from("e");
-    for (i, mailbox) in mailboxes.iter().enumerate() {
-        if i > 0 {
-            state.push('.');
-        }
-        state.push_str(&format!(
-            "{}-{}-{}",
-            mailbox.id.0, mailbox.uid_next, mailbox.highest_modseq
-        ));
-    }
-    state
+    let marks = mailboxes
+        .iter()
+        .map(|m| {
+            let mark = changes::Mark {
+                uid_next: m.uid_next,
+                modseq: m.highest_modseq,
+            };
+            (m.id, mark)
+        })
+        .collect();
+    changes::encode(&marks)
 }
 
 #[cfg(test)]

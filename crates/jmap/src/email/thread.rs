@@ -40,3 +40,19 @@ pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result
         "notFound": not_found,
     }))
 }
+
+/// Thread/changes (RFC 8621 3.2): a Thread is made and gone with its one
+/// Email, and an Email's changes leave its Thread's `emailIds` as they
+/// were.
+pub async fn changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
+    let mut response = super::changes::changes(context, arguments).await?;
+    let as_threads = |ids: &Value| -> Value {
+        let ids = ids.as_array().into_iter().flatten().filter_map(Value::as_str);
+        ids.map(|id| json!(format!("t{}", id.trim_start_matches('e'))))
+            .collect()
+    };
+    response["created"] = as_threads(&response["created"]);
+    response["destroyed"] = as_threads(&response["destroyed"]);
+    response["updated"] = json!([]);
+    Ok(response)
+}

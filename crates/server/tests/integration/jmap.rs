@@ -304,7 +304,10 @@ async fn mailboxes_as_the_store_holds_them_with_counts_and_a_state_that_moves() 
             json!([["Mailbox/changes", {"accountId": id, "sinceState": state}, "c"]]),
         ))
         .await;
-    assert_eq!(moved["methodResponses"][0][1]["type"], "cannotCalculateChanges");
+    assert_eq!(
+        moved["methodResponses"][0][1]["updated"],
+        json!([format!("m{}", inbox.id.0)])
+    );
 
     // Unknown ids come back as not found, and an id asked for twice is
     // answered once; query sorts, pages and anchors.
@@ -474,4 +477,86 @@ async fn mailboxes_are_made_renamed_moved_and_destroyed_with_imaps_rules() {
         json!([work_id, reports_id])
     );
     assert!(store.mailbox_get(account, "Reports 2026").await.unwrap().is_none());
+}
+
+async fn mailbox_changes(jmap: &Jmap, since: &str, max: Option<u64>) -> Value {
+    let mut arguments = json!({"accountId": jmap.account_id(), "sinceState": since});
+    if let Some(max) = max {
+        arguments["maxChanges"] = json!(max);
+    }
+    jmap.api(calls(json!([["Mailbox/changes", arguments, "c"]]))).await["methodResponses"][0][1].clone()
+}
+
+#[tokio::test]
+async fn mailbox_changes_say_what_was_made_renamed_counted_and_removed() {
+    let jmap = Jmap::start().await;
+    let store = jmap.server.store();
+    let account = jmap.account.id;
+    let start = get_all(&jmap).await["state"].as_str().unwrap().to_owned();
+    let nothing = mailbox_changes(&jmap, &start, None).await;
+    assert_eq!(nothing["newState"], json!(start));
+    assert_eq!(nothing["updated"], json!([]));
+
+    // Only a count moves: the client is told so.
+    let inbox = store
+        .mailbox_by_role(account, MailboxRole::Inbox)
+        .await
+        .unwrap()
+        .unwrap();
+    let target = DeliveryTarget {
+        mailbox: inbox.id,
+        flags: Flags::default(),
+    };
+    store.deliver(b"Subject: hi\r\n\r\nhi\r\n", 0, &[target]).await.unwrap();
+    let counted = mailbox_changes(&jmap, &start, None).await;
+    assert_eq!(counted["updated"], json!([format!("m{}", inbox.id.0)]), "{counted}");
+    assert_eq!(
+        counted["updatedProperties"],
+        json!(["totalEmails", "unreadEmails", "totalThreads", "unreadThreads"])
+    );
+
+    // Made, renamed and removed (by IMAP's operations on the store).
+    let made = store.mailbox_create(account, "Projects").await.unwrap();
+    let junk = store
+        .mailbox_by_role(account, MailboxRole::Junk)
+        .await
+        .unwrap()
+        .unwrap();
+    let archive = store
+        .mailbox_by_role(account, MailboxRole::Archive)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .mailbox_rename(account, &archive.name, "Old things")
+        .await
+        .unwrap();
+    store.mailbox_delete(account, &junk.name).await.unwrap();
+    let all = mailbox_changes(&jmap, &start, None).await;
+    assert_eq!(all["created"], json!([format!("m{}", made.id.0)]), "{all}");
+    let mut updated: Vec<String> = serde_json::from_value(all["updated"].clone()).unwrap();
+    updated.sort();
+    let mut expected = vec![format!("m{}", inbox.id.0), format!("m{}", archive.id.0)];
+    expected.sort();
+    assert_eq!(updated, expected);
+    assert_eq!(all["destroyed"], json!([format!("m{}", junk.id.0)]));
+    assert_eq!(all["updatedProperties"], Value::Null, "a name changed, not only counts");
+    assert_eq!(all["newState"], get_all(&jmap).await["state"]);
+
+    // One at a time: each step a real state, the last one today's.
+    let (mut state, mut seen, mut steps) = (start, 0, 0);
+    loop {
+        let step = mailbox_changes(&jmap, &state, Some(1)).await;
+        seen += ["created", "updated", "destroyed"]
+            .iter()
+            .map(|l| step[l].as_array().unwrap().len())
+            .sum::<usize>();
+        state = step["newState"].as_str().unwrap().to_owned();
+        steps += 1;
+        if step["hasMoreChanges"] == false || steps > 10 {
+            break;
+        }
+    }
+    assert_eq!((seen, steps), (4, 4));
+    assert_eq!(json!(state), get_all(&jmap).await["state"]);
 }

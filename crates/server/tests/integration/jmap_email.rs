@@ -365,3 +365,149 @@ async fn email_method_errors_are_answered_in_place() {
         .await;
     assert!(bob.body.contains("accountNotFound"), "{}", bob.body);
 }
+
+async fn email_state(jmap: &Jmap) -> String {
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": jmap.account_id(), "ids": [], "properties": ["id"]}, "g"]]),
+        ))
+        .await;
+    answers(&response)[0]["state"].as_str().unwrap().to_owned()
+}
+
+async fn changes_since(jmap: &Jmap, state: &str, max: Option<u64>) -> Value {
+    let mut arguments = json!({"accountId": jmap.account_id(), "sinceState": state});
+    if let Some(max) = max {
+        arguments["maxChanges"] = json!(max);
+    }
+    let response = jmap.api(calls(json!([["Email/changes", arguments, "c"]]))).await;
+    answers(&response)[0].clone()
+}
+
+fn sorted(ids: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = ids
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn email_changes_name_what_was_made_changed_and_destroyed_by_either_protocol() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let lunch = email_with_subject(&jmap, "Lunch").await;
+    let report = email_with_subject(&jmap, "relatório").await;
+    let start = email_state(&jmap).await;
+    let nothing = changes_since(&jmap, &start, None).await;
+    assert_eq!(nothing["newState"], json!(start));
+    assert_eq!(
+        (nothing["created"].clone(), nothing["hasMoreChanges"].clone()),
+        (json!([]), json!(false))
+    );
+
+    // Over IMAP: one flagged; over SMTP: one new; one that comes and goes.
+    let mut imap = ImapProbe::login(&jmap.server, "ann@example.com", "ann's password").await;
+    imap.command("CREATE Later").await;
+    imap.append("Later", b"Subject: passing through\r\n\r\nbye\r\n").await;
+    imap.command("SELECT Later").await;
+    imap.command("STORE 1 +FLAGS (\\Deleted)").await;
+    imap.command("EXPUNGE").await;
+    let mailbox_of_lunch = {
+        let response = jmap
+            .api(calls(
+                json!([["Email/get", {"accountId": id, "ids": [lunch], "properties": ["mailboxIds"]}, "g"]]),
+            ))
+            .await;
+        let ids = answers(&response)[0]["list"][0]["mailboxIds"].clone();
+        ids.as_object().unwrap().keys().next().unwrap().clone()
+    };
+    let mailbox = jmap
+        .api(calls(
+            json!([["Mailbox/get", {"accountId": id, "ids": [mailbox_of_lunch], "properties": ["name"]}, "m"]]),
+        ))
+        .await;
+    let name = answers(&mailbox)[0]["list"][0]["name"].as_str().unwrap().to_owned();
+    imap.command(&format!("SELECT \"{name}\"")).await;
+    imap.command("UID STORE 1:* +FLAGS (\\Flagged)").await;
+    smtp_deliver(
+        &jmap.server,
+        "dora@remote.test",
+        "ann@example.com",
+        "From: dora@remote.test\r\nTo: ann@example.com\r\nSubject: New one\r\nMessage-ID: <new@remote.test>\r\n\r\nHi\r\n",
+    )
+    .await;
+    let new = email_with_subject(&jmap, "New one").await;
+    // Over JMAP: the report is destroyed.
+    jmap.api(calls(
+        json!([["Email/set", {"accountId": id, "destroy": [report]}, "d"]]),
+    ))
+    .await;
+
+    let all = changes_since(&jmap, &start, None).await;
+    assert_eq!(sorted(&all["created"]), [new.as_str()], "{all}");
+    assert_eq!(sorted(&all["updated"]), [lunch.as_str()], "{all}");
+    assert_eq!(sorted(&all["destroyed"]), [report.as_str()], "{all}");
+    assert_eq!(all["newState"], json!(email_state(&jmap).await));
+    assert_eq!(all["hasMoreChanges"], false);
+
+    // A move keeps the Email: it is updated, not destroyed and made.
+    let moved_from = all["newState"].as_str().unwrap().to_owned();
+    imap.command("UID MOVE 1:* Later").await;
+    let moved = changes_since(&jmap, &moved_from, None).await;
+    assert_eq!(moved["created"], json!([]), "{moved}");
+    assert_eq!(moved["destroyed"], json!([]), "{moved}");
+    assert!(sorted(&moved["updated"]).contains(&lunch), "{moved}");
+
+    // At most one change a call: the walk stops at a state in between,
+    // and following it ends where one call would.
+    let mut state = start.clone();
+    let mut seen = Vec::new();
+    let mut steps = 0;
+    for _ in 0..10 {
+        let step = changes_since(&jmap, &state, Some(2)).await;
+        assert!(step["type"].is_null(), "{step}");
+        steps += 1;
+        assert!(
+            step["created"].as_array().unwrap().len()
+                + step["updated"].as_array().unwrap().len()
+                + step["destroyed"].as_array().unwrap().len()
+                <= 2,
+            "{step}"
+        );
+        for list in ["created", "updated", "destroyed"] {
+            seen.extend(sorted(&step[list]));
+        }
+        state = step["newState"].as_str().unwrap().to_owned();
+        if step["hasMoreChanges"] == false {
+            break;
+        }
+    }
+    assert_eq!(state, email_state(&jmap).await, "the walk reached today's state");
+    assert!(steps >= 2, "{steps} steps");
+    for email in [&new, &lunch, &report] {
+        assert!(seen.contains(email), "{email} in {seen:?}");
+    }
+
+    // Thread/changes follows: threads are made and go with their Email.
+    let threads = jmap
+        .api(calls(
+            json!([["Thread/changes", {"accountId": id, "sinceState": start}, "t"]]),
+        ))
+        .await;
+    let threads = &answers(&threads)[0];
+    assert_eq!(sorted(&threads["created"]), [format!("t{}", &new[1..])]);
+    assert_eq!(sorted(&threads["destroyed"]), [format!("t{}", &report[1..])]);
+
+    for bad in ["nonsense", "e999999-1-1"] {
+        assert_eq!(
+            changes_since(&jmap, bad, None).await["type"],
+            "cannotCalculateChanges",
+            "{bad}"
+        );
+    }
+}

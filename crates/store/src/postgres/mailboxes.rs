@@ -167,8 +167,9 @@ pub async fn rename(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, 
         )
         .await?;
         tx.execute(
-            "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, $2 FROM messages
-             WHERE mailbox_id = $1 ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+            "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) SELECT mailbox_id, uid, $2, blob_id FROM messages
+             WHERE mailbox_id = $1
+             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id",
             &[&source.id.0, &modseq],
         )
         .await?;

@@ -4,7 +4,7 @@
 use super::{Tx, mailboxes};
 use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
-use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
+use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta, Vanished};
 use estafeta_core::bus::Change;
 use estafeta_core::model::{Flags, MailboxId, SystemFlags};
 use std::collections::BTreeMap;
@@ -194,14 +194,12 @@ pub async fn store_flags(
 }
 
 async fn forget(tx: &Tx<'_>, mailbox: MailboxId, uids: &[i64], modseq: u64) -> Result<()> {
+    // Each UID for QRESYNC's VANISHED (RFC 7162 3.2.10), with its content
+    // for JMAP's Email/changes.
     tx.execute(
-        "DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2)",
-        &[&mailbox.0, &uids],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT $1, u, $3 FROM unnest($2::BIGINT[]) AS u
-         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq",
+        "WITH gone AS (DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, blob_id)
+         INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) SELECT $1, uid, $3, blob_id FROM gone
+         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id",
         &[&mailbox.0, &uids, &(modseq as i64)],
     )
     .await?;
@@ -350,6 +348,23 @@ pub async fn copy(
         }
     }
     Ok(copied)
+}
+
+pub async fn vanished_since(tx: &Tx<'_>, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
+    let rows = tx
+        .query(
+            "SELECT uid, modseq, blob_id FROM expunged WHERE mailbox_id = $1 AND modseq > $2 ORDER BY uid",
+            &[&mailbox.0, &(modseq as i64)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| Vanished {
+            uid: row.get::<_, i64>(0) as u32,
+            modseq: row.get::<_, i64>(1) as u64,
+            blob: row.get::<_, Option<String>>(2).and_then(|b| BlobId::parse(&b)),
+        })
+        .collect())
 }
 
 pub async fn changes_since(tx: &Tx<'_>, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince> {

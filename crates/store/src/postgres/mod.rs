@@ -600,6 +600,10 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| messages::changes_since(&tx, mailbox, modseq).await?)
     }
 
+    async fn vanished_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
+        read_tx!(self, |tx| messages::vanished_since(&tx, mailbox, modseq).await?)
+    }
+
     async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {
         let blob = content_id(message).await;
         write_tx!(self, |tx, changes| queue::insert(&tx, &blob, message, entry).await?)

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (8, V8),
     (9, V9),
     (10, V10),
+    (11, V11),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -306,6 +307,12 @@ CREATE TABLE dangling_subscriptions (
 // read in that zone.
 const V10: &str = r#"
 ALTER TABLE messages ADD COLUMN date_zone SMALLINT NOT NULL DEFAULT 0;
+"#;
+
+// RFC 8620 5.2: JMAP's Email/changes names what was removed by its
+// content, which IMAP's VANISHED does not need; rows from before have none.
+const V11: &str = r#"
+ALTER TABLE expunged ADD COLUMN blob_id TEXT;
 "#;
 
 pub fn latest() -> i32 {

@@ -4,7 +4,7 @@ use super::blobs::{self, NewBlob};
 use super::{Effects, mailboxes};
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
-use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta};
+use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta, Vanished};
 use estafeta_core::bus::Change;
 use estafeta_core::model::{Flags, MailboxId, SystemFlags};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -220,14 +220,11 @@ pub fn expunge(conn: &Connection, effects: &mut Effects, mailbox: MailboxId, uid
     let (account, _, modseq) = mailboxes::allocate(conn, mailbox, 0)?;
     let mut released = BTreeMap::new();
     let mut delete = conn.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
-    let mut remember = conn.prepare_cached(
-        "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)
-         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
-    )?;
+    let mut remember = conn.prepare_cached(REMEMBER_EXPUNGED)?;
     let mut removed = Vec::with_capacity(doomed.len());
     for (uid, blob) in doomed {
         delete.execute(params![mailbox.0, uid])?;
-        remember.execute(params![mailbox.0, uid, modseq])?;
+        remember.execute(params![mailbox.0, uid, modseq, blob.as_str()])?;
         *released.entry(blob).or_insert(0) += 1;
         removed.push(uid);
     }
@@ -323,13 +320,10 @@ pub fn copy(
         // The references move with the messages: counts stay as they are.
         let (source_account, _, source_modseq) = mailboxes::allocate(conn, source, 0)?;
         let mut delete = conn.prepare_cached("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2")?;
-        let mut remember = conn.prepare_cached(
-            "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?1, ?2, ?3)
-             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq",
-        )?;
-        for uid in &copied.source {
+        let mut remember = conn.prepare_cached(REMEMBER_EXPUNGED)?;
+        for (uid, (blob, ..)) in &found {
             delete.execute(params![source.0, uid])?;
-            remember.execute(params![source.0, uid, source_modseq])?;
+            remember.execute(params![source.0, uid, source_modseq, blob])?;
         }
         effects.changes.push(Change::Mailbox {
             account: source_account,
@@ -343,6 +337,24 @@ pub fn copy(
         }
     }
     Ok(copied)
+}
+
+/// A message leaves a mailbox: its UID for QRESYNC's VANISHED (RFC 7162
+/// 3.2.10), its content for JMAP's Email/changes.
+const REMEMBER_EXPUNGED: &str = "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id";
+
+pub fn vanished_since(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
+    conn.prepare_cached("SELECT uid, modseq, blob_id FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?
+        .query_map(params![mailbox.0, modseq], |row| {
+            Ok(Vanished {
+                uid: row.get(0)?,
+                modseq: row.get(1)?,
+                blob: row.get::<_, Option<String>>(2)?.and_then(|b| BlobId::parse(&b)),
+            })
+        })?
+        .collect::<Result<_, _>>()
+        .map_err(Into::into)
 }
 
 pub fn changes_since(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<ChangesSince> {

@@ -648,6 +648,13 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn vanished_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
+        self.read("vanished_since", move |conn| {
+            messages::vanished_since(conn, mailbox, modseq)
+        })
+        .await
+    }
+
     async fn queue_insert(&self, message: &[u8], entry: &NewQueuedMessage) -> Result<QueueId> {
         let entry = entry.clone();
         let size = message.len() as u64;

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (7, V7),
     (8, V8),
     (9, V9),
+    (10, V10),
 ];
 
 const V1: &str = r#"
@@ -307,6 +308,12 @@ CREATE TABLE blob_contents (
     data BLOB NOT NULL
 );
 ALTER TABLE blobs ADD COLUMN content INTEGER;
+"#;
+
+// RFC 8620 5.2: JMAP's Email/changes names what was removed by its
+// content, which IMAP's VANISHED does not need; rows from before have none.
+const V10: &str = r#"
+ALTER TABLE expunged ADD COLUMN blob_id TEXT;
 "#;
 
 /// The newest schema this build knows.

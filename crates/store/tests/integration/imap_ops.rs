@@ -3,7 +3,7 @@
 
 use crate::common::*;
 use estafeta_core::model::{Flags, SystemFlags};
-use estafeta_store::{FlagOperation, StoreError};
+use estafeta_store::{BlobId, FlagOperation, StoreError};
 
 #[tokio::test]
 async fn copy_keeps_flags_and_shares_blobs() {
@@ -117,6 +117,18 @@ async fn changes_since_reports_additions_flag_changes_and_expunges() {
                 .iter()
                 .all(|m| m.modseq > mark && m.modseq <= changes.highest_modseq)
         );
+        // What left names its content too (for JMAP's Email/changes), and
+        // so does a message moved away.
+        let gone = store.vanished_since(inbox.id, mark).await.unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!((gone[0].uid, gone[0].blob.clone()), (3, Some(BlobId::of(&message(2)))));
+        assert_eq!(gone[0].modseq, changes.highest_modseq);
+        let archive = store.mailbox_create(alice.id, "Kept").await.unwrap();
+        store.copy_messages(inbox.id, &[4], archive.id, true).await.unwrap();
+        let gone = store.vanished_since(inbox.id, changes.highest_modseq).await.unwrap();
+        assert_eq!(gone.len(), 1);
+        assert_eq!((gone[0].uid, gone[0].blob.clone()), (4, Some(BlobId::of(&message(9)))));
+        assert!(store.vanished_since(inbox.id, gone[0].modseq).await.unwrap().is_empty());
     }
 }
 
@@ -177,6 +189,14 @@ async fn renaming_inbox_moves_its_messages_and_leaves_it_empty() {
         assert_eq!(store.messages(old.id).await.unwrap().len(), 2);
         assert!(store.messages(inbox.id).await.unwrap().is_empty());
         assert_eq!(store.changes_since(inbox.id, 1).await.unwrap().vanished, vec![1, 2]);
+        let contents: Vec<_> = store
+            .vanished_since(inbox.id, 1)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.blob)
+            .collect();
+        assert_eq!(contents, [Some(BlobId::of(&message(0))), Some(BlobId::of(&message(1)))]);
         // INBOX never reuses those UIDs.
         let next = store.deliver(&message(5), 0, &[to(&inbox)]).await.unwrap();
         assert_eq!(next[0].uid, 3);
