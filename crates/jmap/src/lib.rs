@@ -6,6 +6,7 @@
 //! Ids are the store's, with a letter for their kind (`a` account, `m`
 //! mailbox): the store never gives an id twice, as RFC 8620 1.2 requires.
 
+pub mod blob;
 mod core;
 mod email;
 pub mod error;

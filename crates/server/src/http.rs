@@ -41,7 +41,10 @@ fn router(shared: Arc<Shared>) -> Router {
             post(crate::api::jmap::api).layer(DefaultBodyLimit::max(crate::api::jmap::MAX_REQUEST)),
         )
         .route("/jmap/upload/{account}/", post(crate::api::jmap::not_yet))
-        .route("/jmap/download/{account}/{blob}/{name}", get(crate::api::jmap::not_yet))
+        .route(
+            "/jmap/download/{account}/{blob}/{name}",
+            get(crate::api::jmap::download),
+        )
         .route("/jmap/eventsource/", get(crate::api::jmap::not_yet))
         .route(
             "/unsubscribe/{token}",

@@ -107,6 +107,9 @@ pub trait Store: Send + Sync {
     /// Messages of a mailbox in UID order.
     async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>>;
+    /// Whether a message of `account` has this content: what it may
+    /// download (RFC 8620 6.2), whoever else holds the same bytes.
+    async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool>;
     /// Several messages' content in one go (one trip off the runtime), each
     /// with its own outcome: a message expunged meanwhile is an error for
     /// that one only.

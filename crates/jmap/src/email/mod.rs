@@ -9,7 +9,7 @@ pub mod get;
 pub mod query;
 pub mod set;
 pub mod thread;
-mod view;
+pub(crate) mod view;
 
 use crate::Context;
 use crate::error::MethodError;

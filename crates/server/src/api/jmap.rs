@@ -5,7 +5,7 @@
 use super::auth::{caller, error};
 use crate::Shared;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use estafeta_jmap::{Context, LIMITS};
@@ -83,14 +83,107 @@ pub async fn api(
     }
 }
 
-/// Uploads, downloads and push are named by the session (RFC 8620 2) but
-/// not served yet: a clear answer instead of a 404.
+/// Uploads and push are named by the session (RFC 8620 2) but not served
+/// yet: a clear answer instead of a 404.
 pub async fn not_yet() -> Response {
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "JMAP uploads, downloads and push are not served yet",
-    )
+    error(StatusCode::NOT_IMPLEMENTED, "JMAP uploads and push are not served yet")
+}
+
+#[derive(serde::Deserialize)]
+pub struct DownloadQuery {
+    accept: Option<String>,
+}
+
+/// A media type as RFC 6838 4.2 spells one, or none.
+fn media_type(asked: Option<&str>) -> &str {
+    let restricted = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match asked.and_then(|t| t.split_once('/')) {
+        Some((kind, subtype)) if restricted(kind) && restricted(subtype) => asked.unwrap_or_default(),
+        _ => "application/octet-stream",
+    }
+}
+
+/// RFC 8187 3.2.1: the name as `filename*=UTF-8''...`, every byte outside
+/// attr-char escaped.
+fn disposition(name: &str) -> String {
+    let mut encoded = String::with_capacity(name.len());
+    for byte in name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{encoded}")
+}
+
+/// `GET /jmap/download/{accountId}/{blobId}/{name}?accept={type}` (RFC 8620
+/// 6.2): a message or one of its parts, for the account that holds it.
+pub async fn download(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path((account_id, blob_id, name)): Path<(String, String, String)>,
+    Query(query): Query<DownloadQuery>,
+) -> Response {
+    let account = match account(&shared, peer, &headers).await {
+        Ok(account) => account,
+        Err(refusal) => return refusal,
+    };
+    let not_found = || error(StatusCode::NOT_FOUND, "no such blob in this account");
+    if account_id != estafeta_jmap::account_id(&account) {
+        return not_found();
+    }
+    let context = Context {
+        store: shared.store.as_ref(),
+        account: &account,
+    };
+    match estafeta_jmap::blob::download(&context, &blob_id).await {
+        Ok(Some(bytes)) => {
+            let mut response = (StatusCode::OK, bytes).into_response();
+            let set = response.headers_mut();
+            let content_type = media_type(query.accept.as_deref());
+            set.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_str(content_type).expect("checked"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&disposition(&name)) {
+                set.insert(header::CONTENT_DISPOSITION, value);
+            }
+            // RFC 8620 6.2: a blob never changes, so it may be cached.
+            set.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, immutable, max-age=31536000"),
+            );
+            response
+        }
+        Ok(None) => not_found(),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, why.to_string()),
+    }
 }
 
 /// The largest API request body accepted; the session says the same.
 pub const MAX_REQUEST: usize = LIMITS.max_size_request;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn download_headers_carry_only_safe_types_and_encoded_names() {
+        assert_eq!(media_type(Some("application/pdf")), "application/pdf");
+        for bad in [None, Some("pdf"), Some("text/html\r\nX: y"), Some("a/b c"), Some("/x")] {
+            assert_eq!(media_type(bad), "application/octet-stream", "{bad:?}");
+        }
+        assert_eq!(
+            disposition("relatório 1.pdf"),
+            "attachment; filename*=UTF-8''relat%C3%B3rio%201.pdf"
+        );
+        assert_eq!(disposition("a\"b;c"), "attachment; filename*=UTF-8''a%22b%3Bc");
+    }
+}

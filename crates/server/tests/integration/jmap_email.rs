@@ -511,3 +511,84 @@ async fn email_changes_name_what_was_made_changed_and_destroyed_by_either_protoc
         );
     }
 }
+
+#[tokio::test]
+async fn a_message_and_its_attachment_download_for_their_account_only() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let report = email_with_subject(&jmap, "relatório").await;
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": id, "ids": [report], "properties": ["blobId", "attachments"]}, "g"]]),
+        ))
+        .await;
+    let email = &answers(&response)[0]["list"][0];
+    let message_blob = email["blobId"].as_str().unwrap();
+    let part_blob = email["attachments"][0]["blobId"].as_str().unwrap();
+
+    let ann = "ann@example.com:ann's password";
+    let whole = jmap
+        .send(
+            "GET",
+            &format!("/jmap/download/{id}/{message_blob}/m.eml?accept=message/rfc822"),
+            Some(ann),
+            "",
+        )
+        .await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    assert_eq!(whole.header("content-type"), Some("message/rfc822"));
+    assert!(
+        whole.body.contains("Subject: =?utf-8?q?Relat=C3=B3rio?= of November"),
+        "{}",
+        whole.body
+    );
+    assert!(
+        whole.body.contains("Received: from"),
+        "as stored, with the trace SMTP added: {}",
+        whole.body
+    );
+
+    let part = jmap
+        .send(
+            "GET",
+            &format!("/jmap/download/{id}/{part_blob}/relat%C3%B3rio.pdf?accept=application/pdf"),
+            Some(ann),
+            "",
+        )
+        .await;
+    assert_eq!(part.status, 200, "{}", part.body);
+    assert_eq!(part.body, "%PDF-1.4\n", "decoded from base64");
+    assert_eq!(part.header("content-type"), Some("application/pdf"));
+    assert_eq!(
+        part.header("content-disposition"),
+        Some("attachment; filename*=UTF-8''relat%C3%B3rio.pdf")
+    );
+
+    // Bob holds no such message; Ann's account id is not his to name.
+    let bob = "bob@example.com:bob's password";
+    let bob_id = format!(
+        "a{}",
+        jmap.server
+            .store()
+            .account_get("bob@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+            .0
+    );
+    for (path, who) in [
+        (format!("/jmap/download/{bob_id}/{message_blob}/m.eml"), bob),
+        (format!("/jmap/download/{id}/{message_blob}/m.eml"), bob),
+        (format!("/jmap/download/{id}/{message_blob}_99/x"), ann),
+        (format!("/jmap/download/{id}/bnothing/x"), ann),
+    ] {
+        let refused = jmap.send("GET", &path, Some(who), "").await;
+        assert_eq!(refused.status, 404, "{path}: {}", refused.body);
+    }
+    let anonymous = jmap
+        .send("GET", &format!("/jmap/download/{id}/{message_blob}/m.eml"), None, "")
+        .await;
+    assert_eq!(anonymous.status, 401);
+}

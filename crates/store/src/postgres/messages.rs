@@ -6,7 +6,7 @@ use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta, Vanished};
 use estafeta_core::bus::Change;
-use estafeta_core::model::{Flags, MailboxId, SystemFlags};
+use estafeta_core::model::{AccountId, Flags, MailboxId, SystemFlags};
 use std::collections::BTreeMap;
 use tokio_postgres::Row;
 
@@ -348,6 +348,17 @@ pub async fn copy(
         }
     }
     Ok(copied)
+}
+
+pub async fn account_holds(tx: &Tx<'_>, account: AccountId, blob: &BlobId) -> Result<bool> {
+    let row = tx
+        .query_opt(
+            "SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+             WHERE m.blob_id = $1 AND b.account_id = $2 LIMIT 1",
+            &[&blob.as_str(), &account.0],
+        )
+        .await?;
+    Ok(row.is_some())
 }
 
 pub async fn vanished_since(tx: &Tx<'_>, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {

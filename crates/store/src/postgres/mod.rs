@@ -600,6 +600,10 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| messages::changes_since(&tx, mailbox, modseq).await?)
     }
 
+    async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool> {
+        read_tx!(self, |tx| messages::account_holds(&tx, account, blob).await?)
+    }
+
     async fn vanished_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
         read_tx!(self, |tx| messages::vanished_since(&tx, mailbox, modseq).await?)
     }

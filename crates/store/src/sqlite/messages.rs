@@ -6,7 +6,7 @@ use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::types::{ChangesSince, Copied, Delivered, DeliveryTarget, FlagChange, FlagOperation, MessageMeta, Vanished};
 use estafeta_core::bus::Change;
-use estafeta_core::model::{Flags, MailboxId, SystemFlags};
+use estafeta_core::model::{AccountId, Flags, MailboxId, SystemFlags};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
 
@@ -343,6 +343,17 @@ pub fn copy(
 /// 3.2.10), its content for JMAP's Email/changes.
 const REMEMBER_EXPUNGED: &str = "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id";
+
+pub fn account_holds(conn: &Connection, account: AccountId, blob: &BlobId) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT 1 FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+             WHERE m.blob_id = ?1 AND b.account_id = ?2 LIMIT 1",
+        )?
+        .query_row(params![blob.as_str(), account.0], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
 
 pub fn vanished_since(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Result<Vec<Vanished>> {
     conn.prepare_cached("SELECT uid, modseq, blob_id FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?

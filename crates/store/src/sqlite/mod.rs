@@ -586,6 +586,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool> {
+        let blob = blob.clone();
+        self.read("account_holds", move |conn| {
+            messages::account_holds(conn, account, &blob)
+        })
+        .await
+    }
+
     async fn message_contents(&self, wanted: &[BlobId]) -> Vec<Result<Vec<u8>>> {
         let (files, wanted) = (Arc::clone(&self.blobs), wanted.to_vec());
         let count = wanted.len();
