@@ -18,8 +18,9 @@ pub use email::describe_message;
 pub use error::{MethodError, RequestError};
 pub use request::Request;
 
-use estafeta_store::{Account, Store};
+use estafeta_store::{Account, Store, StoreError};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 pub const CAPABILITY_CORE: &str = "urn:ietf:params:jmap:core";
 pub const CAPABILITY_MAIL: &str = "urn:ietf:params:jmap:mail";
@@ -120,6 +121,18 @@ pub fn session(account: &Account, base: &str) -> Value {
         "eventSourceUrl": format!("{base}/jmap/eventsource/?types={{types}}&closeafter={{closeafter}}&ping={{ping}}"),
         "state": format!("s{}", account.id.0),
     })
+}
+
+/// Each data type's state for `account` now (RFC 8620 7.1 TypeState), from
+/// the mailbox list alone: what a push tells clients when one moves.
+pub async fn states(store: &dyn Store, account: &Account) -> Result<BTreeMap<&'static str, String>, StoreError> {
+    let mailboxes = store.mailbox_list(account.id).await?;
+    let email = email::state_of(&mailboxes);
+    Ok(BTreeMap::from([
+        ("Mailbox", mailbox::state_of(&mailboxes)),
+        ("Thread", email.clone()),
+        ("Email", email),
+    ]))
 }
 
 /// Runs an API request body for `context`: the Response object, or the

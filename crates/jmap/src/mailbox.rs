@@ -141,7 +141,7 @@ fn decode(state: &str) -> Option<BTreeMap<MailboxId, Mark>> {
         .collect()
 }
 
-fn state_of(mailboxes: &[Mailbox]) -> String {
+pub(crate) fn state_of(mailboxes: &[Mailbox]) -> String {
     encode(&mailboxes.iter().map(|m| (m.id, mark(m))).collect())
 }
 

@@ -45,7 +45,7 @@ fn router(shared: Arc<Shared>) -> Router {
             "/jmap/download/{account}/{blob}/{name}",
             get(crate::api::jmap::download),
         )
-        .route("/jmap/eventsource/", get(crate::api::jmap::not_yet))
+        .route("/jmap/eventsource/", get(crate::api::jmap_push::event_source))
         .route(
             "/unsubscribe/{token}",
             get(crate::api::unsubscribe::page).post(crate::api::unsubscribe::one_click),

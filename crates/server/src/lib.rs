@@ -105,6 +105,9 @@ pub struct Shared {
     pub verifier: Arc<estafeta_verify::Verifier>,
     /// Bounces, complaints, unsubscribes and sending limits.
     pub ledger: Arc<estafeta_deliverability::ledger::Ledger>,
+    /// Cancelled when the server stops: responses that never end by
+    /// themselves (JMAP push) end then, so a graceful stop is not held up.
+    pub stopping: CancellationToken,
 }
 
 pub struct RunningServer {
@@ -204,6 +207,7 @@ impl RunningServer {
             metrics: Arc::clone(&metrics),
             tls: tls.clone(),
             config,
+            stopping: shutdown.clone(),
         });
         let context = ListenerContext {
             limiter: ConnectionLimiter::new(

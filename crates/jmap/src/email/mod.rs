@@ -215,7 +215,7 @@ impl Emails {
 /// The Email state: each mailbox with its UIDNEXT and HIGHESTMODSEQ
 /// (`changes::encode`). Every message change moves its mailbox's
 /// HIGHESTMODSEQ (RFC 7162 3.1.1), so this changes whenever an Email does.
-fn state_of(mailboxes: &[Mailbox]) -> String {
+pub(crate) fn state_of(mailboxes: &[Mailbox]) -> String {
     let marks = mailboxes
         .iter()
         .map(|m| {

@@ -13,7 +13,7 @@ use estafeta_store::Account;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-async fn account(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<Account, Response> {
+pub(super) async fn account(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> Result<Account, Response> {
     let caller = caller(shared, peer, headers).await?;
     match shared.store.account_get(&caller.account).await {
         Ok(Some(account)) => Ok(account),
@@ -83,10 +83,10 @@ pub async fn api(
     }
 }
 
-/// Uploads and push are named by the session (RFC 8620 2) but not served
-/// yet: a clear answer instead of a 404.
+/// Uploads are named by the session (RFC 8620 2) but not taken yet: a
+/// clear answer instead of a 404.
 pub async fn not_yet() -> Response {
-    error(StatusCode::NOT_IMPLEMENTED, "JMAP uploads and push are not served yet")
+    error(StatusCode::NOT_IMPLEMENTED, "JMAP uploads are not taken yet")
 }
 
 #[derive(serde::Deserialize)]

@@ -4,5 +4,6 @@
 
 pub mod auth;
 pub mod jmap;
+pub mod jmap_push;
 pub mod unsubscribe;
 pub mod verify;

@@ -6,4 +6,5 @@
 mod api_verify;
 mod jmap;
 mod jmap_email;
+mod jmap_push;
 mod serve;
