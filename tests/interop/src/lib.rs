@@ -23,6 +23,19 @@ pub fn require(tool: &str) -> bool {
     found
 }
 
+/// Whether Python has `module`; under CI (which pip-installs them) a
+/// missing one fails the test.
+pub fn require_python(module: &str) -> bool {
+    let found = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        estafeta_testkit::skip(&format!("Python's {module} is not installed (pip install it, or run .ci/run)"));
+    }
+    found
+}
+
 /// Runs a command off the async runtime and returns its output.
 pub async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().expect("run command"))

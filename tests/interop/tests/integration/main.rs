@@ -6,6 +6,7 @@
 mod fetchmail;
 mod fetchmail_pop3;
 mod imaplib;
+mod jmapc;
 mod mbsync;
 mod poplib;
 mod postfix;
