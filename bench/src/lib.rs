@@ -1,6 +1,7 @@
 //! Shared helpers for the benchmark binaries.
 
 pub mod imap;
+pub mod people_mail;
 pub mod server;
 pub mod social;
 pub mod spam_peers;

@@ -108,6 +108,8 @@ pub struct Shared {
     /// Cancelled when the server stops: responses that never end by
     /// themselves (JMAP push) end then, so a graceful stop is not held up.
     pub stopping: CancellationToken,
+    /// HTTP Basic passwords checked lately (see `api::verified`).
+    pub verified: api::verified::VerifiedLogins,
 }
 
 pub struct RunningServer {
@@ -208,6 +210,7 @@ impl RunningServer {
             tls: tls.clone(),
             config,
             stopping: shutdown.clone(),
+            verified: Default::default(),
         });
         let context = ListenerContext {
             limiter: ConnectionLimiter::new(

@@ -31,7 +31,9 @@ pub fn require_python(module: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        estafeta_testkit::skip(&format!("Python's {module} is not installed (pip install it, or run .ci/run)"));
+        estafeta_testkit::skip(&format!(
+            "Python's {module} is not installed (pip install it, or run .ci/run)"
+        ));
     }
     found
 }

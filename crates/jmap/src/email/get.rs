@@ -90,7 +90,23 @@ impl Property {
     fn needs_content(&self) -> bool {
         !matches!(self, Property::Named(name) if METADATA.contains(name))
     }
+
+    /// Whether the property reads the body, not only the header.
+    fn needs_body(&self) -> bool {
+        matches!(self, Property::Named(name) if BODY.contains(name))
+    }
 }
+
+/// Properties read from the body's parts.
+const BODY: &[&str] = &[
+    "hasAttachment",
+    "preview",
+    "bodyStructure",
+    "bodyValues",
+    "textBody",
+    "htmlBody",
+    "attachments",
+];
 
 fn names(arguments: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, MethodError> {
     match arguments.get(key) {
@@ -176,7 +192,8 @@ impl Shape {
     }
 
     pub(crate) fn describe(&self, email: &Email, content: Option<&[u8]>) -> Value {
-        let view = content.map(View::new);
+        let body = self.properties.iter().any(Property::needs_body);
+        let view = content.map(|raw| if body { View::new(raw) } else { View::header_only(raw) });
         let blob = blob_id(&email.blob);
         let mut object = Map::new();
         for property in &self.properties {

@@ -90,6 +90,16 @@ impl Filter {
         }
     }
 
+    /// Whether a condition reads the body, not only the header.
+    fn needs_body(&self) -> bool {
+        match self {
+            Filter::And(all) | Filter::Or(all) | Filter::Not(all) => all.iter().any(Filter::needs_body),
+            Filter::All(conditions) => conditions
+                .iter()
+                .any(|c| matches!(c, Condition::HasAttachment(_) | Condition::Text { body: true, .. })),
+        }
+    }
+
     fn matches(&self, email: &Email, view: Option<&View<'_>>) -> bool {
         match self {
             Filter::And(all) => all.iter().all(|f| f.matches(email, view)),
@@ -404,12 +414,18 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
     };
     let mut found: Vec<(&Email, Vec<Sortable>)> = Vec::new();
     if needs_content {
+        let body = filter.as_ref().is_some_and(Filter::needs_body);
         for batch in emails.list.chunks(CONTENT_BATCH) {
             let blobs: Vec<_> = batch.iter().map(|e| e.blob.clone()).collect();
             let contents = context.store.message_contents(&blobs).await;
             for (email, content) in batch.iter().zip(contents) {
                 let content = content?;
-                if let Some(values) = kept(email, Some(&View::new(&content))) {
+                let view = if body {
+                    View::new(&content)
+                } else {
+                    View::header_only(&content)
+                };
+                if let Some(values) = kept(email, Some(&view)) {
                     found.push((email, values));
                 }
             }

@@ -44,10 +44,19 @@ pub async fn caller(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> R
     let Some(credentials) = basic(headers) else {
         return Err(challenge("log in with HTTP Basic: your account and password"));
     };
+    if let Some((address, checked_against)) = shared.verified.remembered(&credentials)
+        && let Ok(Some(account)) = shared.store.account_get(&address).await
+        && account.password_hash == checked_against
+    {
+        return Ok(Caller { account: address });
+    }
     match login(shared.store.as_ref(), &shared.logins, peer.ip(), &credentials).await {
-        Ok(account) => Ok(Caller {
-            account: account.address,
-        }),
+        Ok(account) => {
+            shared.verified.remember(&credentials, &account);
+            Ok(Caller {
+                account: account.address,
+            })
+        }
         Err(LoginError::Invalid) => {
             shared.metrics.auth_failure("http");
             Err(challenge("wrong account or password"))

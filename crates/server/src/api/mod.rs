@@ -6,4 +6,5 @@ pub mod auth;
 pub mod jmap;
 pub mod jmap_push;
 pub mod unsubscribe;
+pub mod verified;
 pub mod verify;

@@ -560,3 +560,29 @@ async fn mailbox_changes_say_what_was_made_renamed_counted_and_removed() {
     assert_eq!((seen, steps), (4, 4));
     assert_eq!(json!(state), get_all(&jmap).await["state"]);
 }
+
+#[tokio::test]
+async fn a_remembered_password_stops_working_when_it_is_changed() {
+    let jmap = Jmap::start().await;
+    let request = calls(json!([["Core/echo", {}, "e"]])).to_string();
+    for _ in 0..2 {
+        let ok = jmap.send("POST", "/jmap/api/", Some(ANN), &request).await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    }
+    let hash = estafeta_core::auth::hash_password("a new password").unwrap();
+    jmap.server
+        .store()
+        .account_set_password("ann@example.com", &hash)
+        .await
+        .unwrap();
+    let old = jmap.send("POST", "/jmap/api/", Some(ANN), &request).await;
+    assert_eq!(
+        old.status, 401,
+        "the old password is not taken from memory: {}",
+        old.body
+    );
+    let new = jmap
+        .send("POST", "/jmap/api/", Some("ann@example.com:a new password"), &request)
+        .await;
+    assert_eq!(new.status, 200, "{}", new.body);
+}

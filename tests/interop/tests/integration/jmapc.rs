@@ -82,5 +82,8 @@ Message-ID: <lunch@remote.test>\r\nDate: Mon, 7 Dec 2026 09:00:00 -0300\r\n\r\nS
     let mut imap = ImapProbe::login(&server, "ann@example.com", "ann's password").await;
     imap.command(&format!("SELECT \"{mailbox}\"")).await;
     let flags = imap.command("FETCH 1 (FLAGS)").await;
-    assert!(flags[0].contains("\\Seen") && flags[0].contains("\\Flagged"), "{flags:?}");
+    assert!(
+        flags[0].contains("\\Seen") && flags[0].contains("\\Flagged"),
+        "{flags:?}"
+    );
 }

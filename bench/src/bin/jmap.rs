@@ -1,0 +1,260 @@
+//! JMAP beside IMAP on the same Estafeta and the same mailbox: what a
+//! client does to list a mailbox, the headers of every message with its
+//! flags.
+//!
+//! - IMAP: `SELECT INBOX` and `FETCH 1:* (FLAGS ENVELOPE)`;
+//! - JMAP: `Email/query` (the mailbox, newest first) and then `Email/get`
+//!   of the same headers (subject, from, to, cc, sentAt, messageId,
+//!   inReplyTo, keywords, size, receivedAt), in pages of 1,000 (the
+//!   session's `maxObjectsInGet`), one HTTP connection kept open.
+//!
+//! Each first (cold: nothing of the mailbox cached) and then the best of
+//! three. Both must list every message.
+//!
+//!   cargo build --release -p estafeta -p estafeta-bench
+//!   target/release/jmap [--smoke] [--messages N]
+
+use estafeta_bench::imap::Client;
+use estafeta_bench::people_mail::{USER, messages};
+use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::{arg, flag, progress};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+const PASSWORD: &str = "bench-password-1";
+const PAGE: usize = 1_000;
+
+/// HTTP/1.1 with one connection kept open, as a JMAP client keeps it.
+struct Http {
+    reader: BufReader<TcpStream>,
+    authorization: String,
+}
+
+impl Http {
+    async fn connect(port: u16) -> Http {
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let login = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
+        Http {
+            reader: BufReader::with_capacity(256 * 1024, stream),
+            authorization: format!("Basic {login}"),
+        }
+    }
+
+    async fn post(&mut self, path: &str, body: &str) -> String {
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\nContent-Type: application/json\r\n\
+Content-Length: {}\r\n\r\n{body}",
+            self.authorization,
+            body.len()
+        );
+        self.reader.get_mut().write_all(request.as_bytes()).await.unwrap();
+        let mut length = 0;
+        let mut status = String::new();
+        self.reader.read_line(&mut status).await.unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await.unwrap();
+        String::from_utf8(body).unwrap()
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The value of `"key":"..."` at its first place in `json`, for reading
+/// ids out of responses without a JSON crate in the loop.
+fn ids_in(json: &str) -> Vec<String> {
+    let start = json.find("\"ids\":[").unwrap_or_else(|| panic!("no ids in {json}")) + 7;
+    let end = start + json[start..].find(']').unwrap();
+    json[start..end]
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.trim_matches('"').to_owned())
+        .collect()
+}
+
+async fn imap_list(port: u16, expected: usize) -> f64 {
+    let mut client = Client::login(port, USER, PASSWORD).await.unwrap();
+    let started = Instant::now();
+    client.ok("SELECT INBOX").await.unwrap();
+    let reply = client.ok("FETCH 1:* (FLAGS ENVELOPE)").await.unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert!(reply.untagged >= expected, "{} FETCH lines", reply.untagged);
+    secs
+}
+
+async fn jmap_list(port: u16, account: &str, inbox: &str, expected: usize) -> f64 {
+    let mut http = Http::connect(port).await;
+    let started = Instant::now();
+    let query = format!(
+        r#"{{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],"methodCalls":[["Email/query",{{"accountId":"{account}","filter":{{"inMailbox":"{inbox}"}},"sort":[{{"property":"receivedAt","isAscending":false}}]}},"q"]]}}"#
+    );
+    let ids = ids_in(&http.post("/jmap/api/", &query).await);
+    assert_eq!(ids.len(), expected, "Email/query found {}", ids.len());
+    let mut listed = 0;
+    for page in ids.chunks(PAGE) {
+        let ids: Vec<String> = page.iter().map(|id| format!("\"{id}\"")).collect();
+        let get = format!(
+            r#"{{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],"methodCalls":[["Email/get",{{"accountId":"{account}","ids":[{}],"properties":["subject","from","to","cc","sentAt","messageId","inReplyTo","keywords","size","receivedAt"]}},"g"]]}}"#,
+            ids.join(",")
+        );
+        let response = http.post("/jmap/api/", &get).await;
+        listed += response.matches("\"receivedAt\":").count();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(listed, expected, "Email/get listed {listed}");
+    secs
+}
+
+/// Restarts the server (stopped first: it holds its data directory), so
+/// nothing of the mailbox is in its memory.
+fn restart(server: &mut Option<Server>, binary: &std::path::Path, config: &std::path::Path, ports: [u16; 2]) {
+    drop(server.take());
+    *server = Some(Server::start(binary, config, ports[0]));
+    wait_port(ports[1]);
+}
+
+#[tokio::main]
+async fn main() {
+    let smoke = flag("--smoke");
+    let count = arg("--messages", if smoke { 300 } else { 10_000 });
+    let binary = estafeta_binary();
+    assert!(
+        binary.exists(),
+        "{} not built (cargo build -p estafeta)",
+        binary.display()
+    );
+    let mail = messages(count);
+    let bytes: usize = mail.iter().map(Vec::len).sum();
+
+    let work = tempfile::Builder::new()
+        .prefix("estafeta-jmap-bench")
+        .tempdir()
+        .unwrap();
+    let (imap_port, http_port) = (estafeta_interop::free_port(), estafeta_interop::free_port());
+    let config = work.path().join("estafeta.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nimap = \"127.0.0.1:{imap_port}\"\n\
+http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
+            work.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    estafeta(&binary, &config, &["domain", "add", "bench.test"]);
+    let mut add = Command::new(&binary)
+        .arg("--config")
+        .arg(&config)
+        .args(["account", "add", USER, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut server = Some(Server::start(&binary, &config, imap_port));
+    wait_port(http_port);
+
+    progress(format!("appending {count} messages over IMAP"));
+    let mut client = Client::login(imap_port, USER, PASSWORD).await.unwrap();
+    for message in &mail {
+        client.append("INBOX", message).await.unwrap();
+    }
+    drop(client);
+
+    // The ids JMAP names the account and INBOX by.
+    let mut http = Http::connect(http_port).await;
+    let account = {
+        let session = {
+            let mut stream = TcpStream::connect(("127.0.0.1", http_port)).await.unwrap();
+            let request = format!(
+                "GET /jmap/session HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+                http.authorization
+            );
+            stream.write_all(request.as_bytes()).await.unwrap();
+            let mut text = String::new();
+            stream.read_to_string(&mut text).await.unwrap();
+            text
+        };
+        let key = "\"primaryAccounts\":{\"urn:ietf:params:jmap:mail\":\"";
+        let at = session.find(key).expect("primary account") + key.len();
+        session[at..at + session[at..].find('"').unwrap()].to_owned()
+    };
+    let mailboxes = http
+        .post(
+            "/jmap/api/",
+            &format!(
+                r#"{{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],"methodCalls":[["Mailbox/query",{{"accountId":"{account}","filter":{{"role":"inbox"}}}},"q"]]}}"#
+            ),
+        )
+        .await;
+    assert!(mailboxes.contains("\"ids\":["), "{mailboxes}");
+    let inbox = ids_in(&mailboxes).remove(0);
+
+    let ports = [imap_port, http_port];
+    let mut rows = Vec::new();
+    for (what, jmap) in [
+        ("IMAP SELECT + FETCH 1:* (FLAGS ENVELOPE)", false),
+        ("JMAP Email/query + Email/get (pages of 1000)", true),
+    ] {
+        restart(&mut server, &binary, &config, ports);
+        let run = || async {
+            if jmap {
+                jmap_list(http_port, &account, &inbox, count).await
+            } else {
+                imap_list(imap_port, count).await
+            }
+        };
+        let cold = run().await;
+        let mut warm = f64::MAX;
+        for _ in 0..3 {
+            warm = warm.min(run().await);
+        }
+        progress(format!("{what}: cold {cold:.3} s, warm {warm:.3} s"));
+        rows.push((what, cold, warm));
+    }
+    println!(
+        "jmap: {count} messages ({:.1} MiB) in one mailbox, loopback, plaintext; estafeta store: sqlite",
+        bytes as f64 / (1024.0 * 1024.0)
+    );
+    for (what, cold, warm) in &rows {
+        println!(
+            "  {what:<46} first {cold:>8.3} s   best of 3 {warm:>8.3} s   {:>9.0} msg/s",
+            count as f64 / warm
+        );
+    }
+    let (imap, jmap) = (&rows[0], &rows[1]);
+    println!("  ratio jmap / imap (time, best of 3):         {:.2}x", jmap.2 / imap.2);
+    println!("  ratio jmap / imap (time, first):             {:.2}x", jmap.1 / imap.1);
+}
