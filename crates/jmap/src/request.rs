@@ -96,7 +96,10 @@ impl Request {
         let echo_created = self.echo_created;
         for call in calls {
             let answer = match resolve_references(call.arguments, &responses) {
-                Ok(arguments) => self.call(context, &call.name, arguments, &mut created_ids).await,
+                Ok(arguments) => {
+                    let arguments = resolve_creation_ids(arguments, &created_ids);
+                    self.call(context, &call.name, arguments, &mut created_ids).await
+                }
                 Err(error) => Err(error),
             };
             responses.push(match answer {
@@ -157,6 +160,28 @@ impl Request {
             _ => Err(MethodError::described("unknownMethod", format!("no method {name}"))),
         }
     }
+}
+
+/// RFC 8620 5.3: a record made earlier in the request may be named by its
+/// creation id with `#` in front; here in `ids` and `anchor`, which every
+/// method reads alike (a /set resolves its own keys and properties).
+fn resolve_creation_ids(mut arguments: Map<String, Value>, created_ids: &Map<String, Value>) -> Map<String, Value> {
+    let made = |value: &mut Value| {
+        if let Some(id) = value
+            .as_str()
+            .and_then(|v| v.strip_prefix('#'))
+            .and_then(|c| created_ids.get(c))
+        {
+            *value = id.clone();
+        }
+    };
+    if let Some(Value::Array(ids)) = arguments.get_mut("ids") {
+        ids.iter_mut().for_each(made);
+    }
+    if let Some(anchor) = arguments.get_mut("anchor") {
+        made(anchor);
+    }
+    arguments
 }
 
 /// Replaces each `#name` argument by the value its result reference points

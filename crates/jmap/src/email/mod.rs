@@ -5,6 +5,7 @@
 //! the content's SHA-256, which the store already keys content by.
 
 pub mod changes;
+mod create;
 pub mod get;
 pub mod query;
 pub mod set;

@@ -163,7 +163,7 @@ async fn remove(context: &Context<'_>, mailbox: MailboxId, uid: u32) -> estafeta
 pub async fn set(
     context: &Context<'_>,
     arguments: Map<String, Value>,
-    created_ids: &Map<String, Value>,
+    created_ids: &mut Map<String, Value>,
 ) -> Result<Value, MethodError> {
     let account_id = context.check_account(&arguments)?;
     let emails = Emails::load(context).await?;
@@ -178,6 +178,7 @@ pub async fn set(
         Some(_) => Err(MethodError::invalid_arguments(format!("{name} must be an object"))),
     };
     let (create, update_patches) = (objects("create")?, objects("update")?);
+    let old_state = emails.state.clone();
     let destroy = match arguments.get("destroy") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(ids)) => ids
@@ -191,18 +192,42 @@ pub async fn set(
         return Err(MethodError::new("requestTooLarge"));
     }
 
-    // Creating an Email needs uploads or a body built from its parts,
-    // which come with EmailSubmission; until then each create says so.
-    let not_created: Map<String, Value> = create
-        .keys()
-        .map(|creation_id| {
-            let error = set_error("forbidden", "creating Emails is not supported yet");
-            (creation_id.clone(), error)
-        })
-        .collect();
+    // RFC 8620 5.3: creates first; each made Email's id can be named by
+    // its creation id later in the request (`#draft`).
+    let (mut created, mut not_created) = (Map::new(), Map::new());
+    for (creation_id, object) in create {
+        let outcome = match object {
+            Value::Object(object) => super::create::create(context, &object, created_ids, &emails).await,
+            _ => Err(invalid("mailboxIds", "an Email to create is an object")),
+        };
+        match outcome {
+            Ok(made) => {
+                created_ids.insert(creation_id.clone(), made["id"].clone());
+                created.insert(creation_id, made);
+            }
+            Err(error) => {
+                not_created.insert(creation_id, error);
+            }
+        }
+    }
+    let emails = if created.is_empty() {
+        emails
+    } else {
+        Emails::load(context).await?
+    };
 
+    // An Email made above may be named by its creation id (RFC 8620 5.3).
+    let resolve = |id: String| match id
+        .strip_prefix('#')
+        .and_then(|c| created_ids.get(c))
+        .and_then(Value::as_str)
+    {
+        Some(made) => made.to_owned(),
+        None => id,
+    };
     let (mut updated, mut not_updated) = (Map::new(), Map::new());
     for (id, patch) in update_patches {
+        let id = resolve(id);
         let outcome = match (emails.find(&id), patch) {
             (None, _) => Err(set_error("notFound", format!("no Email {id}"))),
             (Some(_), patch) if !patch.is_object() => Err(invalid("keywords", "an update is a patch object")),
@@ -230,6 +255,7 @@ pub async fn set(
     };
     let (mut destroyed, mut not_destroyed) = (Vec::new(), Map::new());
     for id in destroy {
+        let id = resolve(id);
         let Some(email) = now.as_ref().and_then(|now| now.find(&id)) else {
             not_destroyed.insert(id.clone(), set_error("notFound", format!("no Email {id}")));
             continue;
@@ -259,9 +285,9 @@ pub async fn set(
     };
     Ok(json!({
         "accountId": account_id,
-        "oldState": emails.state,
+        "oldState": old_state,
         "newState": new_state,
-        "created": null,
+        "created": none_if_empty(created),
         "updated": none_if_empty(updated),
         "destroyed": if destroyed.is_empty() { Value::Null } else { Value::Array(destroyed) },
         "notCreated": none_if_empty(not_created),

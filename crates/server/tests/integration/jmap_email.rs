@@ -338,7 +338,8 @@ async fn email_method_errors_are_answered_in_place() {
     assert_eq!(set["notUpdated"][&lunch]["type"], "invalidProperties");
     assert_eq!(set["notUpdated"][&lunch]["properties"], json!(["subject"]));
     assert_eq!(set["notUpdated"]["e1"]["type"], "notFound");
-    assert_eq!(set["notCreated"]["draft"]["type"], "forbidden");
+    assert_eq!(set["notCreated"]["draft"]["type"], "invalidProperties");
+    assert_eq!(set["notCreated"]["draft"]["properties"], json!(["mailboxIds"]));
     assert_eq!(get["list"][0]["subject"], "Lunch on Friday");
     assert_eq!(thread["notFound"], json!(["t00"]));
 
@@ -591,4 +592,102 @@ async fn a_message_and_its_attachment_download_for_their_account_only() {
         .send("GET", &format!("/jmap/download/{id}/{message_blob}/m.eml"), None, "")
         .await;
     assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn a_draft_is_made_from_its_parts_and_imap_finds_it_in_drafts() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let report = email_with_subject(&jmap, "relatório").await;
+    let response = jmap
+        .api(calls(json!([
+            ["Email/get", {"accountId": id, "ids": [report], "properties": ["attachments"]}, "r"],
+            ["Mailbox/query", {"accountId": id, "filter": {"role": "drafts"}}, "d"],
+        ])))
+        .await;
+    let [got, drafts] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    let pdf = got["list"][0]["attachments"][0]["blobId"].as_str().unwrap().to_owned();
+    let drafts = drafts["ids"][0].as_str().unwrap().to_owned();
+
+    let draft = json!({
+        "mailboxIds": {&drafts: true},
+        "keywords": {"$draft": true, "$seen": true},
+        "from": [{"name": "Ann", "email": "ann@example.com"}],
+        "to": [{"name": "Bruno", "email": "bruno@remote.test"}],
+        "subject": "Re: Relatório of November",
+        "inReplyTo": ["report@remote.test"],
+        "references": ["report@remote.test"],
+        "textBody": [{"partId": "t", "type": "text/plain"}],
+        "htmlBody": [{"partId": "h", "type": "text/html"}],
+        "bodyValues": {"t": {"value": "Thanks, olá!"}, "h": {"value": "<p>Thanks, <b>olá</b>!</p>"}},
+        "attachments": [{"blobId": pdf, "type": "application/pdf", "name": "november.pdf"}],
+    });
+    let response = jmap
+        .api(calls(json!([
+            ["Email/set", {"accountId": id, "create": {"draft": draft}}, "c"],
+            ["Email/get", {"accountId": id, "ids": ["#draft"], "properties": ["subject", "from", "to", "inReplyTo", "keywords",
+                "mailboxIds", "messageId", "sentAt", "textBody", "htmlBody", "attachments", "bodyValues"],
+                "fetchAllBodyValues": true}, "g"],
+            ["Email/set", {"accountId": id, "update": {"#draft": {"keywords/$flagged": true}}}, "u"],
+        ])))
+        .await;
+    let [set, get, update] = <[Value; 3]>::try_from(answers(&response)).unwrap();
+    let made = &set["created"]["draft"];
+    let made_id = made["id"].as_str().unwrap_or_else(|| panic!("{set}")).to_owned();
+    assert!(made["blobId"].is_string() && made["threadId"].is_string() && made["size"].as_u64() > Some(100));
+    let email = &get["list"][0];
+    assert_eq!(email["id"], json!(made_id), "{get}");
+    assert_eq!(email["subject"], "Re: Relatório of November");
+    assert_eq!(email["from"], json!([{"name": "Ann", "email": "ann@example.com"}]));
+    assert_eq!(email["inReplyTo"], json!(["report@remote.test"]));
+    assert_eq!(email["keywords"], json!({"$draft": true, "$seen": true}));
+    assert_eq!(email["mailboxIds"], json!({&drafts: true}));
+    assert!(
+        email["messageId"][0].as_str().unwrap().ends_with("@example.com"),
+        "made one: {email}"
+    );
+    assert!(email["sentAt"].is_string());
+    let text_part = email["textBody"][0]["partId"].as_str().unwrap();
+    let html_part = email["htmlBody"][0]["partId"].as_str().unwrap();
+    assert_eq!(
+        email["bodyValues"][text_part]["value"].as_str().unwrap().trim_end(),
+        "Thanks, olá!"
+    );
+    assert!(
+        email["bodyValues"][html_part]["value"]
+            .as_str()
+            .unwrap()
+            .contains("<b>olá</b>")
+    );
+    assert_eq!(email["attachments"][0]["name"], "november.pdf");
+    assert_eq!(email["attachments"][0]["size"], 9);
+    assert_eq!(update["updated"], json!({&made_id: null}), "{update}");
+
+    // IMAP finds it in Drafts, flagged as a draft.
+    let mut imap = ImapProbe::login(&jmap.server, "ann@example.com", "ann's password").await;
+    let listed = imap.command("SELECT Drafts").await;
+    assert!(listed.iter().any(|l| l == "* 1 EXISTS"), "{listed:?}");
+    let fetched = imap
+        .command("FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT IN-REPLY-TO)])")
+        .await;
+    let all = fetched.join("\n");
+    assert!(all.contains("\\Draft") && all.contains("\\Flagged"), "{all}");
+    assert!(all.contains("<report@remote.test>"), "{all}");
+
+    // What cannot be made says why.
+    let response = jmap
+        .api(calls(json!([["Email/set", {"accountId": id, "create": {
+            "lost": {"mailboxIds": {&drafts: true}, "attachments": [{"blobId": "bnothing", "type": "text/plain"}]},
+            "tree": {"mailboxIds": {&drafts: true}, "bodyStructure": {"type": "text/plain", "partId": "1"}},
+            "nowhere": {"mailboxIds": {"m999999": true}},
+            "badaddress": {"mailboxIds": {&drafts: true}, "to": [{"name": "x"}]},
+        }}, "c"]])))
+        .await;
+    let not = &answers(&response)[0]["notCreated"];
+    assert_eq!(not["lost"]["type"], "blobNotFound", "{not}");
+    assert_eq!(not["lost"]["notFound"], json!(["bnothing"]));
+    assert_eq!(not["tree"]["properties"], json!(["bodyStructure"]));
+    assert_eq!(not["nowhere"]["properties"], json!(["mailboxIds"]));
+    assert_eq!(not["badaddress"]["properties"], json!(["to"]));
 }
