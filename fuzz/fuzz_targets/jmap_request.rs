@@ -6,6 +6,7 @@
 
 use estafeta_core::Address;
 use estafeta_core::model::Flags;
+use estafeta_jmap::upload::Uploads;
 use estafeta_jmap::{Context, LIMITS, Request};
 use estafeta_store::sqlite::SqliteStore;
 use estafeta_store::{Account, DeliveryTarget, Store};
@@ -16,6 +17,7 @@ struct World {
     runtime: tokio::runtime::Runtime,
     store: SqliteStore,
     account: Account,
+    uploads: Uploads,
     _dir: tempfile::TempDir,
 }
 
@@ -41,6 +43,7 @@ fn world() -> &'static World {
             runtime,
             store,
             account,
+            uploads: Uploads::default(),
             _dir: dir,
         }
     })
@@ -82,6 +85,7 @@ fuzz_target!(|data: &[u8]| {
     let context = Context {
         store: &world.store,
         account: &world.account,
+        uploads: &world.uploads,
     };
     let response = world.runtime.block_on(request.run(&context));
     let answers = response["methodResponses"].as_array().expect("a list of responses");

@@ -1,6 +1,6 @@
 //! Downloads (RFC 8620 6.2): a whole message by its content id, or one of
 //! its body parts with the transfer encoding undone, for an account that
-//! holds the message.
+//! holds the message; or one of the account's uploads.
 
 use crate::Context;
 use crate::email::view::View;
@@ -22,6 +22,10 @@ fn parse(id: &str) -> Option<(BlobId, Option<u32>)> {
 /// The bytes of `blob_id` for the context's account; `None` when it names
 /// nothing that account holds, which another account's content is not.
 pub async fn download(context: &Context<'_>, blob_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    if let Some(uploaded) = crate::upload::parse_upload_id(blob_id) {
+        let upload = context.uploads.get(context.account.id, &uploaded);
+        return Ok(upload.map(|u| u.data.as_ref().clone()));
+    }
     let Some((content, part)) = parse(blob_id) else {
         return Ok(None);
     };

@@ -13,6 +13,7 @@ pub mod error;
 mod mailbox;
 mod mailbox_set;
 mod request;
+pub mod upload;
 
 pub use email::describe_message;
 pub use error::{MethodError, RequestError};
@@ -50,6 +51,7 @@ pub const LIMITS: Limits = Limits {
 pub struct Context<'a> {
     pub store: &'a dyn Store,
     pub account: &'a Account,
+    pub uploads: &'a upload::Uploads,
 }
 
 impl Context<'_> {

@@ -150,6 +150,10 @@ impl Request {
                 "Email/queryChanges",
                 email::query::query_changes(context, arguments).await?,
             )),
+            "Email/import" if uses(CAPABILITY_MAIL) => Ok((
+                "Email/import",
+                email::import::import(context, arguments, created_ids).await?,
+            )),
             "Email/set" if uses(CAPABILITY_MAIL) => {
                 Ok(("Email/set", email::set::set(context, arguments, created_ids).await?))
             }

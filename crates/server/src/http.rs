@@ -40,7 +40,10 @@ fn router(shared: Arc<Shared>) -> Router {
             "/jmap/api/",
             post(crate::api::jmap::api).layer(DefaultBodyLimit::max(crate::api::jmap::MAX_REQUEST)),
         )
-        .route("/jmap/upload/{account}/", post(crate::api::jmap::not_yet))
+        .route(
+            "/jmap/upload/{account}/",
+            post(crate::api::jmap::upload).layer(DefaultBodyLimit::max(crate::api::jmap::MAX_UPLOAD)),
+        )
         .route(
             "/jmap/download/{account}/{blob}/{name}",
             get(crate::api::jmap::download),

@@ -110,6 +110,8 @@ pub struct Shared {
     pub stopping: CancellationToken,
     /// HTTP Basic passwords checked lately (see `api::verified`).
     pub verified: api::verified::VerifiedLogins,
+    /// JMAP uploads, kept a day for Email/import and attachments.
+    pub uploads: estafeta_jmap::upload::Uploads,
 }
 
 pub struct RunningServer {
@@ -211,6 +213,7 @@ impl RunningServer {
             config,
             stopping: shutdown.clone(),
             verified: Default::default(),
+            uploads: Default::default(),
         });
         let context = ListenerContext {
             limiter: ConnectionLimiter::new(

@@ -15,7 +15,7 @@ use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use serde_json::{Map, Value, json};
 
-fn invalid(property: &str, description: impl Into<String>) -> Value {
+pub(crate) fn invalid(property: &str, description: impl Into<String>) -> Value {
     json!({ "type": "invalidProperties", "properties": [property], "description": description.into() })
 }
 
@@ -108,32 +108,10 @@ pub(crate) async fn create(
         }
     }
     let mailboxes = mailbox_ids(object, created_ids, emails)?;
-    let mut keywords = Vec::new();
-    if let Some(given) = object.get("keywords") {
-        let given = given.as_object().ok_or_else(|| invalid("keywords", "an object"))?;
-        for (keyword, set) in given {
-            if *set != Value::Bool(true) || !valid_keyword(keyword) {
-                return Err(invalid("keywords", format!("{keyword} is not a keyword set to true")));
-            }
-            keywords.push(keyword.to_ascii_lowercase());
-        }
-    }
+    let keywords = new_keywords(object)?;
     let now = estafeta_core::time::now();
-    let date = |property: &str| -> Result<Option<i64>, Value> {
-        object
-            .get(property)
-            .map(|value| {
-                value
-                    .as_str()
-                    .and_then(mail_parser::DateTime::parse_rfc3339)
-                    .filter(mail_parser::DateTime::is_valid)
-                    .map(|d| d.to_timestamp())
-                    .ok_or_else(|| invalid(property, "a date as RFC 3339 says"))
-            })
-            .transpose()
-    };
-    let received_at = date("receivedAt")?.unwrap_or(now);
-    let sent_at = date("sentAt")?.unwrap_or(now);
+    let received_at = new_date(object, "receivedAt")?.unwrap_or(now);
+    let sent_at = new_date(object, "sentAt")?.unwrap_or(now);
 
     let mut message = MessageBuilder::new().date(sent_at);
     for (property, field) in [
@@ -230,7 +208,19 @@ pub(crate) async fn create(
         .write_to_vec()
         .map_err(|e| json!({"type": "serverFail", "description": e.to_string()}))?;
 
-    let flags = flags_of(&keywords, &Flags::default());
+    store_new(context, data, &mailboxes, &keywords, received_at).await
+}
+
+/// Stores a new message as IMAP's APPEND does, in the first mailbox and a
+/// copy in each other; what the server set for the Email it is.
+pub(crate) async fn store_new(
+    context: &Context<'_>,
+    data: Vec<u8>,
+    mailboxes: &[MailboxId],
+    keywords: &[String],
+    received_at: i64,
+) -> Result<Value, Value> {
+    let flags = flags_of(keywords, &Flags::default());
     let store_error = |e: estafeta_store::StoreError| json!({"type": "serverFail", "description": e.to_string()});
     let content = BlobId::of(&data);
     let size = data.len();
@@ -268,7 +258,37 @@ pub(crate) async fn create(
     }))
 }
 
-fn mailbox_ids(
+/// `keywords` of a new Email: each set to true and a keyword.
+pub(crate) fn new_keywords(object: &Map<String, Value>) -> Result<Vec<String>, Value> {
+    let mut keywords = Vec::new();
+    if let Some(given) = object.get("keywords") {
+        let given = given.as_object().ok_or_else(|| invalid("keywords", "an object"))?;
+        for (keyword, set) in given {
+            if *set != Value::Bool(true) || !valid_keyword(keyword) {
+                return Err(invalid("keywords", format!("{keyword} is not a keyword set to true")));
+            }
+            keywords.push(keyword.to_ascii_lowercase());
+        }
+    }
+    Ok(keywords)
+}
+
+/// `receivedAt` (or another UTCDate property) of a new Email, if given.
+pub(crate) fn new_date(object: &Map<String, Value>, property: &str) -> Result<Option<i64>, Value> {
+    object
+        .get(property)
+        .map(|value| {
+            value
+                .as_str()
+                .and_then(mail_parser::DateTime::parse_rfc3339)
+                .filter(mail_parser::DateTime::is_valid)
+                .map(|d| d.to_timestamp())
+                .ok_or_else(|| invalid(property, "a date as RFC 3339 says"))
+        })
+        .transpose()
+}
+
+pub(crate) fn mailbox_ids(
     object: &Map<String, Value>,
     created_ids: &Map<String, Value>,
     emails: &Emails,

@@ -7,6 +7,7 @@
 pub mod changes;
 mod create;
 pub mod get;
+pub mod import;
 pub mod query;
 pub mod set;
 pub mod thread;

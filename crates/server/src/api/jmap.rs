@@ -76,6 +76,7 @@ pub async fn api(
     let context = Context {
         store: shared.store.as_ref(),
         account: &account,
+        uploads: &shared.uploads,
     };
     match estafeta_jmap::api(&context, &body).await {
         Ok(response) => json(StatusCode::OK, &response, "application/json"),
@@ -83,19 +84,46 @@ pub async fn api(
     }
 }
 
-/// Uploads are named by the session (RFC 8620 2) but not taken yet: a
-/// clear answer instead of a 404.
-pub async fn not_yet() -> Response {
-    error(StatusCode::NOT_IMPLEMENTED, "JMAP uploads are not taken yet")
+/// `POST /jmap/upload/{accountId}/` (RFC 8620 6.1): the body is kept as a
+/// blob of the account, typed by its Content-Type.
+pub async fn upload(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Path(account_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let account = match account(&shared, peer, &headers).await {
+        Ok(account) => account,
+        Err(refusal) => return refusal,
+    };
+    if account_id != estafeta_jmap::account_id(&account) {
+        return error(StatusCode::NOT_FOUND, "no such account here");
+    }
+    let media_type = media_type(headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())).to_owned();
+    let size = body.len();
+    let blob = shared.uploads.put(account.id, body.to_vec(), &media_type);
+    let answer = serde_json::json!({
+        "accountId": account_id,
+        "blobId": estafeta_jmap::upload::upload_id(&blob),
+        "type": media_type,
+        "size": size,
+    });
+    json(StatusCode::CREATED, &answer, "application/json")
 }
+
+/// The largest upload taken; the session says the same.
+pub const MAX_UPLOAD: usize = LIMITS.max_size_upload;
 
 #[derive(serde::Deserialize)]
 pub struct DownloadQuery {
     accept: Option<String>,
 }
 
-/// A media type as RFC 6838 4.2 spells one, or none.
+/// A media type as RFC 6838 4.2 spells one (its parameters dropped), or
+/// none.
 fn media_type(asked: Option<&str>) -> &str {
+    let asked = asked.map(|t| t.split(';').next().unwrap_or_default().trim());
     let restricted = |s: &str| {
         !s.is_empty()
             && s.len() <= 127
@@ -142,6 +170,7 @@ pub async fn download(
     let context = Context {
         store: shared.store.as_ref(),
         account: &account,
+        uploads: &shared.uploads,
     };
     match estafeta_jmap::blob::download(&context, &blob_id).await {
         Ok(Some(bytes)) => {

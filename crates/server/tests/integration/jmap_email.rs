@@ -691,3 +691,92 @@ async fn a_draft_is_made_from_its_parts_and_imap_finds_it_in_drafts() {
     assert_eq!(not["nowhere"]["properties"], json!(["mailboxIds"]));
     assert_eq!(not["badaddress"]["properties"], json!(["to"]));
 }
+
+#[tokio::test]
+async fn an_uploaded_message_is_imported_and_an_upload_attaches_to_a_draft() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    let ann = "ann@example.com:ann's password";
+    // Bare LF line ends, as a file on disk often has them.
+    let eml = "From: Old Friend <friend@remote.test>\nTo: ann@example.com\nSubject: From the archive\n\
+Date: Tue, 1 Jan 2019 10:00:00 +0000\nMessage-ID: <archive@remote.test>\n\nKept for years.\n";
+    let uploaded = jmap.send("POST", &format!("/jmap/upload/{id}/"), Some(ann), eml).await;
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let uploaded: Value = serde_json::from_str(&uploaded.body).unwrap();
+    assert_eq!(uploaded["accountId"], json!(id));
+    assert_eq!(uploaded["size"], eml.len());
+    assert_eq!(uploaded["type"], "application/json", "the type the request said");
+    let blob = uploaded["blobId"].as_str().unwrap().to_owned();
+    let back = jmap
+        .send("GET", &format!("/jmap/download/{id}/{blob}/a.eml"), Some(ann), "")
+        .await;
+    assert_eq!((back.status, back.body.as_str()), (200, eml));
+
+    let inbox = {
+        let response = jmap
+            .api(calls(
+                json!([["Mailbox/query", {"accountId": id, "filter": {"role": "inbox"}}, "q"]]),
+            ))
+            .await;
+        answers(&response)[0]["ids"][0].as_str().unwrap().to_owned()
+    };
+    let response = jmap
+        .api(calls(json!([
+            ["Email/import", {"accountId": id, "emails": {
+                "old": {"blobId": blob, "mailboxIds": {&inbox: true}, "keywords": {"$seen": true},
+                        "receivedAt": "2019-01-01T10:00:05Z"},
+                "lost": {"blobId": "u0000", "mailboxIds": {&inbox: true}},
+            }}, "i"],
+            ["Email/get", {"accountId": id, "ids": ["#old"], "properties": ["subject", "receivedAt", "keywords", "size", "preview"]}, "g"],
+        ])))
+        .await;
+    let [import, get] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(import["notCreated"]["lost"]["type"], "blobNotFound", "{import}");
+    let email = &get["list"][0];
+    assert_eq!(email["subject"], "From the archive", "{get}");
+    assert_eq!(email["receivedAt"], "2019-01-01T10:00:05Z");
+    assert_eq!(email["keywords"], json!({"$seen": true}));
+    assert_eq!(
+        email["size"],
+        eml.len() + eml.matches('\n').count(),
+        "stored with CRLF line ends"
+    );
+    assert_eq!(email["preview"], "Kept for years.");
+    assert_ne!(import["oldState"], import["newState"]);
+
+    // An upload as an attachment of a draft.
+    let pdf = jmap
+        .send("POST", &format!("/jmap/upload/{id}/"), Some(ann), "%PDF-1.4 tiny")
+        .await;
+    let pdf: Value = serde_json::from_str(&pdf.body).unwrap();
+    let response = jmap
+        .api(calls(json!([
+            ["Email/set", {"accountId": id, "create": {"d": {"mailboxIds": {&inbox: true}, "subject": "with a file",
+                "attachments": [{"blobId": pdf["blobId"], "type": "application/pdf", "name": "tiny.pdf"}]}}}, "c"],
+            ["Email/get", {"accountId": id, "ids": ["#d"], "properties": ["attachments"]}, "g"],
+        ])))
+        .await;
+    let attachment = &answers(&response)[1]["list"][0]["attachments"][0];
+    assert_eq!(
+        (attachment["name"].clone(), attachment["size"].clone()),
+        (json!("tiny.pdf"), json!(13)),
+        "{response}"
+    );
+
+    // Not another account's: neither its uploads nor its upload URL.
+    let bob = "bob@example.com:bob's password";
+    let theirs = jmap
+        .send("GET", &format!("/jmap/download/{id}/{blob}/a.eml"), Some(bob), "")
+        .await;
+    assert_eq!(theirs.status, 404);
+    let wrong = jmap.send("POST", &format!("/jmap/upload/{id}/"), Some(bob), "x").await;
+    assert_eq!(wrong.status, 404);
+    let response = jmap
+        .api(calls(json!([["Email/import", {"accountId": id, "emails": {"x": {"blobId": pdf["blobId"], "mailboxIds": {&inbox: true}}}}, "i"]])))
+        .await;
+    assert_eq!(
+        answers(&response)[0]["notCreated"]["x"]["type"],
+        "invalidEmail",
+        "{response}"
+    );
+}
