@@ -11,7 +11,7 @@ use crate::Mode;
 use crate::authcheck::{self, Envelope};
 use crate::filtering;
 use crate::proto::{Reply, ReversePath};
-use crate::session::{Session, Target, Transaction};
+use crate::session::{Authenticated, Helo, Session, Target, Transaction};
 use estafeta_store::{Acceptance, Composed, LocalCopy, NewQueuedMessage, QueueRecipient, QueuedCopy};
 use mail_auth::AuthenticatedMessage;
 use mail_parser::MessageParser;
@@ -19,8 +19,39 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Who handed a message over, and how: what delivery reads of the SMTP
+/// session that brought it, or of a JMAP submission (RFC 8621 7).
+pub struct Origin<'a> {
+    pub mode: Mode,
+    pub helo: Option<&'a Helo>,
+    pub auth: Option<&'a Authenticated>,
+    pub peer: std::net::IpAddr,
+    pub tls: bool,
+    /// The Received field's protocol when it is not SMTP's own (RFC 3848).
+    pub protocol: Option<&'static str>,
+}
+
 pub async fn deliver(session: &mut Session, transaction: Transaction, message: Vec<u8>) -> Reply {
-    let context = std::sync::Arc::clone(&session.context);
+    let origin = Origin {
+        mode: session.mode,
+        helo: session.helo.as_ref(),
+        auth: session.auth.as_ref(),
+        peer: session.io.connection.peer.ip(),
+        tls: session.io.connection.is_tls(),
+        protocol: None,
+    };
+    accept(&session.context, &origin, transaction, message).await
+}
+
+/// Takes a message that came in as `origin` says: checks, filing, one
+/// durable write, the reply.
+pub async fn accept(
+    context: &Arc<crate::SmtpContext>,
+    origin: &Origin<'_>,
+    transaction: Transaction,
+    message: Vec<u8>,
+) -> Reply {
+    let context = Arc::clone(context);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -30,8 +61,8 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         ReversePath::Null => String::new(),
         ReversePath::Mailbox(mailbox) => mailbox.to_string(),
     };
-    let helo = session.helo.as_ref().map(|h| h.name.clone()).unwrap_or_default();
-    let ip = session.io.connection.peer.ip();
+    let helo = origin.helo.map(|h| h.name.clone()).unwrap_or_default();
+    let ip = origin.peer;
 
     // RFC 5321 6.3: a message that has passed this many hosts is looping
     // (an alias forwarding to an address that forwards back, say).
@@ -50,13 +81,13 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     // What DKIM, ARC and DMARC read (and the submission From: check): a
     // view over the same parse, made only when one of them runs. A
     // message with no header field has nothing for them to read.
-    let checks_sender = session.mode == Mode::Mx && context.config.smtp.verify_sender && context.resolver.is_some();
+    let checks_sender = origin.mode == Mode::Mx && context.config.smtp.verify_sender && context.resolver.is_some();
     let authenticated = parsed
         .as_ref()
-        .filter(|p| (session.auth.is_some() || checks_sender) && !p.root_part().headers.is_empty())
+        .filter(|p| (origin.auth.is_some() || checks_sender) && !p.root_part().headers.is_empty())
         .map(|p| AuthenticatedMessage::from_parsed(p, &message, true));
 
-    if let Some(auth) = &session.auth {
+    if let Some(auth) = origin.auth {
         // RFC 6409 8: the MSA may check what it submits; the From: header
         // must name the authenticated user too, not only the envelope.
         let from = authenticated.as_ref().map(|m| m.from.clone()).unwrap_or_default();
@@ -74,7 +105,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
 
     let mut trace = String::new();
     let mut auth_summary = estafeta_filter::AuthSummary::default();
-    if session.mode == Mode::Mx
+    if origin.mode == Mode::Mx
         && context.config.smtp.verify_sender
         && let Some(resolver) = &context.resolver
     {
@@ -98,12 +129,20 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         auth_summary = verdict.summary;
     }
     let single = (transaction.recipients.len() == 1).then(|| transaction.recipients[0].address.as_str());
-    trace.push_str(&received(session, &transaction, &helo, &id, single, now));
+    trace.push_str(&received(
+        origin,
+        &context.config.hostname,
+        &transaction,
+        &helo,
+        &id,
+        single,
+        now,
+    ));
     // The Message-ID the message leaves with: replies to it are the
     // sender's own conversations.
     let mut sent_id = parsed.as_ref().and_then(|p| p.message_id()).map(str::to_owned);
-    if session.auth.is_some() {
-        let (fields, added) = missing_fields(&message, &id, session.hostname(), now);
+    if origin.auth.is_some() {
+        let (fields, added) = missing_fields(&message, &id, &context.config.hostname, now);
         trace.push_str(&fields);
         sent_id = sent_id.or(added);
     }
@@ -139,7 +178,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     let mut complaint = false;
     if let Some(ledger) = &context.ledger
         && let Some(parsed) = &parsed
-        && session.mode == Mode::Mx
+        && origin.mode == Mode::Mx
         && (!bounces.is_empty() || !accounts.is_empty())
     {
         match ledger.complaint_received(parsed).await {
@@ -154,7 +193,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
     // rather than a VERP address still names what it is about.
     if let Some(ledger) = &context.ledger
         && let Some(parsed) = &parsed
-        && session.mode == Mode::Mx
+        && origin.mode == Mode::Mx
         && !complaint
         && bounces.is_empty()
         && !accounts.is_empty()
@@ -195,7 +234,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
 
     // The filter judges mail from outside; our own users' mail to each
     // other is person-to-person.
-    let analysis = match (&context.filter, session.mode) {
+    let analysis = match (&context.filter, origin.mode) {
         (Some(filter), Mode::Mx) if filter.enabled() && (!accounts.is_empty() || !forwarders.is_empty()) => {
             let input = estafeta_filter::Input {
                 message: &message,
@@ -234,7 +273,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
             tracing::info!(%id, peer = %ip, from = %sender, score, ?forwarded, "spam not forwarded; filed for local recipients");
         }
     }
-    if let Some(auth) = &session.auth {
+    if let Some(auth) = origin.auth {
         let recipients: Vec<String> = transaction.recipients.iter().map(|r| r.address.clone()).collect();
         filtering::remember_sent(&context, &auth.address, &recipients, sent_id.as_deref()).await;
     }
@@ -290,7 +329,7 @@ pub async fn deliver(session: &mut Session, transaction: Transaction, message: V
         .counter(
             "estafeta_smtp_messages_total",
             "Messages accepted over SMTP.",
-            &[("mode", mode_name(session.mode))],
+            &[("mode", mode_name(origin.mode))],
         )
         .inc();
     tracing::info!(%id, peer = %ip, from = %sender, recipients = transaction.recipients.len(), "accepted");
@@ -398,27 +437,28 @@ fn missing_fields(message: &[u8], id: &str, hostname: &str, now: i64) -> (String
 
 /// RFC 5321 4.4 trace field, with the RFC 3848 / RFC 6531 protocol name.
 fn received(
-    session: &Session,
+    origin: &Origin<'_>,
+    hostname: &str,
     transaction: &Transaction,
     helo: &str,
     id: &str,
     single: Option<&str>,
     now: i64,
 ) -> String {
-    let extended = session.helo.as_ref().is_some_and(|h| h.extended);
-    let mut protocol = String::from(match (transaction.params.smtputf8, extended) {
-        (true, _) => "UTF8SMTP",
-        (false, true) => "ESMTP",
-        (false, false) => "SMTP",
+    let extended = origin.helo.is_some_and(|h| h.extended);
+    let mut protocol = String::from(match (origin.protocol, transaction.params.smtputf8, extended) {
+        (Some(other), ..) => other,
+        (None, true, _) => "UTF8SMTP",
+        (None, false, true) => "ESMTP",
+        (None, false, false) => "SMTP",
     });
-    if session.io.connection.is_tls() {
+    if origin.tls {
         protocol.push('S');
     }
-    if session.auth.is_some() {
+    if origin.auth.is_some() {
         protocol.push('A');
     }
-    let ip = session.io.connection.peer.ip();
-    let literal = match ip {
+    let literal = match origin.peer {
         std::net::IpAddr::V4(v4) => v4.to_string(),
         std::net::IpAddr::V6(v6) => format!("IPv6:{v6}"),
     };
@@ -426,7 +466,6 @@ fn received(
         .chars()
         .filter(|c| !c.is_control() && *c != '(' && *c != ')')
         .collect();
-    let hostname = session.hostname();
     let mut header =
         format!("Received: from {helo} ([{literal}])\r\n\tby {hostname} (Estafeta) with {protocol} id {id}");
     if let Some(recipient) = single {
