@@ -7,7 +7,7 @@
 use estafeta_core::model::Flags;
 use estafeta_imap::message::binary::encode_binary_parts;
 use estafeta_imap::message::mime::{Kind, Part};
-use estafeta_imap::message::subject::base_subject;
+use estafeta_core::subject::base_subject;
 use estafeta_imap::message::text::{Needle, Searchable};
 use estafeta_imap::message::{Parsed, render};
 use estafeta_imap::proto::fetch::{FetchAttribute, Section, SectionText};

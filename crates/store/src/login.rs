@@ -78,12 +78,23 @@ pub enum LoginError {
     Unavailable(String),
 }
 
-pub async fn login(
+/// Where failures are counted, for every node to see (PostgreSQL): per
+/// source (an IPv6 /64 as one) and per (account, source), since a shared
+/// account-wide lock would let anyone lock the owner out.
+fn lock_keys(ip: IpAddr, name: &str) -> [String; 2] {
+    let source = estafeta_core::auth::limiter::Source::of(ip);
+    [format!("ip:{source}"), format!("account:{name}@{source}")]
+}
+
+/// Whether logins of `credentials`' account from `ip` are locked out now,
+/// by this node's failures or (PostgreSQL) any node's: then even the right
+/// password is refused until the lock runs out.
+pub async fn check_locks(
     store: &dyn Store,
     limiter: &LoginLimiter,
     ip: IpAddr,
     credentials: &Credentials,
-) -> Result<Account, LoginError> {
+) -> Result<(), LoginError> {
     let name = credentials.authcid.trim().to_lowercase();
     if let Err(lockout) = limiter.check(ip, &name) {
         return Err(LoginError::Locked {
@@ -91,15 +102,22 @@ pub async fn login(
         });
     }
     // Failures seen by the other nodes count too (PostgreSQL).
-    // Counted per source (an IPv6 /64 as one) and per (account, source):
-    // a shared account-wide lock would let anyone lock the owner out.
-    let source = estafeta_core::auth::limiter::Source::of(ip);
-    let keys = [format!("ip:{source}"), format!("account:{name}@{source}")];
-    match store.login_locked(&keys).await {
-        Ok(Some(retry_after)) => return Err(LoginError::Locked { retry_after }),
-        Ok(None) => {}
-        Err(error) => return Err(LoginError::Unavailable(error.to_string())),
+    match store.login_locked(&lock_keys(ip, &name)).await {
+        Ok(Some(retry_after)) => Err(LoginError::Locked { retry_after }),
+        Ok(None) => Ok(()),
+        Err(error) => Err(LoginError::Unavailable(error.to_string())),
     }
+}
+
+pub async fn login(
+    store: &dyn Store,
+    limiter: &LoginLimiter,
+    ip: IpAddr,
+    credentials: &Credentials,
+) -> Result<Account, LoginError> {
+    check_locks(store, limiter, ip, credentials).await?;
+    let name = credentials.authcid.trim().to_lowercase();
+    let keys = lock_keys(ip, &name);
     let account = store
         .account_get(&name)
         .await

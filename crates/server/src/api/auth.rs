@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use estafeta_core::auth::Credentials;
 use estafeta_core::auth::sasl::decode_basic;
-use estafeta_store::login::{LoginError, login};
+use estafeta_store::login::{LoginError, check_locks, login};
 use std::net::SocketAddr;
 
 /// The account the request acts for.
@@ -44,7 +44,11 @@ pub async fn caller(shared: &Shared, peer: SocketAddr, headers: &HeaderMap) -> R
     let Some(credentials) = basic(headers) else {
         return Err(challenge("log in with HTTP Basic: your account and password"));
     };
+    // A remembered password is still subject to a lockout, as a checked one is.
     if let Some((address, checked_against)) = shared.verified.remembered(&credentials)
+        && check_locks(shared.store.as_ref(), &shared.logins, peer.ip(), &credentials)
+            .await
+            .is_ok()
         && let Ok(Some(account)) = shared.store.account_get(&address).await
         && account.password_hash == checked_against
     {
