@@ -86,6 +86,7 @@ fuzz_target!(|data: &[u8]| {
         store: &world.store,
         account: &world.account,
         uploads: &world.uploads,
+        sender: None,
     };
     let response = world.runtime.block_on(request.run(&context));
     let answers = response["methodResponses"].as_array().expect("a list of responses");

@@ -10,9 +10,11 @@ pub mod blob;
 mod core;
 mod email;
 pub mod error;
+pub mod identity;
 mod mailbox;
 mod mailbox_set;
 mod request;
+pub mod submission;
 pub mod upload;
 
 pub use email::describe_message;
@@ -25,6 +27,7 @@ use std::collections::BTreeMap;
 
 pub const CAPABILITY_CORE: &str = "urn:ietf:params:jmap:core";
 pub const CAPABILITY_MAIL: &str = "urn:ietf:params:jmap:mail";
+pub const CAPABILITY_SUBMISSION: &str = "urn:ietf:params:jmap:submission";
 
 /// What the server takes (RFC 8620 2, the core capability's object).
 pub struct Limits {
@@ -52,6 +55,8 @@ pub struct Context<'a> {
     pub store: &'a dyn Store,
     pub account: &'a Account,
     pub uploads: &'a upload::Uploads,
+    /// How mail is sent (the server's submission path); `None` sends none.
+    pub sender: Option<&'a dyn submission::Sender>,
 }
 
 impl Context<'_> {
@@ -97,6 +102,7 @@ pub fn session(account: &Account, base: &str) -> Value {
                 "collationAlgorithms": ["i;ascii-casemap", "i;unicode-casemap"],
             },
             CAPABILITY_MAIL: {},
+            CAPABILITY_SUBMISSION: {},
         },
         "accounts": {
             id.clone(): {
@@ -112,10 +118,15 @@ pub fn session(account: &Account, base: &str) -> Value {
                         "emailQuerySortOptions": email::query::SORT_OPTIONS,
                         "mayCreateTopLevelMailbox": true,
                     },
+                    // RFC 8621 7: sent at once, so no delay can be asked.
+                    CAPABILITY_SUBMISSION: {
+                        "maxDelayedSend": 0,
+                        "submissionExtensions": {},
+                    },
                 },
             },
         },
-        "primaryAccounts": { CAPABILITY_MAIL: id },
+        "primaryAccounts": { CAPABILITY_MAIL: id.clone(), CAPABILITY_SUBMISSION: id },
         "username": account.address,
         "apiUrl": format!("{base}/jmap/api/"),
         "downloadUrl": format!("{base}/jmap/download/{{accountId}}/{{blobId}}/{{name}}?accept={{type}}"),

@@ -2,7 +2,10 @@
 //! with result references resolved (3.7), and gather the responses.
 
 use crate::error::{MethodError, RequestError};
-use crate::{CAPABILITY_CORE, CAPABILITY_MAIL, Context, LIMITS, core, email, mailbox, mailbox_set};
+use crate::{
+    CAPABILITY_CORE, CAPABILITY_MAIL, CAPABILITY_SUBMISSION, Context, LIMITS, core, email, identity, mailbox,
+    mailbox_set, submission,
+};
 use serde_json::{Map, Value, json};
 
 /// One method call: name, arguments, call id.
@@ -44,7 +47,7 @@ impl Request {
         };
         if let Some(unknown) = using
             .iter()
-            .find(|c| ![CAPABILITY_CORE, CAPABILITY_MAIL].contains(&c.as_str()))
+            .find(|c| ![CAPABILITY_CORE, CAPABILITY_MAIL, CAPABILITY_SUBMISSION].contains(&c.as_str()))
         {
             return Err(RequestError::UnknownCapability(unknown.clone()));
         }
@@ -102,10 +105,18 @@ impl Request {
                 }
                 Err(error) => Err(error),
             };
-            responses.push(match answer {
-                Ok((name, arguments)) => json!([name, arguments, call.id]),
-                Err(error) => json!(["error", error.arguments(), call.id]),
-            });
+            match answer {
+                Ok((name, mut arguments)) => {
+                    // RFC 8621 7.5: the Email/set that EmailSubmission/set's
+                    // onSuccess arguments ran answers next, with the same id.
+                    let implicit = arguments.as_object_mut().and_then(|a| a.remove(IMPLICIT_EMAIL_SET));
+                    responses.push(json!([name, arguments, call.id]));
+                    if let Some(email_set) = implicit {
+                        responses.push(json!(["Email/set", email_set, call.id]));
+                    }
+                }
+                Err(error) => responses.push(json!(["error", error.arguments(), call.id])),
+            }
         }
         let mut response = json!({
             "methodResponses": responses,
@@ -161,10 +172,30 @@ impl Request {
                 Ok(("Thread/changes", email::thread::changes(context, arguments).await?))
             }
             "Thread/get" if uses(CAPABILITY_MAIL) => Ok(("Thread/get", email::thread::get(context, arguments).await?)),
+            "Identity/get" if uses(CAPABILITY_SUBMISSION) => {
+                Ok(("Identity/get", identity::get(context, arguments).await?))
+            }
+            "Identity/changes" if uses(CAPABILITY_SUBMISSION) => {
+                Ok(("Identity/changes", identity::changes(context, arguments).await?))
+            }
+            "EmailSubmission/get" if uses(CAPABILITY_SUBMISSION) => {
+                Ok(("EmailSubmission/get", submission::get(context, arguments).await?))
+            }
+            "EmailSubmission/set" if uses(CAPABILITY_SUBMISSION) => {
+                let (mut response, implicit) = submission::set(context, arguments, created_ids).await?;
+                if let Some(email_set) = implicit {
+                    response[IMPLICIT_EMAIL_SET] = email_set;
+                }
+                Ok(("EmailSubmission/set", response))
+            }
             _ => Err(MethodError::described("unknownMethod", format!("no method {name}"))),
         }
     }
 }
+
+/// Where a method's response carries a second one to follow it; never a
+/// JMAP property name (they have no spaces).
+const IMPLICIT_EMAIL_SET: &str = "implicit Email/set";
 
 /// RFC 8620 5.3: a record made earlier in the request may be named by its
 /// creation id with `#` in front; here in `ids` and `anchor`, which every

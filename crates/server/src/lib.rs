@@ -112,6 +112,8 @@ pub struct Shared {
     pub verified: api::verified::VerifiedLogins,
     /// JMAP uploads, kept a day for Email/import and attachments.
     pub uploads: estafeta_jmap::upload::Uploads,
+    /// The SMTP side, made after this: JMAP sends mail through it.
+    pub smtp: std::sync::OnceLock<Arc<SmtpContext>>,
 }
 
 pub struct RunningServer {
@@ -214,6 +216,7 @@ impl RunningServer {
             stopping: shutdown.clone(),
             verified: Default::default(),
             uploads: Default::default(),
+            smtp: Default::default(),
         });
         let context = ListenerContext {
             limiter: ConnectionLimiter::new(
@@ -241,6 +244,7 @@ impl RunningServer {
             filter: Some(Arc::clone(&filter)),
             ledger: Some(Arc::clone(&shared.ledger)),
         });
+        let _ = shared.smtp.set(Arc::clone(&smtp));
         estafeta_smtp::outbound::spawn(Arc::clone(&smtp), shutdown.clone(), tracker.clone());
         spawn_delivery_log_expiry(&shared, &shutdown, &tracker);
         spawn_tls_reload(&shared, &shutdown, &tracker);

@@ -10,6 +10,7 @@ pub mod outbound;
 mod policy;
 pub mod proto;
 mod session;
+pub mod submit;
 
 pub use session::spool::clear as clear_spool;
 

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use estafeta_jmap::submission::{Refusal, Sender};
 use estafeta_jmap::{Context, LIMITS};
 use estafeta_store::Account;
 use std::net::SocketAddr;
@@ -22,14 +23,52 @@ pub(super) async fn account(shared: &Shared, peer: SocketAddr, headers: &HeaderM
     }
 }
 
+/// Whether the request came over TLS: a TLS proxy on this host says so.
+fn behind_tls(peer: SocketAddr, headers: &HeaderMap) -> bool {
+    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+    proto == Some("https") && peer.ip().is_loopback()
+}
+
+/// Mail a JMAP client sends goes the submission port's way (its checks,
+/// its records), as the logged-in account.
+struct Submit<'a> {
+    smtp: &'a Arc<estafeta_smtp::SmtpContext>,
+    peer: std::net::IpAddr,
+    tls: bool,
+}
+
+#[async_trait::async_trait]
+impl Sender for Submit<'_> {
+    async fn send(
+        &self,
+        account: &Account,
+        mail_from: &str,
+        rcpt_to: &[String],
+        message: Vec<u8>,
+    ) -> Result<String, Refusal> {
+        let submission = estafeta_smtp::submit::Submission {
+            account: &account.address,
+            peer: self.peer,
+            tls: self.tls,
+            mail_from,
+            rcpt_to,
+            message,
+        };
+        let reply = estafeta_smtp::submit::submit(self.smtp, submission).await;
+        let text = reply.lines.join(" ");
+        if reply.code < 300 {
+            Ok(text)
+        } else {
+            Err(Refusal { code: reply.code, text })
+        }
+    }
+}
+
 /// Where the client reached us: the Host it asked for, over https when a
 /// TLS proxy on this host says so.
 fn base_url(peer: SocketAddr, headers: &HeaderMap) -> String {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let scheme = match header("x-forwarded-proto") {
-        Some("https") if peer.ip().is_loopback() => "https",
-        _ => "http",
-    };
+    let scheme = if behind_tls(peer, headers) { "https" } else { "http" };
     let host = header("host").filter(|h| !h.is_empty() && !h.contains(['/', ' ']));
     format!("{scheme}://{}", host.unwrap_or("localhost"))
 }
@@ -73,10 +112,16 @@ pub async fn api(
         Ok(account) => account,
         Err(refusal) => return refusal,
     };
+    let submit = shared.smtp.get().map(|smtp| Submit {
+        smtp,
+        peer: peer.ip(),
+        tls: behind_tls(peer, &headers),
+    });
     let context = Context {
         store: shared.store.as_ref(),
         account: &account,
         uploads: &shared.uploads,
+        sender: submit.as_ref().map(|s| s as &dyn Sender),
     };
     match estafeta_jmap::api(&context, &body).await {
         Ok(response) => json(StatusCode::OK, &response, "application/json"),
@@ -171,6 +216,7 @@ pub async fn download(
         store: shared.store.as_ref(),
         account: &account,
         uploads: &shared.uploads,
+        sender: None,
     };
     match estafeta_jmap::blob::download(&context, &blob_id).await {
         Ok(Some(bytes)) => {

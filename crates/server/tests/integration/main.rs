@@ -7,4 +7,5 @@ mod api_verify;
 mod jmap;
 mod jmap_email;
 mod jmap_push;
+mod jmap_submission;
 mod serve;

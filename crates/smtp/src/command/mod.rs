@@ -5,7 +5,7 @@ mod data;
 mod hello;
 mod mail;
 mod misc;
-mod rcpt;
+pub(crate) mod rcpt;
 mod starttls;
 
 use crate::proto::{Command, Reply};
