@@ -107,6 +107,9 @@ pub trait Store: Send + Sync {
     /// Messages of a mailbox in UID order.
     async fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
     async fn message_content(&self, blob: &BlobId) -> Result<Vec<u8>>;
+    /// The messages of `account`, in any mailbox, whose content is one of
+    /// `blobs` (JMAP reads Emails by content).
+    async fn messages_holding(&self, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>>;
     /// Whether a message of `account` has this content: what it may
     /// download (RFC 8620 6.2), whoever else holds the same bytes.
     async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool>;

@@ -269,8 +269,14 @@ pub(crate) fn utc_date(secs: i64) -> String {
 pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
     let account_id = context.check_account(&arguments)?;
     let shape = Shape::parse(&arguments)?;
-    let emails = Emails::load(context).await?;
     let ids = names(&arguments, "ids")?;
+    let emails = match &ids {
+        Some(ids) if ids.len() <= LIMITS.max_objects_in_get => {
+            let blobs: Vec<_> = ids.iter().filter_map(|id| super::parse_email_id(id)).collect();
+            Emails::holding(context, &blobs).await?
+        }
+        _ => Emails::load(context).await?,
+    };
     let mut not_found = Vec::new();
     let chosen: Vec<&Email> = match ids {
         None => emails.list.iter().collect(),

@@ -172,40 +172,54 @@ pub(crate) struct Emails {
 impl Emails {
     pub async fn load(context: &Context<'_>) -> Result<Emails, MethodError> {
         let mailboxes = context.store.mailbox_list(context.account.id).await?;
+        let mut messages = Vec::new();
+        for mailbox in &mailboxes {
+            messages.extend(context.store.messages(mailbox.id).await?);
+        }
+        Ok(Emails::of(mailboxes, messages))
+    }
+
+    /// Only the Emails with these contents (and the state of all): what
+    /// Email/get of some ids needs, without listing every mailbox.
+    pub async fn holding(context: &Context<'_>, blobs: &[BlobId]) -> Result<Emails, MethodError> {
+        let mailboxes = context.store.mailbox_list(context.account.id).await?;
+        let messages = context.store.messages_holding(context.account.id, blobs).await?;
+        Ok(Emails::of(mailboxes, messages))
+    }
+
+    fn of(mailboxes: Vec<Mailbox>, messages: Vec<estafeta_store::MessageMeta>) -> Emails {
         let mut list: Vec<Email> = Vec::new();
         let mut index: HashMap<BlobId, usize> = HashMap::new();
-        for mailbox in &mailboxes {
-            for message in context.store.messages(mailbox.id).await? {
-                let copy = Copy {
-                    mailbox: mailbox.id,
-                    uid: message.uid,
-                    flags: message.flags,
-                };
-                match index.get(&message.blob) {
-                    Some(&at) => {
-                        let email = &mut list[at];
-                        email.received_at = email.received_at.min(message.internal_date);
-                        email.copies.push(copy);
-                    }
-                    None => {
-                        index.insert(message.blob.clone(), list.len());
-                        list.push(Email {
-                            blob: message.blob,
-                            size: message.size,
-                            received_at: message.internal_date,
-                            copies: vec![copy],
-                        });
-                    }
+        for message in messages {
+            let copy = Copy {
+                mailbox: message.mailbox,
+                uid: message.uid,
+                flags: message.flags,
+            };
+            match index.get(&message.blob) {
+                Some(&at) => {
+                    let email = &mut list[at];
+                    email.received_at = email.received_at.min(message.internal_date);
+                    email.copies.push(copy);
+                }
+                None => {
+                    index.insert(message.blob.clone(), list.len());
+                    list.push(Email {
+                        blob: message.blob,
+                        size: message.size,
+                        received_at: message.internal_date,
+                        copies: vec![copy],
+                    });
                 }
             }
         }
         let state = state_of(&mailboxes);
-        Ok(Emails {
+        Emails {
             list,
             index,
             mailboxes,
             state,
-        })
+        }
     }
 
     pub fn find(&self, id: &str) -> Option<&Email> {

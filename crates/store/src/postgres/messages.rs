@@ -125,6 +125,19 @@ pub async fn list_changed_after(tx: &Tx<'_>, mailbox: MailboxId, modseq: u64) ->
     rows.iter().map(|row| meta(mailbox, row)).collect()
 }
 
+/// The account's messages with these contents, in every mailbox.
+pub async fn holding(tx: &Tx<'_>, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>> {
+    let wanted: Vec<&str> = blobs.iter().map(BlobId::as_str).collect();
+    let rows = tx
+        .query(
+            "SELECT m.uid, m.modseq, m.blob_id, m.size, m.internal_date, m.flags, m.keywords, m.date_zone, m.mailbox_id
+             FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.blob_id = ANY($1) AND b.account_id = $2",
+            &[&wanted, &account.0],
+        )
+        .await?;
+    rows.iter().map(|row| meta(MailboxId(row.get(8)), row)).collect()
+}
+
 pub async fn content(tx: &Tx<'_>, blob: &BlobId) -> Result<Vec<u8>> {
     let row = tx
         .query_opt("SELECT data FROM blobs WHERE id = $1", &[&blob.as_str()])

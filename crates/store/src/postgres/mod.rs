@@ -600,6 +600,10 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| messages::changes_since(&tx, mailbox, modseq).await?)
     }
 
+    async fn messages_holding(&self, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>> {
+        read_tx!(self, |tx| messages::holding(&tx, account, blobs).await?)
+    }
+
     async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool> {
         read_tx!(self, |tx| messages::account_holds(&tx, account, blob).await?)
     }

@@ -89,25 +89,47 @@ fn list_changed_after(conn: &Connection, mailbox: MailboxId, modseq: u64) -> Res
         "SELECT uid, modseq, blob_id, size, internal_date, flags, keywords, date_zone
          FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid",
     )?;
-    let rows = statement.query_map(params![mailbox.0, modseq], |row| {
-        let blob: String = row.get(2)?;
-        Ok(MessageMeta {
-            mailbox,
-            uid: row.get(0)?,
-            modseq: row.get(1)?,
-            blob: BlobId::parse(&blob).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, "bad blob id".into())
-            })?,
-            size: row.get(3)?,
-            internal_date: row.get(4)?,
-            date_zone: row.get(7)?,
-            flags: Flags {
-                system: SystemFlags(row.get(5)?),
-                keywords: keywords(row.get(6)?),
-            },
-        })
-    })?;
+    let rows = statement.query_map(params![mailbox.0, modseq], |row| read_meta(mailbox, row))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A message of the columns uid, modseq, blob_id, size, internal_date,
+/// flags, keywords, date_zone, in that order.
+fn read_meta(mailbox: MailboxId, row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageMeta> {
+    let blob: String = row.get(2)?;
+    Ok(MessageMeta {
+        mailbox,
+        uid: row.get(0)?,
+        modseq: row.get(1)?,
+        blob: BlobId::parse(&blob).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, "bad blob id".into())
+        })?,
+        size: row.get(3)?,
+        internal_date: row.get(4)?,
+        date_zone: row.get(7)?,
+        flags: Flags {
+            system: SystemFlags(row.get(5)?),
+            keywords: keywords(row.get(6)?),
+        },
+    })
+}
+
+/// The account's messages with these contents, in every mailbox.
+pub fn holding(conn: &Connection, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT m.uid, m.modseq, m.blob_id, m.size, m.internal_date, m.flags, m.keywords, m.date_zone, m.mailbox_id
+         FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.blob_id = ?1 AND b.account_id = ?2",
+    )?;
+    let mut found = Vec::new();
+    for blob in blobs {
+        let rows = statement.query_map(params![blob.as_str(), account.0], |row| {
+            read_meta(MailboxId(row.get(8)?), row)
+        })?;
+        for row in rows {
+            found.push(row?);
+        }
+    }
+    Ok(found)
 }
 
 /// Flags after a STORE operation (shared by both backends).

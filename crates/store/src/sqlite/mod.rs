@@ -586,6 +586,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn messages_holding(&self, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>> {
+        let blobs = blobs.to_vec();
+        self.read("messages_holding", move |conn| messages::holding(conn, account, &blobs))
+            .await
+    }
+
     async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool> {
         let blob = blob.clone();
         self.read("account_holds", move |conn| {

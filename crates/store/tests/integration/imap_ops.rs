@@ -453,3 +453,47 @@ async fn a_message_without_a_last_line_break_is_known_by_its_blob() {
         );
     }
 }
+
+#[tokio::test]
+async fn messages_holding_a_content_are_the_accounts_own() {
+    for backend in backends().await {
+        let store = backend.store.as_ref();
+        let alice = account(store, "alice@example.com").await;
+        let bob = account(store, "bob@example.com").await;
+        let (alice_inbox, bob_inbox) = (inbox(store, &alice).await, inbox(store, &bob).await);
+        let kept = store.mailbox_create(alice.id, "Kept").await.unwrap();
+        let shared = message(1);
+        store
+            .deliver(&shared, 7, &[to(&alice_inbox), to(&kept), to(&bob_inbox)])
+            .await
+            .unwrap();
+        store.deliver(&message(2), 8, &[to(&alice_inbox)]).await.unwrap();
+        let blob = BlobId::of(&shared);
+        let mut found: Vec<_> = store
+            .messages_holding(alice.id, std::slice::from_ref(&blob))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.mailbox, m.blob, m.internal_date))
+            .collect();
+        found.sort();
+        let mut expected = vec![(alice_inbox.id, blob.clone(), 7), (kept.id, blob.clone(), 7)];
+        expected.sort();
+        assert_eq!(found, expected);
+        assert_eq!(
+            store
+                .messages_holding(bob.id, std::slice::from_ref(&blob))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            store
+                .messages_holding(bob.id, &[BlobId::of(&message(2))])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
