@@ -168,6 +168,9 @@ impl Request {
             "Email/set" if uses(CAPABILITY_MAIL) => {
                 Ok(("Email/set", email::set::set(context, arguments, created_ids).await?))
             }
+            "SearchSnippet/get" if uses(CAPABILITY_MAIL) => {
+                Ok(("SearchSnippet/get", email::snippet::get(context, arguments).await?))
+            }
             "Thread/changes" if uses(CAPABILITY_MAIL) => {
                 Ok(("Thread/changes", email::thread::changes(context, arguments).await?))
             }

@@ -10,6 +10,7 @@ pub mod get;
 pub mod import;
 pub mod query;
 pub mod set;
+pub mod snippet;
 pub mod thread;
 pub(crate) mod view;
 

@@ -294,12 +294,17 @@ impl<'a> View<'a> {
         }))
     }
 
-    /// Every text part the message shows a reader, for searching.
+    /// The text parts a reader is shown, for searching: the plain ones, or
+    /// the HTML ones when there are none (mail-parser lists a plain part
+    /// among both when it is the only one).
     pub fn text(&self) -> impl Iterator<Item = &str> {
-        self.message
-            .text_body
+        let parts = if self.message.text_body.is_empty() {
+            &self.message.html_body
+        } else {
+            &self.message.text_body
+        };
+        parts
             .iter()
-            .chain(&self.message.html_body)
             .filter_map(|&id| match &self.message.parts.get(id as usize)?.body {
                 PartType::Text(text) | PartType::Html(text) => Some(text.as_ref()),
                 _ => None,

@@ -780,3 +780,30 @@ Date: Tue, 1 Jan 2019 10:00:00 +0000\nMessage-ID: <archive@remote.test>\n\nKept 
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn search_snippets_mark_the_words_a_query_found() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let response = jmap
+        .api(calls(json!([
+            ["Email/query", {"accountId": id, "filter": {"text": "usual"}}, "q"],
+            ["SearchSnippet/get", {"accountId": id, "filter": {"text": "usual"},
+                "#emailIds": {"resultOf": "q", "name": "Email/query", "path": "/ids"}}, "s"],
+            ["SearchSnippet/get", {"accountId": id, "filter": {"subject": "lunch"}, "emailIds": ["e00"]}, "n"],
+            ["SearchSnippet/get", {"accountId": id}, "bad"],
+        ])))
+        .await;
+    let [query, snippets, missing, bad] = <[Value; 4]>::try_from(answers(&response)).unwrap();
+    assert_eq!(query["ids"].as_array().unwrap().len(), 1);
+    let snippet = &snippets["list"][0];
+    assert_eq!(snippet["emailId"], query["ids"][0]);
+    assert_eq!(snippet["subject"], Value::Null, "the word is not in the subject");
+    assert_eq!(
+        snippet["preview"],
+        "Shall we meet at the <mark>usual</mark> place at noon?"
+    );
+    assert_eq!(missing["notFound"], json!(["e00"]));
+    assert_eq!(bad["type"], "invalidArguments");
+}
