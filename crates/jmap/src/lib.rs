@@ -14,6 +14,7 @@ pub mod identity;
 mod mailbox;
 mod mailbox_set;
 mod request;
+mod set_args;
 pub mod submission;
 pub mod upload;
 

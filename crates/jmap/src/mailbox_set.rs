@@ -6,19 +6,11 @@
 
 use crate::error::MethodError;
 use crate::mailbox::{DELIMITER, Tree, counts, mailbox_id, rights, sort_order};
+use crate::set_args::{check_state, ids, invalid, objects, or_null, set_error};
 use crate::{Context, LIMITS};
 use estafeta_core::model::MailboxRole;
 use estafeta_store::StoreError;
 use serde_json::{Map, Value, json};
-
-/// A create, update or destroy that failed (RFC 8620 5.3 SetError).
-fn set_error(kind: &str, description: impl Into<String>) -> Value {
-    json!({ "type": kind, "description": description.into() })
-}
-
-fn invalid(property: &str, description: impl Into<String>) -> Value {
-    json!({ "type": "invalidProperties", "properties": [property], "description": description.into() })
-}
 
 fn store_error(error: StoreError) -> Value {
     match error {
@@ -110,26 +102,9 @@ pub async fn set(
     let account_id = context.check_account(&arguments)?;
     let account = context.account.id;
     let old = Tree::load(context).await?;
-    if let Some(expected) = arguments.get("ifInState").filter(|s| !s.is_null())
-        && *expected != json!(old.state)
-    {
-        return Err(MethodError::new("stateMismatch"));
-    }
-    let objects = |name: &str| match arguments.get(name) {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(objects)) => Ok(objects.clone()),
-        Some(_) => Err(MethodError::invalid_arguments(format!("{name} must be an object"))),
-    };
-    let (create, update) = (objects("create")?, objects("update")?);
-    let destroy = match arguments.get("destroy") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(ids)) => ids
-            .iter()
-            .map(|id| id.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| MethodError::invalid_arguments("destroy must list ids"))?,
-        Some(_) => return Err(MethodError::invalid_arguments("destroy must be an array")),
-    };
+    check_state(&arguments, &old.state)?;
+    let (create, update) = (objects(&arguments, "create")?, objects(&arguments, "update")?);
+    let destroy = ids(&arguments, "destroy")?;
     if create.len() + update.len() + destroy.len() > LIMITS.max_objects_in_set {
         return Err(MethodError::new("requestTooLarge"));
     }
@@ -278,13 +253,6 @@ pub async fn set(
     }
 
     let new = Tree::load(context).await?;
-    let or_null = |map: Map<String, Value>| {
-        if map.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(map)
-        }
-    };
     Ok(json!({
         "accountId": account_id,
         "oldState": old.state,

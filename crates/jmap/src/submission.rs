@@ -7,6 +7,7 @@
 use crate::email::{Emails, email_id};
 use crate::error::MethodError;
 use crate::identity::identity_id;
+use crate::set_args::{check_state, invalid, or_null};
 use crate::{Context, LIMITS};
 use estafeta_store::Account;
 use serde_json::{Map, Value, json};
@@ -29,10 +30,6 @@ pub trait Sender: Send + Sync {
         rcpt_to: &[String],
         message: Vec<u8>,
     ) -> Result<String, Refusal>;
-}
-
-fn invalid(property: &str, description: impl Into<String>) -> Value {
-    json!({ "type": "invalidProperties", "properties": [property], "description": description.into() })
 }
 
 /// The addresses of one header field, read as JMAP reads them.
@@ -173,11 +170,7 @@ pub async fn set(
 ) -> Result<(Value, Option<Value>), MethodError> {
     let account_id = context.check_account(&arguments)?;
     let state = format!("s{}", context.account.id.0);
-    if let Some(expected) = arguments.get("ifInState").filter(|s| !s.is_null())
-        && *expected != json!(state)
-    {
-        return Err(MethodError::new("stateMismatch"));
-    }
+    check_state(&arguments, &state)?;
     let create = match arguments.get("create") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(create)) => create.clone(),
@@ -261,23 +254,16 @@ pub async fn set(
         email_set.insert("destroy".into(), Value::Array(email_destroy));
         implicit = Some(crate::email::set::set(context, email_set, created_ids).await?);
     }
-    let none_if_empty = |map: Map<String, Value>| {
-        if map.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(map)
-        }
-    };
     let response = json!({
         "accountId": account_id,
         "oldState": state,
         "newState": state,
-        "created": none_if_empty(created),
-        "notCreated": none_if_empty(not_created),
+        "created": or_null(created),
+        "notCreated": or_null(not_created),
         "updated": null,
-        "notUpdated": none_if_empty(not_updated),
+        "notUpdated": or_null(not_updated),
         "destroyed": null,
-        "notDestroyed": none_if_empty(not_destroyed),
+        "notDestroyed": or_null(not_destroyed),
     });
     Ok((response, implicit))
 }

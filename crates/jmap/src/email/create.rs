@@ -8,16 +8,13 @@ use super::get::utc_date;
 use super::{Emails, blob_id, email_id, flags_of, thread_id, valid_keyword};
 use crate::Context;
 use crate::mailbox::parse_mailbox_id;
+use crate::set_args::invalid;
 use estafeta_core::model::{Flags, MailboxId};
 use estafeta_store::{BlobId, NewMessage};
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use serde_json::{Map, Value, json};
-
-pub(crate) fn invalid(property: &str, description: impl Into<String>) -> Value {
-    json!({ "type": "invalidProperties", "properties": [property], "description": description.into() })
-}
 
 /// The properties a create may give; the rest are the server's.
 const SETTABLE: &[&str] = &[

@@ -3,8 +3,9 @@
 //! Email in the mailboxes named, as IMAP's APPEND would store it.
 
 use super::Emails;
-use super::create::{invalid, mailbox_ids, new_date, new_keywords, store_new};
+use super::create::{mailbox_ids, new_date, new_keywords, store_new};
 use crate::error::MethodError;
+use crate::set_args::{check_state, invalid, or_null};
 use crate::{Context, LIMITS};
 use serde_json::{Map, Value, json};
 
@@ -56,11 +57,7 @@ pub async fn import(
 ) -> Result<Value, MethodError> {
     let account_id = context.check_account(&arguments)?;
     let emails = Emails::load(context).await?;
-    if let Some(expected) = arguments.get("ifInState").filter(|s| !s.is_null())
-        && *expected != json!(emails.state)
-    {
-        return Err(MethodError::new("stateMismatch"));
-    }
+    check_state(&arguments, &emails.state)?;
     let Some(Value::Object(imports)) = arguments.get("emails") else {
         return Err(MethodError::invalid_arguments(
             "emails is required: creation ids to EmailImport objects",
@@ -86,19 +83,12 @@ pub async fn import(
         }
     }
     let new_state = Emails::load(context).await?.state;
-    let none_if_empty = |map: Map<String, Value>| {
-        if map.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(map)
-        }
-    };
     Ok(json!({
         "accountId": account_id,
         "oldState": emails.state,
         "newState": new_state,
-        "created": none_if_empty(created),
-        "notCreated": none_if_empty(not_created),
+        "created": or_null(created),
+        "notCreated": or_null(not_created),
     }))
 }
 

@@ -5,19 +5,12 @@
 use super::{Email, Emails, flags_of, valid_keyword};
 use crate::error::MethodError;
 use crate::mailbox::parse_mailbox_id;
+use crate::set_args::{check_state, ids, invalid, objects, or_null, set_error};
 use crate::{Context, LIMITS};
 use estafeta_core::model::{Flags, MailboxId, SystemFlags};
 use estafeta_store::FlagOperation;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
-
-fn set_error(kind: &str, description: impl Into<String>) -> Value {
-    json!({ "type": kind, "description": description.into() })
-}
-
-fn invalid(property: &str, description: impl Into<String>) -> Value {
-    json!({ "type": "invalidProperties", "properties": [property], "description": description.into() })
-}
 
 /// RFC 6901 5: `~1` is `/` and `~0` is `~` in a patch path.
 fn unescape(segment: &str) -> String {
@@ -167,27 +160,10 @@ pub async fn set(
 ) -> Result<Value, MethodError> {
     let account_id = context.check_account(&arguments)?;
     let emails = Emails::load(context).await?;
-    if let Some(expected) = arguments.get("ifInState").filter(|s| !s.is_null())
-        && *expected != json!(emails.state)
-    {
-        return Err(MethodError::new("stateMismatch"));
-    }
-    let objects = |name: &str| match arguments.get(name) {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(objects)) => Ok(objects.clone()),
-        Some(_) => Err(MethodError::invalid_arguments(format!("{name} must be an object"))),
-    };
-    let (create, update_patches) = (objects("create")?, objects("update")?);
+    check_state(&arguments, &emails.state)?;
+    let (create, update_patches) = (objects(&arguments, "create")?, objects(&arguments, "update")?);
     let old_state = emails.state.clone();
-    let destroy = match arguments.get("destroy") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(ids)) => ids
-            .iter()
-            .map(|id| id.as_str().map(str::to_owned))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| MethodError::invalid_arguments("destroy must list ids"))?,
-        Some(_) => return Err(MethodError::invalid_arguments("destroy must be an array")),
-    };
+    let destroy = ids(&arguments, "destroy")?;
     if create.len() + update_patches.len() + destroy.len() > LIMITS.max_objects_in_set {
         return Err(MethodError::new("requestTooLarge"));
     }
@@ -276,23 +252,16 @@ pub async fn set(
     }
 
     let new_state = Emails::load(context).await?.state;
-    let none_if_empty = |map: Map<String, Value>| {
-        if map.is_empty() {
-            Value::Null
-        } else {
-            Value::Object(map)
-        }
-    };
     Ok(json!({
         "accountId": account_id,
         "oldState": old_state,
         "newState": new_state,
-        "created": none_if_empty(created),
-        "updated": none_if_empty(updated),
+        "created": or_null(created),
+        "updated": or_null(updated),
         "destroyed": if destroyed.is_empty() { Value::Null } else { Value::Array(destroyed) },
-        "notCreated": none_if_empty(not_created),
-        "notUpdated": none_if_empty(not_updated),
-        "notDestroyed": none_if_empty(not_destroyed),
+        "notCreated": or_null(not_created),
+        "notUpdated": or_null(not_updated),
+        "notDestroyed": or_null(not_destroyed),
     }))
 }
 
