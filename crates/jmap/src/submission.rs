@@ -131,7 +131,13 @@ async fn create_one(
         .message_content(&email.blob)
         .await
         .map_err(|e| json!({"type": "serverFail", "description": e.to_string()}))?;
-    let headers = crate::email::describe_message(&message);
+    // The address fields only: the header is all that is parsed.
+    let view = crate::email::view::View::header_only(&message);
+    let headers: Map<String, Value> = ["sender", "from", "to", "cc", "bcc"]
+        .into_iter()
+        .map(|field| (field.to_owned(), view.convenience(field).unwrap_or(Value::Null)))
+        .collect();
+    let headers = Value::Object(headers);
     let (mail_from, rcpt_to) = envelope(object, &headers)?;
     if rcpt_to.is_empty() {
         return Err(json!({"type": "noRecipients", "description": "no To, Cc or Bcc to send to"}));
