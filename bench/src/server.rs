@@ -38,6 +38,25 @@ pub fn wait_port(port: u16) {
 }
 
 /// A server process, stopped gracefully (SIGTERM) when dropped.
+/// `estafeta account add USER --password-stdin`, as an operator would.
+pub fn add_account(binary: &Path, config: &Path, user: &str, password: &str) {
+    let mut add = Command::new(binary)
+        .arg("--config")
+        .arg(config)
+        .args(["account", "add", user, "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run estafeta account add");
+    let mut stdin = add.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, format!("{password}\n").as_bytes()).expect("write the password");
+    drop(stdin);
+    assert!(
+        add.wait().expect("account add").success(),
+        "estafeta account add {user} failed"
+    );
+}
+
 pub struct Server(pub Child);
 
 impl Server {

@@ -19,11 +19,10 @@
 
 use estafeta_bench::imap::Client;
 use estafeta_bench::people_mail::{RARE, Rng, USER, messages};
-use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::server::{Server, add_account, estafeta, estafeta_binary, wait_port};
 use estafeta_bench::{arg, flag, raise_fd_limit, store_section};
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -341,16 +340,7 @@ async fn main() {
     )
     .unwrap();
     estafeta(&binary, &config, &["domain", "add", "bench.test"]);
-    let mut add = Command::new(&binary)
-        .arg("--config")
-        .arg(&config)
-        .args(["account", "add", USER, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_account(&binary, &config, USER, PASSWORD);
     let serve = || Server::start(&binary, &config, port);
     let mut server = serve();
     // The pid is read at each measurement: the server restarts once.

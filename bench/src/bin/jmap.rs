@@ -16,10 +16,8 @@
 
 use estafeta_bench::imap::Client;
 use estafeta_bench::people_mail::{USER, messages};
-use estafeta_bench::server::{Server, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::server::{Server, add_account, estafeta, estafeta_binary, wait_port};
 use estafeta_bench::{arg, flag, progress};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -173,16 +171,7 @@ http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
     )
     .unwrap();
     estafeta(&binary, &config, &["domain", "add", "bench.test"]);
-    let mut add = Command::new(&binary)
-        .arg("--config")
-        .arg(&config)
-        .args(["account", "add", USER, "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_account(&binary, &config, USER, PASSWORD);
     let mut server = Some(Server::start(&binary, &config, imap_port));
     wait_port(http_port);
 
