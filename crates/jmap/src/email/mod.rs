@@ -38,7 +38,11 @@ pub fn blob_id(blob: &BlobId) -> String {
 /// the store links replies by Message-ID, each Email is a Thread of its
 /// own, which the Thread methods and the thread filters agree with.
 pub(crate) fn thread_id(email: &Email) -> String {
-    format!("t{}", email.blob.as_str())
+    thread_id_of(&email.blob)
+}
+
+pub(crate) fn thread_id_of(blob: &BlobId) -> String {
+    format!("t{}", blob.as_str())
 }
 
 /// Every property Email/get can show of `raw`, with every body property

@@ -46,13 +46,32 @@ pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result
 /// were.
 pub async fn changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
     let mut response = super::changes::changes(context, arguments).await?;
-    let as_threads = |ids: &Value| -> Value {
-        let ids = ids.as_array().into_iter().flatten().filter_map(Value::as_str);
-        ids.map(|id| json!(format!("t{}", id.trim_start_matches('e'))))
-            .collect()
-    };
     response["created"] = as_threads(&response["created"]);
     response["destroyed"] = as_threads(&response["destroyed"]);
     response["updated"] = json!([]);
     Ok(response)
+}
+
+fn as_threads(email_ids: &Value) -> Value {
+    let ids = email_ids.as_array().into_iter().flatten().filter_map(Value::as_str);
+    ids.filter_map(super::parse_email_id)
+        .map(|blob| json!(super::thread_id_of(&blob)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_id_keeps_a_hash_that_starts_with_the_email_prefix() {
+        // CI once failed on the one content in sixteen whose hash begins
+        // with "e": the prefix was trimmed as a run of letters.
+        let blob = (0..)
+            .map(|n: u32| BlobId::of(n.to_string().as_bytes()))
+            .find(|blob| blob.as_str().starts_with("ee"))
+            .unwrap();
+        let threads = as_threads(&json!([email_id(&blob)]));
+        assert_eq!(threads, json!([format!("t{}", blob.as_str())]));
+    }
 }
