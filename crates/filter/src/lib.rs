@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod bayes;
+pub mod brands;
 pub mod corpus;
 pub mod dnsbl;
 pub mod html;

@@ -44,6 +44,16 @@ fn vouching_weight(familiar: f64) -> f64 {
     ((familiar - 0.5) / 0.3).clamp(0.0, 1.0)
 }
 
+/// Mail most of whose words the trained model has never met is of a kind
+/// (or a language) the server's users have not been receiving: with the
+/// SpamAssassin corpus learned, no newsletter of the tab corpus falls
+/// under 68% of its words known, 1% of held-out ham under 75%, but a
+/// third of the phishing never learned under 50%. A hint worth a rule's
+/// points, not a verdict: a user whose own mail is in another language
+/// trains the model and stops it firing.
+const UNFAMILIAR_BELOW: f64 = 0.5;
+const UNFAMILIAR_POINTS: f64 = 2.0;
+
 /// How sure the tab classifier must be to overrule the rules.
 const TAB_CONFIDENCE: f64 = 0.7;
 
@@ -283,6 +293,16 @@ impl Filter {
                     } else {
                         *points
                     };
+                    if knowledge.familiar < UNFAMILIAR_BELOW {
+                        reasons.push(Reason::new(
+                            "UNFAMILIAR_WORDS",
+                            UNFAMILIAR_POINTS,
+                            format!(
+                                "only {:.0}% of its words are known from the mail learned",
+                                knowledge.familiar * 100.0
+                            ),
+                        ));
+                    }
                     reasons.push(Reason::new(
                         *rule,
                         points,

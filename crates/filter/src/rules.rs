@@ -73,6 +73,40 @@ const PAGE_HOSTS: &[&str] = &[
     "cloudflare-ipfs.com",
     "forms.gle",
 ];
+/// Top-level domains sold for next to nothing, where most names
+/// registered end up sending spam or phishing: the ones Spamhaus's and
+/// Interisle's abuse reports have ranked worst in 2023-2026. In the
+/// phishing corpus 5% of From: domains and 10% of messages' links are
+/// under one; no SpamAssassin ham's From: and no newsletter of the tab
+/// corpus.
+const ABUSED_TLDS: &[&str] = &[
+    "top", "xyz", "shop", "click", "beauty", "cfd", "icu", "buzz", "sbs", "rest", "bond", "quest", "cyou", "monster",
+    "lol", "hair", "skin", "makeup", "autos", "boats", "mom", "yachts", "zip", "mov", "gq", "tk", "ml", "cf", "ga",
+    "site", "online", "best", "life",
+];
+
+/// RFC 5321 4.1.2's Domain: dot-separated labels of letters, digits and
+/// inner hyphens. A name of one label passes: the phishing corpus's
+/// anonymised `phishing@pot` must not be what this rule learns from.
+fn is_hostname(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    labels.iter().all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b >= 0x80)
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    })
+}
+
+fn on_abused_tld(host: &str) -> bool {
+    let host = host.trim_end_matches('.');
+    host.rsplit_once('.')
+        .is_some_and(|(_, tld)| ABUSED_TLDS.iter().any(|t| tld.eq_ignore_ascii_case(t)))
+}
+
 /// Anonymous image sharing: mail services and real senders serve their
 /// images from their own hosts, a phishing kit from these.
 const IMAGE_HOSTS: &[&str] = &["imgur.com", "zupimages.net", "postimg.cc", "ibb.co", "imgbb.com"];
@@ -309,6 +343,42 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         }
     }
 
+    if !is_hostname(&from_domain) {
+        // RFC 5322 3.6.2: From names the author's mailbox, and RFC 5321
+        // 4.1.2 says what a mail domain looks like. A From: with no
+        // address, or one no reply could ever reach, was not written by a
+        // mail program.
+        let text = if from_domain.is_empty() {
+            "From: holds no address (or a name with a comma left unquoted)".to_owned()
+        } else {
+            format!("the sender's address has no valid domain ({from_domain})")
+        };
+        hit("FROM_INVALID", 2.0, text);
+    } else if on_host(&from_domain, PAGE_HOSTS) {
+        hit(
+            "FROM_PAGE_HOST",
+            2.0,
+            format!("the sender's address is on {from_domain}, a host anyone can put a page on"),
+        );
+    }
+    if on_abused_tld(&from_domain) {
+        hit(
+            "FROM_ABUSED_TLD",
+            1.5,
+            format!("the sender's domain {from_domain} is under a top-level domain spam favours"),
+        );
+    }
+    if let Some(brand) = from
+        .and_then(|f| f.name())
+        .and_then(|name| crate::brands::impersonated(name, &from_domain))
+    {
+        hit(
+            "FROM_NAME_BRAND",
+            2.0,
+            format!("the sender's name claims {brand}, the address is {from_domain}"),
+        );
+    }
+
     if let Some(subject) = parsed.subject() {
         let letters: Vec<char> = subject.chars().filter(|c| c.is_alphabetic()).collect();
         if letters.len() >= 10 && letters.iter().filter(|c| c.is_uppercase()).count() * 10 >= letters.len() * 8 {
@@ -487,6 +557,13 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
             format!("a link to a page anyone can put up on {host}"),
         );
     }
+    if let Some(host) = links.iter().find(|host| on_abused_tld(host)) {
+        hit(
+            "LINK_ABUSED_TLD",
+            1.0,
+            format!("a link to {host}, under a top-level domain spam favours"),
+        );
+    }
     if let Some(host) = images.iter().find(|host| on_host(host, IMAGE_HOSTS)) {
         hit(
             "IMAGE_ON_SHARING_HOST",
@@ -589,6 +666,42 @@ mod tests {
 
     const CLEAN: &str = "From: Ana Souza <ana@partner.test>\r\nTo: bob@example.com\r\nSubject: Lunch on Friday?\r\n\
 Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a1@partner.test>\r\n\r\nShall we meet at noon?\r\n";
+
+    #[test]
+    fn a_from_no_mail_program_writes_is_noticed() {
+        // A name with an unquoted comma reads as two mailboxes, the first
+        // with no address (RFC 5322 3.4 wants such a name quoted).
+        let comma = CLEAN.replace("Ana Souza <ana@partner.test>", "Account team ,_<no-reply@partner.test>");
+        assert!(rules(&comma).contains(&"FROM_INVALID"), "{:?}", rules(&comma));
+        let bad_domain = CLEAN.replace("ana@partner.test", "ana@partner,test");
+        assert!(rules(&bad_domain).contains(&"FROM_INVALID"));
+        // A name of one label is left alone, and a quoted comma is fine.
+        let local = CLEAN.replace("ana@partner.test", "root@mailhost");
+        assert!(!rules(&local).contains(&"FROM_INVALID"), "{:?}", rules(&local));
+        let quoted = CLEAN.replace("Ana Souza", "\"Souza, Ana\"");
+        assert!(rules(&quoted).is_empty(), "{:?}", rules(&quoted));
+    }
+
+    #[test]
+    fn senders_and_links_on_cheap_or_borrowed_names_are_noticed() {
+        let page = CLEAN.replace("ana@partner.test", "noreply@login-77.firebaseapp.com");
+        assert!(rules(&page).contains(&"FROM_PAGE_HOST"));
+        let cheap = CLEAN.replace("ana@partner.test", "ana@partner-deals.top");
+        assert!(rules(&cheap).contains(&"FROM_ABUSED_TLD"));
+        let link = CLEAN.replace("Shall we meet at noon?", "See https://parcel-fee.click/pay now");
+        assert!(rules(&link).contains(&"LINK_ABUSED_TLD"), "{:?}", rules(&link));
+        // A TLD's name inside a longer one is not it.
+        let long = CLEAN.replace("ana@partner.test", "ana@partner.topaz");
+        assert!(rules(&long).is_empty(), "{:?}", rules(&long));
+    }
+
+    #[test]
+    fn a_brand_in_the_name_over_another_domain_is_noticed() {
+        let spoof = CLEAN.replace("Ana Souza <ana@partner.test>", "PayPal Service <service@partner.test>");
+        assert!(rules(&spoof).contains(&"FROM_NAME_BRAND"), "{:?}", rules(&spoof));
+        let real = CLEAN.replace("Ana Souza <ana@partner.test>", "PayPal <service@paypal.com>");
+        assert!(rules(&real).is_empty(), "{:?}", rules(&real));
+    }
 
     #[test]
     fn a_plain_personal_message_matches_nothing() {

@@ -409,6 +409,8 @@ async fn bayes_vouches_for_mail_only_as_far_as_it_knows_its_words() {
         filed[0]
     );
     assert!(known < 0.0, "familiar ham is vouched for: {}", filed[0]);
+    assert!(!filed[0].contains("UNFAMILIAR_WORDS"), "{}", filed[0]);
+    assert!(filed[1].contains("UNFAMILIAR_WORDS"), "{}", filed[1]);
     assert!(
         unknown > known,
         "mostly unknown words are not vouched for as much: {known} then {unknown}\n{}",
