@@ -9,9 +9,10 @@
 //! network tests off) and Rspamd (rspamc learn, offline) each learn and
 //! judge the same files. Prints precision, recall, the false-positive rate
 //! on ham, F1 and messages per second; `--verbose` adds how often each of
-//! Estafeta's rules fired on spam and ham.
+//! Estafeta's rules fired on spam and ham, `--mistakes` lists each missed
+//! spam and each ham filed in Junk with its score and rules.
 //!
-//!   cargo run --release -p estafeta-bench --bin spam-eval [-- --corpus DIR] [--smoke] [--no-peers] [--verbose]
+//!   cargo run --release -p estafeta-bench --bin spam-eval [-- --corpus DIR] [--smoke] [--no-peers] [--verbose] [--mistakes]
 
 use estafeta_bench::spam_peers::{Peer, Rspamd, SpamAssassin};
 use estafeta_bench::{arg, flag, shuffle};
@@ -216,6 +217,25 @@ fn print_rules(spam: &[Verdict], ham: &[Verdict]) {
     }
 }
 
+/// Each missed spam and each ham filed in Junk, with its score and rules:
+/// the messages to read when a figure moves.
+fn print_mistakes(spam_paths: &[PathBuf], spam: &[Verdict], ham_paths: &[PathBuf], ham: &[Verdict]) {
+    let wrong = |paths: &'static str, list: &[PathBuf], verdicts: &[Verdict], spam_wanted: bool| {
+        for (path, verdict) in list.iter().zip(verdicts) {
+            if verdict.is_spam() != spam_wanted {
+                let rules: Vec<String> = verdict
+                    .reasons
+                    .iter()
+                    .map(|r| format!("{} {:+.1}", r.rule, r.score))
+                    .collect();
+                println!("    {paths} {:5.1} {} | {}", verdict.score, path.display(), rules.join(", "));
+            }
+        }
+    };
+    wrong("missed spam", spam_paths, spam, true);
+    wrong("ham in Junk", ham_paths, ham, false);
+}
+
 /// The Bayesian classifier alone, in memory: what the tokens carry.
 fn bayes_only(split: &Split) -> Score {
     let mut model = Model::new();
@@ -275,6 +295,9 @@ impl Split {
         bayes_only(self).print();
         if flag("--verbose") {
             print_rules(&spam, &ham);
+        }
+        if flag("--mistakes") {
+            print_mistakes(&self.test_spam, &spam, &self.test_ham, &ham);
         }
         if !peers {
             return;

@@ -343,7 +343,9 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         }
     }
 
-    if !is_hostname(&from_domain) {
+    if parsed.header_raw("From").is_none() {
+        hit("MISSING_FROM", 1.0, "no From: header (RFC 5322 3.6 requires one)".into());
+    } else if !is_hostname(&from_domain) {
         // RFC 5322 3.6.2: From names the author's mailbox, and RFC 5321
         // 4.1.2 says what a mail domain looks like. A From: with no
         // address, or one no reply could ever reach, was not written by a
@@ -675,6 +677,8 @@ Date: Wed, 25 Nov 2026 10:00:00 +0000\r\nMessage-ID: <a1@partner.test>\r\n\r\nSh
         assert!(rules(&comma).contains(&"FROM_INVALID"), "{:?}", rules(&comma));
         let bad_domain = CLEAN.replace("ana@partner.test", "ana@partner,test");
         assert!(rules(&bad_domain).contains(&"FROM_INVALID"));
+        let none = CLEAN.replace("From: Ana Souza <ana@partner.test>\r\n", "");
+        assert_eq!(rules(&none), ["MISSING_FROM"]);
         // A name of one label is left alone, and a quoted comma is fine.
         let local = CLEAN.replace("ana@partner.test", "root@mailhost");
         assert!(!rules(&local).contains(&"FROM_INVALID"), "{:?}", rules(&local));
