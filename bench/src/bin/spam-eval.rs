@@ -228,7 +228,12 @@ fn print_mistakes(spam_paths: &[PathBuf], spam: &[Verdict], ham_paths: &[PathBuf
                     .iter()
                     .map(|r| format!("{} {:+.1}", r.rule, r.score))
                     .collect();
-                println!("    {paths} {:5.1} {} | {}", verdict.score, path.display(), rules.join(", "));
+                println!(
+                    "    {paths} {:5.1} {} | {}",
+                    verdict.score,
+                    path.display(),
+                    rules.join(", ")
+                );
             }
         }
     };

@@ -4,8 +4,8 @@
 //! name is all most mail programs show, RFC 5322 3.4's `display-name` is
 //! free text, and nothing authenticates it: RFC 7489 covers only the
 //! address). The list is of brands the phishing reports name most
-//! (banks, parcel carriers, software, shops, tax offices), international
-//! and Brazilian, and only names that are not also common words or given
+//! (banks, parcel carriers, software, shops, tax offices, crypto wallets)
+//! in the Americas and Europe, and only names that are not also common words or given
 //! names ("Chase", "Tim", "Meta", "Outlook", "Security" are left out).
 
 /// (name as it appears in a display name, lower case; the brand's own
@@ -97,6 +97,38 @@ const BRANDS: &[(&str, &[&str])] = &[
     ("serasa", &["serasa.com.br", "serasaexperian.com.br"]),
     ("shopee", &["shopee.com.br", "shopee.com"]),
     ("shein", &["shein.com"]),
+    ("crypto.com", &["crypto.com"]),
+    ("opensea", &["opensea.io"]),
+    ("kraken", &["kraken.com"]),
+    ("trezor", &["trezor.io"]),
+    ("blockchain.com", &["blockchain.com"]),
+    ("avast", &["avast.com"]),
+    ("totalav", &["totalav.com"]),
+    ("kaspersky", &["kaspersky.com"]),
+    ("adac", &["adac.de"]),
+    ("deutsche bank", &["db.com", "deutsche-bank.de"]),
+    ("sparkasse", &["sparkasse.de"]),
+    ("volksbank", &["volksbank.de", "vr.de"]),
+    ("postbank", &["postbank.de"]),
+    ("commerzbank", &["commerzbank.de", "commerzbank.com"]),
+    ("deutsche post", &["deutschepost.de", "dhl.de"]),
+    ("telekom", &["telekom.de", "t-online.de"]),
+    ("vodafone", &["vodafone.de", "vodafone.com", "vodafone.co.uk"]),
+    ("digid", &["digid.nl"]),
+    ("belastingdienst", &["belastingdienst.nl"]),
+    ("rabobank", &["rabobank.nl", "rabobank.com"]),
+    ("abn amro", &["abnamro.nl", "abnamro.com"]),
+    ("postnl", &["postnl.nl"]),
+    ("royal mail", &["royalmail.com", "royalmail.co.uk"]),
+    ("evri", &["evri.com"]),
+    ("tv licensing", &["tvlicensing.co.uk"]),
+    ("la poste", &["laposte.fr", "laposte.net"]),
+    ("colissimo", &["laposte.fr", "colissimo.fr"]),
+    ("chronopost", &["chronopost.fr"]),
+    ("ameli", &["ameli.fr", "assurance-maladie.fr"]),
+    ("correos", &["correos.es"]),
+    ("bbva", &["bbva.com", "bbva.es"]),
+    ("caixabank", &["caixabank.com", "caixabank.es"]),
 ];
 
 /// The brand a display name claims when the address is not the brand's.

@@ -344,7 +344,11 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
     }
 
     if parsed.header_raw("From").is_none() {
-        hit("MISSING_FROM", 1.0, "no From: header (RFC 5322 3.6 requires one)".into());
+        hit(
+            "MISSING_FROM",
+            1.0,
+            "no From: header (RFC 5322 3.6 requires one)".into(),
+        );
     } else if !is_hostname(&from_domain) {
         // RFC 5322 3.6.2: From names the author's mailbox, and RFC 5321
         // 4.1.2 says what a mail domain looks like. A From: with no
