@@ -517,8 +517,10 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
     if html_seen && !has_text {
         // RFC 2046 5.1.4: mail meant for everyone offers a plain-text
         // alternative; 68% of the phishing corpus has none, 4% of the tab
-        // corpus's newsletters and 3% of SpamAssassin's ham.
-        hit("HTML_ONLY", 1.5, "HTML without a plain-text part".into());
+        // corpus's newsletters and 3% of SpamAssassin's ham. At 2 points
+        // (1.5 before) phishing never learned is caught 0.835 -> 0.850 and
+        // learned 0.973 -> 0.977, with no more ham or tab mail in Junk.
+        hit("HTML_ONLY", 2.0, "HTML without a plain-text part".into());
     }
     if html_seen && parsed.header_raw("DKIM-Signature").is_none() {
         // RFC 6376 lets a domain vouch for its mail, and since 2024 the
