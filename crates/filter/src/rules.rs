@@ -361,9 +361,13 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
         };
         hit("FROM_INVALID", 2.0, text);
     } else if on_host(&from_domain, PAGE_HOSTS) {
+        // A business mails from its own domain; the default names of app
+        // platforms (Firebase's `project.firebaseapp.com`, `web.app`) are
+        // where throwaway projects send from: 6.6% of the phishing corpus,
+        // no ham or tab mail.
         hit(
             "FROM_PAGE_HOST",
-            2.0,
+            2.5,
             format!("the sender's address is on {from_domain}, a host anyone can put a page on"),
         );
     }
