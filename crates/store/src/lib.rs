@@ -8,6 +8,7 @@
 //! in-memory counter, so a second backend or a second node can share it.
 
 pub mod blob;
+pub mod dav;
 mod dkim;
 mod error;
 pub mod ip_pools;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use blob::BlobId;
+pub use dav::{DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut};
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
 pub use ip_pools::{IpPool, NewPoolAddress, PoolAddress};
@@ -311,6 +313,38 @@ pub trait Store: Send + Sync {
     /// Adds to the counters of a source address for the hour holding `at`.
     async fn source_stats_add(&self, address: &str, at: i64, counts: &[(StatKind, u64)]) -> Result<()>;
     async fn source_stats_sum(&self, address: &str, since: i64) -> Result<Stats>;
+
+    // --- Calendars and address books (see `dav`) ---------------------------
+
+    async fn dav_collections(&self, account: AccountId, kind: DavKind) -> Result<Vec<DavCollection>>;
+    async fn dav_collection(&self, account: AccountId, kind: DavKind, name: &str) -> Result<Option<DavCollection>>;
+    /// Fails with `AlreadyExists` when the account has one by that name.
+    async fn dav_collection_create(
+        &self,
+        account: AccountId,
+        kind: DavKind,
+        name: &str,
+        props: &DavProps,
+    ) -> Result<DavCollection>;
+    async fn dav_collection_update(&self, collection: i64, props: &DavProps) -> Result<()>;
+    /// Removes it with everything in it.
+    async fn dav_collection_delete(&self, collection: i64) -> Result<()>;
+    async fn dav_objects(&self, collection: i64) -> Result<Vec<DavObject>>;
+    async fn dav_object(&self, collection: i64, name: &str) -> Result<Option<DavObject>>;
+    /// Creates or replaces a resource when `precondition` holds and no
+    /// other resource of the collection has its UID.
+    async fn dav_put(
+        &self,
+        collection: i64,
+        name: &str,
+        uid: &str,
+        content: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut>;
+    async fn dav_delete(&self, collection: i64, name: &str, if_match: Option<&str>) -> Result<DavDelete>;
+    /// What was written and removed after change number `since`; `Invalid`
+    /// for a number the collection never gave.
+    async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges>;
 
     // --- Operations ------------------------------------------------------
 

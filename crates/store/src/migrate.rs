@@ -276,6 +276,36 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "dav_collections",
+        columns: &[
+            ("id", "BIGINT"),
+            ("account_id", "BIGINT"),
+            ("kind", "TEXT"),
+            ("name", "TEXT"),
+            ("display_name", "TEXT"),
+            ("description", "TEXT"),
+            ("color", "TEXT"),
+            ("components", "TEXT"),
+            ("sync", "BIGINT"),
+            ("created_at", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "dav_objects",
+        columns: &[
+            ("collection_id", "BIGINT"),
+            ("name", "TEXT"),
+            ("uid", "TEXT"),
+            ("etag", "TEXT"),
+            ("content", "TEXT"),
+            ("sync", "BIGINT"),
+        ],
+    },
+    Table {
+        name: "dav_tombstones",
+        columns: &[("collection_id", "BIGINT"), ("name", "TEXT"), ("sync", "BIGINT")],
+    },
+    Table {
         name: "send_stats",
         columns: &[
             ("tenant_id", "BIGINT"),
@@ -434,6 +464,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         "mailboxes",
         "queue",
         "deliveries",
+        "dav_collections",
     ] {
         tx.batch_execute(&format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"

@@ -8,6 +8,7 @@
 //! node publishes its own at once, so a session sees its own write as
 //! soon as it is answered.
 
+mod dav;
 mod directory;
 mod ip_pools;
 mod learning;
@@ -22,7 +23,10 @@ use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant};
+use crate::{
+    DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut, DeliveryRecord,
+    DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
+};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use estafeta_core::Address;
@@ -814,6 +818,71 @@ impl Store for PostgresStore {
 
     async fn stats_sum(&self, tenant: TenantId, sender_domain: Option<&str>, since: i64) -> Result<Stats> {
         read_tx!(self, |tx| tenancy::stats_sum(&tx, tenant, sender_domain, since).await?)
+    }
+
+    async fn dav_collections(&self, account: AccountId, kind: DavKind) -> Result<Vec<DavCollection>> {
+        read_tx!(self, |tx| dav::collections(&tx, account, kind).await?)
+    }
+
+    async fn dav_collection(&self, account: AccountId, kind: DavKind, name: &str) -> Result<Option<DavCollection>> {
+        read_tx!(self, |tx| dav::collection(&tx, account, kind, name).await?)
+    }
+
+    async fn dav_collection_create(
+        &self,
+        account: AccountId,
+        kind: DavKind,
+        name: &str,
+        props: &DavProps,
+    ) -> Result<DavCollection> {
+        write_tx!(self, |tx, changes| dav::collection_create(
+            &tx, account, kind, name, props
+        )
+        .await?)
+    }
+
+    async fn dav_collection_update(&self, collection: i64, props: &DavProps) -> Result<()> {
+        write_tx!(self, |tx, changes| dav::collection_update(&tx, collection, props)
+            .await?)
+    }
+
+    async fn dav_collection_delete(&self, collection: i64) -> Result<()> {
+        write_tx!(self, |tx, changes| dav::collection_delete(&tx, collection).await?)
+    }
+
+    async fn dav_objects(&self, collection: i64) -> Result<Vec<DavObject>> {
+        read_tx!(self, |tx| dav::objects(&tx, collection).await?)
+    }
+
+    async fn dav_object(&self, collection: i64, name: &str) -> Result<Option<DavObject>> {
+        read_tx!(self, |tx| dav::object(&tx, collection, name).await?)
+    }
+
+    async fn dav_put(
+        &self,
+        collection: i64,
+        name: &str,
+        uid: &str,
+        content: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut> {
+        write_tx!(self, |tx, changes| dav::put(
+            &tx,
+            collection,
+            name,
+            uid,
+            content,
+            precondition
+        )
+        .await?)
+    }
+
+    async fn dav_delete(&self, collection: i64, name: &str, if_match: Option<&str>) -> Result<DavDelete> {
+        write_tx!(self, |tx, changes| dav::delete(&tx, collection, name, if_match).await?)
+    }
+
+    async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges> {
+        read_tx!(self, |tx| dav::changes(&tx, collection, since).await?)
     }
 
     async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (9, V9),
     (10, V10),
     (11, V11),
+    (12, V12),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -313,6 +314,41 @@ ALTER TABLE messages ADD COLUMN date_zone SMALLINT NOT NULL DEFAULT 0;
 // content, which IMAP's VANISHED does not need; rows from before have none.
 const V11: &str = r#"
 ALTER TABLE expunged ADD COLUMN blob_id TEXT;
+"#;
+
+/// Calendars and address books, as SQLite's V11.
+const V12: &str = r#"
+CREATE TABLE dav_collections (
+    id           BIGSERIAL PRIMARY KEY,
+    account_id   BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    color        TEXT NOT NULL,
+    components   TEXT NOT NULL,
+    sync         BIGINT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    UNIQUE (account_id, kind, name)
+);
+
+CREATE TABLE dav_objects (
+    collection_id BIGINT NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    uid           TEXT NOT NULL,
+    etag          TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    sync          BIGINT NOT NULL,
+    PRIMARY KEY (collection_id, name),
+    UNIQUE (collection_id, uid)
+);
+
+CREATE TABLE dav_tombstones (
+    collection_id BIGINT NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    sync          BIGINT NOT NULL,
+    PRIMARY KEY (collection_id, name)
+);
 "#;
 
 pub fn latest() -> i32 {

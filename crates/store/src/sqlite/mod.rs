@@ -2,6 +2,7 @@
 //! messages in a directory of blob files beside it.
 
 mod blobs;
+mod dav;
 mod directory;
 mod learning;
 mod mailboxes;
@@ -18,7 +19,10 @@ use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
-use crate::{DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant};
+use crate::{
+    DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut, DeliveryRecord,
+    DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
+};
 use async_trait::async_trait;
 use blobs::NewBlob;
 use estafeta_core::Address;
@@ -868,6 +872,92 @@ impl Store for SqliteStore {
             tenancy::stats_sum(conn, tenant, sender_domain.as_deref(), since)
         })
         .await
+    }
+
+    async fn dav_collections(&self, account: AccountId, kind: DavKind) -> Result<Vec<DavCollection>> {
+        self.read("dav_collections", move |conn| dav::collections(conn, account, kind))
+            .await
+    }
+
+    async fn dav_collection(&self, account: AccountId, kind: DavKind, name: &str) -> Result<Option<DavCollection>> {
+        let name = name.to_owned();
+        self.read("dav_collection", move |conn| {
+            dav::collection(conn, account, kind, &name)
+        })
+        .await
+    }
+
+    async fn dav_collection_create(
+        &self,
+        account: AccountId,
+        kind: DavKind,
+        name: &str,
+        props: &DavProps,
+    ) -> Result<DavCollection> {
+        let (name, props) = (name.to_owned(), props.clone());
+        self.write("dav_collection_create", move |conn, _| {
+            dav::collection_create(conn, account, kind, &name, &props)
+        })
+        .await
+    }
+
+    async fn dav_collection_update(&self, collection: i64, props: &DavProps) -> Result<()> {
+        let props = props.clone();
+        self.write("dav_collection_update", move |conn, _| {
+            dav::collection_update(conn, collection, &props)
+        })
+        .await
+    }
+
+    async fn dav_collection_delete(&self, collection: i64) -> Result<()> {
+        self.write("dav_collection_delete", move |conn, _| {
+            dav::collection_delete(conn, collection)
+        })
+        .await
+    }
+
+    async fn dav_objects(&self, collection: i64) -> Result<Vec<DavObject>> {
+        self.read("dav_objects", move |conn| dav::objects(conn, collection))
+            .await
+    }
+
+    async fn dav_object(&self, collection: i64, name: &str) -> Result<Option<DavObject>> {
+        let name = name.to_owned();
+        self.read("dav_object", move |conn| dav::object(conn, collection, &name))
+            .await
+    }
+
+    async fn dav_put(
+        &self,
+        collection: i64,
+        name: &str,
+        uid: &str,
+        content: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut> {
+        let (name, uid, content, precondition) = (
+            name.to_owned(),
+            uid.to_owned(),
+            content.to_owned(),
+            precondition.clone(),
+        );
+        self.write("dav_put", move |conn, _| {
+            dav::put(conn, collection, &name, &uid, &content, &precondition)
+        })
+        .await
+    }
+
+    async fn dav_delete(&self, collection: i64, name: &str, if_match: Option<&str>) -> Result<DavDelete> {
+        let (name, if_match) = (name.to_owned(), if_match.map(str::to_owned));
+        self.write("dav_delete", move |conn, _| {
+            dav::delete(conn, collection, &name, if_match.as_deref())
+        })
+        .await
+    }
+
+    async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges> {
+        self.read("dav_changes", move |conn| dav::changes(conn, collection, since))
+            .await
     }
 
     async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {

@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (8, V8),
     (9, V9),
     (10, V10),
+    (11, V11),
 ];
 
 const V1: &str = r#"
@@ -314,6 +315,43 @@ ALTER TABLE blobs ADD COLUMN content INTEGER;
 // content, which IMAP's VANISHED does not need; rows from before have none.
 const V10: &str = r#"
 ALTER TABLE expunged ADD COLUMN blob_id TEXT;
+"#;
+
+/// Calendars and address books (see `crate::dav`). A collection counts its
+/// changes in `sync`; each resource keeps the number of its last write, and
+/// a removed one leaves a tombstone with the number of its removal.
+const V11: &str = r#"
+CREATE TABLE dav_collections (
+    id           INTEGER PRIMARY KEY,
+    account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    color        TEXT NOT NULL,
+    components   TEXT NOT NULL,
+    sync         INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    UNIQUE (account_id, kind, name)
+);
+
+CREATE TABLE dav_objects (
+    collection_id INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    uid           TEXT NOT NULL,
+    etag          TEXT NOT NULL,
+    content       TEXT NOT NULL,
+    sync          INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, name),
+    UNIQUE (collection_id, uid)
+) WITHOUT ROWID;
+
+CREATE TABLE dav_tombstones (
+    collection_id INTEGER NOT NULL REFERENCES dav_collections(id) ON DELETE CASCADE,
+    name          TEXT NOT NULL,
+    sync          INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, name)
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.

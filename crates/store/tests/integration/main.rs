@@ -5,6 +5,7 @@
 
 mod common;
 mod crash;
+mod dav;
 mod delivery;
 mod directory;
 mod imap_ops;

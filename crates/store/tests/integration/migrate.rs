@@ -6,7 +6,7 @@ use crate::common::*;
 use estafeta_core::model::{Flags, SystemFlags};
 use estafeta_store::postgres::PostgresStore;
 use estafeta_store::sqlite::SqliteStore;
-use estafeta_store::{FlagOperation, NewQueuedMessage, QueueRecipient, Store};
+use estafeta_store::{DavKind, DavPrecondition, DavProps, FlagOperation, NewQueuedMessage, QueueRecipient, Store};
 
 async fn snapshot(store: &dyn Store) -> Vec<String> {
     let mut out = Vec::new();
@@ -151,6 +151,34 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
         source.warmup_take("192.0.2.7", "gmail", 20_000, 40, 50).await.unwrap(),
         40
     );
+    // A calendar with two events, one of them replaced and one removed, so
+    // contents, change numbers and a tombstone all cross over.
+    let calendar = source
+        .dav_collection_create(
+            accounts[0].id,
+            DavKind::Calendar,
+            "work",
+            &DavProps {
+                display_name: "Work".into(),
+                color: "#3366ff".into(),
+                ..DavProps::default()
+            },
+        )
+        .await
+        .unwrap();
+    for (name, uid) in [("a.ics", "a"), ("b.ics", "b"), ("a.ics", "a")] {
+        let body = format!("BEGIN:VCALENDAR\r\nUID:{uid}\r\nEND:VCALENDAR\r\n");
+        source
+            .dav_put(calendar.id, name, uid, &body, &DavPrecondition::None)
+            .await
+            .unwrap();
+    }
+    source.dav_delete(calendar.id, "b.ics", None).await.unwrap();
+    let dav_before = (
+        source.dav_collections(accounts[0].id, DavKind::Calendar).await.unwrap(),
+        source.dav_objects(calendar.id).await.unwrap(),
+        source.dav_changes(calendar.id, 1).await.unwrap(),
+    );
     let before = snapshot(&source).await;
     source.shutdown();
     drop(source);
@@ -170,6 +198,21 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
     assert_eq!(
         target.warmup_take("192.0.2.7", "gmail", 20_000, 40, 50).await.unwrap(),
         10
+    );
+    let dav_after = (
+        target.dav_collections(accounts[0].id, DavKind::Calendar).await.unwrap(),
+        target.dav_objects(calendar.id).await.unwrap(),
+        target.dav_changes(calendar.id, 1).await.unwrap(),
+    );
+    assert_eq!(dav_after, dav_before);
+    assert_eq!(dav_after.2.removed, ["b.ics"]);
+    let address_book = target
+        .dav_collection_create(accounts[0].id, DavKind::AddressBook, "contacts", &DavProps::default())
+        .await
+        .unwrap();
+    assert!(
+        address_book.id > calendar.id,
+        "new collections continue after the copied ids"
     );
     // New mail continues where the old store left off.
     let delivered = target.deliver(&message(9999), 0, &[to(&ann_inbox)]).await.unwrap();
