@@ -289,6 +289,10 @@ pub struct VerifyReport {
     /// Blob contents (files, or rows of the embedded backend) that no blob
     /// row refers to (left by a crash; safe to remove).
     pub orphan_files: Vec<String>,
+    /// Calendar and contact resources whose entity tag is not their
+    /// content's, or whose change number is ahead of their collection's
+    /// (either would hide a change from a syncing client).
+    pub dav_errors: Vec<String>,
     /// How many of the problems above `repair` fixed.
     pub repaired: u64,
 }
@@ -300,5 +304,6 @@ impl VerifyReport {
             && self.corrupt_blobs.is_empty()
             && self.refcount_mismatches.is_empty()
             && self.counter_errors.is_empty()
+            && self.dav_errors.is_empty()
     }
 }

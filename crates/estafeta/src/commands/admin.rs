@@ -168,6 +168,7 @@ pub async fn verify_data(config: &Config, repair: bool) -> anyhow::Result<()> {
         ("corrupt blob", &report.corrupt_blobs),
         ("reference count", &report.refcount_mismatches),
         ("mailbox counter", &report.counter_errors),
+        ("calendar or contact", &report.dav_errors),
         ("orphan blob content", &report.orphan_files),
     ];
     for (what, items) in sections {

@@ -87,5 +87,55 @@ pub async fn check(tx: &Tx<'_>, repair: bool, report: &mut VerifyReport) -> Resu
             }
         }
     }
+    check_dav(tx, repair, report).await
+}
+
+/// Calendar and contact resources, as on SQLite (`sqlite::verify`).
+async fn check_dav(tx: &Tx<'_>, repair: bool, report: &mut VerifyReport) -> Result<()> {
+    let rows = tx
+        .query(
+            "SELECT o.collection_id, o.name, o.etag, o.content, o.sync, c.sync \
+             FROM dav_objects o JOIN dav_collections c ON c.id = o.collection_id",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let (collection, name, etag, content): (i64, String, String, String) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (sync, collection_sync): (i64, i64) = (row.get(4), row.get(5));
+        let wanted = crate::dav::etag_of(&content);
+        if etag != wanted {
+            report.dav_errors.push(format!(
+                "collection {collection}, {name}: entity tag {etag}, content says {wanted}"
+            ));
+            if repair {
+                tx.execute(
+                    "UPDATE dav_collections SET sync = sync + 1 WHERE id = $1",
+                    &[&collection],
+                )
+                .await?;
+                tx.execute(
+                    "UPDATE dav_objects SET etag = $3, sync = (SELECT sync FROM dav_collections WHERE id = $1) \
+                     WHERE collection_id = $1 AND name = $2",
+                    &[&collection, &name, &wanted],
+                )
+                .await?;
+                report.repaired += 1;
+            }
+        }
+        if sync > collection_sync {
+            report.dav_errors.push(format!(
+                "collection {collection}, {name}: change number {sync}, the collection's is {collection_sync}"
+            ));
+            if repair {
+                tx.execute(
+                    "UPDATE dav_collections SET sync = GREATEST(sync, $2) WHERE id = $1",
+                    &[&collection, &sync],
+                )
+                .await?;
+                report.repaired += 1;
+            }
+        }
+    }
     Ok(())
 }

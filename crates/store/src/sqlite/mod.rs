@@ -1157,6 +1157,7 @@ impl Store for SqliteStore {
         report.messages_checked = rows.messages_checked;
         report.refcount_mismatches = rows.refcount_mismatches;
         report.counter_errors = rows.counter_errors;
+        report.dav_errors = rows.dav_errors;
         report.orphan_files = rows.orphan_files;
         report.repaired = rows.repaired;
         Ok(report)

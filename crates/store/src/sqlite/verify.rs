@@ -106,6 +106,8 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
         }
     }
 
+    check_dav(conn, repair, report)?;
+
     for row in super::blobs::orphan_contents(conn)? {
         if repair && super::blobs::remove_orphan_content(conn, row)? {
             report.repaired += 1;
@@ -119,6 +121,57 @@ pub fn check_rows(conn: &Connection, files: &FileBlobStore, repair: bool, report
             // Safe while we hold the write lock: a writer about to reference
             // this content finds it gone and writes it again.
             if repair && files.remove(&id).is_ok() {
+                report.repaired += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Calendar and contact resources: each entity tag is its content's, and
+/// no change number is ahead of its collection's.
+fn check_dav(conn: &Connection, repair: bool, report: &mut VerifyReport) -> Result<()> {
+    let mut statement = conn.prepare(
+        "SELECT o.collection_id, o.name, o.etag, o.content, o.sync, c.sync \
+         FROM dav_objects o JOIN dav_collections c ON c.id = o.collection_id",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, i64>(4)?,
+            row.get::<_, i64>(5)?,
+        ))
+    })?;
+    for row in rows {
+        let (collection, name, etag, content, sync, collection_sync) = row?;
+        let wanted = crate::dav::etag_of(&content);
+        if etag != wanted {
+            report.dav_errors.push(format!(
+                "collection {collection}, {name}: entity tag {etag}, content says {wanted}"
+            ));
+            if repair {
+                // A new number too, so clients that synced the old tag fetch it again.
+                conn.execute("UPDATE dav_collections SET sync = sync + 1 WHERE id = ?1", [collection])?;
+                conn.execute(
+                    "UPDATE dav_objects SET etag = ?3, sync = (SELECT sync FROM dav_collections WHERE id = ?1) \
+                     WHERE collection_id = ?1 AND name = ?2",
+                    params![collection, name, wanted],
+                )?;
+                report.repaired += 1;
+            }
+        }
+        if sync > collection_sync {
+            report.dav_errors.push(format!(
+                "collection {collection}, {name}: change number {sync}, the collection's is {collection_sync}"
+            ));
+            if repair {
+                conn.execute(
+                    "UPDATE dav_collections SET sync = MAX(sync, ?2) WHERE id = ?1",
+                    params![collection, sync],
+                )?;
                 report.repaired += 1;
             }
         }

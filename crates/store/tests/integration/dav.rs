@@ -4,7 +4,7 @@
 //! everything gone with its collection or its account.
 
 use crate::common::*;
-use estafeta_store::{DavDelete, DavKind, DavPrecondition, DavProps, DavPut, StoreError};
+use estafeta_store::{DavDelete, DavKind, DavPrecondition, DavProps, DavPut, Store, StoreError};
 
 fn event(uid: &str, summary: &str) -> String {
     format!(
@@ -279,4 +279,47 @@ async fn an_accounts_collections_go_with_it() {
                 .is_empty()
         );
     }
+}
+
+#[tokio::test]
+async fn verify_finds_and_repairs_a_resource_whose_tag_or_number_is_wrong() {
+    let (dir, store) = store().await;
+    let ann = account(&store, "ann@dav.test").await;
+    let calendar = store
+        .dav_collection_create(ann.id, DavKind::Calendar, "default", &DavProps::default())
+        .await
+        .unwrap();
+    for uid in ["a", "b"] {
+        store
+            .dav_put(
+                calendar.id,
+                &format!("{uid}.ics"),
+                uid,
+                &event(uid, uid),
+                &DavPrecondition::None,
+            )
+            .await
+            .unwrap();
+    }
+    assert!(store.verify(false).await.unwrap().is_healthy());
+    let conn = rusqlite::Connection::open(dir.path().join("estafeta.db")).unwrap();
+    // Content changed behind the server's back, and a number from the future.
+    conn.execute(
+        "UPDATE dav_objects SET content = 'BEGIN:VCALENDAR' WHERE name = 'a.ics'",
+        [],
+    )
+    .unwrap();
+    conn.execute("UPDATE dav_objects SET sync = 40 WHERE name = 'b.ics'", [])
+        .unwrap();
+    drop(conn);
+    let report = store.verify(false).await.unwrap();
+    assert!(!report.is_healthy());
+    assert_eq!(report.dav_errors.len(), 2, "{report:?}");
+    let repaired = store.verify(true).await.unwrap();
+    assert_eq!(repaired.repaired, 2, "{repaired:?}");
+    assert!(store.verify(false).await.unwrap().is_healthy());
+    // The repaired resource is listed as changed for clients past the damage.
+    let changes = store.dav_changes(calendar.id, 2).await.unwrap();
+    assert!(changes.written.contains(&"a.ics".to_owned()), "{changes:?}");
+    assert!(changes.sync >= 40);
 }
