@@ -1,5 +1,6 @@
-//! The HTTP listener: health, metrics, the account API (`/api/...`) and
-//! JMAP (`/.well-known/jmap`, `/jmap/...`); admin API and DAV later.
+//! The HTTP listener: health, metrics, the account API (`/api/...`),
+//! JMAP (`/.well-known/jmap`, `/jmap/...`) and mail client
+//! autoconfiguration; admin API and DAV later.
 
 use crate::Shared;
 use axum::Router;
@@ -30,6 +31,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/verify", post(crate::api::verify::verify))
+        .route(
+            "/.well-known/autoconfig/mail/config-v1.1.xml",
+            get(crate::api::autoconfig::config),
+        )
+        .route("/mail/config-v1.1.xml", get(crate::api::autoconfig::config))
         .route("/.well-known/jmap", get(crate::api::jmap::session))
         .route("/jmap/session", get(crate::api::jmap::session))
         .route(

@@ -114,6 +114,9 @@ pub struct Shared {
     pub uploads: estafeta_jmap::upload::Uploads,
     /// The SMTP side, made after this: JMAP sends mail through it.
     pub smtp: std::sync::OnceLock<Arc<SmtpContext>>,
+    /// The port each listener got once bound: what autoconfiguration
+    /// tells clients.
+    pub ports: std::sync::OnceLock<BTreeMap<Service, u16>>,
 }
 
 pub struct RunningServer {
@@ -217,6 +220,7 @@ impl RunningServer {
             verified: Default::default(),
             uploads: Default::default(),
             smtp: Default::default(),
+            ports: Default::default(),
         });
         let context = ListenerContext {
             limiter: ConnectionLimiter::new(
@@ -268,6 +272,12 @@ impl RunningServer {
             Arc::clone(&shared.logins),
             Arc::clone(&shared.metrics),
         ));
+        let _ = shared.ports.set(
+            listeners
+                .iter()
+                .map(|listener| (listener.service(), listener.local_addr().port()))
+                .collect(),
+        );
         let mut addrs = BTreeMap::new();
         for listener in listeners {
             let service = listener.service();

@@ -153,7 +153,11 @@ pub async fn http_request(
     body: &[u8],
 ) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect http");
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
+    // RFC 9112 3.2: one Host; the caller's when it gives one.
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+        request.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -3,6 +3,7 @@
 //! users' mail follow.
 
 pub mod auth;
+pub mod autoconfig;
 pub mod jmap;
 pub mod jmap_push;
 pub mod unsubscribe;

@@ -4,6 +4,7 @@
 //! seconds of linking, and CI builds them all.
 
 mod api_verify;
+mod autoconfig;
 mod jmap;
 mod jmap_email;
 mod jmap_push;

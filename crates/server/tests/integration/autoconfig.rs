@@ -1,0 +1,137 @@
+//! Thunderbird-format autoconfiguration on a running server, read with an
+//! XML parser as a mail client reads it: the hostname and the ports the
+//! server really listens on, TLS on every entry, for hosted domains only.
+
+use estafeta_core::config::Service;
+use estafeta_testkit::{TestServer, http_request};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// (element, type, hostname, port, socketType, username) of each server.
+fn servers(xml: &str) -> Vec<[String; 6]> {
+    let mut reader = Reader::from_str(xml);
+    let mut servers = Vec::new();
+    let mut current: Option<[String; 6]> = None;
+    let mut field: Option<usize> = None;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(start) => {
+                let name = start.name().as_ref().to_owned();
+                if name == "incomingServer" || name == "outgoingServer" {
+                    let kind = start
+                        .try_get_attribute("type")
+                        .unwrap()
+                        .map(|a| a.value.into_owned())
+                        .unwrap_or_default();
+                    current = Some([
+                        name.clone(),
+                        kind,
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                    ]);
+                }
+                field = match name.as_str() {
+                    "hostname" => Some(2),
+                    "port" => Some(3),
+                    "socketType" => Some(4),
+                    "username" => Some(5),
+                    _ => None,
+                };
+            }
+            Event::Text(text) => {
+                if let (Some(server), Some(at)) = (current.as_mut(), field) {
+                    server[at] = quick_xml::escape::unescape(&text.into_inner()).unwrap().into_owned();
+                }
+            }
+            Event::End(end) => {
+                let name = end.name();
+                if (name.as_ref() == "incomingServer" || name.as_ref() == "outgoingServer")
+                    && let Some(server) = current.take()
+                {
+                    servers.push(server);
+                }
+                field = None;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    servers
+}
+
+#[tokio::test]
+async fn clients_are_told_the_real_ports_with_tls() {
+    let server = TestServer::start().await;
+    server.add_account("ann@example.com", "pw").await;
+    let (status, xml) = server
+        .http_get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ann%40example.com")
+        .await;
+    assert_eq!(status, 200, "{xml}");
+    assert!(xml.contains("<domain>example.com</domain>"), "{xml}");
+    let port = |service| server.addr(service).port().to_string();
+    let found = servers(&xml);
+    let expect = |element: &str, kind: &str, service: Service, socket: &str| {
+        [
+            element.to_owned(),
+            kind.to_owned(),
+            "mx.test".to_owned(),
+            port(service),
+            socket.to_owned(),
+            "%EMAILADDRESS%".to_owned(),
+        ]
+    };
+    assert_eq!(
+        found,
+        [
+            expect("incomingServer", "imap", Service::Imaps, "SSL"),
+            expect("incomingServer", "imap", Service::Imap, "STARTTLS"),
+            expect("incomingServer", "pop3", Service::Pop3s, "SSL"),
+            expect("incomingServer", "pop3", Service::Pop3, "STARTTLS"),
+            expect("outgoingServer", "smtp", Service::Submissions, "SSL"),
+            expect("outgoingServer", "smtp", Service::Submission, "STARTTLS"),
+        ]
+    );
+
+    // autoconfig.<domain>/mail/config-v1.1.xml: the domain from Host.
+    let by_host = http_request(
+        server.addr(Service::Http),
+        "GET",
+        "/mail/config-v1.1.xml",
+        &[("Host", "autoconfig.example.com")],
+        b"",
+    )
+    .await;
+    assert_eq!(by_host.status, 200, "{}", by_host.body);
+    assert_eq!(servers(&by_host.body), found);
+    assert!(by_host.header("content-type").is_some_and(|t| t.contains("xml")));
+
+    // Nobody else's domain, and a clear refusal without one.
+    let (status, _) = server
+        .http_get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=eve%40elsewhere.test")
+        .await;
+    assert_eq!(status, 404);
+    let (status, body) = server
+        .http_get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=nonsense")
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+#[tokio::test]
+async fn a_service_that_is_off_is_not_offered() {
+    let server = TestServer::start_with(|config| {
+        let mut listen = config.listeners();
+        listen.pop3 = None;
+        listen.pop3s = None;
+        config.listen = Some(listen);
+    })
+    .await;
+    server.add_account("ann@example.com", "pw").await;
+    let (status, xml) = server
+        .http_get("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=ann@example.com")
+        .await;
+    assert_eq!(status, 200);
+    let kinds: Vec<String> = servers(&xml).into_iter().map(|s| s[1].clone()).collect();
+    assert_eq!(kinds, ["imap", "imap", "smtp", "smtp"], "{xml}");
+}
