@@ -65,6 +65,13 @@ pub enum Command {
         #[arg(long, value_name = "NAME", default_value = "default")]
         tenant: String,
     },
+    /// The DNS records DOMAIN needs: where its mail goes, what may send
+    /// it (SPF, DKIM, DMARC), TLS reporting and how mail clients find
+    /// this server (RFC 6186 SRV, autoconfig). Zone-file lines.
+    DnsRecords { domain: String },
+    /// Looks every record of `dns-records DOMAIN` up and says which are
+    /// missing or differ; fails when any does.
+    DnsCheck { domain: String },
     /// The spam filter: training it and explaining its verdicts.
     #[command(subcommand)]
     Spam(SpamCommand),

@@ -80,3 +80,39 @@ pub async fn addresses(resolver: &Resolver, name: &str) -> Result<Vec<std::net::
         _ => Ok(addrs),
     }
 }
+
+/// The records of `kind` (MX, TXT, SRV or CNAME) at `name`, each as a zone
+/// file writes its value (a TXT's strings joined): what an operator
+/// compares with what they meant to publish. Empty when there are none.
+pub async fn zone_values(resolver: &Resolver, name: &str, kind: &str) -> Result<Vec<String>, String> {
+    use hickory_resolver::proto::rr::{RData, RecordType};
+    let kind = match kind {
+        "MX" => RecordType::MX,
+        "TXT" => RecordType::TXT,
+        "SRV" => RecordType::SRV,
+        "CNAME" => RecordType::CNAME,
+        other => return Err(format!("no lookup for {other} records")),
+    };
+    match resolver.0.lookup(fqdn(name).as_str(), kind).await {
+        Ok(lookup) => Ok(lookup
+            .answers()
+            .iter()
+            .filter_map(|answer| match &answer.data {
+                RData::MX(mx) if kind == RecordType::MX => Some(format!("{} {}", mx.preference, mx.exchange)),
+                RData::TXT(txt) if kind == RecordType::TXT => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect(),
+                ),
+                RData::SRV(srv) if kind == RecordType::SRV => {
+                    Some(format!("{} {} {} {}", srv.priority, srv.weight, srv.port, srv.target))
+                }
+                RData::CNAME(cname) if kind == RecordType::CNAME => Some(cname.0.to_string()),
+                _ => None,
+            })
+            .collect()),
+        Err(error) if error.is_no_records_found() => Ok(Vec::new()),
+        Err(error) => Err(error.to_string()),
+    }
+}

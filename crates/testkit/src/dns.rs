@@ -3,7 +3,7 @@
 //! and nothing leaves the machine.
 
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -127,6 +127,12 @@ impl TestDns {
     pub fn mx(&self, name: &str, preference: u16, host: &str) {
         let host = Name::from_ascii(format!("{}.", key(host))).expect("mx host name");
         self.add(name, RData::MX(MX::new(preference, host)));
+    }
+
+    /// An SRV record (RFC 2782): where `name`'s service is served.
+    pub fn srv(&self, name: &str, priority: u16, weight: u16, port: u16, target: &str) {
+        let target = Name::from_ascii(format!("{}.", key(target))).expect("srv target");
+        self.add(name, RData::SRV(SRV::new(priority, weight, port, target)));
     }
 
     /// Every question about `name` gets SERVFAIL (a broken zone).

@@ -1,4 +1,5 @@
 mod admin;
+mod dns;
 mod outbound;
 mod pools;
 mod serve;
@@ -24,6 +25,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Queue(command) => outbound::queue(&config, command).await,
         Command::Dkim(command) => outbound::dkim(&config, command).await,
         Command::Spam(command) => spam::spam(&config, command).await,
+        Command::DnsRecords { domain } => dns::records(&config, &domain).await,
+        Command::DnsCheck { domain } => dns::check(&config, &domain).await,
         Command::Verify {
             addresses,
             json,

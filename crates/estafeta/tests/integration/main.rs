@@ -6,6 +6,7 @@
 mod cli;
 mod common;
 mod config;
+mod dns_cli;
 mod durability;
 mod migrate;
 mod outbound_cli;
