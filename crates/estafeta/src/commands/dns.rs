@@ -19,8 +19,11 @@ pub struct Record {
     pub why: &'static str,
 }
 
+/// The listener a service is on, if it is on.
+type ListenerOf = fn(&estafeta_core::config::Listen) -> Option<std::net::SocketAddr>;
+
 /// RFC 6186 SRV records: (service label, the listener that serves it).
-const SRV: &[(&str, fn(&estafeta_core::config::Listen) -> Option<std::net::SocketAddr>)] = &[
+const SRV: &[(&str, ListenerOf)] = &[
     ("_submissions._tcp", |l| l.submissions),
     ("_submission._tcp", |l| l.submission),
     ("_imaps._tcp", |l| l.imaps),
