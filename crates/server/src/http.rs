@@ -1,6 +1,6 @@
 //! The HTTP listener: health, metrics, the account API (`/api/...`),
-//! JMAP (`/.well-known/jmap`, `/jmap/...`) and mail client
-//! autoconfiguration; admin API and DAV later.
+//! JMAP (`/.well-known/jmap`, `/jmap/...`), mail client
+//! autoconfiguration and the MTA-STS policy; admin API and DAV later.
 
 use crate::Shared;
 use axum::Router;
@@ -36,6 +36,7 @@ fn router(shared: Arc<Shared>) -> Router {
             get(crate::api::autoconfig::config),
         )
         .route("/mail/config-v1.1.xml", get(crate::api::autoconfig::config))
+        .route("/.well-known/mta-sts.txt", get(crate::api::mta_sts::serve))
         .route("/.well-known/jmap", get(crate::api::jmap::session))
         .route("/jmap/session", get(crate::api::jmap::session))
         .route(

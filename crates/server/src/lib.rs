@@ -2,6 +2,8 @@
 //! `estafeta serve`; testkit calls it to start servers in tests.
 
 mod api;
+/// The MTA-STS policy, which `estafeta dns-records` publishes the id of.
+pub use api::mta_sts;
 mod blocklists;
 mod http;
 mod learning;

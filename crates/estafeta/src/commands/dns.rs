@@ -74,6 +74,23 @@ pub fn wanted(domain: &str, config: &Config, dkim: Option<(String, String)>) -> 
         },
     ]);
     let listeners = config.listeners();
+    if listeners.http.is_some() {
+        let policy = estafeta_server::mta_sts::policy(&config.hostname);
+        records.extend([
+            Record {
+                name: format!("_mta-sts.{zone}"),
+                kind: "TXT",
+                value: format!("v=STSv1; id={}", estafeta_server::mta_sts::policy_id(&policy)),
+                why: "senders must use TLS to the MX (MTA-STS, RFC 8461); the policy is served by the http listener",
+            },
+            Record {
+                name: format!("mta-sts.{zone}"),
+                kind: "CNAME",
+                value: host.clone(),
+                why: "where senders fetch the MTA-STS policy (https, via the TLS proxy)",
+            },
+        ]);
+    }
     for (service, listener) in SRV {
         if let Some(addr) = listener(&listeners) {
             records.push(Record {

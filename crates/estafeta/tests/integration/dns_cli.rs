@@ -85,6 +85,8 @@ async fn the_records_printed_are_the_records_checked() {
             ("s1._domainkey.example.test.", "TXT"),
             ("_dmarc.example.test.", "TXT"),
             ("_smtp._tls.example.test.", "TXT"),
+            ("_mta-sts.example.test.", "TXT"),
+            ("mta-sts.example.test.", "CNAME"),
             ("_submissions._tcp.example.test.", "SRV"),
             ("_submission._tcp.example.test.", "SRV"),
             ("_imaps._tcp.example.test.", "SRV"),
@@ -94,21 +96,27 @@ async fn the_records_printed_are_the_records_checked() {
         printed.stdout
     );
     assert_eq!(records[0].2, "10 mail.example.test.");
-    assert_eq!(records[5].2, "0 1 465 mail.example.test.");
+    assert_eq!(records[7].2, "0 1 465 mail.example.test.");
+    // The id is the one of the policy the server serves for this hostname.
+    let policy = estafeta_server::mta_sts::policy("mail.example.test");
+    assert_eq!(
+        unquote(&records[5].2),
+        format!("v=STSv1; id={}", estafeta_server::mta_sts::policy_id(&policy))
+    );
     let dkim = unquote(&records[2].2);
     assert!(dkim.starts_with("v=DKIM1; k=rsa; p=") && dkim.len() > 300, "{dkim}");
     assert!(records[2].2.contains("\" \""), "a 2048-bit key needs several strings");
 
     // Nothing published yet: every record is missing, and the command fails.
     let before = call(&["dns-check", "example.test"]).await.unwrap();
-    before.refused("9 of 9 records missing or wrong");
-    assert_eq!(before.stdout.matches("missing\t").count(), 9, "{}", before.stdout);
+    before.refused("11 of 11 records missing or wrong");
+    assert_eq!(before.stdout.matches("missing\t").count(), 11, "{}", before.stdout);
 
     for record in &records {
         publish(&dns, record);
     }
     let after = call(&["dns-check", "example.test"]).await.unwrap();
-    assert_eq!(after.ok().matches("ok\t").count(), 9, "{}", after.stdout);
+    assert_eq!(after.ok().matches("ok\t").count(), 11, "{}", after.stdout);
 
     // A record that says something else is named with what was found.
     dns.txt("_dmarc.example.test", "v=DMARC1; p=none");
@@ -136,7 +144,7 @@ async fn the_records_printed_are_the_records_checked() {
     })
     .await
     .unwrap();
-    wrong.refused("1 of 9 records missing or wrong");
+    wrong.refused("1 of 11 records missing or wrong");
     assert!(
         wrong.stdout.contains("differs\texample.test. MX 10 mail.example.test.")
             && wrong.stdout.contains("published: 10 elsewhere.test."),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod autoconfig;
 pub mod jmap;
 pub mod jmap_push;
+pub mod mta_sts;
 pub mod unsubscribe;
 pub mod verified;
 pub mod verify;

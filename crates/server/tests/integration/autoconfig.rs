@@ -1,6 +1,7 @@
 //! Thunderbird-format autoconfiguration on a running server, read with an
 //! XML parser as a mail client reads it: the hostname and the ports the
 //! server really listens on, TLS on every entry, for hosted domains only.
+//! And the MTA-STS policy, which is served on the same terms.
 
 use estafeta_core::config::Service;
 use estafeta_testkit::{TestServer, http_request};
@@ -134,4 +135,21 @@ async fn a_service_that_is_off_is_not_offered() {
     assert_eq!(status, 200);
     let kinds: Vec<String> = servers(&xml).into_iter().map(|s| s[1].clone()).collect();
     assert_eq!(kinds, ["imap", "imap", "smtp", "smtp"], "{xml}");
+}
+
+#[tokio::test]
+async fn the_mta_sts_policy_is_served_for_hosted_domains_only() {
+    let server = TestServer::start().await;
+    server.add_account("ann@example.com", "pw").await;
+    let addr = server.addr(Service::Http);
+    let get = |host: &'static str| async move {
+        http_request(addr, "GET", "/.well-known/mta-sts.txt", &[("Host", host)], b"").await
+    };
+    let ours = get("mta-sts.example.com").await;
+    assert_eq!(ours.status, 200, "{}", ours.body);
+    assert_eq!(ours.body, estafeta_server::mta_sts::policy("mx.test"));
+    assert!(ours.body.contains("mx: mx.test\r\n") && ours.body.contains("mode: testing\r\n"));
+    assert!(ours.header("content-type").is_some_and(|t| t.starts_with("text/plain")));
+    assert_eq!(get("mta-sts.elsewhere.test").await.status, 404);
+    assert_eq!(get("example.com").await.status, 404);
 }
