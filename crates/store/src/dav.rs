@@ -80,6 +80,18 @@ pub enum DavPrecondition {
     IfNoneMatch,
 }
 
+impl DavPrecondition {
+    /// Whether it holds for what the collection has under the name now.
+    pub fn holds(&self, existing: Option<&DavObject>) -> bool {
+        match (self, existing) {
+            (DavPrecondition::None, _) => true,
+            (DavPrecondition::IfMatch(etag), Some(object)) => object.etag == *etag,
+            (DavPrecondition::IfMatch(_), None) => false,
+            (DavPrecondition::IfNoneMatch, existing) => existing.is_none(),
+        }
+    }
+}
+
 /// How a write ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DavPut {

@@ -41,16 +41,22 @@ fn publish(dns: &TestDns, (name, kind, value): &(String, String, String)) {
     }
 }
 
-#[tokio::test]
-async fn the_records_printed_are_the_records_checked() {
-    let dns = TestDns::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
+/// A server on the usual ports (submission, implicit TLS IMAP, http; no
+/// POP3) that asks `dns` for its lookups.
+fn config_for(dns: &TestDns) -> String {
+    format!(
         "hostname = \"mail.example.test\"\n\n[dns]\nnameservers = [\"{}\"]\n\n[listen]\n\
          smtp = \"0.0.0.0:25\"\nsubmission = \"0.0.0.0:587\"\nsubmissions = \"0.0.0.0:465\"\n\
          imaps = \"0.0.0.0:993\"\nhttp = \"127.0.0.1:8080\"\n",
         dns.addr()
-    );
+    )
+}
+
+#[tokio::test]
+async fn the_records_printed_are_the_records_checked() {
+    let dns = TestDns::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config_for(&dns);
     let path = dir.path().to_owned();
     let cli = move |args: &[&str]| {
         let mut command = configured(&path, &toml);
@@ -130,12 +136,7 @@ async fn the_records_printed_are_the_records_checked() {
         publish(&other, record);
     }
     other.mx("example.test", 10, "elsewhere.test");
-    let toml = format!(
-        "hostname = \"mail.example.test\"\n\n[dns]\nnameservers = [\"{}\"]\n\n[listen]\n\
-         smtp = \"0.0.0.0:25\"\nsubmission = \"0.0.0.0:587\"\nsubmissions = \"0.0.0.0:465\"\n\
-         imaps = \"0.0.0.0:993\"\nhttp = \"127.0.0.1:8080\"\n",
-        other.addr()
-    );
+    let toml = config_for(&other);
     let path = dir.path().to_owned();
     let wrong = tokio::task::spawn_blocking(move || {
         let mut command = configured(&path, &toml);

@@ -173,13 +173,7 @@ pub async fn put(
 ) -> Result<DavPut> {
     let sync = lock(tx, collection).await? + 1;
     let existing = object(tx, collection, name).await?;
-    let holds = match (precondition, &existing) {
-        (DavPrecondition::None, _) => true,
-        (DavPrecondition::IfMatch(etag), Some(object)) => object.etag == *etag,
-        (DavPrecondition::IfMatch(_), None) => false,
-        (DavPrecondition::IfNoneMatch, existing) => existing.is_none(),
-    };
-    if !holds {
+    if !precondition.holds(existing.as_ref()) {
         return Ok(DavPut::PreconditionFailed);
     }
     let other = tx

@@ -136,13 +136,7 @@ pub fn put(
     precondition: &DavPrecondition,
 ) -> Result<DavPut> {
     let existing = object(conn, collection, name)?;
-    let holds = match (precondition, &existing) {
-        (DavPrecondition::None, _) => true,
-        (DavPrecondition::IfMatch(etag), Some(object)) => object.etag == *etag,
-        (DavPrecondition::IfMatch(_), None) => false,
-        (DavPrecondition::IfNoneMatch, existing) => existing.is_none(),
-    };
-    if !holds {
+    if !precondition.holds(existing.as_ref()) {
         return Ok(DavPut::PreconditionFailed);
     }
     let other: Option<String> = conn
