@@ -1,13 +1,14 @@
 //! The HTTP listener: health, metrics, the account API (`/api/...`),
 //! JMAP (`/.well-known/jmap`, `/jmap/...`), mail client
-//! autoconfiguration and the MTA-STS policy; admin API and DAV later.
+//! autoconfiguration, the MTA-STS policy, CalDAV and CardDAV (`/dav`);
+//! admin API later.
 
 use crate::Shared;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use estafeta_net::{CancellationToken, Listener, TaskTracker};
 use std::sync::Arc;
 
@@ -56,6 +57,20 @@ fn router(shared: Arc<Shared>) -> Router {
             get(crate::api::jmap::download),
         )
         .route("/jmap/eventsource/", get(crate::api::jmap_push::event_source))
+        .route("/.well-known/caldav", any(crate::api::dav::well_known))
+        .route("/.well-known/carddav", any(crate::api::dav::well_known))
+        .route(
+            "/dav",
+            any(crate::api::dav::serve).layer(DefaultBodyLimit::max(crate::api::dav::MAX_BODY)),
+        )
+        .route(
+            "/dav/",
+            any(crate::api::dav::serve).layer(DefaultBodyLimit::max(crate::api::dav::MAX_BODY)),
+        )
+        .route(
+            "/dav/{*path}",
+            any(crate::api::dav::serve).layer(DefaultBodyLimit::max(crate::api::dav::MAX_BODY)),
+        )
         .route(
             "/unsubscribe/{token}",
             get(crate::api::unsubscribe::page).post(crate::api::unsubscribe::one_click),

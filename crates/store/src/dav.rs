@@ -43,6 +43,9 @@ pub struct DavProps {
     /// For a calendar, the component types it takes ("VEVENT,VTODO");
     /// empty for every type.
     pub components: String,
+    /// Properties of the client's own (RFC 4918 4.3, "dead"): each
+    /// element's XML, one after another, as the DAV layer wrote them.
+    pub dead: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

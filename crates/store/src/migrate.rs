@@ -288,6 +288,7 @@ const TABLES: &[Table] = &[
             ("components", "TEXT"),
             ("sync", "BIGINT"),
             ("created_at", "BIGINT"),
+            ("dead", "TEXT"),
         ],
     },
     Table {

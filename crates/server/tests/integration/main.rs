@@ -5,6 +5,8 @@
 
 mod api_verify;
 mod autoconfig;
+mod dav;
+mod dav_report;
 mod jmap;
 mod jmap_email;
 mod jmap_push;

@@ -12,7 +12,7 @@ use crate::sqlite::now;
 use estafeta_core::model::AccountId;
 use tokio_postgres::Row;
 
-const COLLECTION: &str = "SELECT id, account_id, kind, name, display_name, description, color, components, sync, created_at \
+const COLLECTION: &str = "SELECT id, account_id, kind, name, display_name, description, color, components, sync, created_at, dead \
      FROM dav_collections";
 
 fn collection_row(row: &Row) -> DavCollection {
@@ -27,6 +27,7 @@ fn collection_row(row: &Row) -> DavCollection {
             description: row.get(5),
             color: row.get(6),
             components: row.get(7),
+            dead: row.get(10),
         },
         sync: row.get(8),
         created_at: row.get(9),
@@ -76,8 +77,8 @@ pub async fn collection_create(
     }
     tx.execute(
         "INSERT INTO dav_collections \
-         (account_id, kind, name, display_name, description, color, components, sync, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+         (account_id, kind, name, display_name, description, color, components, sync, created_at, dead) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
         &[
             &account.0,
             &kind.as_str(),
@@ -87,6 +88,7 @@ pub async fn collection_create(
             &props.color,
             &props.components,
             &now(),
+            &props.dead,
         ],
     )
     .await?;
@@ -98,7 +100,7 @@ pub async fn collection_create(
 pub async fn collection_update(tx: &Tx<'_>, id: i64, props: &DavProps) -> Result<()> {
     let changed = tx
         .execute(
-            "UPDATE dav_collections SET display_name = $2, description = $3, color = $4, components = $5 \
+            "UPDATE dav_collections SET display_name = $2, description = $3, color = $4, components = $5, dead = $6 \
              WHERE id = $1",
             &[
                 &id,
@@ -106,6 +108,7 @@ pub async fn collection_update(tx: &Tx<'_>, id: i64, props: &DavProps) -> Result
                 &props.description,
                 &props.color,
                 &props.components,
+                &props.dead,
             ],
         )
         .await?;

@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (10, V10),
     (11, V11),
     (12, V12),
+    (13, V13),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -349,6 +350,11 @@ CREATE TABLE dav_tombstones (
     sync          BIGINT NOT NULL,
     PRIMARY KEY (collection_id, name)
 );
+"#;
+
+/// Properties clients set on a collection, as SQLite's V12.
+const V13: &str = r#"
+ALTER TABLE dav_collections ADD COLUMN dead TEXT NOT NULL DEFAULT '';
 "#;
 
 pub fn latest() -> i32 {

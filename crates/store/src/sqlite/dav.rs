@@ -7,7 +7,7 @@ use crate::error::{Result, StoreError};
 use estafeta_core::model::AccountId;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-const COLLECTION: &str = "SELECT id, account_id, kind, name, display_name, description, color, components, sync, created_at \
+const COLLECTION: &str = "SELECT id, account_id, kind, name, display_name, description, color, components, sync, created_at, dead \
      FROM dav_collections";
 
 fn collection_row(row: &Row) -> rusqlite::Result<DavCollection> {
@@ -22,6 +22,7 @@ fn collection_row(row: &Row) -> rusqlite::Result<DavCollection> {
             description: row.get(5)?,
             color: row.get(6)?,
             components: row.get(7)?,
+            dead: row.get(10)?,
         },
         sync: row.get(8)?,
         created_at: row.get(9)?,
@@ -67,8 +68,8 @@ pub fn collection_create(
     }
     conn.execute(
         "INSERT INTO dav_collections \
-         (account_id, kind, name, display_name, description, color, components, sync, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+         (account_id, kind, name, display_name, description, color, components, sync, created_at, dead) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)",
         params![
             account.0,
             kind.as_str(),
@@ -77,7 +78,8 @@ pub fn collection_create(
             props.description,
             props.color,
             props.components,
-            super::now()
+            super::now(),
+            props.dead
         ],
     )?;
     collection(conn, account, kind, name)?.ok_or_else(|| StoreError::not_found(name))
@@ -85,8 +87,8 @@ pub fn collection_create(
 
 pub fn collection_update(conn: &Connection, id: i64, props: &DavProps) -> Result<()> {
     let changed = conn.execute(
-        "UPDATE dav_collections SET display_name = ?2, description = ?3, color = ?4, components = ?5 WHERE id = ?1",
-        params![id, props.display_name, props.description, props.color, props.components],
+        "UPDATE dav_collections SET display_name = ?2, description = ?3, color = ?4, components = ?5, dead = ?6 WHERE id = ?1",
+        params![id, props.display_name, props.description, props.color, props.components, props.dead],
     )?;
     if changed == 0 {
         return Err(StoreError::not_found(format!("collection {id}")));

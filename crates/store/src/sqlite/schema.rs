@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (9, V9),
     (10, V10),
     (11, V11),
+    (12, V12),
 ];
 
 const V1: &str = r#"
@@ -352,6 +353,12 @@ CREATE TABLE dav_tombstones (
     sync          INTEGER NOT NULL,
     PRIMARY KEY (collection_id, name)
 ) WITHOUT ROWID;
+"#;
+
+/// RFC 4918 4.3: a client may set properties of its own on a collection
+/// (a calendar's order, its time zone) and must read them back.
+const V12: &str = r#"
+ALTER TABLE dav_collections ADD COLUMN dead TEXT NOT NULL DEFAULT '';
 "#;
 
 /// The newest schema this build knows.

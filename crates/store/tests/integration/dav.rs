@@ -23,6 +23,7 @@ async fn collections_belong_to_an_account_and_a_kind() {
             description: "Meetings".into(),
             color: "#ff0000".into(),
             components: "VEVENT,VTODO".into(),
+            dead: "<x xmlns=\"urn:test\">1</x>".into(),
         };
         let work = store
             .dav_collection_create(ann.id, DavKind::Calendar, "work", &props)

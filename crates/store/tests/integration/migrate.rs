@@ -161,6 +161,7 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
             &DavProps {
                 display_name: "Work".into(),
                 color: "#3366ff".into(),
+                dead: "<calendar-order xmlns=\"http://apple.com/ns/ical/\">2</calendar-order>".into(),
                 ..DavProps::default()
             },
         )
