@@ -157,7 +157,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
             .read_resolved_event()
             .map_err(|error| XmlError(error.to_string()))?;
         let namespace = match namespace {
-            ResolveResult::Bound(ns) => Some(ns.as_ref().to_owned()),
+            ResolveResult::Bound(ns) => Some(namespace_name(ns.as_ref())?),
             ResolveResult::Unbound => Some(String::new()),
             ResolveResult::Unknown(prefix) => {
                 return Err(XmlError(format!("the prefix {prefix:?} is not declared")));
@@ -171,7 +171,7 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                 if stack.len() >= MAX_DEPTH {
                     return Err(XmlError(format!("nested deeper than {MAX_DEPTH}")));
                 }
-                let local = start.local_name().as_ref().to_owned();
+                let local = ncname(start.local_name().as_ref())?;
                 let mut attrs = Vec::new();
                 for attr in start.attributes() {
                     let attr = attr.map_err(|error| XmlError(error.to_string()))?;
@@ -182,8 +182,13 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
                     let value = attr
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|error| XmlError(error.to_string()))?;
-                    let local = attr.key.local_name().as_ref().to_owned();
-                    attrs.push((local, value.into_owned()));
+                    legal_chars(&value)?;
+                    let local = ncname(attr.key.local_name().as_ref())?;
+                    // Kept by local name: a second `x` (from another
+                    // namespace) would be written out twice.
+                    if !attrs.iter().any(|(have, _): &(String, String)| *have == local) {
+                        attrs.push((local, value.into_owned()));
+                    }
                 }
                 let element = Element {
                     name: Name {
@@ -235,6 +240,46 @@ pub fn parse(body: &[u8]) -> Result<Element, XmlError> {
     root.ok_or_else(|| XmlError("no element".into()))
 }
 
+/// XML 1.0 2.2: no control characters but tab, line feed and carriage
+/// return, even as character references.
+fn legal_chars(text: &str) -> Result<(), XmlError> {
+    match text
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some(c) => Err(XmlError(format!(
+            "the character U+{:04X} is not allowed in XML",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A namespace is a URI (Namespaces in XML 1.0, 2): the reader hands it
+/// over as written, so one that needs escaping is refused rather than
+/// stored in a form that would not read back.
+fn namespace_name(ns: &str) -> Result<String, XmlError> {
+    if ns.chars().any(|c| c.is_control() || matches!(c, '&' | '<' | '>' | '"')) {
+        return Err(XmlError(format!("{ns:?} is not a namespace name")));
+    }
+    Ok(ns.to_owned())
+}
+
+/// A name without its prefix must be an NCName (Namespaces in XML 1.0,
+/// 3): the reader forgives more (`a:b:c`, `a,b`), and such a name would
+/// not read back once written out.
+fn ncname(name: &str) -> Result<String, XmlError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || !c.is_ascii());
+    if first_ok && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_') || !c.is_ascii()) {
+        Ok(name.to_owned())
+    } else {
+        Err(XmlError(format!("{name:?} is not an XML name")))
+    }
+}
+
 fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(Node::Element(element)),
@@ -243,6 +288,7 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
 }
 
 fn push_text(stack: &mut [Element], text: &str) -> Result<(), XmlError> {
+    legal_chars(text)?;
     match stack.last_mut() {
         Some(parent) => {
             if let Some(Node::Text(last)) = parent.children.last_mut() {
@@ -304,6 +350,11 @@ mod tests {
             b"<a/><b/>",
             b"",
             b"\xff\xfe<a/>",
+            b"<C:a:b xmlns:C=\"urn:x\"/>",
+            b"<a b,c=\"1\"/>",
+            b"<a>\0</a>",
+            b"<a>&#1;</a>",
+            b"<a xmlns=\"urn:&amp;x\"/>",
         ] {
             assert!(parse(body).is_err(), "{:?}", String::from_utf8_lossy(body));
         }

@@ -3,6 +3,7 @@
 //! One test binary per crate: each linked binary is tens of MB and
 //! seconds of linking, and CI builds them all.
 
+mod caldav;
 mod fetchmail;
 mod fetchmail_pop3;
 mod imaplib;
@@ -13,3 +14,4 @@ mod postfix;
 mod postfix_outbound;
 mod smtplib;
 mod swaks;
+mod vdirsyncer;
