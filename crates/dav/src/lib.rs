@@ -11,6 +11,7 @@
 pub mod calendar_filter;
 pub mod card_filter;
 pub mod context;
+pub mod files;
 pub mod freebusy;
 pub mod mkcol;
 pub mod object;
@@ -43,6 +44,13 @@ pub async fn handle(dav: &Dav<'_>, request: &Request) -> Response {
         && !account.eq_ignore_ascii_case(&dav.account.address)
     {
         return Response::text(403, "this is another account's space");
+    }
+    if let path::Target::Files(account, segments) = &target
+        && request.method != "OPTIONS"
+    {
+        return files::handle(dav, request, account, segments)
+            .await
+            .unwrap_or_else(|failure| failure);
     }
     let answer = match request.method.as_str() {
         "OPTIONS" => Ok(options()),

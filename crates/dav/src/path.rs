@@ -7,6 +7,7 @@
 //! /dav/calendars/{account}/{calendar}/   a calendar collection (RFC 4791 4.2)
 //! /dav/calendars/{account}/{calendar}/{resource}
 //! /dav/addressbooks/{account}/...        the same for address books (RFC 6352 7.1.1)
+//! /dav/files/{account}/...               a plain WebDAV space of files (RFC 4918)
 //! ```
 //!
 //! Segments are percent-decoded on the way in and encoded on the way out
@@ -16,6 +17,9 @@ use estafeta_store::dav::DavKind;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, utf8_percent_encode};
 
 pub const MOUNT: &str = "/dav";
+
+/// How deep the file space nests.
+pub const MAX_FILE_DEPTH: usize = 32;
 
 /// What a path segment must escape: everything outside RFC 3986's pchar.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -44,6 +48,9 @@ pub enum Target {
     Home(DavKind, String),
     Collection(DavKind, String, String),
     Object(DavKind, String, String, String),
+    /// A place in the account's file space, by its segments (none for
+    /// the space itself).
+    Files(String, Vec<String>),
 }
 
 fn kind_segment(kind: DavKind) -> &'static str {
@@ -88,6 +95,11 @@ impl Target {
                     _ => None,
                 };
             }
+            "files" => {
+                let account = segments.next()?;
+                let rest: Vec<String> = segments.collect();
+                return (rest.len() <= MAX_FILE_DEPTH).then_some(Target::Files(account, rest));
+            }
             "calendars" => DavKind::Calendar,
             "addressbooks" => DavKind::AddressBook,
             _ => return None,
@@ -111,6 +123,11 @@ impl Target {
             Target::Collection(kind, account, name) => {
                 format!("{MOUNT}/{}/{}/{}/", kind_segment(*kind), encode(account), encode(name))
             }
+            Target::Files(account, segments) => {
+                let mut href = format!("{MOUNT}/files/{}/", encode(account));
+                href.push_str(&segments.iter().map(|s| encode(s)).collect::<Vec<_>>().join("/"));
+                href
+            }
             Target::Object(kind, account, collection, name) => format!(
                 "{MOUNT}/{}/{}/{}/{}",
                 kind_segment(*kind),
@@ -128,7 +145,8 @@ impl Target {
             Target::Principal(account)
             | Target::Home(_, account)
             | Target::Collection(_, account, _)
-            | Target::Object(_, account, _, _) => Some(account),
+            | Target::Object(_, account, _, _)
+            | Target::Files(account, _) => Some(account),
         }
     }
 }
@@ -164,6 +182,8 @@ mod tests {
                 "work".into(),
                 "a b?c#d%e.ics".into(),
             ),
+            Target::Files("ann@example.org".into(), Vec::new()),
+            Target::Files("ann@example.org".into(), vec!["docs".into(), "res-€".into()]),
         ];
         for place in places {
             let href = place.href();
@@ -193,6 +213,7 @@ mod tests {
             "/",
             "/davx/",
             "/dav/files/",
+            "/dav/other/",
             "/dav/calendars/a/b/c/d",
             "/dav/principals/a/b",
             "/dav/calendars/a/%2e%2e/x",

@@ -124,6 +124,7 @@ pub async fn propfind(dav: &Dav<'_>, request: &Request, target: &Target) -> Answ
         body.response(&href, &propstats(&owner, &resource, dead_props, &ask, request.minimal));
     };
     match target {
+        Target::Files(account, segments) => return crate::files::handle(dav, request, account, segments).await,
         Target::Root => {
             add(Target::Root.href(), Resource::Root, &[]);
             if members {

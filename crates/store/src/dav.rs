@@ -86,9 +86,14 @@ pub enum DavPrecondition {
 impl DavPrecondition {
     /// Whether it holds for what the collection has under the name now.
     pub fn holds(&self, existing: Option<&DavObject>) -> bool {
+        self.holds_for(existing.map(|object| object.etag.as_str()))
+    }
+
+    /// Whether it holds for a resource with this entity tag, or none.
+    pub fn holds_for(&self, existing: Option<&str>) -> bool {
         match (self, existing) {
             (DavPrecondition::None, _) => true,
-            (DavPrecondition::IfMatch(etag), Some(object)) => object.etag == *etag,
+            (DavPrecondition::IfMatch(etag), Some(have)) => have == etag,
             (DavPrecondition::IfMatch(_), None) => false,
             (DavPrecondition::IfNoneMatch, existing) => existing.is_none(),
         }
@@ -122,7 +127,40 @@ pub struct DavChanges {
 /// The entity tag of a resource: its content's digest, quoted as HTTP
 /// wants (RFC 9110 8.8.3), so the same bytes always have the same tag.
 pub fn etag_of(content: &str) -> String {
-    format!("\"{}\"", &crate::BlobId::of(content.as_bytes()).as_str()[..32])
+    etag_of_bytes(content.as_bytes())
+}
+
+pub fn etag_of_bytes(content: &[u8]) -> String {
+    format!("\"{}\"", &crate::BlobId::of(content).as_str()[..32])
+}
+
+/// A place in an account's WebDAV file space (RFC 4918): a collection or
+/// a file, under its path (segments joined by `/`, no leading or trailing
+/// one). Whatever bytes a client PUTs, with its properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DavFile {
+    pub path: String,
+    pub collection: bool,
+    /// Left empty in a listing ([`crate::Store::dav_file_tree`]).
+    pub content: Vec<u8>,
+    pub length: i64,
+    pub content_type: String,
+    /// Empty for a collection.
+    pub etag: String,
+    /// Properties of the client's own, as in [`DavProps::dead`].
+    pub dead: String,
+    pub modified_at: i64,
+}
+
+/// The paths under `path` sort between these two: `a/` up to `a0`
+/// (`0` follows `/`), so one range scan finds a subtree.
+pub fn subtree_range(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
+}
+
+/// The parent's path: "" for a top-level one.
+pub fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(parent, _)| parent)
 }
 
 /// How a removal ended.

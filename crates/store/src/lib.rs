@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use blob::BlobId;
-pub use dav::{DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut};
+pub use dav::{DavChanges, DavCollection, DavDelete, DavFile, DavKind, DavObject, DavPrecondition, DavProps, DavPut};
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
 pub use ip_pools::{IpPool, NewPoolAddress, PoolAddress};
@@ -345,6 +345,38 @@ pub trait Store: Send + Sync {
     /// What was written and removed after change number `since`; `Invalid`
     /// for a number the collection never gave.
     async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges>;
+
+    // --- WebDAV file space (see `dav::DavFile`) -------------------------
+
+    async fn dav_file(&self, account: AccountId, path: &str) -> Result<Option<DavFile>>;
+    /// The file at `path` and everything under it ("" for the whole
+    /// space), by path, without contents.
+    async fn dav_file_tree(&self, account: AccountId, path: &str) -> Result<Vec<DavFile>>;
+    /// Writes a file, or makes a collection, when `precondition` holds;
+    /// `NotFound` when the parent is not a collection, `Invalid` when a
+    /// resource of the other kind is there. A write keeps its properties.
+    async fn dav_file_write(
+        &self,
+        account: AccountId,
+        path: &str,
+        collection: bool,
+        content: &[u8],
+        content_type: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut>;
+    async fn dav_file_set_dead(&self, account: AccountId, path: &str, dead: &str) -> Result<()>;
+    /// Removes it with everything under it; false when nothing was there.
+    async fn dav_file_delete(&self, account: AccountId, path: &str) -> Result<bool>;
+    /// Copies (or moves) `from` to `to`, its subtree too when `recursive`,
+    /// replacing what was at `to`; true when something was replaced.
+    async fn dav_file_copy(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+        recursive: bool,
+        moving: bool,
+    ) -> Result<bool>;
 
     // --- Operations ------------------------------------------------------
 

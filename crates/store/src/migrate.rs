@@ -30,6 +30,7 @@ pub struct MigrationReport {
 enum Value {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
     Null,
 }
 
@@ -41,7 +42,7 @@ impl Value {
             ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
             ValueRef::Null => Value::Null,
             ValueRef::Real(f) => Value::Int(f as i64),
-            ValueRef::Blob(b) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+            ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
         })
     }
 }
@@ -303,6 +304,19 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "dav_files",
+        columns: &[
+            ("account_id", "BIGINT"),
+            ("path", "TEXT"),
+            ("collection", "BOOLEAN"),
+            ("content", "BYTEA"),
+            ("content_type", "TEXT"),
+            ("etag", "TEXT"),
+            ("dead", "TEXT"),
+            ("modified_at", "BIGINT"),
+        ],
+    },
+    Table {
         name: "dav_tombstones",
         columns: &[("collection_id", "BIGINT"), ("name", "TEXT"), ("sync", "BIGINT")],
     },
@@ -435,6 +449,9 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
                     Value::Int(n) if *kind == "BOOLEAN" => Some((*n != 0).to_string()),
                     Value::Int(n) => Some(n.to_string()),
                     Value::Text(t) => Some(t.clone()),
+                    // PostgreSQL reads `\x` and hex as bytea.
+                    Value::Bytes(b) if *kind == "BYTEA" => Some(format!("\\x{}", hex::encode(b))),
+                    Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
                 })
                 .collect();
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = texts

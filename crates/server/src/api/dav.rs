@@ -13,9 +13,10 @@ use estafeta_dav::{Dav, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// Bigger than the largest resource (`estafeta_dav::props::MAX_RESOURCE`),
-/// so an oversized PUT hears the DAV precondition rather than a bare 413.
-pub const MAX_BODY: usize = 2 * estafeta_dav::props::MAX_RESOURCE;
+/// The largest file of the file space, and a little more, so an oversized
+/// PUT hears the DAV layer's answer rather than a bare 413; a calendar
+/// resource has its own, smaller cap (`max-resource-size`).
+pub const MAX_BODY: usize = estafeta_dav::files::MAX_FILE + 64 * 1024;
 
 /// RFC 6764 5: the well-known name redirects to the context path, where
 /// a PROPFIND finds the caller's principal.

@@ -656,3 +656,106 @@ async fn copy_and_move_keep_one_uid_per_collection() {
         .await;
     assert_eq!(across.status, 403);
 }
+
+#[tokio::test]
+async fn the_file_space_holds_any_bytes_in_nested_collections() {
+    let client = Client::start().await;
+    let space = "/dav/files/ann@example.com/";
+    let listing = client.multistatus("PROPFIND", space, "1", "").await;
+    assert_eq!(hrefs(&listing), [space]);
+    assert_eq!(
+        client.send("MKCOL", &format!("{space}docs/"), &[], "").await.status,
+        201
+    );
+    assert_eq!(
+        client.send("MKCOL", &format!("{space}docs/"), &[], "").await.status,
+        405
+    );
+    assert_eq!(client.send("MKCOL", &format!("{space}a/b/"), &[], "").await.status, 409);
+    let body_refused = client.send("MKCOL", &format!("{space}x/"), &[], "<x/>").await;
+    assert_eq!(body_refused.status, 415);
+    let file = format!("{space}docs/r%C3%A9sum%C3%A9.txt");
+    let put = client.put(&file, "text/plain", "twelve bytes", &[]).await;
+    assert_eq!(put.status, 201);
+    assert_eq!(
+        client
+            .put(&format!("{space}none/x"), "text/plain", "x", &[])
+            .await
+            .status,
+        409
+    );
+    let got = client.send("GET", &file, &[], "").await;
+    assert_eq!((got.status, got.body.as_str()), (200, "twelve bytes"));
+    assert_eq!(got.header("content-type"), Some("text/plain"));
+    assert_eq!(got.header("etag"), put.header("etag"));
+    let stale = client.put(&file, "text/plain", "x", &[("If-Match", "\"nope\"")]).await;
+    assert_eq!(stale.status, 412);
+
+    let docs = client.multistatus("PROPFIND", &format!("{space}docs/"), "1", "").await;
+    assert_eq!(hrefs(&docs), [format!("{space}docs/"), file.clone()]);
+    assert_eq!(prop(&docs, &file, DAV, "getcontentlength").unwrap().text(), "12");
+    assert!(
+        prop(&docs, &format!("{space}docs/"), DAV, "resourcetype")
+            .unwrap()
+            .child(DAV, "collection")
+            .is_some()
+    );
+
+    // A property of the client's own travels with a MOVE.
+    let patch = client
+        .multistatus(
+            "PROPPATCH",
+            &file,
+            "0",
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><T:tag xmlns:T="urn:example:t">blue</T:tag></D:prop></D:set></D:propertyupdate>"#,
+        )
+        .await;
+    assert!(patch.to_xml().contains("200 OK"));
+    let protected = client
+        .multistatus(
+            "PROPPATCH",
+            &file,
+            "0",
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getetag>x</D:getetag></D:prop></D:set></D:propertyupdate>"#,
+        )
+        .await;
+    assert!(protected.to_xml().contains("403 Forbidden"));
+    let moved = client
+        .send(
+            "MOVE",
+            &format!("{space}docs/"),
+            &[("Destination", &format!("{space}archive/"))],
+            "",
+        )
+        .await;
+    assert_eq!(moved.status, 201);
+    let archived = format!("{space}archive/r%C3%A9sum%C3%A9.txt");
+    let found = client
+        .multistatus(
+            "PROPFIND",
+            &archived,
+            "0",
+            r#"<propfind xmlns="DAV:"><prop><tag xmlns="urn:example:t"/></prop></propfind>"#,
+        )
+        .await;
+    assert_eq!(prop(&found, &archived, "urn:example:t", "tag").unwrap().text(), "blue");
+    assert_eq!(client.send("GET", &file, &[], "").await.status, 404);
+    let into_itself = client
+        .send(
+            "COPY",
+            &format!("{space}archive/"),
+            &[("Destination", &format!("{space}archive/in/"))],
+            "",
+        )
+        .await;
+    assert_eq!(into_itself.status, 403);
+    assert_eq!(
+        client.send("DELETE", &format!("{space}archive/"), &[], "").await.status,
+        204
+    );
+    assert_eq!(client.send("GET", &archived, &[], "").await.status, 404);
+    let theirs = client
+        .send("PROPFIND", "/dav/files/bob@example.com/", &[("Depth", "0")], "")
+        .await;
+    assert_eq!(theirs.status, 403);
+}

@@ -9,6 +9,7 @@
 //! soon as it is answered.
 
 mod dav;
+mod dav_files;
 mod directory;
 mod ip_pools;
 mod learning;
@@ -24,8 +25,8 @@ use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
 use crate::{
-    DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut, DeliveryRecord,
-    DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
+    DavChanges, DavCollection, DavDelete, DavFile, DavKind, DavObject, DavPrecondition, DavProps, DavPut,
+    DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -883,6 +884,58 @@ impl Store for PostgresStore {
 
     async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges> {
         read_tx!(self, |tx| dav::changes(&tx, collection, since).await?)
+    }
+
+    async fn dav_file(&self, account: AccountId, path: &str) -> Result<Option<DavFile>> {
+        read_tx!(self, |tx| dav_files::file(&tx, account, path).await?)
+    }
+
+    async fn dav_file_tree(&self, account: AccountId, path: &str) -> Result<Vec<DavFile>> {
+        read_tx!(self, |tx| dav_files::tree(&tx, account, path).await?)
+    }
+
+    async fn dav_file_write(
+        &self,
+        account: AccountId,
+        path: &str,
+        collection: bool,
+        content: &[u8],
+        content_type: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut> {
+        write_tx!(self, |tx, changes| dav_files::write(
+            &tx,
+            account,
+            path,
+            collection,
+            content,
+            content_type,
+            precondition
+        )
+        .await?)
+    }
+
+    async fn dav_file_set_dead(&self, account: AccountId, path: &str, dead: &str) -> Result<()> {
+        write_tx!(self, |tx, changes| dav_files::set_dead(&tx, account, path, dead)
+            .await?)
+    }
+
+    async fn dav_file_delete(&self, account: AccountId, path: &str) -> Result<bool> {
+        write_tx!(self, |tx, changes| dav_files::delete(&tx, account, path).await?)
+    }
+
+    async fn dav_file_copy(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+        recursive: bool,
+        moving: bool,
+    ) -> Result<bool> {
+        write_tx!(self, |tx, changes| dav_files::copy(
+            &tx, account, from, to, recursive, moving
+        )
+        .await?)
     }
 
     async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {

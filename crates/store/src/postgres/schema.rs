@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (14, V14),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -355,6 +356,22 @@ CREATE TABLE dav_tombstones (
 /// Properties clients set on a collection, as SQLite's V12.
 const V13: &str = r#"
 ALTER TABLE dav_collections ADD COLUMN dead TEXT NOT NULL DEFAULT '';
+"#;
+
+/// The WebDAV file space, as SQLite's V13.
+const V14: &str = r#"
+CREATE TABLE dav_files (
+    account_id   BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    -- Byte order, as SQLite's: a subtree is one range (dav::subtree_range).
+    path         TEXT COLLATE "C" NOT NULL,
+    collection   BOOLEAN NOT NULL,
+    content      BYTEA NOT NULL,
+    content_type TEXT NOT NULL,
+    etag         TEXT NOT NULL,
+    dead         TEXT NOT NULL,
+    modified_at  BIGINT NOT NULL,
+    PRIMARY KEY (account_id, path)
+);
 "#;
 
 pub fn latest() -> i32 {

@@ -3,6 +3,7 @@
 
 mod blobs;
 mod dav;
+mod dav_files;
 mod directory;
 mod learning;
 mod mailboxes;
@@ -20,8 +21,8 @@ use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
 use crate::types::*;
 use crate::{
-    DavChanges, DavCollection, DavDelete, DavKind, DavObject, DavPrecondition, DavProps, DavPut, DeliveryRecord,
-    DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
+    DavChanges, DavCollection, DavDelete, DavFile, DavKind, DavObject, DavPrecondition, DavProps, DavPut,
+    DeliveryRecord, DkimKey, IpPool, NewPoolAddress, StatKind, Stats, Store, Suppression, Tenant,
 };
 use async_trait::async_trait;
 use blobs::NewBlob;
@@ -958,6 +959,70 @@ impl Store for SqliteStore {
     async fn dav_changes(&self, collection: i64, since: i64) -> Result<DavChanges> {
         self.read("dav_changes", move |conn| dav::changes(conn, collection, since))
             .await
+    }
+
+    async fn dav_file(&self, account: AccountId, path: &str) -> Result<Option<DavFile>> {
+        let path = path.to_owned();
+        self.read("dav_file", move |conn| dav_files::file(conn, account, &path))
+            .await
+    }
+
+    async fn dav_file_tree(&self, account: AccountId, path: &str) -> Result<Vec<DavFile>> {
+        let path = path.to_owned();
+        self.read("dav_file_tree", move |conn| dav_files::tree(conn, account, &path))
+            .await
+    }
+
+    async fn dav_file_write(
+        &self,
+        account: AccountId,
+        path: &str,
+        collection: bool,
+        content: &[u8],
+        content_type: &str,
+        precondition: &DavPrecondition,
+    ) -> Result<DavPut> {
+        let (path, content, content_type, precondition) = (
+            path.to_owned(),
+            content.to_vec(),
+            content_type.to_owned(),
+            precondition.clone(),
+        );
+        self.write("dav_file_write", move |conn, _| {
+            dav_files::write(conn, account, &path, collection, &content, &content_type, &precondition)
+        })
+        .await
+    }
+
+    async fn dav_file_set_dead(&self, account: AccountId, path: &str, dead: &str) -> Result<()> {
+        let (path, dead) = (path.to_owned(), dead.to_owned());
+        self.write("dav_file_set_dead", move |conn, _| {
+            dav_files::set_dead(conn, account, &path, &dead)
+        })
+        .await
+    }
+
+    async fn dav_file_delete(&self, account: AccountId, path: &str) -> Result<bool> {
+        let path = path.to_owned();
+        self.write("dav_file_delete", move |conn, _| {
+            dav_files::delete(conn, account, &path)
+        })
+        .await
+    }
+
+    async fn dav_file_copy(
+        &self,
+        account: AccountId,
+        from: &str,
+        to: &str,
+        recursive: bool,
+        moving: bool,
+    ) -> Result<bool> {
+        let (from, to) = (from.to_owned(), to.to_owned());
+        self.write("dav_file_copy", move |conn, _| {
+            dav_files::copy(conn, account, &from, &to, recursive, moving)
+        })
+        .await
     }
 
     async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (10, V10),
     (11, V11),
     (12, V12),
+    (13, V13),
 ];
 
 const V1: &str = r#"
@@ -359,6 +360,22 @@ CREATE TABLE dav_tombstones (
 /// (a calendar's order, its time zone) and must read them back.
 const V12: &str = r#"
 ALTER TABLE dav_collections ADD COLUMN dead TEXT NOT NULL DEFAULT '';
+"#;
+
+/// The WebDAV file space (see `crate::dav::DavFile`): a tree of
+/// collections and files per account, each keyed by its path.
+const V13: &str = r#"
+CREATE TABLE dav_files (
+    account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    path         TEXT NOT NULL,
+    collection   INTEGER NOT NULL,
+    content      BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    etag         TEXT NOT NULL,
+    dead         TEXT NOT NULL,
+    modified_at  INTEGER NOT NULL,
+    UNIQUE (account_id, path)
+);
 "#;
 
 /// The newest schema this build knows.

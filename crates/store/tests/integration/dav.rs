@@ -324,3 +324,149 @@ async fn verify_finds_and_repairs_a_resource_whose_tag_or_number_is_wrong() {
     assert!(changes.written.contains(&"a.ics".to_owned()), "{changes:?}");
     assert!(changes.sync >= 40);
 }
+
+/// The paths of a tree listing.
+async fn paths(store: &dyn Store, account: estafeta_core::model::AccountId, under: &str) -> Vec<String> {
+    store
+        .dav_file_tree(account, under)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|file| file.path)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_file_space_is_a_tree_copied_moved_and_removed_by_subtree() {
+    for backend in backends().await {
+        let (store, name) = (backend.store.as_ref(), backend.name);
+        let ann = account(store, "ann@files.test").await;
+        let bob = account(store, "bob@files.test").await;
+        let write = |path: &'static str, collection: bool, content: &'static [u8]| {
+            store.dav_file_write(
+                ann.id,
+                path,
+                collection,
+                content,
+                "application/octet-stream",
+                &DavPrecondition::None,
+            )
+        };
+        // A parent must be a collection made before.
+        assert!(
+            matches!(write("docs/a.txt", false, b"x").await, Err(StoreError::NotFound(_))),
+            "{name}"
+        );
+        assert!(matches!(
+            write("docs", true, b"").await,
+            Ok(DavPut::Written { created: true, .. })
+        ));
+        let binary: &[u8] = &[0, 159, 146, 150, 255];
+        let Ok(DavPut::Written { etag, created: true }) = write("docs/a.bin", false, binary).await else {
+            panic!("{name}: first write");
+        };
+        write("docs/sub", true, b"").await.unwrap();
+        write("docs/sub/b.txt", false, b"bee").await.unwrap();
+        write("docs0", true, b"").await.unwrap();
+        write("docs-x", false, b"beside").await.unwrap();
+        assert!(matches!(
+            write("docs/a.bin/c", false, b"").await,
+            Err(StoreError::NotFound(_))
+        ));
+        assert!(matches!(write("docs", false, b"").await, Err(StoreError::Invalid(_))));
+
+        let found = store.dav_file(ann.id, "docs/a.bin").await.unwrap().unwrap();
+        assert_eq!(
+            (found.content.as_slice(), found.length, &found.etag),
+            (binary, 5, &etag),
+            "{name}"
+        );
+        assert_eq!(
+            paths(store, ann.id, "docs").await,
+            ["docs", "docs/a.bin", "docs/sub", "docs/sub/b.txt"],
+            "{name}: a subtree holds neither docs0 nor docs-x"
+        );
+        assert_eq!(paths(store, ann.id, "").await.len(), 6);
+        assert!(paths(store, bob.id, "").await.is_empty(), "{name}");
+
+        // Preconditions, and properties kept across a rewrite.
+        let stale = store
+            .dav_file_write(
+                ann.id,
+                "docs/a.bin",
+                false,
+                b"new",
+                "text/plain",
+                &DavPrecondition::IfMatch("\"x\"".into()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(stale, DavPut::PreconditionFailed);
+        store
+            .dav_file_set_dead(ann.id, "docs/a.bin", "<p xmlns=\"urn:x\">1</p>")
+            .await
+            .unwrap();
+        store
+            .dav_file_write(
+                ann.id,
+                "docs/a.bin",
+                false,
+                b"new",
+                "text/plain",
+                &DavPrecondition::IfMatch(etag),
+            )
+            .await
+            .unwrap();
+        let rewritten = store.dav_file(ann.id, "docs/a.bin").await.unwrap().unwrap();
+        assert_eq!(
+            (rewritten.content.as_slice(), rewritten.content_type.as_str()),
+            (&b"new"[..], "text/plain")
+        );
+        assert_eq!(rewritten.dead, "<p xmlns=\"urn:x\">1</p>", "{name}");
+
+        // Copy a subtree (properties come along), then move it.
+        assert!(!store.dav_file_copy(ann.id, "docs", "copy", true, false).await.unwrap());
+        assert_eq!(
+            paths(store, ann.id, "copy").await,
+            ["copy", "copy/a.bin", "copy/sub", "copy/sub/b.txt"]
+        );
+        assert_eq!(
+            store.dav_file(ann.id, "copy/a.bin").await.unwrap().unwrap().dead,
+            rewritten.dead
+        );
+        assert!(
+            !store
+                .dav_file_copy(ann.id, "docs", "shallow", false, false)
+                .await
+                .unwrap()
+        );
+        assert_eq!(paths(store, ann.id, "shallow").await, ["shallow"], "{name}");
+        assert!(
+            store
+                .dav_file_copy(ann.id, "copy", "shallow", true, true)
+                .await
+                .unwrap()
+        );
+        assert!(paths(store, ann.id, "copy").await.is_empty(), "{name}");
+        assert_eq!(paths(store, ann.id, "shallow").await.len(), 4);
+        assert!(matches!(
+            store.dav_file_copy(ann.id, "docs", "nowhere/x", true, false).await,
+            Err(StoreError::NotFound(_))
+        ));
+
+        assert!(store.dav_file_delete(ann.id, "docs").await.unwrap());
+        assert!(!store.dav_file_delete(ann.id, "docs").await.unwrap());
+        assert_eq!(
+            paths(store, ann.id, "").await,
+            [
+                "docs-x",
+                "docs0",
+                "shallow",
+                "shallow/a.bin",
+                "shallow/sub",
+                "shallow/sub/b.txt"
+            ],
+            "{name}"
+        );
+    }
+}

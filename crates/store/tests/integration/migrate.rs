@@ -175,6 +175,28 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
             .unwrap();
     }
     source.dav_delete(calendar.id, "b.ics", None).await.unwrap();
+    // The file space, with bytes that are not text.
+    for (path, collection, content) in [
+        ("photos", true, &b""[..]),
+        ("photos/p.bin", false, &[0u8, 255, 10, 13][..]),
+    ] {
+        source
+            .dav_file_write(
+                accounts[0].id,
+                path,
+                collection,
+                content,
+                "image/x-test",
+                &DavPrecondition::None,
+            )
+            .await
+            .unwrap();
+    }
+    source
+        .dav_file_set_dead(accounts[0].id, "photos/p.bin", "<a xmlns=\"urn:x\">1</a>")
+        .await
+        .unwrap();
+    let files_before = source.dav_file(accounts[0].id, "photos/p.bin").await.unwrap();
     let dav_before = (
         source.dav_collections(accounts[0].id, DavKind::Calendar).await.unwrap(),
         source.dav_objects(calendar.id).await.unwrap(),
@@ -206,6 +228,11 @@ async fn a_thousand_messages_over_several_accounts_move_unchanged() {
         target.dav_changes(calendar.id, 1).await.unwrap(),
     );
     assert_eq!(dav_after, dav_before);
+    assert_eq!(
+        target.dav_file(accounts[0].id, "photos/p.bin").await.unwrap(),
+        files_before
+    );
+    assert_eq!(target.dav_file_tree(accounts[0].id, "").await.unwrap().len(), 2);
     assert_eq!(dav_after.2.removed, ["b.ics"]);
     let address_book = target
         .dav_collection_create(accounts[0].id, DavKind::AddressBook, "contacts", &DavProps::default())

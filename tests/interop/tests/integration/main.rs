@@ -8,6 +8,7 @@ mod fetchmail;
 mod fetchmail_pop3;
 mod imaplib;
 mod jmapc;
+mod litmus;
 mod mbsync;
 mod poplib;
 mod postfix;
