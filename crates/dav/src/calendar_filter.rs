@@ -4,18 +4,16 @@
 //! calcard expands them.
 
 use crate::context::precondition;
+use crate::instances::instances;
 use crate::response::Response;
 use crate::text_match::{Collation, TextMatch};
 use crate::xml::{CALDAV, Element};
 use calcard::common::timezone::Tz;
-use calcard::icalendar::dates::TimeOrDelta;
-use calcard::icalendar::{ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarProperty};
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarProperty, ICalendarValue,
+};
 use chrono::NaiveDateTime;
 use std::collections::HashMap;
-
-/// Instances of one recurring component looked at, at most: ten years
-/// of a daily event.
-pub const MAX_INSTANCES: usize = 3660;
 
 /// A span of UTC time in seconds; an open side reaches the end of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +143,7 @@ fn comp_filter(element: &Element) -> Result<CompFilter, Response> {
     let name = name_of(element)?;
     let time_range = match element.child(CALDAV, "time-range") {
         None => None,
-        Some(range) if matches!(name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY") => {
+        Some(range) if matches!(name.as_str(), "VEVENT" | "VTODO" | "VJOURNAL" | "VFREEBUSY" | "VALARM") => {
             Some(TimeRange::parse(range)?)
         }
         Some(_) => return Err(unsupported(&format!("a time-range on {name} is not supported"))),
@@ -199,13 +197,11 @@ struct Instances(HashMap<u32, Vec<(i64, i64)>>);
 impl Instances {
     fn of(calendar: &ICalendar) -> Instances {
         let mut spans: HashMap<u32, Vec<(i64, i64)>> = HashMap::new();
-        for event in calendar.expand_dates(Tz::UTC, MAX_INSTANCES).events {
-            let start = event.start.timestamp();
-            let end = match event.end {
-                TimeOrDelta::Time(end) => end.timestamp(),
-                TimeOrDelta::Delta(delta) => start.saturating_add(delta.num_seconds()),
-            };
-            spans.entry(event.comp_id).or_default().push((start, end));
+        for instance in instances(calendar) {
+            spans
+                .entry(instance.component)
+                .or_default()
+                .push((instance.start, instance.end));
         }
         Instances(spans)
     }
@@ -220,17 +216,28 @@ pub fn matches(filter: &CompFilter, calendar: &ICalendar) -> bool {
         return false;
     }
     let mut instances = None;
-    component_matches(filter, calendar, 0, &mut instances)
+    component_matches(filter, calendar, 0, None, &mut instances)
 }
 
-fn component_matches(filter: &CompFilter, calendar: &ICalendar, index: u32, instances: &mut Option<Instances>) -> bool {
+fn component_matches(
+    filter: &CompFilter,
+    calendar: &ICalendar,
+    index: u32,
+    parent: Option<u32>,
+    instances: &mut Option<Instances>,
+) -> bool {
     let Some(component) = calendar.components.get(index as usize) else {
         return false;
     };
-    if let Some(range) = &filter.time_range
-        && !in_range(range, calendar, index, component, instances)
-    {
-        return false;
+    if let Some(range) = &filter.time_range {
+        let hit = match (component.component_type == ICalendarComponentType::VAlarm, parent) {
+            (true, Some(parent)) => alarm_in_range(range, calendar, parent, component, instances),
+            (true, None) => false,
+            (false, _) => in_range(range, calendar, index, component, instances),
+        };
+        if !hit {
+            return false;
+        }
     }
     if !filter.props.iter().all(|prop| prop_matches(prop, component)) {
         return false;
@@ -250,7 +257,7 @@ fn component_matches(filter: &CompFilter, calendar: &ICalendar, index: u32, inst
         if inner.not_defined {
             children.peek().is_none()
         } else {
-            children.any(|child| component_matches(inner, calendar, child, instances))
+            children.any(|child| component_matches(inner, calendar, child, Some(index), instances))
         }
     })
 }
@@ -280,6 +287,58 @@ fn in_range(
         .0
         .get(&index)
         .is_some_and(|spans| spans.iter().any(|(start, end)| range.overlaps(*start, *end)))
+}
+
+/// RFC 4791 9.9 for VALARM: an alarm is in range when one of its
+/// triggers (and of their repetitions, RFC 5545 3.8.6.2) falls in it, for
+/// any instance of the component that holds it. A trigger is a time, or a
+/// duration from the instance's start (or end, `RELATED=END`).
+fn alarm_in_range(
+    range: &TimeRange,
+    calendar: &ICalendar,
+    parent: u32,
+    alarm: &ICalendarComponent,
+    instances: &mut Option<Instances>,
+) -> bool {
+    let Some(trigger) = alarm.property(&ICalendarProperty::Trigger) else {
+        return false;
+    };
+    let repeat = alarm
+        .property(&ICalendarProperty::Repeat)
+        .and_then(|entry| entry.values.first())
+        .and_then(|value| match value {
+            ICalendarValue::Integer(n) => Some((*n).clamp(0, 1000)),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let every = alarm
+        .property(&ICalendarProperty::Duration)
+        .and_then(|entry| entry.values.first())
+        .and_then(|value| match value {
+            ICalendarValue::Duration(duration) => Some(duration.as_seconds()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let hits = |first: i64| (0..=repeat).any(|n| range.overlaps(first + n * every, first + n * every));
+    match trigger.values.first() {
+        Some(ICalendarValue::PartialDateTime(time)) => time
+            .to_date_time_with_tz(Tz::UTC)
+            .is_some_and(|time| hits(time.timestamp())),
+        Some(ICalendarValue::Duration(offset)) => {
+            let from_end = trigger
+                .params
+                .iter()
+                .any(|param| param.value.as_text().is_some_and(|v| v.eq_ignore_ascii_case("END")));
+            let instances = instances.get_or_insert_with(|| Instances::of(calendar));
+            instances.0.get(&parent).is_some_and(|spans| {
+                spans.iter().any(|(start, end)| {
+                    let anchor = if from_end { *end } else { *start };
+                    hits(anchor + offset.as_seconds())
+                })
+            })
+        }
+        _ => false,
+    }
 }
 
 /// A property's value as text, for text-match.
@@ -384,12 +443,21 @@ END:VEVENT\r\nEND:VCALENDAR\r\n";
         assert!(!hits(
             "<C:comp-filter name=\"VEVENT\"><C:comp-filter name=\"VALARM\"><C:is-not-defined/></C:comp-filter></C:comp-filter>"
         ));
+        // The alarm rings five minutes before each instance: 09:55 on
+        // Monday 2026-03-02, not at 10:00.
+        let alarm = |start: &str, end: &str| {
+            format!(
+                "<C:comp-filter name=\"VEVENT\"><C:comp-filter name=\"VALARM\"><C:time-range start=\"{start}\" end=\"{end}\"/></C:comp-filter></C:comp-filter>"
+            )
+        };
+        assert!(hits(&alarm("20260302T095000Z", "20260302T100000Z")));
+        assert!(!hits(&alarm("20260302T100000Z", "20260302T110000Z")));
     }
 
     #[test]
     fn filters_the_server_cannot_apply_are_refused() {
         for inner in [
-            "<C:comp-filter name=\"VEVENT\"><C:comp-filter name=\"VALARM\"><C:time-range start=\"20260101T000000Z\"/></C:comp-filter></C:comp-filter>",
+            "<C:comp-filter name=\"VTODO\"><C:comp-filter name=\"VTIMEZONE\"><C:time-range start=\"20260101T000000Z\"/></C:comp-filter></C:comp-filter>",
             "<C:comp-filter name=\"VEVENT\"><C:time-range start=\"2026-01-01\"/></C:comp-filter>",
             "<C:comp-filter name=\"VEVENT\"><C:time-range/></C:comp-filter>",
             "<C:comp-filter name=\"VEVENT\"><C:prop-filter name=\"SUMMARY\"><C:text-match collation=\"i;x\">a</C:text-match></C:prop-filter></C:comp-filter>",

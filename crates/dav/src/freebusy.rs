@@ -3,9 +3,8 @@
 //! instance of a recurrence counted; transparent and cancelled events
 //! take no time, tentative ones are BUSY-TENTATIVE.
 
-use crate::calendar_filter::{MAX_INSTANCES, TimeRange};
-use calcard::common::timezone::Tz;
-use calcard::icalendar::dates::TimeOrDelta;
+use crate::calendar_filter::TimeRange;
+use crate::instances::instances;
 use calcard::icalendar::{ICalendar, ICalendarComponentType, ICalendarProperty};
 use chrono::DateTime;
 
@@ -23,9 +22,8 @@ enum Busy {
 
 /// Busy periods in the range of one calendar object, clipped to it.
 fn periods(calendar: &ICalendar, range: &TimeRange, out: &mut Vec<(i64, i64, Busy)>) {
-    let expanded = calendar.expand_dates(Tz::UTC, MAX_INSTANCES);
-    for event in expanded.events {
-        let Some(component) = calendar.components.get(event.comp_id as usize) else {
+    for instance in instances(calendar) {
+        let Some(component) = calendar.components.get(instance.component as usize) else {
             continue;
         };
         if component.component_type != ICalendarComponentType::VEvent {
@@ -48,11 +46,7 @@ fn periods(calendar: &ICalendar, range: &TimeRange, out: &mut Vec<(i64, i64, Bus
         } else {
             Busy::Busy
         };
-        let start = event.start.timestamp();
-        let end = match event.end {
-            TimeOrDelta::Time(end) => end.timestamp(),
-            TimeOrDelta::Delta(delta) => start.saturating_add(delta.num_seconds()),
-        };
+        let (start, end) = (instance.start, instance.end);
         if end > start && range.overlaps(start, end) {
             out.push((start.max(range.start), end.min(range.end), kind));
         }

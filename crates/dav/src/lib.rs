@@ -11,8 +11,10 @@
 pub mod calendar_filter;
 pub mod card_filter;
 pub mod context;
+pub mod expand;
 pub mod files;
 pub mod freebusy;
+pub mod instances;
 pub mod mkcol;
 pub mod object;
 pub mod path;

@@ -24,6 +24,12 @@ pub async fn report(dav: &Dav<'_>, request: &Request, target: &Target) -> Answer
     let (kind, collection_name, object_name) = match target {
         Target::Collection(kind, _, name) => (*kind, name, None),
         Target::Object(kind, _, collection, name) => (*kind, collection, Some(name)),
+        Target::Root | Target::Principals | Target::Principal(_) if body.is(DAV, "principal-property-search") => {
+            return principal_search(dav, request, &body);
+        }
+        Target::Root | Target::Principals | Target::Principal(_) if body.is(DAV, "principal-search-property-set") => {
+            return Ok(search_property_set());
+        }
         _ => return Err(unsupported("reports run on a calendar or an address book")),
     };
     let collection = dav.existing_collection(kind, collection_name).await?;
@@ -50,24 +56,54 @@ fn unsupported(why: &str) -> Response {
     precondition(403, DAV, "supported-report", why)
 }
 
-fn ask_of(body: &Element) -> Ask {
-    Ask::within(body).unwrap_or(Ask::AllProp(Vec::new()))
+/// What a report asks of each resource it answers with.
+struct Wanted {
+    ask: Ask,
+    /// `<C:expand>` in the calendar-data asked for (RFC 4791 9.6.5).
+    expand: Option<calendar_filter::TimeRange>,
+    minimal: bool,
 }
 
-fn add_object(
-    dav: &Dav<'_>,
-    out: &mut Multistatus,
-    collection: &DavCollection,
-    object: &DavObject,
-    ask: &Ask,
-    minimal: bool,
-) {
+impl Wanted {
+    fn of(body: &Element, request: &Request) -> Result<Wanted, Response> {
+        let expand = body
+            .child(DAV, "prop")
+            .and_then(|prop| prop.child(CALDAV, "calendar-data"))
+            .and_then(|data| data.child(CALDAV, "expand"))
+            .map(calendar_filter::TimeRange::parse)
+            .transpose()?;
+        Ok(Wanted {
+            ask: Ask::within(body).unwrap_or(Ask::AllProp(Vec::new())),
+            expand,
+            minimal: request.minimal,
+        })
+    }
+}
+
+fn add_object(dav: &Dav<'_>, out: &mut Multistatus, collection: &DavCollection, object: &DavObject, wanted: &Wanted) {
     let owner = Owner {
         address: &dav.account.address,
     };
+    let expanded;
+    let object = match &wanted.expand {
+        Some(range) if collection.kind == DavKind::Calendar => {
+            expanded = DavObject {
+                content: crate::expand::expand(&object.content, range),
+                ..object.clone()
+            };
+            &expanded
+        }
+        _ => object,
+    };
     out.response(
         &dav.object_href(collection, &object.name),
-        &propstats(&owner, &Resource::Object(collection.kind, object), &[], ask, minimal),
+        &propstats(
+            &owner,
+            &Resource::Object(collection.kind, object),
+            &[],
+            &wanted.ask,
+            wanted.minimal,
+        ),
     );
 }
 
@@ -75,7 +111,7 @@ fn add_object(
 /// 8.7): the resources named, each found or 404, from any of the caller's
 /// collections of the kind.
 async fn multiget(dav: &Dav<'_>, request: &Request, collection: &DavCollection, body: &Element) -> Answer {
-    let ask = ask_of(body);
+    let wanted = Wanted::of(body, request)?;
     let mut out = Multistatus::new();
     let mut collections: HashMap<String, Option<DavCollection>> = HashMap::new();
     collections.insert(collection.name.clone(), Some(collection.clone()));
@@ -99,7 +135,7 @@ async fn multiget(dav: &Dav<'_>, request: &Request, collection: &DavCollection, 
             continue;
         };
         match dav.object(holder, &name).await? {
-            Some(object) => add_object(dav, &mut out, holder, &object, &ask, request.minimal),
+            Some(object) => add_object(dav, &mut out, holder, &object, &wanted),
             None => out.status(href, 404),
         }
     }
@@ -158,7 +194,7 @@ async fn query(
         (None, Depth::Zero) => Vec::new(),
         (None, _) => dav.store.dav_objects(collection.id).await.map_err(store_failure)?,
     };
-    let ask = ask_of(body);
+    let wanted = Wanted::of(body, request)?;
     let mut out = Multistatus::new();
     let mut kept = 0;
     for object in &objects {
@@ -170,7 +206,7 @@ async fn query(
             break;
         }
         kept += 1;
-        add_object(dav, &mut out, collection, object, &ask, request.minimal);
+        add_object(dav, &mut out, collection, object, &wanted);
     }
     Ok(out.finish(None))
 }
@@ -191,14 +227,14 @@ async fn sync(dav: &Dav<'_>, request: &Request, collection: &DavCollection, body
     if !matches!(level.trim(), "1" | "infinite" | "") {
         return Err(Response::text(400, "sync-level is 1 or infinite"));
     }
-    let ask = ask_of(body);
+    let wanted = Wanted::of(body, request)?;
     let mut out = Multistatus::new();
     if token.is_empty() {
         // The collection was read first: a member written since is listed
         // and comes again in the next sync, which is harmless.
         let objects = dav.store.dav_objects(collection.id).await.map_err(store_failure)?;
         for object in &objects {
-            add_object(dav, &mut out, collection, object, &ask, request.minimal);
+            add_object(dav, &mut out, collection, object, &wanted);
         }
         return Ok(out.finish(Some(&sync_token(collection))));
     }
@@ -218,7 +254,7 @@ async fn sync(dav: &Dav<'_>, request: &Request, collection: &DavCollection, body
     };
     for name in &changes.written {
         if let Some(object) = dav.object(collection, name).await? {
-            add_object(dav, &mut out, collection, &object, &ask, request.minimal);
+            add_object(dav, &mut out, collection, &object, &wanted);
         }
     }
     for name in &changes.removed {
@@ -250,4 +286,88 @@ async fn free_busy(dav: &Dav<'_>, collection: &DavCollection, body: &Element) ->
         headers: vec![("content-type", "text/calendar; charset=utf-8".into())],
         body: freebusy::free_busy(&contents, range, now).into_bytes(),
     })
+}
+
+/// The properties principal-property-search looks in (RFC 3744 9.5).
+const SEARCHABLE: [(&str, &str, &str); 2] = [
+    (DAV, "displayname", "Name"),
+    (CALDAV, "calendar-user-address-set", "Mail address"),
+];
+
+fn search_property_set() -> Response {
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:principal-search-property-set xmlns:D=\"DAV:\" \
+         xmlns:C=\"urn:ietf:params:xml:ns:caldav\">",
+    );
+    for (ns, local, description) in SEARCHABLE {
+        let prefix = if ns == DAV { "D" } else { "C" };
+        xml.push_str(&format!(
+            "<D:principal-search-property><D:prop><{prefix}:{local}/></D:prop>\
+             <D:description xml:lang=\"en\">{description}</D:description></D:principal-search-property>"
+        ));
+    }
+    xml.push_str("</D:principal-search-property-set>");
+    Response::xml(200, xml)
+}
+
+/// principal-property-search (RFC 3744 9.4). A user sees no one else's
+/// principal here (their names and addresses are not the caller's to
+/// list), so the answer is the caller's own principal when it matches.
+fn principal_search(dav: &Dav<'_>, request: &Request, body: &Element) -> Answer {
+    let address = dav.account.address.to_lowercase();
+    let value_of = |element: &Element| -> Option<String> {
+        SEARCHABLE
+            .iter()
+            .any(|(ns, local, _)| element.is(ns, local))
+            .then(|| address.clone())
+    };
+    let results: Vec<bool> = body
+        .children_named(DAV, "property-search")
+        .map(|search| {
+            let wanted = search
+                .child(DAV, "match")
+                .map(Element::text)
+                .unwrap_or_default()
+                .to_lowercase();
+            search
+                .child(DAV, "prop")
+                .into_iter()
+                .flat_map(Element::elements)
+                .filter_map(value_of)
+                .any(|value| value.contains(wanted.trim()))
+        })
+        .collect();
+    let matched = if body.attr("test") == Some("anyof") {
+        results.is_empty() || results.iter().any(|hit| *hit)
+    } else {
+        results.iter().all(|hit| *hit)
+    };
+    let mut out = Multistatus::new();
+    if matched {
+        let owner = Owner {
+            address: &dav.account.address,
+        };
+        // Python's caldav sends an empty DAV:prop with the properties it
+        // wants beside it rather than inside; read those as asked for.
+        let ask = match Ask::within(body) {
+            Some(Ask::Props(names)) if names.is_empty() => Ask::Props(
+                body.elements()
+                    .filter(|e| {
+                        !matches!(
+                            e.name.local.as_str(),
+                            "prop" | "property-search" | "apply-to-principal-collection-set"
+                        )
+                    })
+                    .map(|e| e.name.clone())
+                    .collect(),
+            ),
+            Some(ask) => ask,
+            None => Ask::Props(Vec::new()),
+        };
+        out.response(
+            &owner.principal(),
+            &propstats(&owner, &Resource::Principal, &[], &ask, request.minimal),
+        );
+    }
+    Ok(out.finish(None))
 }

@@ -354,3 +354,79 @@ async fn addressbook_query_and_multiget_find_cards() {
         .await;
     assert_eq!((wrong.status, condition(&wrong).as_str()), (403, "supported-report"));
 }
+
+#[tokio::test]
+async fn expand_alarms_and_principal_search_answer_as_the_rfcs_say() {
+    let client = Client::start().await;
+    let daily = event("daily", "20261207T090000Z", "Stand-up").replace(
+        "DURATION:PT1H\r\n",
+        "DURATION:PT15M\r\nRRULE:FREQ=DAILY\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT10M\r\nEND:VALARM\r\n",
+    );
+    let put = client
+        .put(&format!("{CALENDAR}daily.ics"), "text/calendar", &daily, &[])
+        .await;
+    assert_eq!(put.status, 201, "{}", put.body);
+
+    // RFC 4791 9.6.5: two days of a daily event come back as two instances.
+    let expanded = client
+        .multistatus(
+            "REPORT",
+            CALENDAR,
+            "1",
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop>
+<C:calendar-data><C:expand start="20261210T000000Z" end="20261212T000000Z"/></C:calendar-data></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+<C:time-range start="20261210T000000Z" end="20261212T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#,
+        )
+        .await;
+    let data = prop(&expanded, &format!("{CALENDAR}daily.ics"), CALDAV, "calendar-data")
+        .unwrap()
+        .text();
+    assert_eq!(data.matches("BEGIN:VEVENT").count(), 2, "{data}");
+    assert!(!data.contains("RRULE"), "{data}");
+    assert!(data.contains("RECURRENCE-ID:20261210T090000Z") && data.contains("RECURRENCE-ID:20261211T090000Z"));
+    assert!(data.contains("BEGIN:VALARM"), "{data}");
+
+    // RFC 4791 9.9: the alarm rings at 08:50 each day.
+    let alarm = |start: &str, end: &str| {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/></D:prop>
+<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:comp-filter name="VALARM">
+<C:time-range start="{start}" end="{end}"/></C:comp-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    let ringing = client
+        .multistatus("REPORT", CALENDAR, "1", &alarm("20261215T084500Z", "20261215T085500Z"))
+        .await;
+    assert_eq!(hrefs(&ringing), [format!("{CALENDAR}daily.ics")]);
+    let quiet = client
+        .multistatus("REPORT", CALENDAR, "1", &alarm("20261215T090000Z", "20261215T100000Z"))
+        .await;
+    assert!(hrefs(&quiet).is_empty());
+
+    // RFC 3744 9.4: the caller finds itself, and nobody else.
+    let search = |name: &str| {
+        format!(
+            r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop>
+<D:match>{name}</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#
+        )
+    };
+    let me = client
+        .multistatus("REPORT", "/dav/principals/", "0", &search("ANN"))
+        .await;
+    assert_eq!(hrefs(&me), ["/dav/principals/ann@example.com/"]);
+    let bob = client
+        .multistatus("REPORT", "/dav/principals/", "0", &search("bob"))
+        .await;
+    assert!(hrefs(&bob).is_empty());
+    let set = client
+        .send(
+            "REPORT",
+            "/dav/principals/",
+            &[("Depth", "0")],
+            r#"<D:principal-search-property-set xmlns:D="DAV:"/>"#,
+        )
+        .await;
+    assert_eq!(set.status, 200);
+    assert!(set.body.contains("displayname"), "{}", set.body);
+}

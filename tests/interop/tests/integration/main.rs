@@ -4,6 +4,7 @@
 //! seconds of linking, and CI builds them all.
 
 mod caldav;
+mod caldav_server_tester;
 mod fetchmail;
 mod fetchmail_pop3;
 mod imaplib;
