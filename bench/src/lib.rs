@@ -1,5 +1,6 @@
 //! Shared helpers for the benchmark binaries.
 
+pub mod http;
 pub mod imap;
 pub mod people_mail;
 pub mod server;

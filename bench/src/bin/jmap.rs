@@ -14,80 +14,17 @@
 //!   cargo build --release -p estafeta -p estafeta-bench
 //!   target/release/jmap [--smoke] [--messages N]
 
+use estafeta_bench::http::Http;
 use estafeta_bench::imap::Client;
 use estafeta_bench::people_mail::{USER, messages};
 use estafeta_bench::server::{Server, add_account, estafeta, estafeta_binary, wait_port};
 use estafeta_bench::{arg, flag, progress};
 use std::time::Instant;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const PASSWORD: &str = "bench-password-1";
 const PAGE: usize = 1_000;
-
-/// HTTP/1.1 with one connection kept open, as a JMAP client keeps it.
-struct Http {
-    reader: BufReader<TcpStream>,
-    authorization: String,
-}
-
-impl Http {
-    async fn connect(port: u16) -> Http {
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let login = base64_encode(format!("{USER}:{PASSWORD}").as_bytes());
-        Http {
-            reader: BufReader::with_capacity(256 * 1024, stream),
-            authorization: format!("Basic {login}"),
-        }
-    }
-
-    async fn post(&mut self, path: &str, body: &str) -> String {
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\nContent-Type: application/json\r\n\
-Content-Length: {}\r\n\r\n{body}",
-            self.authorization,
-            body.len()
-        );
-        self.reader.get_mut().write_all(request.as_bytes()).await.unwrap();
-        let mut length = 0;
-        let mut status = String::new();
-        self.reader.read_line(&mut status).await.unwrap();
-        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-        loop {
-            let mut line = String::new();
-            self.reader.read_line(&mut line).await.unwrap();
-            if line == "\r\n" {
-                break;
-            }
-            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap();
-            }
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).await.unwrap();
-        String::from_utf8(body).unwrap()
-    }
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
 
 /// The value of `"key":"..."` at its first place in `json`, for reading
 /// ids out of responses without a JSON crate in the loop.
@@ -112,7 +49,7 @@ async fn imap_list(port: u16, expected: usize) -> f64 {
 }
 
 async fn jmap_list(port: u16, account: &str, inbox: &str, expected: usize) -> f64 {
-    let mut http = Http::connect(port).await;
+    let mut http = Http::connect(port, USER, PASSWORD).await;
     let started = Instant::now();
     let query = format!(
         r#"{{"using":["urn:ietf:params:jmap:core","urn:ietf:params:jmap:mail"],"methodCalls":[["Email/query",{{"accountId":"{account}","filter":{{"inMailbox":"{inbox}"}},"sort":[{{"property":"receivedAt","isAscending":false}}]}},"q"]]}}"#
@@ -183,7 +120,7 @@ http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
     drop(client);
 
     // The ids JMAP names the account and INBOX by.
-    let mut http = Http::connect(http_port).await;
+    let mut http = Http::connect(http_port, USER, PASSWORD).await;
     let account = {
         let session = {
             let mut stream = TcpStream::connect(("127.0.0.1", http_port)).await.unwrap();
