@@ -26,12 +26,12 @@ fn event(i: usize) -> String {
     let day = i % 365;
     let (month, mday) = month_day(day);
     let hour = 7 + i % 12;
-    let rule = if i % 10 == 0 {
+    let rule = if i.is_multiple_of(10) {
         "RRULE:FREQ=WEEKLY;COUNT=20\r\n"
     } else {
         ""
     };
-    let alarm = if i % 5 == 0 {
+    let alarm = if i.is_multiple_of(5) {
         "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Soon\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n"
     } else {
         ""
