@@ -257,6 +257,14 @@ pub enum AccountCommand {
     },
     /// Delete an account with all its mail.
     Remove { address: String },
+    /// Write everything kept for an account into a new directory: mail as
+    /// mbox, calendars and contacts as .ics/.vcf files, the file space,
+    /// and account.json (portability, GDPR art. 20).
+    Export {
+        address: String,
+        #[arg(long)]
+        output: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

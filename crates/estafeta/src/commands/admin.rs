@@ -126,6 +126,22 @@ pub async fn account(config: &Config, command: AccountCommand) -> anyhow::Result
                 .await?;
             println!("changed password of {address}");
         }
+        AccountCommand::Export { address: text, output } => {
+            let address = address(&text)?;
+            let store = open(config).await?;
+            let Some(account) = store.account_get(&address.to_string()).await? else {
+                bail!("no account {address}");
+            };
+            let done = super::export::export(store.as_ref(), &account, &output).await?;
+            println!(
+                "exported {address} into {}: {} messages in {} mailboxes, {} calendar and contact resources, {} files",
+                output.display(),
+                done.messages,
+                done.mailboxes,
+                done.resources,
+                done.files
+            );
+        }
         AccountCommand::Remove { address: text } => {
             let address = address(&text)?;
             open(config).await?.account_remove(&address.to_string()).await?;

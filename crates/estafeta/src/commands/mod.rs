@@ -1,5 +1,6 @@
 mod admin;
 mod dns;
+mod export;
 mod outbound;
 mod pools;
 mod serve;

@@ -8,6 +8,7 @@ mod common;
 mod config;
 mod dns_cli;
 mod durability;
+mod export_cli;
 mod migrate;
 mod outbound_cli;
 mod outbound_crash;
