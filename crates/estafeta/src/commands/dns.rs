@@ -108,6 +108,24 @@ pub fn wanted(domain: &str, config: &Config, dkim: Option<(String, String)>) -> 
             value: host.clone(),
             why: "Thunderbird-format autoconfiguration (served on the http listener, behind a TLS proxy on 443)",
         });
+        // RFC 6764 3 and 4: calendar and contact clients find the
+        // server and its context path; https only, through the proxy.
+        for service in ["_caldavs._tcp", "_carddavs._tcp"] {
+            records.extend([
+                Record {
+                    name: format!("{service}.{zone}"),
+                    kind: "SRV",
+                    value: format!("0 1 443 {host}"),
+                    why: "calendar and contact clients find the server (RFC 6764), over the TLS proxy on 443",
+                },
+                Record {
+                    name: format!("{service}.{zone}"),
+                    kind: "TXT",
+                    value: format!("path={}/", estafeta_dav::path::MOUNT),
+                    why: "where CalDAV and CardDAV live on it (RFC 6764 4)",
+                },
+            ]);
+        }
     }
     records
 }
