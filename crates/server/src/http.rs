@@ -37,6 +37,7 @@ fn router(shared: Arc<Shared>) -> Router {
             get(crate::api::autoconfig::config),
         )
         .route("/mail/config-v1.1.xml", get(crate::api::autoconfig::config))
+        .route("/apple/mobileconfig", get(crate::api::mobileconfig::profile))
         .route("/.well-known/mta-sts.txt", get(crate::api::mta_sts::serve))
         .route("/.well-known/jmap", get(crate::api::jmap::session))
         .route("/jmap/session", get(crate::api::jmap::session))

@@ -7,6 +7,7 @@ pub mod autoconfig;
 pub mod dav;
 pub mod jmap;
 pub mod jmap_push;
+pub mod mobileconfig;
 pub mod mta_sts;
 pub mod unsubscribe;
 pub mod verified;

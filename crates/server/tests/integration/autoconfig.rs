@@ -153,3 +153,109 @@ async fn the_mta_sts_policy_is_served_for_hosted_domains_only() {
     assert_eq!(get("mta-sts.elsewhere.test").await.status, 404);
     assert_eq!(get("example.com").await.status, 404);
 }
+
+/// The top-level keys of each payload dictionary in a profile, with their
+/// values as text (a plist read as Apple's tools read it: key, then value).
+fn payloads(plist: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = Reader::from_str(plist);
+    let (mut depth, mut payloads, mut key, mut text) = (0, Vec::new(), String::new(), String::new());
+    let mut current: Option<std::collections::HashMap<String, String>> = None;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(start) if start.name().as_ref() == "dict" => {
+                depth += 1;
+                if depth == 2 {
+                    current = Some(Default::default());
+                }
+            }
+            Event::End(end) if end.name().as_ref() == "dict" => {
+                if depth == 2 {
+                    payloads.extend(current.take());
+                }
+                depth -= 1;
+            }
+            Event::Start(_) => text.clear(),
+            Event::Text(t) => text.push_str(&t.xml10_content()),
+            Event::End(end) => {
+                let name = end.name().as_ref().to_owned();
+                if name == "key" {
+                    key = text.clone();
+                } else if let Some(dict) = current.as_mut() {
+                    dict.insert(key.clone(), text.clone());
+                }
+                text.clear();
+            }
+            Event::Empty(empty) => {
+                if let Some(dict) = current.as_mut() {
+                    dict.insert(key.clone(), empty.name().as_ref().to_owned());
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    payloads
+}
+
+#[tokio::test]
+async fn an_apple_profile_sets_up_mail_calendars_and_contacts_with_tls() {
+    let server = TestServer::start().await;
+    server.add_account("ann@example.com", "pw").await;
+    let response = http_request(
+        server.addr(Service::Http),
+        "GET",
+        "/apple/mobileconfig?emailaddress=ann%40example.com",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/x-apple-aspen-config")
+    );
+    assert!(
+        response
+            .header("content-disposition")
+            .unwrap()
+            .contains("example.com.mobileconfig")
+    );
+    let found = payloads(&response.body);
+    let kinds: Vec<&str> = found.iter().map(|p| p["PayloadType"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "com.apple.mail.managed",
+            "com.apple.caldav.account",
+            "com.apple.carddav.account"
+        ]
+    );
+    let port = |service| server.addr(service).port().to_string();
+    let mail = &found[0];
+    assert_eq!(mail["IncomingMailServerPortNumber"], port(Service::Imaps));
+    assert_eq!(mail["OutgoingMailServerPortNumber"], port(Service::Submissions));
+    assert_eq!(
+        (
+            mail["IncomingMailServerUseSSL"].as_str(),
+            mail["OutgoingMailServerUseSSL"].as_str()
+        ),
+        ("true", "true")
+    );
+    assert_eq!(mail["IncomingMailServerHostName"], "mx.test");
+    assert_eq!(mail["EmailAddress"], "ann@example.com");
+    assert_eq!(found[1]["CalDAVPrincipalURL"], "/dav/principals/ann@example.com/");
+    assert_eq!(found[2]["CardDAVUseSSL"], "true");
+    assert!(found.iter().all(|p| !p.contains_key("IncomingPassword")));
+
+    for (query, status) in [("eve%40elsewhere.test", 404), ("nonsense", 400)] {
+        let refused = http_request(
+            server.addr(Service::Http),
+            "GET",
+            &format!("/apple/mobileconfig?emailaddress={query}"),
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(refused.status, status, "{query}");
+    }
+}
