@@ -38,6 +38,8 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/mail/config-v1.1.xml", get(crate::api::autoconfig::config))
         .route("/apple/mobileconfig", get(crate::api::mobileconfig::profile))
+        .route("/autodiscover/autodiscover.xml", post(crate::api::autodiscover::serve))
+        .route("/Autodiscover/Autodiscover.xml", post(crate::api::autodiscover::serve))
         .route("/.well-known/mta-sts.txt", get(crate::api::mta_sts::serve))
         .route("/.well-known/jmap", get(crate::api::jmap::session))
         .route("/jmap/session", get(crate::api::jmap::session))

@@ -108,6 +108,12 @@ pub fn wanted(domain: &str, config: &Config, dkim: Option<(String, String)>) -> 
             value: host.clone(),
             why: "Thunderbird-format autoconfiguration (served on the http listener, behind a TLS proxy on 443)",
         });
+        records.push(Record {
+            name: format!("autodiscover.{zone}"),
+            kind: "CNAME",
+            value: host.clone(),
+            why: "Outlook's Autodiscover (POX, served on the http listener, behind a TLS proxy on 443)",
+        });
         // RFC 6764 3 and 4: calendar and contact clients find the
         // server and its context path; https only, through the proxy.
         for service in ["_caldavs._tcp", "_carddavs._tcp"] {

@@ -97,6 +97,7 @@ async fn the_records_printed_are_the_records_checked() {
             ("_submission._tcp.example.test.", "SRV"),
             ("_imaps._tcp.example.test.", "SRV"),
             ("autoconfig.example.test.", "CNAME"),
+            ("autodiscover.example.test.", "CNAME"),
             ("_caldavs._tcp.example.test.", "SRV"),
             ("_caldavs._tcp.example.test.", "TXT"),
             ("_carddavs._tcp.example.test.", "SRV"),
@@ -108,7 +109,7 @@ async fn the_records_printed_are_the_records_checked() {
     assert_eq!(records[0].2, "10 mail.example.test.");
     assert_eq!(records[7].2, "0 1 465 mail.example.test.");
     assert_eq!(
-        (records[11].2.as_str(), unquote(&records[12].2)),
+        (records[12].2.as_str(), unquote(&records[13].2)),
         ("0 1 443 mail.example.test.", "path=/dav/".into())
     );
     // The id is the one of the policy the server serves for this hostname.
@@ -123,14 +124,14 @@ async fn the_records_printed_are_the_records_checked() {
 
     // Nothing published yet: every record is missing, and the command fails.
     let before = call(&["dns-check", "example.test"]).await.unwrap();
-    before.refused("15 of 15 records missing or wrong");
-    assert_eq!(before.stdout.matches("missing\t").count(), 15, "{}", before.stdout);
+    before.refused("16 of 16 records missing or wrong");
+    assert_eq!(before.stdout.matches("missing\t").count(), 16, "{}", before.stdout);
 
     for record in &records {
         publish(&dns, record);
     }
     let after = call(&["dns-check", "example.test"]).await.unwrap();
-    assert_eq!(after.ok().matches("ok\t").count(), 15, "{}", after.stdout);
+    assert_eq!(after.ok().matches("ok\t").count(), 16, "{}", after.stdout);
 
     // A record that says something else is named with what was found.
     dns.txt("_dmarc.example.test", "v=DMARC1; p=none");
@@ -153,7 +154,7 @@ async fn the_records_printed_are_the_records_checked() {
     })
     .await
     .unwrap();
-    wrong.refused("1 of 15 records missing or wrong");
+    wrong.refused("1 of 16 records missing or wrong");
     assert!(
         wrong.stdout.contains("differs\texample.test. MX 10 mail.example.test.")
             && wrong.stdout.contains("published: 10 elsewhere.test."),

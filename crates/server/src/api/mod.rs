@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod autoconfig;
+pub mod autodiscover;
 pub mod dav;
 pub mod jmap;
 pub mod jmap_push;

@@ -259,3 +259,81 @@ async fn an_apple_profile_sets_up_mail_calendars_and_contacts_with_tls() {
         assert_eq!(refused.status, status, "{query}");
     }
 }
+
+#[tokio::test]
+async fn outlook_autodiscover_answers_with_the_real_ports_for_hosted_domains() {
+    let server = TestServer::start().await;
+    server.add_account("ann@example.com", "pw").await;
+    let request = |address: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Autodiscover xmlns=\"http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006\">\
+<Request><EMailAddress>{address}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema></Request></Autodiscover>"
+        )
+    };
+    let response = http_request(
+        server.addr(Service::Http),
+        "POST",
+        "/autodiscover/autodiscover.xml",
+        &[("Content-Type", "text/xml")],
+        request("ann@example.com").as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let root = estafeta_dav::xml::parse(response.body.as_bytes()).expect("XML");
+    let account = root
+        .elements()
+        .find(|e| e.name.local == "Response")
+        .and_then(|r| r.elements().find(|e| e.name.local == "Account"))
+        .expect("an Account");
+    let field = |protocol: &estafeta_dav::xml::Element, name: &str| {
+        protocol
+            .elements()
+            .find(|e| e.name.local == name)
+            .map(|e| e.text())
+            .unwrap_or_default()
+    };
+    let protocols: Vec<(String, String, String, String)> = account
+        .elements()
+        .filter(|e| e.name.local == "Protocol")
+        .map(|p| {
+            (
+                field(p, "Type"),
+                field(p, "Port"),
+                field(p, "SSL"),
+                field(p, "LoginName"),
+            )
+        })
+        .collect();
+    let port = |service| server.addr(service).port().to_string();
+    let expect = |kind: &str, service| {
+        (
+            kind.to_owned(),
+            port(service),
+            "on".to_owned(),
+            "ann@example.com".to_owned(),
+        )
+    };
+    assert_eq!(
+        protocols,
+        [
+            expect("IMAP", Service::Imaps),
+            expect("POP3", Service::Pop3s),
+            expect("SMTP", Service::Submissions)
+        ]
+    );
+    for (body, status) in [
+        (request("eve@elsewhere.test"), 404),
+        ("<x/>".to_owned(), 400),
+        ("not xml".to_owned(), 400),
+    ] {
+        let refused = http_request(
+            server.addr(Service::Http),
+            "POST",
+            "/Autodiscover/Autodiscover.xml",
+            &[],
+            body.as_bytes(),
+        )
+        .await;
+        assert_eq!(refused.status, status, "{body}");
+    }
+}
