@@ -186,22 +186,7 @@ async fn existing(dav: &Dav<'_>, place: &Place<'_>) -> Result<DavFile, Response>
 }
 
 async fn propfind(dav: &Dav<'_>, request: &Request, place: &Place<'_>) -> Answer {
-    let depth = request.depth(Depth::Infinity)?;
-    if depth == Depth::Infinity {
-        return Err(precondition(
-            403,
-            DAV,
-            "propfind-finite-depth",
-            "PROPFIND takes Depth 0 or 1 here",
-        ));
-    }
-    let ask = match request.xml()? {
-        None => Ask::AllProp(Vec::new()),
-        Some(body) if body.is(DAV, "propfind") => {
-            Ask::within(&body).ok_or_else(|| Response::text(400, "a propfind holds prop, allprop or propname"))?
-        }
-        Some(_) => return Err(Response::text(400, "the body of a PROPFIND is a DAV:propfind")),
-    };
+    let (depth, ask) = crate::propfind::asked(request)?;
     let owner = Owner {
         address: &dav.account.address,
     };
@@ -239,59 +224,28 @@ async fn proppatch(dav: &Dav<'_>, request: &Request, place: &Place<'_>) -> Answe
         return Err(forbidden("the space itself keeps no properties"));
     }
     let file = existing(dav, place).await?;
-    let body = request
-        .xml()?
-        .filter(|body| body.is(DAV, "propertyupdate"))
-        .ok_or_else(|| Response::text(400, "the body of a PROPPATCH is a DAV:propertyupdate"))?;
     let mut dead = parse_many(&file.dead);
-    let mut results: Vec<(Name, u16)> = Vec::new();
-    for operation in body.elements() {
-        let set = match (operation.name.ns.as_str(), operation.name.local.as_str()) {
-            (DAV, "set") => true,
-            (DAV, "remove") => false,
-            _ => return Err(Response::text(400, "a propertyupdate holds set and remove")),
-        };
-        for element in operation.children_named(DAV, "prop").flat_map(Element::elements) {
-            let status = if element.name.ns == DAV && LIVE.contains(&element.name.local.as_str()) {
-                403
-            } else {
-                dead.retain(|have| have.name != element.name);
-                if set {
-                    dead.push(element.clone());
-                }
-                200
-            };
-            results.retain(|(name, _)| *name != element.name);
-            results.push((element.name.clone(), status));
+    let results = crate::proppatch::update(request, |element, set| {
+        if element.name.ns == DAV && LIVE.contains(&element.name.local.as_str()) {
+            return Err(403);
         }
-    }
-    let failed = results.iter().any(|(_, status)| *status != 200);
-    if failed {
-        for (_, status) in &mut results {
-            if *status == 200 {
-                *status = 424;
-            }
+        dead.retain(|have| have.name != element.name);
+        if set {
+            dead.push(element.clone());
         }
-    } else {
+        Ok(())
+    })?;
+    if results.iter().all(|(_, status)| *status == 200) {
         let stored: String = dead.iter().map(Element::to_xml).collect();
         dav.store
             .dav_file_set_dead(dav.account.id, &file.path, &stored)
             .await
             .map_err(store_failure)?;
     }
-    let mut statuses: Vec<u16> = results.iter().map(|(_, s)| *s).collect();
-    statuses.sort_unstable();
-    statuses.dedup();
-    let propstats: Vec<(u16, Vec<(Name, Value)>)> = statuses
-        .into_iter()
-        .map(|status| {
-            let names = results.iter().filter(|(_, s)| *s == status);
-            (status, names.map(|(name, _)| (name.clone(), Value::Empty)).collect())
-        })
-        .collect();
-    let mut out = Multistatus::new();
-    out.response(&href(place.account, &file.path, file.collection), &propstats);
-    Ok(out.finish(None))
+    Ok(crate::proppatch::answer(
+        &href(place.account, &file.path, file.collection),
+        &results,
+    ))
 }
 
 fn parent_missing(error: StoreError) -> Response {

@@ -97,7 +97,9 @@ pub fn propstats(
     stats
 }
 
-pub async fn propfind(dav: &Dav<'_>, request: &Request, target: &Target) -> Answer {
+/// The depth and what a PROPFIND asks (RFC 4918 9.1: no body is
+/// allprop; Depth infinity is refused with `propfind-finite-depth`).
+pub fn asked(request: &Request) -> Result<(Depth, Ask), Response> {
     let depth = request.depth(Depth::Infinity)?;
     if depth == Depth::Infinity {
         return Err(precondition(
@@ -114,6 +116,11 @@ pub async fn propfind(dav: &Dav<'_>, request: &Request, target: &Target) -> Answ
         }
         Some(_) => return Err(Response::text(400, "the body of a PROPFIND is a DAV:propfind")),
     };
+    Ok((depth, ask))
+}
+
+pub async fn propfind(dav: &Dav<'_>, request: &Request, target: &Target) -> Answer {
+    let (depth, ask) = asked(request)?;
     let owner = Owner {
         address: &dav.account.address,
     };

@@ -51,12 +51,33 @@ pub async fn proppatch(dav: &Dav<'_>, request: &Request, target: &Target) -> Ans
         ));
     };
     let collection = dav.existing_collection(*kind, name).await?;
+    let mut props = collection.props.clone();
+    let mut dead_props = dead(&collection);
+    let results = update(request, |element, set| {
+        apply(*kind, &mut props, &mut dead_props, element, set)
+    })?;
+    if results.iter().all(|(_, status)| *status == 200) {
+        props.dead = dead_props.iter().map(Element::to_xml).collect();
+        dav.store
+            .dav_collection_update(collection.id, &props)
+            .await
+            .map_err(store_failure)?;
+    }
+    Ok(answer(&dav.collection_href(&collection), &results))
+}
+
+/// Reads a DAV:propertyupdate and runs its set and remove in document
+/// order through `change` (Ok, or the status that property is refused
+/// with). All or none (RFC 4918 9.2): when one is refused the rest are
+/// reported 424, and the caller keeps nothing.
+pub fn update(
+    request: &Request,
+    mut change: impl FnMut(&Element, bool) -> Result<(), u16>,
+) -> Result<Vec<(Name, u16)>, Response> {
     let body = request
         .xml()?
         .filter(|body| body.is(DAV, "propertyupdate"))
         .ok_or_else(|| Response::text(400, "the body of a PROPPATCH is a DAV:propertyupdate"))?;
-    let mut props = collection.props.clone();
-    let mut dead_props = dead(&collection);
     let mut results: Vec<(Name, u16)> = Vec::new();
     for operation in body.elements() {
         let set = if operation.is(DAV, "set") {
@@ -66,46 +87,35 @@ pub async fn proppatch(dav: &Dav<'_>, request: &Request, target: &Target) -> Ans
         } else {
             return Err(Response::text(400, "a propertyupdate holds set and remove"));
         };
-        for prop in operation.children_named(DAV, "prop") {
-            for element in prop.elements() {
-                let status = match apply(*kind, &mut props, &mut dead_props, element, set) {
-                    Ok(()) => 200,
-                    Err(status) => status,
-                };
-                results.retain(|(name, _)| *name != element.name);
-                results.push((element.name.clone(), status));
-            }
+        for element in operation.children_named(DAV, "prop").flat_map(Element::elements) {
+            let status = change(element, set).err().unwrap_or(200);
+            results.retain(|(name, _)| *name != element.name);
+            results.push((element.name.clone(), status));
         }
     }
-    let failed = results.iter().any(|(_, status)| *status != 200);
-    if failed {
+    if results.iter().any(|(_, status)| *status != 200) {
         for (_, status) in &mut results {
             if *status == 200 {
                 *status = 424;
             }
         }
-    } else {
-        props.dead = dead_props.iter().map(Element::to_xml).collect();
-        dav.store
-            .dav_collection_update(collection.id, &props)
-            .await
-            .map_err(store_failure)?;
     }
+    Ok(results)
+}
+
+/// The 207 for a PROPPATCH: its properties grouped by status.
+pub fn answer(href: &str, results: &[(Name, u16)]) -> Response {
     let mut statuses: Vec<u16> = results.iter().map(|(_, status)| *status).collect();
     statuses.sort_unstable();
     statuses.dedup();
     let propstats: Vec<(u16, Vec<(Name, Value)>)> = statuses
         .into_iter()
         .map(|status| {
-            let names = results
-                .iter()
-                .filter(|(_, s)| *s == status)
-                .map(|(name, _)| (name.clone(), Value::Empty))
-                .collect();
-            (status, names)
+            let names = results.iter().filter(|(_, s)| *s == status);
+            (status, names.map(|(name, _)| (name.clone(), Value::Empty)).collect())
         })
         .collect();
     let mut out = Multistatus::new();
-    out.response(&dav.collection_href(&collection), &propstats);
-    Ok(out.finish(None))
+    out.response(href, &propstats);
+    out.finish(None)
 }

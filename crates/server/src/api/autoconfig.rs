@@ -43,18 +43,25 @@ pub async fn config(
     let Some(domain) = domain.and_then(|d| estafeta_core::address::normalise_domain(&d)) else {
         return (StatusCode::BAD_REQUEST, "give emailaddress=user@domain\n").into_response();
     };
-    // Only for domains this server hosts: no one else's users are sent here.
-    match shared.store.domain_is_local(&domain).await {
-        Ok(true) => {}
-        Ok(false) => return (StatusCode::NOT_FOUND, "no mail for that domain here\n").into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "autoconfig: cannot read the domains");
-            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
-        }
+    if let Err(refusal) = hosted(&shared, &domain).await {
+        return refusal;
     }
     let ports = shared.ports.get().cloned().unwrap_or_default();
     let body = document(&domain, &shared.config.hostname, |service| ports.get(&service).copied());
     ([(header::CONTENT_TYPE, "application/xml; charset=utf-8")], body).into_response()
+}
+
+/// Client configuration is given for domains this server hosts only: no
+/// one else's users are sent here (autoconfig, Autodiscover, profiles).
+pub(super) async fn hosted(shared: &Shared, domain: &str) -> Result<(), Response> {
+    match shared.store.domain_is_local(domain).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err((StatusCode::NOT_FOUND, "no mail for that domain here\n").into_response()),
+        Err(error) => {
+            tracing::warn!(%error, "client configuration: cannot read the domains");
+            Err((StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response())
+        }
+    }
 }
 
 /// The configuration for `domain`, served by `hostname` on the ports

@@ -25,13 +25,8 @@ pub async fn profile(State(shared): State<Arc<Shared>>, Query(query): Query<Hash
     };
     let address = address.to_string();
     let domain = address.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
-    match shared.store.domain_is_local(&domain).await {
-        Ok(true) => {}
-        Ok(false) => return (StatusCode::NOT_FOUND, "no mail for that domain here\n").into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "mobileconfig: cannot read the domains");
-            return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
-        }
+    if let Err(refusal) = super::autoconfig::hosted(&shared, &domain).await {
+        return refusal;
     }
     let ports = shared.ports.get().cloned().unwrap_or_default();
     let Some(body) = document(&address, &shared.config.hostname, |service| {
