@@ -37,7 +37,6 @@ pub fn wait_port(port: u16) {
     }
 }
 
-/// A server process, stopped gracefully (SIGTERM) when dropped.
 /// `estafeta account add USER --password-stdin`, as an operator would.
 pub fn add_account(binary: &Path, config: &Path, user: &str, password: &str) {
     let mut add = Command::new(binary)
@@ -57,6 +56,37 @@ pub fn add_account(binary: &Path, config: &Path, user: &str, password: &str) {
     );
 }
 
+/// An installation in `dir` listening for IMAP and HTTP on free loopback
+/// ports (plaintext allowed: a bench measures the protocol, not TLS), with
+/// the domain `bench.test` and one account.
+pub struct Install {
+    pub config: PathBuf,
+    pub imap_port: u16,
+    pub http_port: u16,
+}
+
+pub fn install_with_http(binary: &Path, dir: &Path, user: &str, password: &str) -> Install {
+    let (imap_port, http_port) = (estafeta_interop::free_port(), estafeta_interop::free_port());
+    let config = dir.join("estafeta.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nimap = \"127.0.0.1:{imap_port}\"\n\
+http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    estafeta(binary, &config, &["domain", "add", "bench.test"]);
+    add_account(binary, &config, user, password);
+    Install {
+        config,
+        imap_port,
+        http_port,
+    }
+}
+
+/// A server process, stopped gracefully (SIGTERM) when dropped.
 pub struct Server(pub Child);
 
 impl Server {

@@ -14,7 +14,7 @@
 //!   target/release/caldav [--smoke] [--events N]
 
 use estafeta_bench::http::Http;
-use estafeta_bench::server::{Server, add_account, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::server::{Install, Server, estafeta_binary, install_with_http, wait_port};
 use estafeta_bench::{arg, flag, progress};
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
@@ -164,23 +164,12 @@ async fn main() {
         .prefix("estafeta-caldav-bench")
         .tempdir()
         .unwrap();
-    let (imap_port, http_port, radicale_port) = (
-        estafeta_interop::free_port(),
-        estafeta_interop::free_port(),
-        estafeta_interop::free_port(),
-    );
-    let config = work.path().join("estafeta.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nimap = \"127.0.0.1:{imap_port}\"\n\
-http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
-            work.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    estafeta(&binary, &config, &["domain", "add", "bench.test"]);
-    add_account(&binary, &config, USER, PASSWORD);
+    let radicale_port = estafeta_interop::free_port();
+    let Install {
+        config,
+        imap_port,
+        http_port,
+    } = install_with_http(&binary, work.path(), USER, PASSWORD);
     let _server = Server::start(&binary, &config, imap_port);
     wait_port(http_port);
     let _radicale = radicale(&work.path().join("radicale"), radicale_port);

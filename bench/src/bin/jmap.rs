@@ -17,7 +17,7 @@
 use estafeta_bench::http::Http;
 use estafeta_bench::imap::Client;
 use estafeta_bench::people_mail::{USER, messages};
-use estafeta_bench::server::{Server, add_account, estafeta, estafeta_binary, wait_port};
+use estafeta_bench::server::{Install, Server, estafeta_binary, install_with_http, wait_port};
 use estafeta_bench::{arg, flag, progress};
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -96,19 +96,11 @@ async fn main() {
         .prefix("estafeta-jmap-bench")
         .tempdir()
         .unwrap();
-    let (imap_port, http_port) = (estafeta_interop::free_port(), estafeta_interop::free_port());
-    let config = work.path().join("estafeta.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\nhostname = \"mx.bench.test\"\n[listen]\nimap = \"127.0.0.1:{imap_port}\"\n\
-http = \"127.0.0.1:{http_port}\"\n[auth]\nallow_plaintext = true\n",
-            work.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    estafeta(&binary, &config, &["domain", "add", "bench.test"]);
-    add_account(&binary, &config, USER, PASSWORD);
+    let Install {
+        config,
+        imap_port,
+        http_port,
+    } = install_with_http(&binary, work.path(), USER, PASSWORD);
     let mut server = Some(Server::start(&binary, &config, imap_port));
     wait_port(http_port);
 

@@ -6,7 +6,7 @@
 use crate::context::precondition;
 use crate::instances::instances;
 use crate::response::Response;
-use crate::text_match::{Collation, TextMatch};
+use crate::text_match::{Collation, ParamFilter, TextMatch, filter_name};
 use crate::xml::{CALDAV, Element};
 use calcard::common::timezone::Tz;
 use calcard::icalendar::{
@@ -94,23 +94,12 @@ pub struct PropFilter {
     pub params: Vec<ParamFilter>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub not_defined: bool,
-    pub text: Option<TextMatch>,
-}
-
 fn unsupported(why: &str) -> Response {
     precondition(403, CALDAV, "supported-filter", why)
 }
 
 fn name_of(element: &Element) -> Result<String, Response> {
-    element
-        .attr("name")
-        .filter(|name| !name.is_empty())
-        .map(str::to_ascii_uppercase)
-        .ok_or_else(|| precondition(403, CALDAV, "valid-filter", "a filter names what it tests"))
+    filter_name(element, CALDAV)
 }
 
 /// Reads `C:filter`: exactly one comp-filter, for VCALENDAR.
@@ -180,13 +169,7 @@ fn prop_filter(element: &Element) -> Result<PropFilter, Response> {
         text: text_match(element)?,
         params: element
             .children_named(CALDAV, "param-filter")
-            .map(|param| {
-                Ok(ParamFilter {
-                    name: name_of(param)?,
-                    not_defined: param.child(CALDAV, "is-not-defined").is_some(),
-                    text: text_match(param)?,
-                })
-            })
+            .map(|param| ParamFilter::parse(param, CALDAV, Collation::AsciiCasemap))
             .collect::<Result<_, Response>>()?,
     })
 }
@@ -363,21 +346,13 @@ fn prop_matches(filter: &PropFilter, component: &ICalendarComponent) -> bool {
     entries.any(|entry| {
         filter.text.as_ref().is_none_or(|text| text.matches(&entry_text(entry)))
             && filter.params.iter().all(|param| {
-                let mut values = entry
-                    .params
-                    .iter()
-                    .filter(|have| have.name.as_str().eq_ignore_ascii_case(&param.name))
-                    .peekable();
-                if param.not_defined {
-                    values.peek().is_none()
-                } else {
-                    values.any(|have| {
-                        param
-                            .text
-                            .as_ref()
-                            .is_none_or(|text| text.matches(have.value.as_text().unwrap_or_default()))
-                    })
-                }
+                param.matches(
+                    entry
+                        .params
+                        .iter()
+                        .filter(|have| have.name.as_str().eq_ignore_ascii_case(&param.name))
+                        .map(|have| have.value.as_text().unwrap_or_default().to_owned()),
+                )
             })
     })
 }

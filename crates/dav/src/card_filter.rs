@@ -4,7 +4,7 @@
 
 use crate::context::precondition;
 use crate::response::Response;
-use crate::text_match::{Collation, TextMatch};
+use crate::text_match::{Collation, ParamFilter, TextMatch, filter_name};
 use crate::xml::{CARDDAV, Element};
 use calcard::vcard::{VCard, VCardEntry, VCardValue};
 
@@ -51,19 +51,8 @@ pub struct PropFilter {
     pub params: Vec<ParamFilter>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamFilter {
-    pub name: String,
-    pub not_defined: bool,
-    pub text: Option<TextMatch>,
-}
-
 fn name_of(element: &Element) -> Result<String, Response> {
-    element
-        .attr("name")
-        .filter(|name| !name.is_empty())
-        .map(str::to_ascii_uppercase)
-        .ok_or_else(|| precondition(403, CARDDAV, "valid-filter", "a filter names what it tests"))
+    filter_name(element, CARDDAV)
 }
 
 fn text(element: &Element) -> Result<TextMatch, Response> {
@@ -84,13 +73,7 @@ pub fn parse(filter: &Element) -> Result<CardFilter, Response> {
                     .collect::<Result<_, _>>()?,
                 params: prop
                     .children_named(CARDDAV, "param-filter")
-                    .map(|param| {
-                        Ok(ParamFilter {
-                            name: name_of(param)?,
-                            not_defined: param.child(CARDDAV, "is-not-defined").is_some(),
-                            text: param.child(CARDDAV, "text-match").map(text).transpose()?,
-                        })
-                    })
+                    .map(|param| ParamFilter::parse(param, CARDDAV, Collation::UnicodeCasemap))
                     .collect::<Result<_, Response>>()?,
             })
         })
@@ -150,20 +133,13 @@ fn prop_matches(filter: &PropFilter, card: &VCard) -> bool {
         .map(|text| entries.iter().any(|entry| text.matches(&entry_text(entry))));
     let params = filter.params.iter().map(|param| {
         entries.iter().any(|entry| {
-            let mut values = entry
-                .params
-                .iter()
-                .filter(|have| have.name.as_str().eq_ignore_ascii_case(&param.name))
-                .peekable();
-            if param.not_defined {
-                return values.peek().is_none();
-            }
-            values.any(|have| {
-                param
-                    .text
-                    .as_ref()
-                    .is_none_or(|text| text.matches(&have.value.clone().into_text()))
-            })
+            param.matches(
+                entry
+                    .params
+                    .iter()
+                    .filter(|have| have.name.as_str().eq_ignore_ascii_case(&param.name))
+                    .map(|have| have.value.clone().into_text().into_owned()),
+            )
         })
     });
     filter.test.combine(texts.chain(params))

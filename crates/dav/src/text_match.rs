@@ -92,6 +92,50 @@ impl TextMatch {
     }
 }
 
+/// The name a filter element tests (RFC 4791 9.7.1, RFC 6352 10.5.1),
+/// upper-cased as iCalendar and vCard names compare.
+pub fn filter_name(element: &Element, ns: &str) -> Result<String, Response> {
+    element
+        .attr("name")
+        .filter(|name| !name.is_empty())
+        .map(str::to_ascii_uppercase)
+        .ok_or_else(|| precondition(403, ns, "valid-filter", "a filter names what it tests"))
+}
+
+/// A param-filter, the same in both REPORTs (RFC 4791 9.7.3, RFC 6352
+/// 10.5.2): the parameter is absent, or one of its values matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamFilter {
+    pub name: String,
+    pub not_defined: bool,
+    pub text: Option<TextMatch>,
+}
+
+impl ParamFilter {
+    pub fn parse(element: &Element, ns: &str, collation: Collation) -> Result<ParamFilter, Response> {
+        Ok(ParamFilter {
+            name: filter_name(element, ns)?,
+            not_defined: element.child(ns, "is-not-defined").is_some(),
+            text: element
+                .child(ns, "text-match")
+                .map(|text| TextMatch::parse(text, ns, collation))
+                .transpose()?,
+        })
+    }
+
+    /// Whether the values a property gives this parameter pass.
+    pub fn matches(&self, mut values: impl Iterator<Item = String>) -> bool {
+        match values.next() {
+            None => self.not_defined,
+            Some(_) if self.not_defined => false,
+            Some(first) => {
+                let text = |value: &str| self.text.as_ref().is_none_or(|text| text.matches(value));
+                text(&first) || values.any(|value| text(&value))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
