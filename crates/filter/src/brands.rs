@@ -129,11 +129,47 @@ const BRANDS: &[(&str, &[&str])] = &[
     ("correos", &["correos.es"]),
     ("bbva", &["bbva.com", "bbva.es"]),
     ("caixabank", &["caixabank.com", "caixabank.es"]),
+    // A common noun too, but the brand phishing claims most after the
+    // software giants (35 of the 1,500 messages of the phishing corpus,
+    // every one about a hardware wallet); no SpamAssassin or tab name.
+    ("ledger", &["ledger.com"]),
+    ("bitget", &["bitget.com"]),
+    ("uniswap", &["uniswap.org"]),
+    ("temu", &["temu.com"]),
+    ("starbucks", &["starbucks.com"]),
+    ("t-mobile", &["t-mobile.com"]),
+    (
+        "lidl",
+        &[
+            "lidl.com",
+            "lidl.de",
+            "lidl.co.uk",
+            "lidl.fr",
+            "lidl.es",
+            "lidl.it",
+            "lidl.nl",
+            "lidl.pt",
+        ],
+    ),
+    (
+        "decathlon",
+        &[
+            "decathlon.com",
+            "decathlon.fr",
+            "decathlon.de",
+            "decathlon.co.uk",
+            "decathlon.es",
+            "decathlon.com.br",
+        ],
+    ),
+    ("rossmann", &["rossmann.de"]),
 ];
 
 /// The brand a display name claims when the address is not the brand's.
 pub fn impersonated(display_name: &str, from_domain: &str) -> Option<&'static str> {
-    let name = display_name.to_lowercase();
+    // As a person reads it: "C o i n b a s e" and a Cyrillic "МеtaMask"
+    // claim the brand as much as the plain name does.
+    let name = crate::disguise::as_read(display_name);
     let domain = from_domain.trim_end_matches('.').to_ascii_lowercase();
     BRANDS
         .iter()
@@ -144,6 +180,15 @@ pub fn impersonated(display_name: &str, from_domain: &str) -> Option<&'static st
                     .any(|own| domain == *own || domain.ends_with(&format!(".{own}")))
         })
         .map(|(brand, _)| *brand)
+}
+
+/// `host` is one of the brands' own (or under one).
+pub fn owns(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    BRANDS
+        .iter()
+        .flat_map(|(_, domains)| domains.iter())
+        .any(|own| host == *own || host.ends_with(&format!(".{own}")))
 }
 
 /// `brand` occurs in `name` as a word of its own: not inside another word
@@ -164,6 +209,9 @@ mod tests {
         assert_eq!(impersonated("PayPal Service", "secure-mail.example"), Some("paypal"));
         assert_eq!(impersonated("Correios", "envio-rastreio.net.br"), Some("correios"));
         assert_eq!(impersonated("DHL Express", "notice.shop.test"), Some("dhl"));
+        assert_eq!(impersonated("C o i n b a s e", "shop.test"), Some("coinbase"));
+        assert_eq!(impersonated("L\u{E0139}edger", "shop.test"), Some("ledger"));
+        assert_eq!(impersonated("MеtаМаsk.io", "shop.test"), Some("metamask"));
         assert_eq!(
             impersonated("Microsoft 365 Team", "m365.support.test"),
             Some("microsoft")
@@ -179,6 +227,8 @@ mod tests {
         );
         assert_eq!(impersonated("Detran SP", "detran.sp.gov.br"), None);
         assert_eq!(impersonated("Amazon.com", "marketplace.amazon.co.uk"), None);
+        assert!(owns("billing.spotify.com") && owns("ledger.com"));
+        assert!(!owns("legbranch.org") && !owns("notspotify.com"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bayes;
 pub mod brands;
 pub mod corpus;
+pub mod disguise;
 pub mod dnsbl;
 pub mod html;
 pub mod pipeline;

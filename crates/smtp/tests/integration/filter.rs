@@ -464,6 +464,58 @@ async fn moves_in_imap_teach_the_filter() {
     assert_eq!(updates.len(), 2, "the moved one and the next");
 }
 
+#[tokio::test]
+async fn words_alone_do_not_junk_mail_a_domain_signed() {
+    let server = server_with(|config| config.filter.min_learned = 2).await;
+    let mut examples: Vec<(Vec<u8>, bool)> = (0..20).map(|n| (pills(n).into_bytes(), true)).collect();
+    examples.extend((0..20).map(|n| (work(n).into_bytes(), false)));
+    estafeta_filter::train_spam(server.store().as_ref(), None, examples)
+        .await
+        .unwrap();
+    let pills_signer = crate::sender_auth::Signer::new(&server, "pills.test");
+    let gmail_signer = crate::sender_auth::Signer::new(&server, "gmail.com");
+
+    // Unsigned, Bayes alone files it in Junk.
+    send(&server, &pills(50)).await.expect(250, "2.0.0");
+    assert_eq!(mailbox(&server, ALICE, "Junk").await.len(), 1);
+
+    // Signed by its own domain, the same words are not enough alone: the
+    // Bayes points stop short of the threshold.
+    send(&server, &pills_signer.sign("pills.test", &pills(51)))
+        .await
+        .expect(250, "2.0.0");
+    let inbox_now = inbox(&server, ALICE).await;
+    assert_eq!(inbox_now.len(), 1, "junk: {:?}", mailbox(&server, ALICE, "Junk").await);
+    assert!(
+        inbox_now[0].contains("BAYES_99") && inbox_now[0].contains("dkim=pass"),
+        "{}",
+        inbox_now[0]
+    );
+    assert!(spam_score(&inbox_now[0]) < 5.0, "{}", inbox_now[0]);
+
+    // A rule that agrees (a brand's name over another domain) lets Bayes
+    // count in full.
+    let branded = pills(52).replace("Pharmacy <", "PayPal Pharmacy <");
+    send(&server, &pills_signer.sign("pills.test", &branded))
+        .await
+        .expect(250, "2.0.0");
+    let junk = mailbox(&server, ALICE, "Junk").await;
+    assert_eq!(junk.len(), 2);
+    assert!(
+        junk[1].contains("FROM_NAME_BRAND") && junk[1].contains("BAYES_99"),
+        "{}",
+        junk[1]
+    );
+
+    // A free mailbox provider's signature vouches for anyone.
+    let free = pills(53).replace("rx53@pills.test", "rx53@gmail.com");
+    send(&server, &gmail_signer.sign("gmail.com", &free))
+        .await
+        .expect(250, "2.0.0");
+    assert_eq!(mailbox(&server, ALICE, "Junk").await.len(), 3);
+    assert_eq!(inbox(&server, ALICE).await.len(), 1);
+}
+
 /// HTML spam as a 2002 corpus has it: a style sheet and shouting text.
 fn styled_spam(n: usize) -> String {
     mail(

@@ -9,12 +9,13 @@ use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
 
-struct Signer {
+/// Signs as `domain` with a key published in the test DNS.
+pub(crate) struct Signer {
     pkcs8: Vec<u8>,
 }
 
 impl Signer {
-    fn new(server: &TestServer, domain: &str) -> Signer {
+    pub(crate) fn new(server: &TestServer, domain: &str) -> Signer {
         let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
         let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
         let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
@@ -25,7 +26,7 @@ impl Signer {
         Signer { pkcs8 }
     }
 
-    fn sign(&self, domain: &str, message: &str) -> String {
+    pub(crate) fn sign(&self, domain: &str, message: &str) -> String {
         let key = Ed25519Key::from_pkcs8_der(&self.pkcs8).unwrap();
         let signature = DkimSigner::from_key(key)
             .domain(domain)
