@@ -13,6 +13,7 @@ pub mod error;
 pub mod identity;
 mod mailbox;
 mod mailbox_set;
+mod query_changes;
 mod request;
 mod set_args;
 pub mod submission;

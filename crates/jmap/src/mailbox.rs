@@ -396,7 +396,7 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
     let mut response = json!({
         "accountId": account_id,
         "queryState": tree.state,
-        "canCalculateChanges": false,
+        "canCalculateChanges": true,
         "position": start,
         "ids": ids[start..end],
     });
@@ -404,6 +404,16 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
         response["total"] = json!(total);
     }
     Ok(response)
+}
+
+/// Mailbox/queryChanges (RFC 8620 5.6): the query run again, against
+/// Mailbox/changes since the old state.
+pub async fn query_changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
+    context.check_account(&arguments)?;
+    let (since, changes_arguments) = crate::query_changes::since(&arguments)?;
+    let now = query(context, crate::query_changes::query_arguments(&arguments)).await?;
+    let changes = changes(context, changes_arguments).await?;
+    crate::query_changes::answer(&arguments, &since, &now, &changes)
 }
 
 /// RFC 8621 2.3: by sortOrder or name; ties keep the store's order.

@@ -147,6 +147,10 @@ impl Request {
             "Mailbox/changes" if uses(CAPABILITY_MAIL) => {
                 Ok(("Mailbox/changes", mailbox::changes(context, arguments).await?))
             }
+            "Mailbox/queryChanges" if uses(CAPABILITY_MAIL) => Ok((
+                "Mailbox/queryChanges",
+                mailbox::query_changes(context, arguments).await?,
+            )),
             "Mailbox/set" if uses(CAPABILITY_MAIL) => {
                 Ok(("Mailbox/set", mailbox_set::set(context, arguments, created_ids).await?))
             }
@@ -184,6 +188,17 @@ impl Request {
             "EmailSubmission/get" if uses(CAPABILITY_SUBMISSION) => {
                 Ok(("EmailSubmission/get", submission::get(context, arguments).await?))
             }
+            "EmailSubmission/query" if uses(CAPABILITY_SUBMISSION) => {
+                Ok(("EmailSubmission/query", submission::query(context, arguments).await?))
+            }
+            "EmailSubmission/changes" if uses(CAPABILITY_SUBMISSION) => Ok((
+                "EmailSubmission/changes",
+                submission::changes(context, arguments).await?,
+            )),
+            "EmailSubmission/queryChanges" if uses(CAPABILITY_SUBMISSION) => Ok((
+                "EmailSubmission/queryChanges",
+                submission::query_changes(context, arguments).await?,
+            )),
             "EmailSubmission/set" if uses(CAPABILITY_SUBMISSION) => {
                 let (mut response, implicit) = submission::set(context, arguments, created_ids).await?;
                 if let Some(email_set) = implicit {

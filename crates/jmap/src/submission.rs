@@ -175,7 +175,7 @@ pub async fn set(
     created_ids: &mut Map<String, Value>,
 ) -> Result<(Value, Option<Value>), MethodError> {
     let account_id = context.check_account(&arguments)?;
-    let state = format!("s{}", context.account.id.0);
+    let state = state(context);
     check_state(&arguments, &state)?;
     let create = match arguments.get("create") {
         None | Some(Value::Null) => Map::new(),
@@ -292,15 +292,139 @@ pub async fn get(context: &Context<'_>, arguments: Map<String, Value>) -> Result
     };
     Ok(json!({
         "accountId": account_id,
-        "state": format!("s{}", context.account.id.0),
+        "state": state(context),
         "list": [],
         "notFound": not_found,
     }))
 }
 
+/// Nothing is kept, so nothing changes: the state is the account's.
+fn state(context: &Context<'_>) -> String {
+    format!("s{}", context.account.id.0)
+}
+
+/// RFC 8621 7.3's filter conditions and sort properties.
+const FILTERS: &[&str] = &["identityIds", "emailIds", "threadIds", "undoStatus", "before", "after"];
+const SORTS: &[&str] = &["emailId", "threadId", "sentAt"];
+
+fn check_filter(filter: &Value) -> Result<(), MethodError> {
+    let Value::Object(filter) = filter else {
+        return Err(MethodError::new("unsupportedFilter"));
+    };
+    if let Some(operator) = filter.get("operator") {
+        if !matches!(operator.as_str(), Some("AND" | "OR" | "NOT")) {
+            return Err(MethodError::new("unsupportedFilter"));
+        }
+        let Some(Value::Array(conditions)) = filter.get("conditions") else {
+            return Err(MethodError::new("unsupportedFilter"));
+        };
+        return conditions.iter().try_for_each(check_filter);
+    }
+    match filter.keys().find(|name| !FILTERS.contains(&name.as_str())) {
+        Some(name) => Err(MethodError::described("unsupportedFilter", format!("no filter {name}"))),
+        None => Ok(()),
+    }
+}
+
+/// EmailSubmission/query (RFC 8621 7.3): the filter and sort are checked,
+/// and the results are the records kept: none.
+pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
+    let account_id = context.check_account(&arguments)?;
+    if let Some(filter) = arguments.get("filter").filter(|f| !f.is_null()) {
+        check_filter(filter)?;
+    }
+    match arguments.get("sort") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(sort)) => {
+            for comparator in sort {
+                let property = comparator["property"].as_str().unwrap_or_default();
+                if !SORTS.contains(&property) {
+                    return Err(MethodError::described(
+                        "unsupportedSort",
+                        format!("no sort by {property:?}"),
+                    ));
+                }
+            }
+        }
+        Some(_) => return Err(MethodError::invalid_arguments("sort must be an array")),
+    }
+    let mut response = json!({
+        "accountId": account_id,
+        "queryState": state(context),
+        "canCalculateChanges": true,
+        "position": 0,
+        "ids": [],
+    });
+    if arguments.get("calculateTotal") == Some(&Value::Bool(true)) {
+        response["total"] = json!(0);
+    }
+    Ok(response)
+}
+
+/// The old state asked about, if it is today's (else the client starts
+/// over: RFC 8620 5.2 cannotCalculateChanges).
+fn unchanged_since<'a>(
+    context: &Context<'_>,
+    arguments: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, MethodError> {
+    let Some(Value::String(since)) = arguments.get(name) else {
+        return Err(MethodError::invalid_arguments(format!("{name} is required")));
+    };
+    if *since != state(context) {
+        return Err(MethodError::new("cannotCalculateChanges"));
+    }
+    Ok(since)
+}
+
+/// EmailSubmission/changes (RFC 8620 5.2).
+pub async fn changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
+    let account_id = context.check_account(&arguments)?;
+    let since = unchanged_since(context, &arguments, "sinceState")?;
+    Ok(json!({
+        "accountId": account_id,
+        "oldState": since,
+        "newState": since,
+        "hasMoreChanges": false,
+        "created": [],
+        "updated": [],
+        "destroyed": [],
+    }))
+}
+
+/// EmailSubmission/queryChanges (RFC 8620 5.6).
+pub async fn query_changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
+    let account_id = context.check_account(&arguments)?;
+    let since = unchanged_since(context, &arguments, "sinceQueryState")?;
+    let mut response = json!({
+        "accountId": account_id,
+        "oldQueryState": since,
+        "newQueryState": since,
+        "removed": [],
+        "added": [],
+    });
+    if arguments.get("calculateTotal") == Some(&Value::Bool(true)) {
+        response["total"] = json!(0);
+    }
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn submission_filters_are_those_of_rfc_8621() {
+        assert!(check_filter(&json!({"undoStatus": "final", "emailIds": ["e1"]})).is_ok());
+        assert!(check_filter(&json!({"operator": "NOT", "conditions": [{"after": "2026-01-01T00:00:00Z"}]})).is_ok());
+        for bad in [
+            json!({"subject": "x"}),
+            json!({"operator": "XOR", "conditions": []}),
+            json!([]),
+        ] {
+            assert_eq!(check_filter(&bad).unwrap_err().kind, "unsupportedFilter", "{bad}");
+        }
+    }
 
     #[test]
     fn bcc_fields_are_taken_out_and_nothing_else() {

@@ -468,7 +468,7 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
     let mut response = json!({
         "accountId": account_id,
         "queryState": emails.state,
-        "canCalculateChanges": false,
+        "canCalculateChanges": true,
         "position": start,
         "ids": ids,
     });
@@ -478,11 +478,15 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
     Ok(response)
 }
 
-/// RFC 8620 5.6: until query results are kept, the server cannot say how
-/// one changed, and the client queries again.
+/// RFC 8620 5.6: the query run again, against Email/changes since the
+/// old state (an Email's state names each mailbox's UIDNEXT and
+/// HIGHESTMODSEQ, so any old state says what changed).
 pub async fn query_changes(context: &Context<'_>, arguments: Map<String, Value>) -> Result<Value, MethodError> {
     context.check_account(&arguments)?;
-    Err(MethodError::new("cannotCalculateChanges"))
+    let (since, changes_arguments) = crate::query_changes::since(&arguments)?;
+    let now = query(context, crate::query_changes::query_arguments(&arguments)).await?;
+    let changes = super::changes::changes(context, changes_arguments).await?;
+    crate::query_changes::answer(&arguments, &since, &now, &changes)
 }
 
 #[cfg(test)]

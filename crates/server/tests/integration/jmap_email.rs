@@ -807,3 +807,127 @@ async fn search_snippets_mark_the_words_a_query_found() {
     assert_eq!(missing["notFound"], json!(["e00"]));
     assert_eq!(bad["type"], "invalidArguments");
 }
+
+/// RFC 8620 5.6 as a client applies it: the removed taken out, then each
+/// added put in at its index, lowest first.
+fn apply(old: &Value, changes: &Value) -> Vec<String> {
+    let removed = sorted(&changes["removed"]);
+    let mut ids: Vec<String> = old
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .filter(|id| !removed.contains(id))
+        .collect();
+    for added in changes["added"].as_array().unwrap() {
+        let index = added["index"].as_u64().unwrap() as usize;
+        ids.insert(index.min(ids.len()), added["id"].as_str().unwrap().to_owned());
+    }
+    ids
+}
+
+fn strings(ids: &Value) -> Vec<String> {
+    ids.as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn query_changes_bring_a_clients_results_up_to_date() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    arrive_over_smtp(&jmap).await;
+    let lunch = email_with_subject(&jmap, "Lunch").await;
+    let report = email_with_subject(&jmap, "relatório").await;
+    let unflagged_newest_first = json!({
+        "accountId": id,
+        "filter": {"notKeyword": "$flagged"},
+        "sort": [{"property": "receivedAt", "isAscending": false}],
+    });
+    let query = |arguments: &Value| {
+        let arguments = arguments.clone();
+        let jmap = &jmap;
+        async move { answers(&jmap.api(calls(json!([["Email/query", arguments, "q"]]))).await)[0].clone() }
+    };
+    let before = query(&unflagged_newest_first).await;
+    assert_eq!(before["canCalculateChanges"], true);
+    assert_eq!(before["ids"].as_array().unwrap().len(), 2, "{before}");
+
+    // Flagged over IMAP (it leaves these results), a new one over SMTP,
+    // one destroyed over JMAP.
+    let mut imap = ImapProbe::login(&jmap.server, "ann@example.com", "ann's password").await;
+    imap.command("SELECT INBOX").await;
+    let found = imap.command("UID SEARCH SUBJECT Lunch").await;
+    let uid = found
+        .iter()
+        .find_map(|l| l.strip_prefix("* SEARCH "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    imap.command(&format!("UID STORE {uid} +FLAGS (\\Flagged)")).await;
+    smtp_deliver(
+        &jmap.server,
+        "dora@remote.test",
+        "ann@example.com",
+        "From: dora@remote.test\r\nTo: ann@example.com\r\nSubject: Newer\r\nMessage-ID: <newer@remote.test>\r\n\r\nHi\r\n",
+    )
+    .await;
+    let newer = email_with_subject(&jmap, "Newer").await;
+    jmap.api(calls(
+        json!([["Email/set", {"accountId": id, "destroy": [report]}, "d"]]),
+    ))
+    .await;
+
+    let mut asked = unflagged_newest_first.clone();
+    asked["sinceQueryState"] = before["queryState"].clone();
+    asked["calculateTotal"] = json!(true);
+    let changes = answers(&jmap.api(calls(json!([["Email/queryChanges", asked, "c"]]))).await)[0].clone();
+    let after = query(&unflagged_newest_first).await;
+    assert_eq!(changes["oldQueryState"], before["queryState"], "{changes}");
+    assert_eq!(changes["newQueryState"], after["queryState"], "{changes}");
+    assert_eq!(apply(&before["ids"], &changes), strings(&after["ids"]), "{changes}");
+    assert_eq!(strings(&after["ids"]), [newer]);
+    assert_eq!(changes["total"], 1);
+    for gone in [&lunch, &report] {
+        assert!(sorted(&changes["removed"]).contains(gone), "{gone}: {changes}");
+    }
+
+    // Nothing since the new state; too many changes for maxChanges.
+    let mut again = unflagged_newest_first.clone();
+    again["sinceQueryState"] = after["queryState"].clone();
+    let mut capped = unflagged_newest_first.clone();
+    capped["sinceQueryState"] = before["queryState"].clone();
+    capped["maxChanges"] = json!(1);
+    let response = jmap
+        .api(calls(json!([
+            ["Email/queryChanges", again, "a"],
+            ["Email/queryChanges", capped, "b"],
+        ])))
+        .await;
+    let [again, capped] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(
+        (again["removed"].clone(), again["added"].clone()),
+        (json!([]), json!([]))
+    );
+    assert_eq!(capped["type"], "tooManyChanges");
+
+    // Mailboxes by name: one made and one renamed over IMAP.
+    let by_name = json!({"accountId": id, "sort": [{"property": "name"}]});
+    let mailboxes = answers(&jmap.api(calls(json!([["Mailbox/query", by_name.clone(), "m"]]))).await)[0].clone();
+    assert_eq!(mailboxes["canCalculateChanges"], true);
+    imap.command("CREATE Aardvark").await;
+    imap.command("RENAME Drafts Zebra").await;
+    let mut asked = by_name.clone();
+    asked["sinceQueryState"] = mailboxes["queryState"].clone();
+    let response = jmap
+        .api(calls(json!([
+            ["Mailbox/queryChanges", asked, "c"],
+            ["Mailbox/query", by_name, "m"],
+        ])))
+        .await;
+    let [changes, now] = <[Value; 2]>::try_from(answers(&response)).unwrap();
+    assert_eq!(apply(&mailboxes["ids"], &changes), strings(&now["ids"]), "{changes}");
+    assert_eq!(changes["added"].as_array().unwrap().len(), 2, "{changes}");
+}

@@ -152,3 +152,41 @@ async fn what_the_submission_port_refuses_jmap_refuses() {
     let response = jmap.api(calls(json!([["Identity/get", {"accountId": id}, "i"]]))).await;
     assert_eq!(response["methodResponses"][0][1]["type"], "unknownMethod");
 }
+
+#[tokio::test]
+async fn submissions_are_queried_and_followed_though_none_is_kept() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    let request = json!({"using": USING, "methodCalls": [
+        ["EmailSubmission/query", {"accountId": id, "filter": {"undoStatus": "final"},
+            "sort": [{"property": "sentAt", "isAscending": false}], "calculateTotal": true}, "q"],
+        ["EmailSubmission/query", {"accountId": id, "filter": {"subject": "x"}}, "bad-filter"],
+        ["EmailSubmission/query", {"accountId": id, "sort": [{"property": "subject"}]}, "bad-sort"],
+    ]});
+    let response = jmap.api(request).await;
+    let query = &response["methodResponses"][0][1];
+    assert_eq!(
+        (query["ids"].clone(), query["total"].clone()),
+        (json!([]), json!(0)),
+        "{response}"
+    );
+    assert_eq!(response["methodResponses"][1][1]["type"], "unsupportedFilter");
+    assert_eq!(response["methodResponses"][2][1]["type"], "unsupportedSort");
+    let state = query["queryState"].clone();
+
+    let request = json!({"using": USING, "methodCalls": [
+        ["EmailSubmission/changes", {"accountId": id, "sinceState": state}, "c"],
+        ["EmailSubmission/queryChanges", {"accountId": id, "sinceQueryState": state}, "qc"],
+        ["EmailSubmission/changes", {"accountId": id, "sinceState": "s0"}, "old"],
+        ["EmailSubmission/queryChanges", {"accountId": id}, "missing"],
+    ]});
+    let response = jmap.api(request).await;
+    let changes = &response["methodResponses"][0][1];
+    assert_eq!(changes["newState"], state, "{response}");
+    assert_eq!(changes["created"], json!([]));
+    let query_changes = &response["methodResponses"][1][1];
+    assert_eq!(query_changes["newQueryState"], state, "{response}");
+    assert_eq!(query_changes["added"], json!([]));
+    assert_eq!(response["methodResponses"][2][1]["type"], "cannotCalculateChanges");
+    assert_eq!(response["methodResponses"][3][1]["type"], "invalidArguments");
+}
