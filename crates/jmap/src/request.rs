@@ -185,6 +185,9 @@ impl Request {
             "Identity/changes" if uses(CAPABILITY_SUBMISSION) => {
                 Ok(("Identity/changes", identity::changes(context, arguments).await?))
             }
+            "Identity/set" if uses(CAPABILITY_SUBMISSION) => {
+                Ok(("Identity/set", identity::set(context, arguments, created_ids).await?))
+            }
             "EmailSubmission/get" if uses(CAPABILITY_SUBMISSION) => {
                 Ok(("EmailSubmission/get", submission::get(context, arguments).await?))
             }

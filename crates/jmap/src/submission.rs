@@ -6,7 +6,7 @@
 
 use crate::email::{Emails, email_id};
 use crate::error::MethodError;
-use crate::identity::identity_id;
+use crate::identity::Identities;
 use crate::set_args::{check_state, invalid, or_null};
 use crate::{Context, LIMITS};
 use estafeta_store::Account;
@@ -115,7 +115,16 @@ async fn create_one(
     let sender = context
         .sender
         .ok_or_else(|| json!({"type": "forbiddenToSend", "description": "this server sends no mail"}))?;
-    if object.get("identityId").and_then(Value::as_str) != Some(identity_id(context).as_str()) {
+    let identities = Identities::load(context)
+        .await
+        .map_err(|e| json!({"type": "serverFail", "description": e.kind}))?;
+    // RFC 8620 5.3: "#creation" names what an earlier call made.
+    let identity_given = object.get("identityId").and_then(Value::as_str).unwrap_or_default();
+    let identity_id = match identity_given.strip_prefix('#') {
+        Some(creation) => created_ids.get(creation).and_then(Value::as_str).unwrap_or_default(),
+        None => identity_given,
+    };
+    if identities.find(context, identity_id).is_none() {
         return Err(invalid("identityId", "not an identity of this account"));
     }
     let email_id_given = object.get("emailId").and_then(Value::as_str).unwrap_or_default();

@@ -11,6 +11,7 @@ pub mod blob;
 pub mod dav;
 mod dkim;
 mod error;
+pub mod identity;
 pub mod ip_pools;
 pub mod learning;
 mod lease;
@@ -32,6 +33,7 @@ pub use blob::BlobId;
 pub use dav::{DavChanges, DavCollection, DavDelete, DavFile, DavKind, DavObject, DavPrecondition, DavProps, DavPut};
 pub use dkim::DkimKey;
 pub use error::{Result, StoreError};
+pub use identity::Identity;
 pub use ip_pools::{IpPool, NewPoolAddress, PoolAddress};
 pub use learning::{Classifier, Greylisting, ModelScope, TokenCounts, Training};
 pub use tenancy::{DEFAULT_TENANT, DeliveryRecord, StatKind, Stats, Suppression, SuppressionReason, Tenant};
@@ -377,6 +379,16 @@ pub trait Store: Send + Sync {
         recursive: bool,
         moving: bool,
     ) -> Result<bool>;
+
+    // --- Identities (see `identity::Identity`) ---------------------------
+
+    /// The account's stored identities, by slot.
+    async fn identities(&self, account: AccountId) -> Result<Vec<Identity>>;
+    /// Writes `identity` at its slot, or (`slot` below 0) at the next free
+    /// one above 0; returns the slot. `Invalid` past `MAX_IDENTITIES`.
+    async fn identity_put(&self, account: AccountId, identity: &Identity) -> Result<i64>;
+    /// False when nothing was at that slot.
+    async fn identity_delete(&self, account: AccountId, slot: i64) -> Result<bool>;
 
     // --- Operations ------------------------------------------------------
 

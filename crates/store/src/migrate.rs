@@ -317,6 +317,19 @@ const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "identities",
+        columns: &[
+            ("account_id", "BIGINT"),
+            ("slot", "BIGINT"),
+            ("name", "TEXT"),
+            ("email", "TEXT"),
+            ("reply_to", "TEXT"),
+            ("bcc", "TEXT"),
+            ("text_signature", "TEXT"),
+            ("html_signature", "TEXT"),
+        ],
+    },
+    Table {
         name: "dav_tombstones",
         columns: &[("collection_id", "BIGINT"), ("name", "TEXT"), ("sync", "BIGINT")],
     },

@@ -3,8 +3,9 @@
 //! LGPD art. 18 V: portability):
 //!
 //! ```text
-//! DIR/account.json                 the account, its aliases, mailboxes (with each
-//!                                  message's flags by UID), calendars, address books
+//! DIR/account.json                 the account, its aliases, identities, mailboxes
+//!                                  (with each message's flags by UID), calendars,
+//!                                  address books
 //! DIR/mail/<mailbox>.mbox          each mailbox as mboxrd, in UID order
 //! DIR/calendars/<calendar>/<name>  each calendar resource as stored (a "vdir")
 //! DIR/contacts/<book>/<name>       each vCard as stored
@@ -183,10 +184,27 @@ pub async fn export(store: &dyn Store, account: &Account, output: &Path) -> anyh
         .filter(|alias| alias.target.eq_ignore_ascii_case(&account.address))
         .map(|alias| alias.address)
         .collect();
+    let identities: Vec<serde_json::Value> = store
+        .identities(account.id)
+        .await?
+        .into_iter()
+        .map(|identity| {
+            let addresses = |stored: &str| serde_json::from_str(stored).unwrap_or(serde_json::Value::Null);
+            json!({
+                "name": identity.name,
+                "email": identity.email,
+                "reply_to": addresses(&identity.reply_to),
+                "bcc": addresses(&identity.bcc),
+                "text_signature": identity.text_signature,
+                "html_signature": identity.html_signature,
+            })
+        })
+        .collect();
     let summary = json!({
         "address": account.address,
         "created_at": account.created_at,
         "aliases": aliases,
+        "identities": identities,
         "mailboxes": mailboxes,
         "collections": collections,
     });

@@ -59,6 +59,14 @@ async fn an_export_holds_all_of_an_account_and_nothing_of_others() {
         .dav_put(book.id, "c1.vcf", "c1", card, &DavPrecondition::None)
         .await
         .unwrap();
+    let identity = estafeta_store::Identity {
+        slot: -1,
+        name: "Ann at Sales".into(),
+        email: "ann+sales@example.com".into(),
+        text_signature: "-- \nAnn".into(),
+        ..estafeta_store::Identity::default()
+    };
+    store.identity_put(ann.id, &identity).await.unwrap();
     store
         .dav_file_write(ann.id, "docs", true, b"", "", &DavPrecondition::None)
         .await
@@ -116,6 +124,8 @@ async fn an_export_holds_all_of_an_account_and_nothing_of_others() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(target.join("account.json")).unwrap()).unwrap();
     assert_eq!(summary["address"], "ann@example.com");
+    assert_eq!(summary["identities"][0]["name"], "Ann at Sales");
+    assert_eq!(summary["identities"][0]["text_signature"], "-- \nAnn");
     let projects_entry = summary["mailboxes"]
         .as_array()
         .unwrap()

@@ -190,3 +190,106 @@ async fn submissions_are_queried_and_followed_though_none_is_kept() {
     assert_eq!(response["methodResponses"][2][1]["type"], "cannotCalculateChanges");
     assert_eq!(response["methodResponses"][3][1]["type"], "invalidArguments");
 }
+
+#[tokio::test]
+async fn identities_are_made_changed_and_destroyed_for_addresses_the_user_may_send_as() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    let store = jmap.server.store();
+    let address = |a: &str| estafeta_core::Address::parse(a).unwrap();
+    store
+        .alias_add(&address("sales@example.com"), &address("ann@example.com"))
+        .await
+        .unwrap();
+    store
+        .alias_add(&address("bobs@example.com"), &address("bob@example.com"))
+        .await
+        .unwrap();
+    let own = format!("i{}", jmap.account.id.0);
+    let call = |calls: Value| json!({"using": USING, "methodCalls": calls});
+
+    let response = jmap.api(call(json!([["Identity/get", {"accountId": id}, "g"]]))).await;
+    let start = response["methodResponses"][0][1].clone();
+    assert_eq!(start["list"].as_array().unwrap().len(), 1, "{start}");
+    assert_eq!(start["list"][0]["id"], own);
+    assert_eq!(start["list"][0]["mayDelete"], false);
+    let state = start["state"].clone();
+
+    let response = jmap
+        .api(call(json!([
+            ["Identity/set", {"accountId": id, "ifInState": state, "create": {
+                "sales": {"name": "Ann at Sales", "email": "sales@example.com",
+                          "replyTo": [{"name": "Sales", "email": "sales@example.com"}],
+                          "textSignature": "-- \nAnn, Sales"},
+                "tagged": {"email": "ann+lists@example.com"},
+                "bobs": {"email": "bobs@example.com"},
+                "stranger": {"email": "ceo@elsewhere.test"},
+                "bad": {"email": "sales@example.com", "mayDelete": false},
+            }, "update": {&own: {"name": "Ann Souza", "htmlSignature": "<p>Ann</p>"}}}, "s"],
+            ["EmailSubmission/set", {"accountId": id, "create": {
+                "x": {"identityId": "#sales", "emailId": "e00"}}}, "sub"],
+            ["Identity/get", {"accountId": id}, "g"],
+        ])))
+        .await;
+    let set = &response["methodResponses"][0][1];
+    let sales = set["created"]["sales"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(set["created"]["sales"]["mayDelete"], true, "{set}");
+    assert!(set["created"]["tagged"]["id"].is_string(), "{set}");
+    assert_eq!(set["notCreated"]["bobs"]["type"], "forbiddenFrom", "{set}");
+    assert_eq!(set["notCreated"]["stranger"]["type"], "forbiddenFrom");
+    assert_eq!(set["notCreated"]["bad"]["properties"], json!(["mayDelete"]));
+    assert!(set["updated"].as_object().unwrap().contains_key(&own), "{set}");
+    // A submission by the new identity gets past the identity check (the
+    // Email is what is missing).
+    let submission = &response["methodResponses"][1][1];
+    assert_eq!(
+        submission["notCreated"]["x"]["properties"],
+        json!(["emailId"]),
+        "{submission}"
+    );
+    let got = &response["methodResponses"][2][1];
+    let by_id = |wanted: &str| {
+        got["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == wanted)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(by_id(&sales)["textSignature"], "-- \nAnn, Sales");
+    assert_eq!(by_id(&sales)["replyTo"][0]["email"], "sales@example.com");
+    assert_eq!(by_id(&sales)["bcc"], Value::Null);
+    assert_eq!(by_id(&own)["name"], "Ann Souza");
+    assert_eq!(got["list"].as_array().unwrap().len(), 3);
+
+    // Changes name exactly what happened; the email cannot change, the
+    // own identity cannot go, a stale state is refused.
+    let response = jmap
+        .api(call(json!([
+            ["Identity/changes", {"accountId": id, "sinceState": state}, "c"],
+            ["Identity/set", {"accountId": id, "update": {&sales: {"email": "other@example.com"}},
+                "destroy": [own, "i999-1"]}, "s"],
+            ["Identity/set", {"accountId": id, "ifInState": state, "destroy": [sales]}, "stale"],
+        ])))
+        .await;
+    let changes = &response["methodResponses"][0][1];
+    assert_eq!(changes["created"].as_array().unwrap().len(), 2, "{changes}");
+    assert_eq!(changes["updated"], json!([own]), "{changes}");
+    assert_eq!(changes["destroyed"], json!([]));
+    let set = &response["methodResponses"][1][1];
+    assert_eq!(set["notUpdated"][&sales]["properties"], json!(["email"]), "{set}");
+    assert_eq!(set["notDestroyed"][&own]["type"], "forbidden");
+    assert_eq!(set["notDestroyed"]["i999-1"]["type"], "notFound");
+    assert_eq!(response["methodResponses"][2][1]["type"], "stateMismatch");
+
+    let before = changes["newState"].clone();
+    let response = jmap
+        .api(call(json!([
+            ["Identity/set", {"accountId": id, "destroy": [sales]}, "s"],
+            ["Identity/changes", {"accountId": id, "sinceState": before}, "c"],
+        ])))
+        .await;
+    assert_eq!(response["methodResponses"][0][1]["destroyed"], json!([sales]));
+    assert_eq!(response["methodResponses"][1][1]["destroyed"], json!([sales]));
+}

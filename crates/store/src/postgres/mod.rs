@@ -11,6 +11,7 @@
 mod dav;
 mod dav_files;
 mod directory;
+mod identities;
 mod ip_pools;
 mod learning;
 mod mailboxes;
@@ -20,6 +21,7 @@ pub mod schema;
 mod tenancy;
 mod verify;
 
+use crate::Identity;
 use crate::blob::BlobId;
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
@@ -936,6 +938,18 @@ impl Store for PostgresStore {
             &tx, account, from, to, recursive, moving
         )
         .await?)
+    }
+
+    async fn identities(&self, account: AccountId) -> Result<Vec<Identity>> {
+        read_tx!(self, |tx| identities::list(&tx, account).await?)
+    }
+
+    async fn identity_put(&self, account: AccountId, identity: &Identity) -> Result<i64> {
+        write_tx!(self, |tx, changes| identities::put(&tx, account, identity).await?)
+    }
+
+    async fn identity_delete(&self, account: AccountId, slot: i64) -> Result<bool> {
+        write_tx!(self, |tx, changes| identities::delete(&tx, account, slot).await?)
     }
 
     async fn pool_add(&self, name: &str, dedicated: bool) -> Result<()> {

@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (12, V12),
     (13, V13),
     (14, V14),
+    (15, V15),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -371,6 +372,21 @@ CREATE TABLE dav_files (
     dead         TEXT NOT NULL,
     modified_at  BIGINT NOT NULL,
     PRIMARY KEY (account_id, path)
+);
+"#;
+
+/// Identities, as SQLite's V14.
+const V15: &str = r#"
+CREATE TABLE identities (
+    account_id     BIGINT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    slot           BIGINT NOT NULL,
+    name           TEXT NOT NULL,
+    email          TEXT NOT NULL,
+    reply_to       TEXT NOT NULL,
+    bcc            TEXT NOT NULL,
+    text_signature TEXT NOT NULL,
+    html_signature TEXT NOT NULL,
+    PRIMARY KEY (account_id, slot)
 );
 "#;
 

@@ -5,6 +5,7 @@ mod blobs;
 mod dav;
 mod dav_files;
 mod directory;
+mod identities;
 mod learning;
 mod mailboxes;
 mod messages;
@@ -16,6 +17,7 @@ pub mod schema;
 mod tenancy;
 mod verify;
 
+use crate::Identity;
 use crate::blob::{BlobId, FileBlobStore};
 use crate::error::{Result, StoreError};
 use crate::learning::{Greylisting, ModelScope, TokenCounts, Training};
@@ -1021,6 +1023,24 @@ impl Store for SqliteStore {
         let (from, to) = (from.to_owned(), to.to_owned());
         self.write("dav_file_copy", move |conn, _| {
             dav_files::copy(conn, account, &from, &to, recursive, moving)
+        })
+        .await
+    }
+
+    async fn identities(&self, account: AccountId) -> Result<Vec<Identity>> {
+        self.read("identities", move |conn| identities::list(conn, account))
+            .await
+    }
+
+    async fn identity_put(&self, account: AccountId, identity: &Identity) -> Result<i64> {
+        let identity = identity.clone();
+        self.write("identity_put", move |conn, _| identities::put(conn, account, &identity))
+            .await
+    }
+
+    async fn identity_delete(&self, account: AccountId, slot: i64) -> Result<bool> {
+        self.write("identity_delete", move |conn, _| {
+            identities::delete(conn, account, slot)
         })
         .await
     }

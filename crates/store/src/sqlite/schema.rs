@@ -19,6 +19,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (11, V11),
     (12, V12),
     (13, V13),
+    (14, V14),
 ];
 
 const V1: &str = r#"
@@ -376,6 +377,21 @@ CREATE TABLE dav_files (
     modified_at  INTEGER NOT NULL,
     UNIQUE (account_id, path)
 );
+"#;
+
+/// The identities an account sends as (see `crate::identity::Identity`).
+const V14: &str = r#"
+CREATE TABLE identities (
+    account_id     INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    slot           INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    email          TEXT NOT NULL,
+    reply_to       TEXT NOT NULL,
+    bcc            TEXT NOT NULL,
+    text_signature TEXT NOT NULL,
+    html_signature TEXT NOT NULL,
+    PRIMARY KEY (account_id, slot)
+) WITHOUT ROWID;
 "#;
 
 /// The newest schema this build knows.

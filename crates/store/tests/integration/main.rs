@@ -8,6 +8,7 @@ mod crash;
 mod dav;
 mod delivery;
 mod directory;
+mod identities;
 mod imap_ops;
 mod ip_pools;
 mod learning;
