@@ -20,6 +20,7 @@ pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod tenancy;
+pub mod thread;
 mod types;
 
 use async_trait::async_trait;
@@ -114,6 +115,13 @@ pub trait Store: Send + Sync {
     /// The messages of `account`, in any mailbox, whose content is one of
     /// `blobs` (JMAP reads Emails by content).
     async fn messages_holding(&self, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>>;
+    /// The conversation number (`thread::thread_root`) of each content
+    /// `account` holds in any mailbox; 0 for content stored before they
+    /// were kept.
+    async fn account_thread_roots(&self, account: AccountId) -> Result<Vec<(BlobId, i64)>>;
+    /// The conversation number of each of `blobs`, 0 for one gone or
+    /// unknown.
+    async fn thread_roots(&self, blobs: &[BlobId]) -> Result<Vec<i64>>;
     /// Whether a message of `account` has this content: what it may
     /// download (RFC 8620 6.2), whoever else holds the same bytes.
     async fn account_holds(&self, account: AccountId, blob: &BlobId) -> Result<bool>;

@@ -55,6 +55,10 @@ struct Table {
 
 /// In dependency order. Blobs go first, their content read from the
 /// database or from the files.
+/// A blob row of the SQLite store: id, size, references, its bytes when
+/// kept in the database, and its conversation number.
+type SourceBlob = (String, i64, i64, Option<Vec<u8>>, i64);
+
 const TABLES: &[Table] = &[
     Table {
         name: "ip_pools",
@@ -156,6 +160,7 @@ const TABLES: &[Table] = &[
             ("uid", "BIGINT"),
             ("modseq", "BIGINT"),
             ("blob_id", "TEXT"),
+            ("thread_root", "BIGINT"),
         ],
     },
     Table {
@@ -381,12 +386,16 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
         for table in TABLES {
             tables.push(read_table(&tx, table)?);
         }
-        let blobs: Vec<(String, i64, i64, Option<Vec<u8>>)> = tx
+        // The thread number is carried as it is (0 stays 0): a thread id
+        // a client has seen must not change.
+        let blobs: Vec<SourceBlob> = tx
             .prepare(
-                "SELECT blobs.id, size, refcount, data FROM blobs
+                "SELECT blobs.id, size, refcount, data, thread_root FROM blobs
                  LEFT JOIN blob_contents ON blob_contents.rowid = blobs.content",
             )?
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))?
+            .query_map([], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            })?
             .collect::<std::result::Result<_, _>>()?;
         let last: i64 = tx
             .query_row(
@@ -410,7 +419,7 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
     let mut db = target.pool_object().await?;
     let tx = db.transaction().await?;
     let mut report = MigrationReport::default();
-    for (id, size, refcount, in_database) in blobs {
+    for (id, size, refcount, in_database, thread_root) in blobs {
         let blob = BlobId::parse(&id).ok_or_else(|| StoreError::Database(format!("bad blob id {id}")))?;
         let data = match in_database {
             Some(data) => data,
@@ -422,8 +431,8 @@ pub async fn sqlite_to_postgres(data_dir: &Path, url: &str) -> Result<MigrationR
             )));
         }
         tx.execute(
-            "INSERT INTO blobs (id, size, refcount, data) VALUES ($1, $2, $3, $4)",
-            &[&id, &size, &refcount, &data],
+            "INSERT INTO blobs (id, size, refcount, data, thread_root) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &size, &refcount, &data, &thread_root],
         )
         .await?;
         report.blobs += 1;

@@ -240,11 +240,18 @@ pub(crate) async fn store_new(
             .await
             .map_err(store_error)?;
     }
+    // As stored: the same bytes stored before keep the number they got then.
+    let thread = context
+        .store
+        .thread_roots(std::slice::from_ref(&content))
+        .await
+        .map_err(store_error)?[0];
     let email = super::Email {
         blob: content.clone(),
         size: size as u64,
         received_at,
         copies: Vec::new(),
+        thread,
     };
     Ok(json!({
         "id": email_id(&content),

@@ -34,6 +34,9 @@ enum Condition {
     MaxSize(u64),
     HasKeyword(String),
     NotKeyword(String),
+    /// RFC 8621 4.4.1's thread conditions: every, some or no Email of the
+    /// Email's Thread has the keyword.
+    InThread(Share, String),
     HasAttachment(bool),
     /// Text in one of the named header fields (RFC 8621 4.4.1 from, to,
     /// cc, bcc, subject), in the body, or both (`text`).
@@ -46,6 +49,53 @@ enum Condition {
         name: String,
         needle: Option<String>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Share {
+    All,
+    Some,
+    None,
+}
+
+/// The keywords of each Thread: those every Email has, and those any has.
+#[derive(Default)]
+struct ThreadKeywords(std::collections::HashMap<String, (Vec<String>, Vec<String>)>);
+
+impl ThreadKeywords {
+    fn of(emails: &Emails) -> ThreadKeywords {
+        let threads = emails.threads();
+        ThreadKeywords(
+            threads
+                .into_iter()
+                .map(|(thread, members)| {
+                    let each: Vec<Vec<String>> = members.iter().map(|email| email.keywords()).collect();
+                    let mut some: Vec<String> = each.iter().flatten().cloned().collect();
+                    some.sort();
+                    some.dedup();
+                    let all = some
+                        .iter()
+                        .filter(|k| each.iter().all(|e| e.contains(k)))
+                        .cloned()
+                        .collect();
+                    (thread, (all, some))
+                })
+                .collect(),
+        )
+    }
+
+    fn holds(&self, email: &Email, share: Share, keyword: &str) -> bool {
+        let (all, some) = match self.0.get(&super::thread_id(email)) {
+            Some((all, some)) => (all.as_slice(), some.as_slice()),
+            None => (&[][..], &[][..]),
+        };
+        let has = |list: &[String]| list.iter().any(|k| k == keyword);
+        match share {
+            Share::All => has(all),
+            Share::Some => has(some),
+            Share::None => !has(some),
+        }
+    }
 }
 
 fn unsupported(what: impl std::fmt::Display) -> MethodError {
@@ -100,12 +150,19 @@ impl Filter {
         }
     }
 
-    fn matches(&self, email: &Email, view: Option<&View<'_>>) -> bool {
+    fn matches(&self, email: &Email, view: Option<&View<'_>>, threads: &ThreadKeywords) -> bool {
         match self {
-            Filter::And(all) => all.iter().all(|f| f.matches(email, view)),
-            Filter::Or(any) => any.iter().any(|f| f.matches(email, view)),
-            Filter::Not(none) => !none.iter().any(|f| f.matches(email, view)),
-            Filter::All(conditions) => conditions.iter().all(|c| c.matches(email, view)),
+            Filter::And(all) => all.iter().all(|f| f.matches(email, view, threads)),
+            Filter::Or(any) => any.iter().any(|f| f.matches(email, view, threads)),
+            Filter::Not(none) => !none.iter().any(|f| f.matches(email, view, threads)),
+            Filter::All(conditions) => conditions.iter().all(|c| c.matches(email, view, threads)),
+        }
+    }
+
+    fn reads_threads(&self) -> bool {
+        match self {
+            Filter::And(all) | Filter::Or(all) | Filter::Not(all) => all.iter().any(Filter::reads_threads),
+            Filter::All(conditions) => conditions.iter().any(|c| matches!(c, Condition::InThread(..))),
         }
     }
 }
@@ -135,10 +192,11 @@ impl Condition {
             "after" => Condition::After(utc_seconds(value).ok_or_else(bad)?),
             "minSize" => Condition::MinSize(value.as_u64().ok_or_else(bad)?),
             "maxSize" => Condition::MaxSize(value.as_u64().ok_or_else(bad)?),
-            // Each Email is its own thread (see `thread_id`), so the thread
-            // conditions are the Email's own.
-            "hasKeyword" | "allInThreadHaveKeyword" | "someInThreadHaveKeyword" => Condition::HasKeyword(keyword()?),
-            "notKeyword" | "noneInThreadHaveKeyword" => Condition::NotKeyword(keyword()?),
+            "hasKeyword" => Condition::HasKeyword(keyword()?),
+            "notKeyword" => Condition::NotKeyword(keyword()?),
+            "allInThreadHaveKeyword" => Condition::InThread(Share::All, keyword()?),
+            "someInThreadHaveKeyword" => Condition::InThread(Share::Some, keyword()?),
+            "noneInThreadHaveKeyword" => Condition::InThread(Share::None, keyword()?),
             "hasAttachment" => Condition::HasAttachment(value.as_bool().ok_or_else(bad)?),
             "text" => Condition::Text {
                 fields: &["From", "To", "Cc", "Bcc", "Subject"],
@@ -197,8 +255,9 @@ impl Condition {
         )
     }
 
-    fn matches(&self, email: &Email, view: Option<&View<'_>>) -> bool {
+    fn matches(&self, email: &Email, view: Option<&View<'_>>, threads: &ThreadKeywords) -> bool {
         match self {
+            Condition::InThread(share, keyword) => threads.holds(email, *share, keyword),
             Condition::InMailbox(mailbox) => mailbox.is_some_and(|m| email.in_mailbox(m)),
             Condition::InMailboxOtherThan(mailboxes) => {
                 email.copies.iter().any(|c| !mailboxes.contains(&Some(c.mailbox)))
@@ -261,6 +320,8 @@ enum SortKey {
 struct Comparator {
     key: SortKey,
     keyword: Option<String>,
+    /// For the thread keyword sorts: every or some Email of the Thread.
+    share: Option<Share>,
     ascending: bool,
 }
 
@@ -307,9 +368,15 @@ impl Comparator {
             None | Some("i;ascii-casemap" | "i;unicode-casemap") => {}
             Some(other) => return Err(bad(&format!("collation {other}"))),
         }
+        let share = match object.get("property").and_then(Value::as_str) {
+            Some("allInThreadHaveKeyword") => Some(Share::All),
+            Some("someInThreadHaveKeyword") => Some(Share::Some),
+            _ => None,
+        };
         Ok(Comparator {
             key,
             keyword,
+            share,
             ascending,
         })
     }
@@ -340,14 +407,19 @@ fn first_address(view: &View<'_>, field: &str) -> String {
         .to_lowercase()
 }
 
-fn sort_value(comparator: &Comparator, email: &Email, view: Option<&View<'_>>) -> Sortable {
+fn sort_value(comparator: &Comparator, email: &Email, view: Option<&View<'_>>, threads: &ThreadKeywords) -> Sortable {
     let text = |read: &dyn Fn(&View<'_>) -> String| Sortable::Text(view.map(read).unwrap_or_default());
     match comparator.key {
         SortKey::ReceivedAt => Sortable::Number(email.received_at),
         SortKey::Size => Sortable::Number(email.size as i64),
-        SortKey::HasKeyword => Sortable::Number(i64::from(
-            comparator.keyword.as_deref().is_some_and(|k| email.has_keyword(k)),
-        )),
+        SortKey::HasKeyword => {
+            Sortable::Number(i64::from(comparator.keyword.as_deref().is_some_and(
+                |k| match comparator.share {
+                    Some(share) => threads.holds(email, share, k),
+                    None => email.has_keyword(k),
+                },
+            )))
+        }
         SortKey::From => text(&|v| first_address(v, "From")),
         SortKey::To => text(&|v| first_address(v, "To")),
         SortKey::Subject => text(&|v| {
@@ -400,17 +472,28 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
     };
     let total_wanted = arguments.get("calculateTotal") == Some(&Value::Bool(true));
 
+    let collapse = arguments.get("collapseThreads") == Some(&Value::Bool(true));
+
     let emails = Emails::load(context).await?;
     let needs_content =
         filter.as_ref().is_some_and(Filter::needs_content) || comparators.iter().any(Comparator::needs_content);
+    let threads = if filter.as_ref().is_some_and(Filter::reads_threads) || comparators.iter().any(|c| c.share.is_some())
+    {
+        ThreadKeywords::of(&emails)
+    } else {
+        ThreadKeywords::default()
+    };
     // The sort values of an Email the filter keeps.
     let kept = |email: &Email, view: Option<&View<'_>>| {
-        filter.as_ref().is_none_or(|f| f.matches(email, view)).then(|| {
-            comparators
-                .iter()
-                .map(|c| sort_value(c, email, view))
-                .collect::<Vec<_>>()
-        })
+        filter
+            .as_ref()
+            .is_none_or(|f| f.matches(email, view, &threads))
+            .then(|| {
+                comparators
+                    .iter()
+                    .map(|c| sort_value(c, email, view, &threads))
+                    .collect::<Vec<_>>()
+            })
     };
     let mut found: Vec<(&Email, Vec<Sortable>)> = Vec::new();
     if needs_content {
@@ -448,6 +531,12 @@ pub async fn query(context: &Context<'_>, arguments: Map<String, Value>) -> Resu
             .unwrap_or_else(|| b.received_at.cmp(&a.received_at).then_with(|| a.blob.cmp(&b.blob)))
     });
 
+    // RFC 8621 4.4.3: collapsed, each Thread shows as its first Email in
+    // this order, and the total counts Threads.
+    if collapse {
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|(email, _)| seen.insert(super::thread_id(email)));
+    }
     let total = found.len();
     // RFC 8620 5.5: an anchor overrides the position; a negative position
     // counts from the end.

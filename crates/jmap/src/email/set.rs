@@ -273,6 +273,7 @@ mod tests {
 
     fn emails() -> (Email, Emails) {
         let email = Email {
+            thread: 0,
             blob: BlobId::of(b"x"),
             size: 1,
             received_at: 0,

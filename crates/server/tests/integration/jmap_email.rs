@@ -367,6 +367,18 @@ async fn email_method_errors_are_answered_in_place() {
     assert!(bob.body.contains("accountNotFound"), "{}", bob.body);
 }
 
+async fn thread_of(jmap: &Jmap, email: &str) -> String {
+    let response = jmap
+        .api(calls(
+            json!([["Email/get", {"accountId": jmap.account_id(), "ids": [email], "properties": ["threadId"]}, "g"]]),
+        ))
+        .await;
+    answers(&response)[0]["list"][0]["threadId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn email_state(jmap: &Jmap) -> String {
     let response = jmap
         .api(calls(
@@ -403,6 +415,7 @@ async fn email_changes_name_what_was_made_changed_and_destroyed_by_either_protoc
     arrive_over_smtp(&jmap).await;
     let lunch = email_with_subject(&jmap, "Lunch").await;
     let report = email_with_subject(&jmap, "relatório").await;
+    let report_thread = thread_of(&jmap, &report).await;
     let start = email_state(&jmap).await;
     let nothing = changes_since(&jmap, &start, None).await;
     assert_eq!(nothing["newState"], json!(start));
@@ -443,6 +456,7 @@ async fn email_changes_name_what_was_made_changed_and_destroyed_by_either_protoc
     )
     .await;
     let new = email_with_subject(&jmap, "New one").await;
+    let new_thread = thread_of(&jmap, &new).await;
     // Over JMAP: the report is destroyed.
     jmap.api(calls(
         json!([["Email/set", {"accountId": id, "destroy": [report]}, "d"]]),
@@ -494,15 +508,16 @@ async fn email_changes_name_what_was_made_changed_and_destroyed_by_either_protoc
         assert!(seen.contains(email), "{email} in {seen:?}");
     }
 
-    // Thread/changes follows: threads are made and go with their Email.
+    // Thread/changes follows: each of these Threads is made and goes with
+    // its one Email (the report's content is gone; its Thread is known).
     let threads = jmap
         .api(calls(
             json!([["Thread/changes", {"accountId": id, "sinceState": start}, "t"]]),
         ))
         .await;
     let threads = &answers(&threads)[0];
-    assert_eq!(sorted(&threads["created"]), [format!("t{}", &new[1..])]);
-    assert_eq!(sorted(&threads["destroyed"]), [format!("t{}", &report[1..])]);
+    assert_eq!(sorted(&threads["created"]), [new_thread]);
+    assert_eq!(sorted(&threads["destroyed"]), [report_thread]);
 
     for bad in ["nonsense", "e999999-1-1"] {
         assert_eq!(
@@ -930,4 +945,138 @@ async fn query_changes_bring_a_clients_results_up_to_date() {
     let [changes, now] = <[Value; 2]>::try_from(answers(&response)).unwrap();
     assert_eq!(apply(&mailboxes["ids"], &changes), strings(&now["ids"]), "{changes}");
     assert_eq!(changes["added"].as_array().unwrap().len(), 2, "{changes}");
+}
+
+fn in_conversation(id: &str, subject: &str, references: &str) -> String {
+    let mut message = format!(
+        "From: carla@remote.test\r\nTo: ann@example.com\r\nSubject: {subject}\r\nMessage-ID: <{id}@remote.test>\r\n"
+    );
+    if let Some(parent) = references.split_whitespace().last() {
+        message.push_str(&format!("In-Reply-To: {parent}\r\nReferences: {references}\r\n"));
+    }
+    message.push_str("\r\nHello.\r\n");
+    message
+}
+
+#[tokio::test]
+async fn replies_form_a_thread_that_queries_collapse_and_changes_follow() {
+    let jmap = Jmap::start().await;
+    let id = jmap.account_id();
+    let deliver = |message: String| {
+        let jmap = &jmap;
+        async move { smtp_deliver(&jmap.server, "carla@remote.test", "ann@example.com", &message).await }
+    };
+    deliver(in_conversation("plan", "Trip plan", "")).await;
+    deliver(in_conversation("b", "Re: Trip plan", "<plan@remote.test>")).await;
+    deliver(in_conversation("other", "Trip plan", "")).await;
+    let all = answers(
+        &jmap
+            .api(calls(json!([
+                ["Email/query", {"accountId": id, "sort": [{"property": "receivedAt"}]}, "q"],
+                ["Email/get", {"accountId": id, "#ids": {"resultOf": "q", "name": "Email/query", "path": "/ids"},
+                    "properties": ["id", "threadId", "messageId", "receivedAt"]}, "g"],
+            ])))
+            .await,
+    );
+    let emails = all[1]["list"].as_array().unwrap().clone();
+    let by_message_id = |wanted: &str| {
+        emails
+            .iter()
+            .find(|e| e["messageId"][0] == wanted)
+            .unwrap_or_else(|| panic!("{wanted} in {emails:?}"))
+            .clone()
+    };
+    let (plan, reply, other) = (
+        by_message_id("plan@remote.test"),
+        by_message_id("b@remote.test"),
+        by_message_id("other@remote.test"),
+    );
+    assert_eq!(plan["threadId"], reply["threadId"], "a reply joins its thread");
+    assert_ne!(
+        plan["threadId"], other["threadId"],
+        "the same subject is another conversation"
+    );
+    let thread = plan["threadId"].as_str().unwrap().to_owned();
+    let before_third = email_state(&jmap).await;
+
+    // A reply to the reply (References keeps the first) joins it too.
+    deliver(in_conversation(
+        "c",
+        "Re: Re: Trip plan",
+        "<plan@remote.test> <b@remote.test>",
+    ))
+    .await;
+    let third = email_with_subject(&jmap, "Re: Re: Trip").await;
+    assert_eq!(thread_of(&jmap, &third).await, thread);
+    let response = jmap
+        .api(calls(json!([
+            ["Thread/get", {"accountId": id, "ids": [thread, "tnope"]}, "t"],
+            ["Thread/changes", {"accountId": id, "sinceState": before_third}, "c"],
+            ["Email/query", {"accountId": id, "collapseThreads": true, "calculateTotal": true,
+                "sort": [{"property": "receivedAt", "isAscending": false}]}, "q"],
+        ])))
+        .await;
+    let [got, changes, collapsed] = <[Value; 3]>::try_from(answers(&response)).unwrap();
+    let ids = got["list"][0]["emailIds"].as_array().unwrap().clone();
+    let mut expected = vec![plan["id"].clone(), reply["id"].clone(), json!(third)];
+    // Oldest first; within one second, in the order they arrived.
+    assert_eq!(ids, expected, "{got}");
+    expected.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(got["notFound"], json!(["tnope"]));
+    assert_eq!(changes["updated"], json!([thread]), "{changes}");
+    assert_eq!(changes["created"], json!([]), "{changes}");
+    assert_eq!(collapsed["total"], 2, "{collapsed}");
+    let shown = sorted(&collapsed["ids"]);
+    assert!(shown.contains(&other["id"].as_str().unwrap().to_owned()), "{collapsed}");
+    assert!(
+        shown.iter().any(|id| expected.contains(&json!(id))),
+        "one Email of the thread stands for it: {collapsed}"
+    );
+
+    // Thread keyword filters: one flagged, then all.
+    let mut imap = ImapProbe::login(&jmap.server, "ann@example.com", "ann's password").await;
+    imap.command("SELECT INBOX").await;
+    imap.command("UID STORE 2 +FLAGS (\\Flagged)").await;
+    let query = |filter: Value| {
+        let jmap = &jmap;
+        let id = id.clone();
+        async move {
+            let response = jmap
+                .api(calls(
+                    json!([["Email/query", {"accountId": id, "filter": filter}, "q"]]),
+                ))
+                .await;
+            sorted(&answers(&response)[0]["ids"]).len()
+        }
+    };
+    assert_eq!(query(json!({"someInThreadHaveKeyword": "$flagged"})).await, 3);
+    assert_eq!(query(json!({"allInThreadHaveKeyword": "$flagged"})).await, 0);
+    assert_eq!(query(json!({"noneInThreadHaveKeyword": "$flagged"})).await, 1);
+    imap.command("UID STORE 1:* +FLAGS (\\Flagged)").await;
+    assert_eq!(query(json!({"allInThreadHaveKeyword": "$flagged"})).await, 4);
+
+    // The thread loses one Email (updated), then the rest (destroyed).
+    let members: Vec<String> = ids.iter().map(|i| i.as_str().unwrap().to_owned()).collect();
+    let state = email_state(&jmap).await;
+    jmap.api(calls(
+        json!([["Email/set", {"accountId": id, "destroy": [members[2]]}, "d"]]),
+    ))
+    .await;
+    let response = jmap
+        .api(calls(
+            json!([["Thread/changes", {"accountId": id, "sinceState": state}, "c"]]),
+        ))
+        .await;
+    assert_eq!(answers(&response)[0]["updated"], json!([thread]), "{response}");
+    let state = email_state(&jmap).await;
+    jmap.api(calls(
+        json!([["Email/set", {"accountId": id, "destroy": [members[0], members[1]]}, "d"]]),
+    ))
+    .await;
+    let response = jmap
+        .api(calls(
+            json!([["Thread/changes", {"accountId": id, "sinceState": state}, "c"]]),
+        ))
+        .await;
+    assert_eq!(answers(&response)[0]["destroyed"], json!([thread]), "{response}");
 }

@@ -167,9 +167,11 @@ pub async fn rename(tx: &Tx<'_>, changes: &mut Vec<Change>, account: AccountId, 
         )
         .await?;
         tx.execute(
-            "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) SELECT mailbox_id, uid, $2, blob_id FROM messages
-             WHERE mailbox_id = $1
-             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id",
+            "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id, thread_root)
+             SELECT mailbox_id, uid, $2, blob_id, COALESCE((SELECT thread_root FROM blobs WHERE blobs.id = messages.blob_id), 0)
+             FROM messages WHERE mailbox_id = $1
+             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id,
+             thread_root = EXCLUDED.thread_root",
             &[&source.id.0, &modseq],
         )
         .await?;

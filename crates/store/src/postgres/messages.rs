@@ -21,9 +21,15 @@ pub async fn reference_blob(tx: &Tx<'_>, blob: &BlobId, data: &[u8], references:
         .await?;
     if updated == 0 {
         tx.execute(
-            "INSERT INTO blobs (id, size, refcount, data) VALUES ($1, $2, $3, $4)
+            "INSERT INTO blobs (id, size, refcount, data, thread_root) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET refcount = blobs.refcount + EXCLUDED.refcount",
-            &[&blob.as_str(), &(data.len() as i64), &references, &data],
+            &[
+                &blob.as_str(),
+                &(data.len() as i64),
+                &references,
+                &data,
+                &crate::thread::thread_root(data),
+            ],
         )
         .await?;
     }
@@ -211,8 +217,10 @@ async fn forget(tx: &Tx<'_>, mailbox: MailboxId, uids: &[i64], modseq: u64) -> R
     // for JMAP's Email/changes.
     tx.execute(
         "WITH gone AS (DELETE FROM messages WHERE mailbox_id = $1 AND uid = ANY($2) RETURNING uid, blob_id)
-         INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) SELECT $1, uid, $3, blob_id FROM gone
-         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id",
+         INSERT INTO expunged (mailbox_id, uid, modseq, blob_id, thread_root)
+         SELECT $1, uid, $3, blob_id, COALESCE((SELECT thread_root FROM blobs WHERE blobs.id = gone.blob_id), 0) FROM gone
+         ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = EXCLUDED.modseq, blob_id = EXCLUDED.blob_id,
+         thread_root = EXCLUDED.thread_root",
         &[&mailbox.0, &uids, &(modseq as i64)],
     )
     .await?;

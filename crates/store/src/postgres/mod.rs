@@ -520,6 +520,41 @@ impl Store for PostgresStore {
         read_tx!(self, |tx| messages::content(&tx, blob).await?)
     }
 
+    async fn account_thread_roots(&self, account: AccountId) -> Result<Vec<(BlobId, i64)>> {
+        read_tx!(self, |tx| {
+            let rows = tx
+                .query(
+                    "SELECT DISTINCT blobs.id, blobs.thread_root FROM mailboxes \
+                     JOIN messages ON messages.mailbox_id = mailboxes.id \
+                     JOIN blobs ON blobs.id = messages.blob_id WHERE mailboxes.account_id = $1",
+                    &[&account.0],
+                )
+                .await?;
+            rows.iter()
+                .filter_map(|row| BlobId::parse(row.get::<_, &str>(0)).map(|blob| (blob, row.get(1))))
+                .collect()
+        })
+    }
+
+    async fn thread_roots(&self, blobs: &[BlobId]) -> Result<Vec<i64>> {
+        read_tx!(self, |tx| {
+            let ids: Vec<&str> = blobs.iter().map(BlobId::as_str).collect();
+            let rows = tx
+                .query(
+                    "SELECT id, thread_root FROM blobs WHERE id = ANY($1) \
+                     UNION ALL SELECT blob_id, MAX(thread_root) FROM expunged WHERE blob_id = ANY($1) GROUP BY blob_id",
+                    &[&ids],
+                )
+                .await?;
+            let mut found: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+            for row in &rows {
+                let root = found.entry(row.get::<_, &str>(0)).or_default();
+                *root = (*root).max(row.get(1));
+            }
+            ids.iter().map(|id| found.get(id).copied().unwrap_or(0)).collect()
+        })
+    }
+
     async fn message_contents(&self, blobs: &[BlobId]) -> Vec<Result<Vec<u8>>> {
         let fetched: Result<std::collections::HashMap<String, Vec<u8>>> = async {
             let ids: Vec<&str> = blobs.iter().map(BlobId::as_str).collect();

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (13, V13),
     (14, V14),
     (15, V15),
+    (16, V16),
 ];
 
 /// Any fixed number: the advisory lock all nodes take to migrate.
@@ -388,6 +389,13 @@ CREATE TABLE identities (
     html_signature TEXT NOT NULL,
     PRIMARY KEY (account_id, slot)
 );
+"#;
+
+/// Each content's conversation, as SQLite's V15.
+const V16: &str = r#"
+ALTER TABLE blobs ADD COLUMN thread_root BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE expunged ADD COLUMN thread_root BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX expunged_blob ON expunged(blob_id);
 "#;
 
 pub fn latest() -> i32 {

@@ -23,7 +23,12 @@ pub const IN_DATABASE_MAX: usize = 100 * 1024;
 pub struct NewBlob {
     pub id: BlobId,
     content: Option<Arc<Vec<u8>>>,
+    /// Its conversation (`crate::thread`), read from its header.
+    thread_root: i64,
 }
+
+/// A message's header is in its first bytes; this many are read for it.
+const HEADER_WINDOW: usize = 64 * 1024;
 
 impl NewBlob {
     /// Prepares `parts` (written one after the other) as one blob: small
@@ -35,12 +40,18 @@ impl NewBlob {
             let content = parts.concat();
             return Ok(NewBlob {
                 id: BlobId::of(&content),
+                thread_root: crate::thread::thread_root(&content),
                 content: Some(Arc::new(content)),
             });
+        }
+        let mut head = Vec::with_capacity(HEADER_WINDOW);
+        for part in parts {
+            head.extend_from_slice(&part[..part.len().min(HEADER_WINDOW - head.len())]);
         }
         Ok(NewBlob {
             id: files.put_parts(parts)?,
             content: None,
+            thread_root: crate::thread::thread_root(&head),
         })
     }
 
@@ -72,8 +83,8 @@ pub fn reference(conn: &Connection, files: &FileBlobStore, blob: &NewBlob, size:
         None if !files.exists(&blob.id) => return Err(StoreError::BlobMissing(blob.id.to_string())),
         None => None,
     };
-    conn.prepare_cached("INSERT INTO blobs (id, size, refcount, content) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![id, size, references, row])?;
+    conn.prepare_cached("INSERT INTO blobs (id, size, refcount, content, thread_root) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![id, size, references, row, blob.thread_root])?;
     Ok(())
 }
 

@@ -165,9 +165,11 @@ pub fn rename(conn: &Connection, account: AccountId, from: &str, to: &str) -> Re
         )?;
         // For QRESYNC clients of INBOX, the messages vanished from it.
         conn.execute(
-            "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) SELECT mailbox_id, uid, ?2, blob_id FROM messages
-             WHERE mailbox_id = ?1
-             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id",
+            "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id, thread_root)
+             SELECT mailbox_id, uid, ?2, blob_id, COALESCE((SELECT thread_root FROM blobs WHERE blobs.id = blob_id), 0)
+             FROM messages WHERE mailbox_id = ?1
+             ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id,
+             thread_root = excluded.thread_root",
             params![source.id.0, modseq],
         )?;
         conn.execute(

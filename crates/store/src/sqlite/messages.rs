@@ -363,8 +363,11 @@ pub fn copy(
 
 /// A message leaves a mailbox: its UID for QRESYNC's VANISHED (RFC 7162
 /// 3.2.10), its content for JMAP's Email/changes.
-const REMEMBER_EXPUNGED: &str = "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id) VALUES (?1, ?2, ?3, ?4)
-     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id";
+/// With its conversation, which Thread/changes needs once the content is gone.
+const REMEMBER_EXPUNGED: &str = "INSERT INTO expunged (mailbox_id, uid, modseq, blob_id, thread_root)
+     VALUES (?1, ?2, ?3, ?4, COALESCE((SELECT thread_root FROM blobs WHERE id = ?4), 0))
+     ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq, blob_id = excluded.blob_id,
+     thread_root = excluded.thread_root";
 
 pub fn account_holds(conn: &Connection, account: AccountId, blob: &BlobId) -> Result<bool> {
     Ok(conn

@@ -33,6 +33,7 @@ use estafeta_core::bus::{Change, ChangeBus};
 use estafeta_core::metrics::{Counter, Metrics};
 use estafeta_core::model::{AccountId, Flags, MailboxId, MailboxRole, QueueId, TenantId};
 use pool::{Readers, Writer};
+use rusqlite::OptionalExtension as _;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -591,6 +592,48 @@ impl Store for SqliteStore {
         let (files, blob) = (Arc::clone(&self.blobs), blob.clone());
         self.read("message_content", move |conn| blobs::read(conn, &files, &blob))
             .await
+    }
+
+    async fn account_thread_roots(&self, account: AccountId) -> Result<Vec<(BlobId, i64)>> {
+        self.read("account_thread_roots", move |conn| {
+            let mut statement = conn.prepare_cached(
+                "SELECT DISTINCT blobs.id, blobs.thread_root FROM mailboxes \
+                 JOIN messages ON messages.mailbox_id = mailboxes.id \
+                 JOIN blobs ON blobs.id = messages.blob_id WHERE mailboxes.account_id = ?1",
+            )?;
+            let rows = statement.query_map([account.0], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))?;
+            let mut found = Vec::new();
+            for row in rows {
+                let (id, root) = row?;
+                if let Some(blob) = BlobId::parse(&id) {
+                    found.push((blob, root));
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn thread_roots(&self, blobs: &[BlobId]) -> Result<Vec<i64>> {
+        let blobs = blobs.to_vec();
+        self.read("thread_roots", move |conn| {
+            // Content gone with its last message is remembered where the
+            // message left its mailbox.
+            let mut statement = conn.prepare_cached(
+                "SELECT COALESCE((SELECT thread_root FROM blobs WHERE id = ?1), \
+                 (SELECT MAX(thread_root) FROM expunged WHERE blob_id = ?1), 0)",
+            )?;
+            blobs
+                .iter()
+                .map(|blob| {
+                    Ok(statement
+                        .query_row([blob.as_str()], |row| row.get(0))
+                        .optional()?
+                        .unwrap_or(0))
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn messages_holding(&self, account: AccountId, blobs: &[BlobId]) -> Result<Vec<MessageMeta>> {

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(u32, &str)] = &[
     (12, V12),
     (13, V13),
     (14, V14),
+    (15, V15),
 ];
 
 const V1: &str = r#"
@@ -392,6 +393,14 @@ CREATE TABLE identities (
     html_signature TEXT NOT NULL,
     PRIMARY KEY (account_id, slot)
 ) WITHOUT ROWID;
+"#;
+
+/// Each content's conversation (`crate::thread`); 0 for content stored
+/// before, which stays a thread of its own.
+const V15: &str = r#"
+ALTER TABLE blobs ADD COLUMN thread_root INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE expunged ADD COLUMN thread_root INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX expunged_blob ON expunged(blob_id);
 "#;
 
 /// The newest schema this build knows.

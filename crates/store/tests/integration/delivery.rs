@@ -381,3 +381,63 @@ async fn an_acceptance_is_written_whole_or_not_at_all() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_conversation_is_numbered_from_its_first_message_id_and_large_mail_too() {
+    for backend in backends().await {
+        let (store, name) = (backend.store.as_ref(), backend.name);
+        let ann = account(store, "ann@threads.test").await;
+        let bob = account(store, "bob@threads.test").await;
+        let (ann_inbox, bob_inbox) = (inbox(store, &ann).await, inbox(store, &bob).await);
+        let first = b"Message-ID: <root@x.test>\r\nSubject: plan\r\n\r\nhi\r\n".to_vec();
+        let reply = b"Message-ID: <r1@y.test>\r\nReferences: <root@x.test>\r\n\r\nok\r\n".to_vec();
+        // Past what is kept in the database: its header is read all the same.
+        let mut large = b"Message-ID: <r2@y.test>\r\nIn-Reply-To: <root@x.test>\r\n\r\n".to_vec();
+        large.extend(std::iter::repeat_n(b'x', 300 * 1024));
+        let other = b"Message-ID: <other@x.test>\r\nSubject: plan\r\n\r\nhi\r\n".to_vec();
+        let mut blobs = Vec::new();
+        for message in [&first, &reply, &large, &other] {
+            store.deliver(message, 1_700_000_000, &[to(&ann_inbox)]).await.unwrap();
+            blobs.push(estafeta_store::BlobId::of(message));
+        }
+        store.deliver(&reply, 1_700_000_000, &[to(&bob_inbox)]).await.unwrap();
+        let roots = store.thread_roots(&blobs).await.unwrap();
+        assert_ne!(roots[0], 0, "{name}");
+        assert_eq!(
+            &roots[..3],
+            &[roots[0]; 3],
+            "{name}: the conversation shares one number"
+        );
+        assert_ne!(roots[3], roots[0], "{name}");
+        let mut held = store.account_thread_roots(ann.id).await.unwrap();
+        held.sort();
+        let mut expected: Vec<_> = blobs.iter().cloned().zip(roots.iter().copied()).collect();
+        expected.sort();
+        assert_eq!(held, expected, "{name}");
+        assert_eq!(store.account_thread_roots(bob.id).await.unwrap().len(), 1, "{name}");
+        let gone = estafeta_store::BlobId::of(b"never stored");
+        assert_eq!(store.thread_roots(&[gone]).await.unwrap(), [0], "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_messages_conversation_is_remembered_after_its_content_is_gone() {
+    for backend in backends().await {
+        let (store, name) = (backend.store.as_ref(), backend.name);
+        let ann = account(store, "ann@gone.test").await;
+        let ann_inbox = inbox(store, &ann).await;
+        let reply = b"Message-ID: <r1@y.test>\r\nReferences: <root@x.test>\r\n\r\nok\r\n".to_vec();
+        let blob = estafeta_store::BlobId::of(&reply);
+        store.deliver(&reply, 1_700_000_000, &[to(&ann_inbox)]).await.unwrap();
+        let root = store.thread_roots(std::slice::from_ref(&blob)).await.unwrap()[0];
+        assert_ne!(root, 0, "{name}");
+        let deleted = Flags::new(SystemFlags::DELETED, Vec::<String>::new());
+        store
+            .store_flags(ann_inbox.id, &[1], FlagOperation::Add, &deleted, None)
+            .await
+            .unwrap();
+        assert_eq!(store.expunge(ann_inbox.id, None).await.unwrap(), vec![1], "{name}");
+        assert_eq!(blob_count(&backend).await, 0, "{name}: the content is gone");
+        assert_eq!(store.thread_roots(&[blob]).await.unwrap(), [root], "{name}");
+    }
+}
