@@ -10,6 +10,7 @@ pub mod bus;
 pub mod config;
 pub mod crlf;
 pub mod duration;
+pub mod fnv;
 pub mod metrics;
 pub mod model;
 pub mod subject;

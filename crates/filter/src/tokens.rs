@@ -37,12 +37,11 @@ fn names_a_platform(word: &str) -> bool {
 /// 64-bit FNV-1a: stable across runs and builds, so a stored model keeps
 /// meaning what it meant.
 pub(crate) fn hash(prefix: &str, word: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in prefix.bytes().chain([0]).chain(word.bytes()) {
-        h ^= byte as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    estafeta_core::fnv::Fnv1a::new()
+        .write(prefix.as_bytes())
+        .write(&[0])
+        .write(word.as_bytes())
+        .finish()
 }
 
 fn words<'a>(text: &'a str) -> impl Iterator<Item = String> + 'a {
@@ -195,6 +194,11 @@ Caf=C3=A9 deals deals at https://Shop.Example/x\r\n";
         let mut sorted = found.clone();
         sorted.dedup();
         assert_eq!(sorted.len(), found.len(), "each token once");
+    }
+
+    #[test]
+    fn a_token_hash_stays_what_stored_models_counted() {
+        assert_eq!(hash("subject", "café"), 0x7c75_ee77_2f35_3d41);
     }
 
     #[test]

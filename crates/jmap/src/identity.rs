@@ -38,7 +38,7 @@ pub(crate) struct Identities {
 
 /// 64-bit FNV-1a of every field: the state changes when any does.
 fn digest(identity: &Identity) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = estafeta_core::fnv::Fnv1a::new();
     for field in [
         &identity.name,
         &identity.email,
@@ -47,12 +47,9 @@ fn digest(identity: &Identity) -> u64 {
         &identity.text_signature,
         &identity.html_signature,
     ] {
-        for byte in field.bytes().chain([0xff]) {
-            h ^= byte as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write(field.as_bytes()).write(&[0xff]);
     }
-    h
+    h.finish()
 }
 
 fn encode(list: &[Identity]) -> String {

@@ -19,3 +19,17 @@ pub struct Identity {
 
 /// The most identities an account may hold.
 pub const MAX_IDENTITIES: usize = 100;
+
+/// Where `identity` is written, given how many the account holds and its
+/// highest slot: its own slot, or (below 0) the next one above 0.
+pub(crate) fn slot_for(identity: &Identity, count: i64, highest: i64) -> crate::Result<i64> {
+    if identity.slot >= 0 {
+        Ok(identity.slot)
+    } else if count as usize >= MAX_IDENTITIES {
+        Err(crate::StoreError::Invalid(format!(
+            "at most {MAX_IDENTITIES} identities"
+        )))
+    } else {
+        Ok(highest + 1)
+    }
+}

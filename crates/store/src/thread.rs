@@ -12,11 +12,7 @@ use mail_parser::{HeaderValue, MessageParser};
 /// 64-bit FNV-1a of the root Message-ID, kept to 63 bits so it is
 /// positive in either database, and never 0.
 fn number(message_id: &str) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in message_id.bytes() {
-        h ^= byte as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    let h = estafeta_core::fnv::fnv1a(message_id.as_bytes());
     ((h >> 1) as i64).max(1)
 }
 

@@ -3,7 +3,7 @@
 
 use super::Tx;
 use crate::error::{Result, StoreError};
-use crate::identity::{Identity, MAX_IDENTITIES};
+use crate::identity::{Identity, slot_for};
 use estafeta_core::model::AccountId;
 use tokio_postgres::Row;
 
@@ -41,14 +41,7 @@ pub async fn put(tx: &Tx<'_>, account: AccountId, identity: &Identity) -> Result
         )
         .await?;
     let (count, highest): (i64, i64) = (row.get(0), row.get(1));
-    let slot = if identity.slot < 0 {
-        if count as usize >= MAX_IDENTITIES {
-            return Err(StoreError::Invalid(format!("at most {MAX_IDENTITIES} identities")));
-        }
-        highest + 1
-    } else {
-        identity.slot
-    };
+    let slot = slot_for(identity, count, highest)?;
     tx.execute(
         "INSERT INTO identities (account_id, slot, name, email, reply_to, bcc, text_signature, html_signature) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

@@ -1,7 +1,7 @@
 //! Identities in SQLite (see `crate::identity::Identity`).
 
-use crate::error::{Result, StoreError};
-use crate::identity::{Identity, MAX_IDENTITIES};
+use crate::error::Result;
+use crate::identity::{Identity, slot_for};
 use estafeta_core::model::AccountId;
 use rusqlite::{Connection, Row, params};
 
@@ -30,14 +30,7 @@ pub fn put(conn: &Connection, account: AccountId, identity: &Identity) -> Result
     let (count, highest): (i64, i64) = conn
         .prepare_cached("SELECT COUNT(*), COALESCE(MAX(slot), 0) FROM identities WHERE account_id = ?1")?
         .query_row(params![account.0], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    let slot = if identity.slot < 0 {
-        if count as usize >= MAX_IDENTITIES {
-            return Err(StoreError::Invalid(format!("at most {MAX_IDENTITIES} identities")));
-        }
-        highest + 1
-    } else {
-        identity.slot
-    };
+    let slot = slot_for(identity, count, highest)?;
     conn.prepare_cached(
         "INSERT INTO identities (account_id, slot, name, email, reply_to, bcc, text_signature, html_signature) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
