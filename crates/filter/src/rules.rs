@@ -547,6 +547,8 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
                 .is_none_or(|ct| ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain")))
     });
     let mut html_seen = false;
+    // Every link of the HTML parts, as (host, text shown), read once.
+    let html_anchors: Vec<(String, String)> = htmls(parsed).flat_map(anchors).collect();
     for html in htmls(parsed) {
         html_seen = true;
         let lower = html.to_ascii_lowercase().replace(' ', "");
@@ -558,36 +560,34 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
             // tab corpus's Promotions, 49% of the phishing): a hint, no more.
             hit("INVISIBLE_TEXT", 0.3, "text styled not to be seen".into());
         }
-        for (domain, text) in anchors(html) {
-            let shown = url_domain(&text);
-            let shown = if shown.is_empty() && looks_like_host(&text) {
-                text.to_ascii_lowercase().trim_start_matches("www.").to_owned()
-            } else {
-                shown
-            };
-            // A sender's own address shown over its click tracker's is what
-            // every mailing service does, and so is a partner's site shown
-            // over the sender's own tracker (a newsletter's "Legbranch.org"
-            // through email.rstreet.org); a link showing someone else's site
-            // and going to a third is the phisher's, and so is a brand's
-            // site shown over anyone else's (phishing sent from a platform
-            // whose tracker is its From: domain).
-            let own = !from_domain.is_empty()
-                && (site(&shown) == site(&from_domain)
-                    || site(&domain) == site(&from_domain) && !crate::brands::owns(&shown));
-            if !shown.is_empty() && shown != domain && !domain.ends_with(&format!(".{shown}")) && !own {
-                hit(
-                    "LINK_TEXT_MISMATCH",
-                    2.5,
-                    format!("a link shows {shown} but goes to {domain}"),
-                );
-                break;
-            }
+    }
+    for (domain, text) in &html_anchors {
+        let shown = url_domain(text);
+        let shown = if shown.is_empty() && looks_like_host(text) {
+            text.to_ascii_lowercase().trim_start_matches("www.").to_owned()
+        } else {
+            shown
+        };
+        // A sender's own address shown over its click tracker's is what
+        // every mailing service does, and so is a partner's site shown
+        // over the sender's own tracker (a newsletter's "Legbranch.org"
+        // through email.rstreet.org); a link showing someone else's site
+        // and going to a third is the phisher's, and so is a brand's
+        // site shown over anyone else's (phishing sent from a platform
+        // whose tracker is its From: domain).
+        let own = !from_domain.is_empty()
+            && (site(&shown) == site(&from_domain)
+                || site(domain) == site(&from_domain) && !crate::brands::owns(&shown));
+        if !shown.is_empty() && shown != *domain && !domain.ends_with(&format!(".{shown}")) && !own {
+            hit(
+                "LINK_TEXT_MISMATCH",
+                2.5,
+                format!("a link shows {shown} but goes to {domain}"),
+            );
+            break;
         }
     }
-    let html_links: Vec<String> = htmls(parsed)
-        .flat_map(|html| anchors(html).into_iter().map(|(domain, _)| domain))
-        .collect();
+    let html_links: Vec<&String> = html_anchors.iter().map(|(domain, _)| domain).collect();
     if !html_links.is_empty()
         && !from_domain.is_empty()
         && html_links
@@ -634,7 +634,6 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
                 text.as_ref()
             }
             PartType::Html(html) => {
-                links.extend(anchors(html).into_iter().map(|(domain, _)| domain));
                 images.extend(image_sources(html));
                 html.as_ref()
             }
@@ -646,6 +645,7 @@ pub fn check_parsed(message: &[u8], parsed: Option<&Message>, context: &Context)
             hit("URL_SHORTENER", 1.5, "a link through a URL shortener".into());
         }
     }
+    links.extend(html_links.iter().map(|domain| (*domain).clone()));
     if let Some(ip) = links.iter().find(|host| host.parse::<std::net::Ipv4Addr>().is_ok()) {
         hit("LINK_TO_IP", 1.5, format!("a link to a bare address ({ip})"));
     }

@@ -233,12 +233,13 @@ fn apply(identity: &mut Identity, object: &Map<String, Value>, creating: bool) -
 /// The submission port's rule for From (RFC 8621 6.3 forbiddenFrom): the
 /// account's address, plus-tagged or not, or an alias delivering to it.
 async fn may_send_as(context: &Context<'_>, email: &str) -> Result<bool, Value> {
-    let own = &context.account.address;
-    let untagged = match email.split_once('@') {
-        Some((local, domain)) => format!("{}@{domain}", local.split_once('+').map_or(local, |(base, _)| base)),
-        None => return Ok(false),
-    };
-    if email == own || untagged == *own {
+    let address =
+        estafeta_core::Address::parse(email).map_err(|_| invalid("email", format!("{email} is not an address")))?;
+    let own = context.account.address.to_lowercase();
+    if [address.to_string(), address.without_tag().to_string()]
+        .iter()
+        .any(|candidate| candidate.to_lowercase() == own)
+    {
         return Ok(true);
     }
     let alias = context

@@ -224,6 +224,7 @@ async fn identities_are_made_changed_and_destroyed_for_addresses_the_user_may_se
                 "tagged": {"email": "ann+lists@example.com"},
                 "bobs": {"email": "bobs@example.com"},
                 "stranger": {"email": "ceo@elsewhere.test"},
+                "garbled": {"email": "not an address"},
                 "bad": {"email": "sales@example.com", "mayDelete": false},
             }, "update": {&own: {"name": "Ann Souza", "htmlSignature": "<p>Ann</p>"}}}, "s"],
             ["EmailSubmission/set", {"accountId": id, "create": {
@@ -237,6 +238,7 @@ async fn identities_are_made_changed_and_destroyed_for_addresses_the_user_may_se
     assert!(set["created"]["tagged"]["id"].is_string(), "{set}");
     assert_eq!(set["notCreated"]["bobs"]["type"], "forbiddenFrom", "{set}");
     assert_eq!(set["notCreated"]["stranger"]["type"], "forbiddenFrom");
+    assert_eq!(set["notCreated"]["garbled"]["properties"], json!(["email"]), "{set}");
     assert_eq!(set["notCreated"]["bad"]["properties"], json!(["mayDelete"]));
     assert!(set["updated"].as_object().unwrap().contains_key(&own), "{set}");
     // A submission by the new identity gets past the identity check (the
